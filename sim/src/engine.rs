@@ -1,0 +1,311 @@
+//! The scheduler and its run loop: virtual time, insertion sequence, stop conditions.
+
+use crate::event::{Event, Scheduled};
+use crate::queue::{EventQueue, RadixHeap};
+
+/// Why [`Scheduler::run`] returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum StopReason {
+    /// The next event lies at or past [`Limits::until_ns`].
+    TimeLimit,
+    /// [`Limits::max_events`] events were processed and more are pending.
+    EventBudget,
+    /// No event is pending.
+    QueueEmpty,
+    /// The model called [`Scheduler::request_stop`] (for example at the first deadlock).
+    Requested,
+}
+
+impl StopReason {
+    /// Stable lower-case name, as written in results.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StopReason::TimeLimit => "time_limit",
+            StopReason::EventBudget => "event_budget",
+            StopReason::QueueEmpty => "queue_empty",
+            StopReason::Requested => "requested",
+        }
+    }
+}
+
+/// When a run stops. Both default to "never".
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Events at or after this simulated time are not processed; the clock stops here.
+    pub until_ns: u64,
+    /// At most this many events are processed by one call to [`Scheduler::run`].
+    pub max_events: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            until_ns: u64::MAX,
+            max_events: u64::MAX,
+        }
+    }
+}
+
+/// What one call to [`Scheduler::run`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RunOutcome {
+    pub stop: StopReason,
+    pub events_processed: u64,
+    pub end_ns: u64,
+}
+
+/// The program under simulation: it reacts to events and schedules new ones.
+pub trait Model<Q: EventQueue = RadixHeap> {
+    fn handle(&mut self, event: Event, sched: &mut Scheduler<Q>);
+}
+
+/// Owns virtual time and the pending-event queue.
+pub struct Scheduler<Q: EventQueue = RadixHeap> {
+    now_ns: u64,
+    next_seq: u64,
+    queue: Q,
+    stop_requested: bool,
+    events_processed_total: u64,
+}
+
+impl Default for Scheduler<RadixHeap> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Scheduler<RadixHeap> {
+    pub fn new() -> Self {
+        Self::with_queue()
+    }
+}
+
+impl<Q: EventQueue> Scheduler<Q> {
+    /// A scheduler at time 0 on a queue of type `Q`.
+    pub fn with_queue() -> Self {
+        Self {
+            now_ns: 0,
+            next_seq: 0,
+            queue: Q::default(),
+            stop_requested: false,
+            events_processed_total: 0,
+        }
+    }
+
+    #[inline]
+    pub fn now_ns(&self) -> u64 {
+        self.now_ns
+    }
+
+    /// Schedules `event` at absolute time `time_ns` and returns its sequence number.
+    ///
+    /// Panics if `time_ns` is in the past: that is a bug in the model, not a user error.
+    #[inline]
+    pub fn schedule_at(&mut self, time_ns: u64, event: Event) -> u64 {
+        assert!(
+            time_ns >= self.now_ns,
+            "event scheduled in the past: at {time_ns} ns, now {} ns",
+            self.now_ns
+        );
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.queue.push(Scheduled {
+            time_ns,
+            seq,
+            event,
+        });
+        seq
+    }
+
+    /// Schedules `event` `delay_ns` from now (saturating at the end of time).
+    #[inline]
+    pub fn schedule_in(&mut self, delay_ns: u64, event: Event) -> u64 {
+        self.schedule_at(self.now_ns.saturating_add(delay_ns), event)
+    }
+
+    /// Asks the current [`run`](Self::run) to return before the next event.
+    pub fn request_stop(&mut self) {
+        self.stop_requested = true;
+    }
+
+    pub fn pending(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Events processed over the scheduler's life.
+    pub fn events_processed_total(&self) -> u64 {
+        self.events_processed_total
+    }
+
+    /// Processes events in `(time, seq)` order until a stop condition holds.
+    ///
+    /// Conditions are checked before each event in this order: stop requested, queue empty,
+    /// time limit (the clock is then advanced to `until_ns`), event budget.
+    pub fn run<M: Model<Q>>(&mut self, model: &mut M, limits: &Limits) -> RunOutcome {
+        self.stop_requested = false;
+        let mut processed = 0u64;
+        let stop = loop {
+            if self.stop_requested {
+                break StopReason::Requested;
+            }
+            let Some(next) = self.queue.peek() else {
+                break StopReason::QueueEmpty;
+            };
+            if next.time_ns >= limits.until_ns {
+                self.now_ns = self.now_ns.max(limits.until_ns);
+                break StopReason::TimeLimit;
+            }
+            if processed == limits.max_events {
+                break StopReason::EventBudget;
+            }
+            let item = self.queue.pop().expect("peeked item is still there");
+            debug_assert!(item.time_ns >= self.now_ns);
+            self.now_ns = item.time_ns;
+            processed += 1;
+            model.handle(item.event, self);
+        };
+        self.events_processed_total += processed;
+        RunOutcome {
+            stop,
+            events_processed: processed,
+            end_ns: self.now_ns,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Records every event it sees; on kind 1 schedules `data` more events at the same time.
+    #[derive(Default)]
+    struct Recorder {
+        seen: Vec<(u64, Event)>,
+        stop_at_target: Option<u32>,
+    }
+
+    impl Model for Recorder {
+        fn handle(&mut self, event: Event, sched: &mut Scheduler) {
+            self.seen.push((sched.now_ns(), event));
+            if event.kind == 1 {
+                for i in 0..event.data {
+                    sched.schedule_in(0, Event::new(100 + i as u32, 0, 0));
+                }
+            }
+            if self.stop_at_target == Some(event.target) {
+                sched.request_stop();
+            }
+        }
+    }
+
+    #[test]
+    fn simultaneous_events_run_in_insertion_order() {
+        let mut sched = Scheduler::new();
+        for target in [5, 3, 9, 1] {
+            sched.schedule_at(10, Event::new(target, 0, 0));
+        }
+        sched.schedule_at(5, Event::new(0, 1, 3));
+        let mut model = Recorder::default();
+        let outcome = sched.run(&mut model, &Limits::default());
+        let order: Vec<(u64, u32)> = model.seen.iter().map(|(t, e)| (*t, e.target)).collect();
+        assert_eq!(
+            order,
+            vec![
+                (5, 0),
+                (5, 100),
+                (5, 101),
+                (5, 102),
+                (10, 5),
+                (10, 3),
+                (10, 9),
+                (10, 1)
+            ]
+        );
+        assert_eq!(outcome.stop, StopReason::QueueEmpty);
+        assert_eq!(outcome.events_processed, 8);
+        assert_eq!(outcome.end_ns, 10);
+    }
+
+    #[test]
+    fn time_limit_stops_before_events_at_the_limit_and_sets_the_clock() {
+        let mut sched = Scheduler::new();
+        sched.schedule_at(99, Event::new(1, 0, 0));
+        sched.schedule_at(100, Event::new(2, 0, 0));
+        let mut model = Recorder::default();
+        let outcome = sched.run(
+            &mut model,
+            &Limits {
+                until_ns: 100,
+                ..Limits::default()
+            },
+        );
+        assert_eq!(outcome.stop, StopReason::TimeLimit);
+        assert_eq!(outcome.events_processed, 1);
+        assert_eq!(outcome.end_ns, 100);
+        assert_eq!(sched.pending(), 1);
+    }
+
+    #[test]
+    fn event_budget_stops_with_events_pending() {
+        let mut sched = Scheduler::new();
+        for t in 0..10 {
+            sched.schedule_at(t, Event::new(t as u32, 0, 0));
+        }
+        let mut model = Recorder::default();
+        let outcome = sched.run(
+            &mut model,
+            &Limits {
+                max_events: 4,
+                ..Limits::default()
+            },
+        );
+        assert_eq!(outcome.stop, StopReason::EventBudget);
+        assert_eq!(outcome.events_processed, 4);
+        assert_eq!(outcome.end_ns, 3);
+        let rest = sched.run(&mut model, &Limits::default());
+        assert_eq!(
+            (rest.stop, rest.events_processed),
+            (StopReason::QueueEmpty, 6)
+        );
+        assert_eq!(sched.events_processed_total(), 10);
+    }
+
+    #[test]
+    fn empty_queue_stops_immediately() {
+        let mut sched = Scheduler::new();
+        let outcome = sched.run(&mut Recorder::default(), &Limits::default());
+        assert_eq!(
+            outcome,
+            RunOutcome {
+                stop: StopReason::QueueEmpty,
+                events_processed: 0,
+                end_ns: 0
+            }
+        );
+    }
+
+    #[test]
+    fn requested_stop_returns_after_the_current_event() {
+        let mut sched = Scheduler::new();
+        for t in 0..5 {
+            sched.schedule_at(t * 10, Event::new(t as u32, 0, 0));
+        }
+        let mut model = Recorder {
+            stop_at_target: Some(2),
+            ..Recorder::default()
+        };
+        let outcome = sched.run(&mut model, &Limits::default());
+        assert_eq!(outcome.stop, StopReason::Requested);
+        assert_eq!(outcome.events_processed, 3);
+        assert_eq!(outcome.end_ns, 20);
+    }
+
+    #[test]
+    #[should_panic(expected = "scheduled in the past")]
+    fn scheduling_in_the_past_is_a_model_bug() {
+        let mut sched = Scheduler::new();
+        sched.schedule_at(10, Event::new(0, 0, 0));
+        sched.run(&mut Recorder::default(), &Limits::default());
+        sched.schedule_at(5, Event::new(0, 0, 0));
+    }
+}

@@ -1,0 +1,108 @@
+//! Pending-event queues ordered by `(time_ns, seq)`.
+//!
+//! [`RadixHeap`] is the engine's queue; [`QuadHeap`] and [`StdBinaryHeap`] are kept as
+//! measured alternatives (see `sim/benches/queue.rs`).
+
+mod quad_heap;
+mod radix_heap;
+mod std_heap;
+
+pub use quad_heap::QuadHeap;
+pub use radix_heap::RadixHeap;
+pub use std_heap::StdBinaryHeap;
+
+use crate::event::Scheduled;
+
+/// A priority queue of scheduled events that pops in ascending `(time_ns, seq)` order.
+///
+/// Keys pushed must not be lower than the last key popped: simulated time never goes back.
+pub trait EventQueue: Default {
+    fn push(&mut self, item: Scheduled);
+    fn pop(&mut self) -> Option<Scheduled>;
+    /// The next item to pop. Takes `&mut self` because some queues reorganise on a peek.
+    fn peek(&mut self) -> Option<&Scheduled>;
+    fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::Event;
+    use proptest::prelude::*;
+
+    fn item(time_ns: u64, seq: u64) -> Scheduled {
+        Scheduled {
+            time_ns,
+            seq,
+            event: Event::new(seq as u32, 0, 0),
+        }
+    }
+
+    /// Drives a queue with interleaved pushes (never below the last pop) and pops, and checks
+    /// the pop order against a sorted reference.
+    fn pops_in_key_order<Q: EventQueue>(ops: &[(bool, u64)]) {
+        let mut q = Q::default();
+        let mut reference: Vec<u128> = Vec::new();
+        let mut now = 0u64;
+        let mut seq = 0u64;
+        for &(is_push, delay) in ops {
+            if is_push {
+                q.push(item(now.saturating_add(delay), seq));
+                reference.push(item(now.saturating_add(delay), seq).key());
+                seq += 1;
+            } else {
+                reference.sort_unstable_by(|a, b| b.cmp(a));
+                let expected = reference.pop();
+                let peeked = q.peek().map(|s| s.key());
+                let got = q.pop();
+                assert_eq!(peeked, expected);
+                assert_eq!(got.map(|s| s.key()), expected);
+                if let Some(s) = got {
+                    now = s.time_ns;
+                }
+            }
+            assert_eq!(q.len(), reference.len());
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn radix_heap_pops_in_time_then_seq_order(ops in proptest::collection::vec((any::<bool>(), 0u64..50), 0..400)) {
+            pops_in_key_order::<RadixHeap>(&ops);
+        }
+
+        #[test]
+        fn quad_heap_pops_in_time_then_seq_order(ops in proptest::collection::vec((any::<bool>(), 0u64..50), 0..400)) {
+            pops_in_key_order::<QuadHeap>(&ops);
+        }
+
+        #[test]
+        fn radix_heap_handles_huge_time_gaps(ops in proptest::collection::vec((any::<bool>(), prop_oneof![Just(0u64), Just(u64::MAX / 4), 0u64..1 << 40]), 0..200)) {
+            pops_in_key_order::<RadixHeap>(&ops);
+        }
+    }
+
+    #[test]
+    fn radix_heap_accepts_push_below_peeked_minimum() {
+        let mut q = RadixHeap::default();
+        q.push(item(100, 0));
+        assert_eq!(q.peek().map(|s| s.time_ns), Some(100));
+        q.push(item(50, 1));
+        assert_eq!(q.pop().map(|s| s.time_ns), Some(50));
+        assert_eq!(q.pop().map(|s| s.time_ns), Some(100));
+        assert!(q.pop().is_none());
+    }
+
+    #[test]
+    fn equal_times_pop_in_insertion_order() {
+        let mut q = RadixHeap::default();
+        for seq in 0..10 {
+            q.push(item(7, seq));
+        }
+        let order: Vec<u64> = std::iter::from_fn(|| q.pop()).map(|s| s.seq).collect();
+        assert_eq!(order, (0..10).collect::<Vec<_>>());
+    }
+}

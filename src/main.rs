@@ -1,0 +1,67 @@
+//! The `cpuhpsim` command line: parses arguments, calls the library crates, maps errors to exit
+//! codes (2 for bad input, 1 for anything else).
+
+mod bench;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Discrete-event simulator of CPU hotplug and perf locking on many-core machines.
+#[derive(Parser)]
+#[command(name = "cpuhpsim", version, about, allow_negative_numbers = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Measure the engine's speed.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+}
+
+/// Exit status for bad input (arguments, scenario files).
+const EXIT_BAD_INPUT: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => return report_parse_error(err),
+    };
+    let result = match cli.command {
+        Some(Command::Bench(cmd)) => bench::run(cmd),
+        None => {
+            use clap::CommandFactory;
+            let _ = Cli::command().print_help();
+            Ok(())
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Help and version go to stdout with status 0; a usage error is one line on stderr, status 2.
+fn report_parse_error(err: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    match err.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = err.print();
+            ExitCode::SUCCESS
+        }
+        _ => {
+            let text = err.render().to_string();
+            let first = text.lines().next().unwrap_or("error: invalid arguments");
+            eprintln!("{first} (see --help)");
+            ExitCode::from(EXIT_BAD_INPUT)
+        }
+    }
+}

@@ -1,0 +1,6 @@
+//! Locking schemes, load generators, presets and scenario files of cpuhpsim.
+//!
+//! Schemes are lock scripts run by the kernel model in `sim`; this crate knows their names
+//! and how a scenario asks for them, but writes no output.
+
+pub use sim;
