@@ -12,3 +12,8 @@ pub mod rng;
 
 pub use engine::{Limits, Model, RunOutcome, Scheduler, StopReason};
 pub use event::{Event, Scheduled};
+pub mod kernel;
+pub mod lockdep;
+pub mod locks;
+pub mod lockstat;
+pub mod script;

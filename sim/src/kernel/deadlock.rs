@@ -1,0 +1,254 @@
+//! Exact online deadlock detection: when a task blocks, search the wait-for graph from it; an
+//! edge back to it closes a cycle, reported in the style of lockdep's splat.
+
+use std::fmt::Write as _;
+
+use super::{Kernel, OnDeadlock, TaskState};
+use crate::engine::Scheduler;
+use crate::locks::{Mode, TaskId};
+
+/// One task of a deadlock cycle.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CycleMember {
+    pub task: String,
+    pub cpu: u32,
+    /// The operation and its CPU argument, e.g. `cpu_down(cpu=3)`.
+    pub op: String,
+    /// Where the task waits, `script+step`.
+    pub position: String,
+    /// The lock instance it waits for, and how.
+    pub waits_for: String,
+    pub waits_for_class: String,
+    pub mode: Mode,
+    /// How the next task of the cycle holds that lock (`None`: it is the pending writer).
+    pub held_by_next: Option<(Mode, String)>,
+}
+
+/// A wait-for cycle, found the moment it closed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Deadlock {
+    pub time_ns: u64,
+    pub seed: u64,
+    pub members: Vec<CycleMember>,
+}
+
+/// A task still blocked when nothing is left to wake it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stall {
+    pub task: String,
+    pub frozen: bool,
+    pub waits_for: String,
+    pub mode: Mode,
+    pub position: String,
+    pub blockers: Vec<String>,
+}
+
+impl Deadlock {
+    /// The cycle's shape, independent of which task it starts at: each member's
+    /// `class(mode)@position`, rotated to start at the smallest.
+    pub fn signature(&self) -> String {
+        let parts: Vec<String> = self
+            .members
+            .iter()
+            .map(|m| format!("{}({})@{}", m.waits_for_class, m.mode.letter(), m.position))
+            .collect();
+        let start = (0..parts.len()).min_by_key(|&i| &parts[i]).unwrap_or(0);
+        let mut rotated = parts[start..].to_vec();
+        rotated.extend_from_slice(&parts[..start]);
+        rotated.join(" -> ")
+    }
+
+    /// A lockdep-style report: the chain, each task's wait, the unsafe scenario.
+    pub fn report(&self) -> String {
+        let mut s = String::new();
+        let rule = "=".repeat(54);
+        let _ = writeln!(s, "{rule}");
+        let _ = writeln!(
+            s,
+            "WARNING: circular locking deadlock among {} tasks",
+            self.members.len()
+        );
+        let _ = writeln!(
+            s,
+            "at {} simulated (seed {})",
+            format_ns(self.time_ns),
+            self.seed
+        );
+        let _ = writeln!(s, "{}", "-".repeat(54));
+        let chain: Vec<String> = self
+            .members
+            .iter()
+            .map(|m| format!("{}({})", m.waits_for_class, m.mode.letter()))
+            .collect();
+        let _ = writeln!(s, "Chain exists of:\n  {}\n", chain.join(" --> "));
+        let n = self.members.len();
+        for (i, m) in self.members.iter().enumerate() {
+            let next = &self.members[(i + 1) % n];
+            let _ = writeln!(
+                s,
+                "{} [cpu {}] in {} is trying to acquire:",
+                m.task, m.cpu, m.op
+            );
+            let _ = writeln!(
+                s,
+                "  {} ({}) at {}",
+                m.waits_for,
+                m.mode.letter(),
+                m.position
+            );
+            match &m.held_by_next {
+                Some((mode, at)) => {
+                    let _ = writeln!(
+                        s,
+                        "  held by {} ({}), taken at {}",
+                        next.task,
+                        mode.letter(),
+                        at
+                    );
+                }
+                None => {
+                    let _ = writeln!(s, "  blocked by {}, a pending writer", next.task);
+                }
+            }
+        }
+        let _ = writeln!(s, "\n Possible unsafe locking scenario:\n");
+        let width = 28;
+        let header: String = self
+            .members
+            .iter()
+            .map(|m| format!("{:<width$}", m.task))
+            .collect();
+        let dashes: String = self
+            .members
+            .iter()
+            .map(|_| format!("{:<width$}", "----"))
+            .collect();
+        let _ = writeln!(s, "       {}", header.trim_end());
+        let _ = writeln!(s, "       {}", dashes.trim_end());
+        // First what each task holds that the previous one waits for, then each wait.
+        for (i, m) in self.members.iter().enumerate() {
+            let prev = &self.members[(i + n - 1) % n];
+            let held = match &prev.held_by_next {
+                Some((mode, _)) => format!("lock({} {});", prev.waits_for_class, mode.letter()),
+                None => format!("lock({} W) pending;", prev.waits_for_class),
+            };
+            let _ = writeln!(s, "  {}{}", " ".repeat(5 + i * width), held);
+            let _ = m;
+        }
+        for (i, m) in self.members.iter().enumerate() {
+            let _ = writeln!(
+                s,
+                "  {}lock({} {});",
+                " ".repeat(5 + i * width),
+                m.waits_for_class,
+                m.mode.letter()
+            );
+        }
+        let _ = writeln!(s, "\n *** DEADLOCK ***");
+        s
+    }
+}
+
+impl Stall {
+    pub fn report(&self) -> String {
+        format!(
+            "task {} {} on {} ({}) at {}, waiting for [{}]",
+            self.task,
+            if self.frozen {
+                "frozen in a deadlock"
+            } else {
+                "blocked forever"
+            },
+            self.waits_for,
+            self.mode.letter(),
+            self.position,
+            self.blockers.join(", ")
+        )
+    }
+}
+
+/// `12.345678901 s`, exact to the nanosecond.
+pub fn format_ns(ns: u64) -> String {
+    format!("{}.{:09} s", ns / 1_000_000_000, ns % 1_000_000_000)
+}
+
+impl Kernel {
+    /// Called whenever `task` has just become blocked: a cycle through it is a deadlock.
+    pub(super) fn check_deadlock(&mut self, task: TaskId, sched: &mut Scheduler) {
+        let Some(cycle) = self.find_cycle(task) else {
+            return;
+        };
+        let members = cycle
+            .iter()
+            .enumerate()
+            .map(|(i, &t)| self.cycle_member(t, cycle[(i + 1) % cycle.len()]))
+            .collect();
+        for &t in &cycle {
+            self.tasks[t as usize].state = TaskState::Frozen;
+        }
+        self.deadlocks.push(Deadlock {
+            time_ns: sched.now_ns(),
+            seed: self.seed,
+            members,
+        });
+        if self.on_deadlock == OnDeadlock::Stop {
+            sched.request_stop();
+        }
+    }
+
+    /// Depth-first search of wait-for edges from `start`; the path back to it, if any.
+    fn find_cycle(&mut self, start: TaskId) -> Option<Vec<TaskId>> {
+        self.stamp = self.stamp.wrapping_add(1);
+        if self.stamp == 0 {
+            self.visit_stamp.iter_mut().for_each(|s| *s = 0);
+            self.stamp = 1;
+        }
+        let mut path = vec![start];
+        let mut stack = vec![(self.blockers(start), 0usize)];
+        self.visit_stamp[start as usize] = self.stamp;
+        while let Some((edges, next)) = stack.last_mut() {
+            let Some(&to) = edges.get(*next) else {
+                stack.pop();
+                path.pop();
+                continue;
+            };
+            *next += 1;
+            if to == start {
+                return Some(path);
+            }
+            if self.visit_stamp[to as usize] == self.stamp {
+                continue;
+            }
+            self.visit_stamp[to as usize] = self.stamp;
+            let onward = self.blockers(to);
+            path.push(to);
+            stack.push((onward, 0));
+        }
+        None
+    }
+
+    fn cycle_member(&self, task: TaskId, next: TaskId) -> CycleMember {
+        let t = &self.tasks[task as usize];
+        let wait = t.wait.expect("a task in a cycle waits");
+        let op = t.op.as_ref().expect("a task in a cycle runs an operation");
+        let held_by_next = self.tasks[next as usize]
+            .held
+            .iter()
+            .rev()
+            .find(|h| h.lock == wait.lock)
+            .map(|h| (h.mode, self.position_name(h.at)));
+        CycleMember {
+            task: t.name.clone(),
+            cpu: t.cpu,
+            op: format!(
+                "{}(cpu={})",
+                self.programs[op.script as usize].name, op.args.cpu
+            ),
+            position: self.position_name(wait.at),
+            waits_for: self.lock_name(wait.lock),
+            waits_for_class: self.class_of(wait.lock).name.clone(),
+            mode: wait.mode,
+            held_by_next,
+        }
+    }
+}

@@ -1,0 +1,948 @@
+//! The kernel model: tasks running lock scripts on lock instances, on CPUs that go on- and
+//! offline, with lock statistics, lock-order recording and exact online deadlock detection.
+//!
+//! This is the program under simulation in shuttle's sense; [`crate::Scheduler`] drives it.
+
+mod agent;
+mod costs;
+mod deadlock;
+
+pub use agent::{Agent, AgentCx, Args, Next, OpOutcome, Sequence};
+pub use costs::Costs;
+pub use deadlock::{CycleMember, Deadlock, Stall};
+
+use crate::engine::{Model, Scheduler};
+use crate::event::Event;
+use crate::lockdep::{EdgeSeen, LockOrder, OrderNode};
+use crate::locks::{Handoff, LockKind, Mode, Mutex, PercpuRwsem, Srcu, TaskId, WriteStart};
+use crate::lockstat::{LockStat, new_histogram};
+use crate::rng::{ChaCha8Rng, exp_ns, stream_rng};
+use crate::script::{
+    ClassId, Cond, Cost, CpuRef, Errno, Instr, LockRef, Position, Program, ScriptId, SyncKind,
+};
+use hdrhistogram::Histogram;
+
+/// Most possible CPUs a machine may have.
+pub const MAX_CPUS: u32 = 1 << 17;
+/// Most tasks one kernel may run.
+pub const MAX_TASKS: usize = 1 << 20;
+/// Most lock classes.
+pub const MAX_CLASSES: usize = 256;
+
+/// A lock class: lockdep's notion (all `ctx->mutex` share one), with one instance per CPU
+/// when `per_cpu`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LockClassDef {
+    pub name: String,
+    pub kind: LockKind,
+    pub per_cpu: bool,
+}
+
+/// What the run does when a wait-for cycle closes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnDeadlock {
+    /// Stop the run at the first deadlock.
+    Stop,
+    /// Leave the cycle's tasks blocked forever and go on.
+    Freeze,
+}
+
+/// Everything a kernel is built from.
+pub struct KernelConfig {
+    pub seed: u64,
+    /// Index of this run in its sweep (recorded with lock-order edges).
+    pub run_index: u64,
+    pub cpus: u32,
+    pub costs: Costs,
+    pub on_deadlock: OnDeadlock,
+    pub classes: Vec<LockClassDef>,
+    pub programs: Vec<Program>,
+}
+
+/// A task to start: its name, the CPU it runs on, its random stream id and its agent.
+pub struct TaskSpec {
+    pub name: String,
+    pub cpu: u32,
+    pub stream: u64,
+    pub start_ns: u64,
+    pub agent: Box<dyn Agent>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum KernelError {
+    #[error("cpus = {0}: must be between 1 and {MAX_CPUS}")]
+    Cpus(u32),
+    #[error("{0} lock classes: at most {MAX_CLASSES} allowed")]
+    Classes(usize),
+    #[error("task `{name}` runs on cpu {cpu}, but the machine has {cpus} CPUs")]
+    TaskCpu { name: String, cpu: u32, cpus: u32 },
+    #[error("too many tasks: at most {MAX_TASKS}")]
+    Tasks,
+    #[error("script `{script}` refers to lock class {class}, which does not exist")]
+    UnknownClass { script: String, class: ClassId },
+}
+
+/// An invariant the model broke (DESIGN §6); recorded, never silently ignored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Violation {
+    pub invariant: u8,
+    pub time_ns: u64,
+    pub cpu: u32,
+    pub task: String,
+    pub position: String,
+    pub what: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TaskState {
+    Running,
+    Blocked,
+    Frozen,
+    Exited,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum WaitKind {
+    /// In a lock's wait queue.
+    Lock,
+    /// A percpu_rwsem writer waiting out rcu_sync's grace period.
+    RcuSync,
+    /// In `synchronize_srcu()`.
+    SrcuSync,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Wait {
+    lock: u32,
+    mode: Mode,
+    subclass: u8,
+    since_ns: u64,
+    at: Position,
+    kind: WaitKind,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Held {
+    lock: u32,
+    mode: Mode,
+    subclass: u8,
+    acquired_ns: u64,
+    at: Position,
+}
+
+#[derive(Clone, Debug)]
+struct Op {
+    script: ScriptId,
+    pc: usize,
+    args: Args,
+    started_ns: u64,
+    /// Remaining iterations of each enclosing `Repeat`, innermost last.
+    loops: Vec<u32>,
+    /// `held.len()` when the operation began: what it must give back.
+    held_at_start: usize,
+}
+
+struct Task {
+    name: String,
+    cpu: u32,
+    agent: Box<dyn Agent>,
+    rng: ChaCha8Rng,
+    op: Option<Op>,
+    held: Vec<Held>,
+    wait: Option<Wait>,
+    state: TaskState,
+    last: Option<OpOutcome>,
+}
+
+enum LockState {
+    Mutex(Mutex),
+    Spinlock(Mutex),
+    PercpuRwsem(Box<PercpuRwsem>),
+    Srcu(Box<Srcu>),
+}
+
+/// Event kinds the kernel schedules; the target is always a task.
+const EV_RESUME: u32 = 0;
+const EV_RCU_SYNC_DONE: u32 = 1;
+const EV_SRCU_GP_DONE: u32 = 2;
+
+const NO_CPU: u32 = u32::MAX;
+
+/// Per-script operation statistics.
+#[derive(Clone, Debug)]
+pub struct OpStat {
+    pub completed: u64,
+    pub failed: u64,
+    pub latency_ns: Histogram<u64>,
+}
+
+pub struct Kernel {
+    seed: u64,
+    run_index: u64,
+    costs: Costs,
+    on_deadlock: OnDeadlock,
+    classes: Vec<LockClassDef>,
+    class_base: Vec<u32>,
+    programs: Vec<Program>,
+    locks: Vec<LockState>,
+    lock_class: Vec<ClassId>,
+    lock_last_cpu: Vec<u32>,
+    tasks: Vec<Task>,
+    online: Vec<bool>,
+    online_count: u32,
+    ipi_busy_until_ns: Vec<u64>,
+    stats: Vec<LockStat>,
+    order: LockOrder,
+    op_stats: Vec<OpStat>,
+    deadlocks: Vec<Deadlock>,
+    violations: Vec<Violation>,
+    visit_stamp: Vec<u32>,
+    stamp: u32,
+}
+
+impl Kernel {
+    /// Builds the kernel and schedules every task's start on `sched`.
+    pub fn new(
+        config: KernelConfig,
+        tasks: Vec<TaskSpec>,
+        sched: &mut Scheduler,
+    ) -> Result<Kernel, KernelError> {
+        if config.cpus == 0 || config.cpus > MAX_CPUS {
+            return Err(KernelError::Cpus(config.cpus));
+        }
+        if config.classes.len() > MAX_CLASSES {
+            return Err(KernelError::Classes(config.classes.len()));
+        }
+        if tasks.len() > MAX_TASKS {
+            return Err(KernelError::Tasks);
+        }
+        for program in &config.programs {
+            for instr in &program.instrs {
+                let class = match instr {
+                    Instr::Lock { lock, .. } | Instr::Unlock { lock } => Some(lock.class()),
+                    Instr::Synchronize(SyncKind::Srcu(lock)) => Some(lock.class()),
+                    _ => None,
+                };
+                if let Some(class) = class
+                    && class as usize >= config.classes.len()
+                {
+                    return Err(KernelError::UnknownClass {
+                        script: program.name.clone(),
+                        class,
+                    });
+                }
+            }
+        }
+        let mut class_base = Vec::with_capacity(config.classes.len());
+        let mut locks = Vec::new();
+        let mut lock_class = Vec::new();
+        for (id, class) in config.classes.iter().enumerate() {
+            class_base.push(locks.len() as u32);
+            let instances = if class.per_cpu { config.cpus } else { 1 };
+            for _ in 0..instances {
+                locks.push(match class.kind {
+                    LockKind::Mutex => LockState::Mutex(Mutex::default()),
+                    LockKind::Spinlock => LockState::Spinlock(Mutex::default()),
+                    LockKind::PercpuRwsem => LockState::PercpuRwsem(Box::default()),
+                    LockKind::Srcu => LockState::Srcu(Box::default()),
+                });
+                lock_class.push(id as ClassId);
+            }
+        }
+        let cpus = config.cpus;
+        let mut kernel_tasks = Vec::with_capacity(tasks.len());
+        for (id, spec) in tasks.into_iter().enumerate() {
+            if spec.cpu >= cpus {
+                return Err(KernelError::TaskCpu {
+                    name: spec.name,
+                    cpu: spec.cpu,
+                    cpus,
+                });
+            }
+            sched.schedule_at(spec.start_ns, Event::new(id as u32, EV_RESUME, 0));
+            kernel_tasks.push(Task {
+                name: spec.name,
+                cpu: spec.cpu,
+                agent: spec.agent,
+                rng: stream_rng(config.seed, spec.stream),
+                op: None,
+                held: Vec::new(),
+                wait: None,
+                state: TaskState::Running,
+                last: None,
+            });
+        }
+        let ntasks = kernel_tasks.len();
+        Ok(Kernel {
+            seed: config.seed,
+            run_index: config.run_index,
+            costs: config.costs,
+            on_deadlock: config.on_deadlock,
+            stats: config.classes.iter().map(|_| LockStat::default()).collect(),
+            op_stats: config
+                .programs
+                .iter()
+                .map(|_| OpStat {
+                    completed: 0,
+                    failed: 0,
+                    latency_ns: new_histogram(),
+                })
+                .collect(),
+            classes: config.classes,
+            class_base,
+            programs: config.programs,
+            lock_last_cpu: vec![NO_CPU; locks.len()],
+            locks,
+            lock_class,
+            tasks: kernel_tasks,
+            online: vec![true; cpus as usize],
+            online_count: cpus,
+            ipi_busy_until_ns: vec![0; cpus as usize],
+            order: LockOrder::default(),
+            deadlocks: Vec::new(),
+            violations: Vec::new(),
+            visit_stamp: vec![0; ntasks],
+            stamp: 0,
+        })
+    }
+
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    pub fn classes(&self) -> &[LockClassDef] {
+        &self.classes
+    }
+
+    pub fn programs(&self) -> &[Program] {
+        &self.programs
+    }
+
+    pub fn lock_stats(&self) -> &[LockStat] {
+        &self.stats
+    }
+
+    pub fn op_stats(&self) -> &[OpStat] {
+        &self.op_stats
+    }
+
+    pub fn lock_order(&self) -> &LockOrder {
+        &self.order
+    }
+
+    pub fn deadlocks(&self) -> &[Deadlock] {
+        &self.deadlocks
+    }
+
+    pub fn violations(&self) -> &[Violation] {
+        &self.violations
+    }
+
+    pub fn online(&self) -> &[bool] {
+        &self.online
+    }
+
+    /// Sets a CPU's bit in the hotplug online mask.
+    pub fn set_online(&mut self, cpu: u32, online: bool) {
+        let slot = &mut self.online[cpu as usize];
+        if *slot != online {
+            *slot = online;
+            if online {
+                self.online_count += 1;
+            } else {
+                self.online_count -= 1;
+            }
+        }
+    }
+
+    /// Tasks blocked with nothing left to wake them, reported when the queue has drained.
+    pub fn stalls(&self) -> Vec<Stall> {
+        self.tasks
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| matches!(t.state, TaskState::Blocked | TaskState::Frozen))
+            .map(|(id, t)| self.stall_of(id as TaskId, t))
+            .collect()
+    }
+
+    /// Number of tasks currently blocked on a lock or frozen in a deadlock.
+    pub fn blocked_tasks(&self) -> usize {
+        self.tasks
+            .iter()
+            .filter(|t| matches!(t.state, TaskState::Blocked | TaskState::Frozen))
+            .count()
+    }
+
+    fn stall_of(&self, id: TaskId, task: &Task) -> Stall {
+        let wait = task.wait.expect("blocked task has a wait");
+        Stall {
+            task: task.name.clone(),
+            frozen: task.state == TaskState::Frozen,
+            waits_for: self.lock_name(wait.lock),
+            mode: wait.mode,
+            position: self.position_name(wait.at),
+            blockers: self
+                .blockers(id)
+                .into_iter()
+                .map(|b| self.tasks[b as usize].name.clone())
+                .collect(),
+        }
+    }
+
+    fn class_of(&self, lock: u32) -> &LockClassDef {
+        &self.classes[self.lock_class[lock as usize] as usize]
+    }
+
+    /// `class` or `class[cpu]` for per-CPU instances.
+    fn lock_name(&self, lock: u32) -> String {
+        let class = self.lock_class[lock as usize];
+        let def = &self.classes[class as usize];
+        if def.per_cpu {
+            format!("{}[{}]", def.name, lock - self.class_base[class as usize])
+        } else {
+            def.name.clone()
+        }
+    }
+
+    fn position_name(&self, at: Position) -> String {
+        format!("{}+{}", self.programs[at.script as usize].name, at.step)
+    }
+
+    fn resolve_cpu(&self, task: TaskId, cpu: CpuRef) -> u32 {
+        let t = &self.tasks[task as usize];
+        match cpu {
+            CpuRef::Arg => t.op.as_ref().expect("operation in progress").args.cpu,
+            CpuRef::Current => t.cpu,
+            CpuRef::Fixed(c) => c,
+        }
+    }
+
+    fn resolve_lock(&self, task: TaskId, lock: LockRef) -> u32 {
+        match lock {
+            LockRef::Global(class) => self.class_base[class as usize],
+            LockRef::PerCpu(class, cpu) => {
+                assert!(
+                    self.classes[class as usize].per_cpu,
+                    "per-CPU reference to a global lock class"
+                );
+                let cpu = self.resolve_cpu(task, cpu);
+                assert!(cpu < self.online.len() as u32, "cpu {cpu} out of range");
+                self.class_base[class as usize] + cpu
+            }
+        }
+    }
+
+    fn draw(&mut self, task: TaskId, cost: Cost) -> u64 {
+        let cpus = self.online.len() as u64;
+        let mean = cost.base_ns
+            + cost.per_online_cpu_ns * self.online_count as u64
+            + cost.per_possible_cpu_ns * cpus;
+        if cost.exponential && mean > 0 {
+            exp_ns(&mut self.tasks[task as usize].rng, mean as f64)
+        } else {
+            mean
+        }
+    }
+
+    fn resume_in(&self, sched: &mut Scheduler, task: TaskId, delay_ns: u64) {
+        sched.schedule_in(delay_ns, Event::new(task, EV_RESUME, 0));
+    }
+
+    /// Runs `task`'s script until it blocks, sleeps or spends time.
+    fn run_task(&mut self, task: TaskId, sched: &mut Scheduler) {
+        loop {
+            if self.tasks[task as usize].state != TaskState::Running {
+                return;
+            }
+            let Some(op) = self.tasks[task as usize].op.as_ref() else {
+                if !self.start_next_op(task, sched) {
+                    return;
+                }
+                continue;
+            };
+            let at = Position {
+                script: op.script,
+                step: op.pc as u16,
+            };
+            let instr = self.programs[op.script as usize].instrs[op.pc];
+            self.tasks[task as usize].op.as_mut().expect("op").pc += 1;
+            match instr {
+                Instr::Lock { lock, mode, nested } => {
+                    let lock = self.resolve_lock(task, lock);
+                    if let Some(delay_ns) = self.acquire(task, lock, mode, nested as u8, at, sched)
+                    {
+                        if delay_ns > 0 {
+                            return self.resume_in(sched, task, delay_ns);
+                        }
+                    } else {
+                        return;
+                    }
+                }
+                Instr::Unlock { lock } => {
+                    let lock = self.resolve_lock(task, lock);
+                    self.release(task, lock, at, sched);
+                }
+                Instr::Work(cost) => {
+                    let ns = self.draw(task, cost);
+                    if ns > 0 {
+                        return self.resume_in(sched, task, ns);
+                    }
+                }
+                Instr::Ipi { cpu, handler } => {
+                    let target = self.resolve_cpu(task, cpu);
+                    if self.online[target as usize] {
+                        let half_trip_ns = self.costs.ipi_round_trip_ns / 2;
+                        let start_ns = (sched.now_ns() + half_trip_ns)
+                            .max(self.ipi_busy_until_ns[target as usize]);
+                        let end_ns = start_ns + self.draw(task, handler);
+                        self.ipi_busy_until_ns[target as usize] = end_ns;
+                        let back_ns = end_ns + (self.costs.ipi_round_trip_ns - half_trip_ns);
+                        return self.resume_in(sched, task, back_ns - sched.now_ns());
+                    }
+                }
+                Instr::Check { cond, otherwise } => {
+                    let holds = match cond {
+                        Cond::CpuOnline(cpu) => self.online[self.resolve_cpu(task, cpu) as usize],
+                    };
+                    if !holds {
+                        self.tasks[task as usize].op.as_mut().expect("op").pc = otherwise;
+                    }
+                }
+                Instr::Synchronize(kind) => match kind {
+                    SyncKind::Rcu => {
+                        return self.resume_in(sched, task, self.costs.rcu_grace_period_ns);
+                    }
+                    SyncKind::RcuExpedited => {
+                        return self.resume_in(sched, task, self.costs.rcu_expedited_ns);
+                    }
+                    SyncKind::Srcu(lock) => {
+                        let lock = self.resolve_lock(task, lock);
+                        self.record_order(task, lock, Mode::Write, 0, at, sched.now_ns());
+                        let LockState::Srcu(srcu) = &mut self.locks[lock as usize] else {
+                            panic!("synchronize_srcu on a lock that is not SRCU");
+                        };
+                        srcu.synchronize(task);
+                        let t = &mut self.tasks[task as usize];
+                        t.wait = Some(Wait {
+                            lock,
+                            mode: Mode::Write,
+                            subclass: 0,
+                            since_ns: sched.now_ns(),
+                            at,
+                            kind: WaitKind::SrcuSync,
+                        });
+                        sched.schedule_in(
+                            self.costs.srcu_grace_period_ns,
+                            Event::new(task, EV_SRCU_GP_DONE, lock as u64),
+                        );
+                        return;
+                    }
+                },
+                Instr::StopMachine => {
+                    let ns = self.costs.stop_machine_base_ns
+                        + self.costs.stop_machine_per_cpu_ns * self.online_count as u64;
+                    return self.resume_in(sched, task, ns);
+                }
+                Instr::RepeatBegin { times, end } => {
+                    let op = self.tasks[task as usize].op.as_mut().expect("op");
+                    if times == 0 {
+                        op.pc = end + 1;
+                    } else {
+                        op.loops.push(times);
+                    }
+                }
+                Instr::RepeatEnd { begin } => {
+                    let op = self.tasks[task as usize].op.as_mut().expect("op");
+                    let left = op.loops.last_mut().expect("inside a loop");
+                    *left -= 1;
+                    if *left > 0 {
+                        op.pc = begin + 1;
+                    } else {
+                        op.loops.pop();
+                    }
+                }
+                Instr::Return => self.end_op(task, Ok(()), at, sched),
+                Instr::Fail(errno) => self.end_op(task, Err(errno), at, sched),
+            }
+        }
+    }
+
+    /// Asks the agent for the next operation; `true` if the task should keep running now.
+    fn start_next_op(&mut self, task: TaskId, sched: &mut Scheduler) -> bool {
+        let now_ns = sched.now_ns();
+        let Kernel { tasks, online, .. } = self;
+        let t = &mut tasks[task as usize];
+        let mut cx = AgentCx {
+            now_ns,
+            rng: &mut t.rng,
+            last: t.last.take(),
+            online,
+        };
+        match t.agent.next(&mut cx) {
+            Next::Run { script, args } => {
+                assert!(
+                    (script as usize) < self.programs.len(),
+                    "agent asked for unknown script {script}"
+                );
+                let held_at_start = t.held.len();
+                t.op = Some(Op {
+                    script,
+                    pc: 0,
+                    args,
+                    started_ns: now_ns,
+                    loops: Vec::new(),
+                    held_at_start,
+                });
+                true
+            }
+            Next::Sleep { ns } => {
+                sched.schedule_in(ns, Event::new(task, EV_RESUME, 0));
+                false
+            }
+            Next::Exit => {
+                t.state = TaskState::Exited;
+                if !t.held.is_empty() {
+                    let name = t.name.clone();
+                    let cpu = t.cpu;
+                    self.violations.push(Violation {
+                        invariant: 6,
+                        time_ns: now_ns,
+                        cpu,
+                        task: name,
+                        position: String::new(),
+                        what: "task exited holding a lock".into(),
+                    });
+                }
+                false
+            }
+        }
+    }
+
+    fn end_op(
+        &mut self,
+        task: TaskId,
+        result: Result<(), Errno>,
+        at: Position,
+        sched: &mut Scheduler,
+    ) {
+        let now_ns = sched.now_ns();
+        let held_at_start = self.tasks[task as usize]
+            .op
+            .as_ref()
+            .expect("op")
+            .held_at_start;
+        if result.is_err() {
+            while self.tasks[task as usize].held.len() > held_at_start {
+                let lock = self.tasks[task as usize].held.last().expect("held").lock;
+                self.release(task, lock, at, sched);
+            }
+        } else if self.tasks[task as usize].held.len() != held_at_start {
+            let t = &self.tasks[task as usize];
+            let what = format!(
+                "operation returned holding {}",
+                self.lock_name(t.held.last().expect("held").lock)
+            );
+            self.violations.push(Violation {
+                invariant: 6,
+                time_ns: now_ns,
+                cpu: t.cpu,
+                task: t.name.clone(),
+                position: self.position_name(at),
+                what,
+            });
+        }
+        let t = &mut self.tasks[task as usize];
+        let op = t.op.take().expect("op");
+        let stat = &mut self.op_stats[op.script as usize];
+        match result {
+            Ok(()) => stat.completed += 1,
+            Err(_) => stat.failed += 1,
+        }
+        stat.latency_ns
+            .record(now_ns - op.started_ns)
+            .expect("auto-resizing histogram");
+        t.last = Some(OpOutcome {
+            script: op.script,
+            args: op.args,
+            started_ns: op.started_ns,
+            ended_ns: now_ns,
+            result,
+        });
+    }
+
+    fn record_order(
+        &mut self,
+        task: TaskId,
+        lock: u32,
+        mode: Mode,
+        subclass: u8,
+        at: Position,
+        now_ns: u64,
+    ) {
+        let acquiring = OrderNode {
+            class: self.lock_class[lock as usize],
+            subclass,
+            mode,
+        };
+        let t = &self.tasks[task as usize];
+        for held in &t.held {
+            let held_node = OrderNode {
+                class: self.lock_class[held.lock as usize],
+                subclass: held.subclass,
+                mode: held.mode,
+            };
+            self.order.record(held_node, acquiring, || EdgeSeen {
+                run: self.run_index,
+                time_ns: now_ns,
+                task: t.name.clone(),
+                held_at: held.at,
+                acquired_at: at,
+                count: 1,
+            });
+        }
+    }
+
+    /// Tries to take `lock`. `Some(cost)` if taken (continue after `cost`), `None` if the task
+    /// now waits (blocked, or in a writer's grace period).
+    fn acquire(
+        &mut self,
+        task: TaskId,
+        lock: u32,
+        mode: Mode,
+        subclass: u8,
+        at: Position,
+        sched: &mut Scheduler,
+    ) -> Option<u64> {
+        let now_ns = sched.now_ns();
+        self.record_order(task, lock, mode, subclass, at, now_ns);
+        let costs = self.costs;
+        let (taken, cost_ns, wait_kind) = match &mut self.locks[lock as usize] {
+            LockState::Mutex(m) => {
+                assert_eq!(mode, Mode::Write, "mutexes are taken exclusively");
+                (m.lock(task), costs.mutex_fast_ns, WaitKind::Lock)
+            }
+            LockState::Spinlock(m) => {
+                assert_eq!(mode, Mode::Write, "spinlocks are taken exclusively");
+                (m.lock(task), costs.spinlock_ns, WaitKind::Lock)
+            }
+            LockState::PercpuRwsem(sem) => match mode {
+                Mode::Read => {
+                    let slow = sem.readers_slow_path(now_ns, costs.rcu_grace_period_ns);
+                    let cost = if slow {
+                        costs.rwsem_read_slow_ns
+                    } else {
+                        costs.rwsem_read_fast_ns
+                    };
+                    (sem.down_read(task), cost, WaitKind::Lock)
+                }
+                Mode::Write => match sem.down_write(task, now_ns, costs.rcu_grace_period_ns) {
+                    WriteStart::Acquired => (true, costs.rwsem_read_slow_ns, WaitKind::Lock),
+                    WriteStart::Blocked => (false, 0, WaitKind::Lock),
+                    WriteStart::GracePeriod => {
+                        sched.schedule_in(
+                            costs.rcu_grace_period_ns,
+                            Event::new(task, EV_RCU_SYNC_DONE, lock as u64),
+                        );
+                        (false, 0, WaitKind::RcuSync)
+                    }
+                },
+            },
+            LockState::Srcu(srcu) => {
+                assert_eq!(
+                    mode,
+                    Mode::Read,
+                    "SRCU is only read-locked; writers call synchronize"
+                );
+                srcu.read_lock(task);
+                (true, costs.srcu_read_ns, WaitKind::Lock)
+            }
+        };
+        if taken {
+            self.grant(task, lock, mode, subclass, at, now_ns);
+            return Some(cost_ns);
+        }
+        let t = &mut self.tasks[task as usize];
+        t.wait = Some(Wait {
+            lock,
+            mode,
+            subclass,
+            since_ns: now_ns,
+            at,
+            kind: wait_kind,
+        });
+        if wait_kind == WaitKind::Lock {
+            t.state = TaskState::Blocked;
+            self.check_deadlock(task, sched);
+        }
+        None
+    }
+
+    /// Books an acquisition: the task owns `lock` from `now_ns`.
+    fn grant(
+        &mut self,
+        task: TaskId,
+        lock: u32,
+        mode: Mode,
+        subclass: u8,
+        at: Position,
+        now_ns: u64,
+    ) {
+        let t = &mut self.tasks[task as usize];
+        t.held.push(Held {
+            lock,
+            mode,
+            subclass,
+            acquired_ns: now_ns,
+            at,
+        });
+        let last_cpu = std::mem::replace(&mut self.lock_last_cpu[lock as usize], t.cpu);
+        let class = self.lock_class[lock as usize] as usize;
+        self.stats[class].record_acquisition(last_cpu != NO_CPU && last_cpu != t.cpu);
+    }
+
+    /// A waiter was handed `lock` (or its grace period ended): it owns it now and runs after
+    /// the wake-up latency.
+    fn wake_with_lock(&mut self, task: TaskId, sched: &mut Scheduler) {
+        let now_ns = sched.now_ns();
+        let wait = self.tasks[task as usize]
+            .wait
+            .take()
+            .expect("woken task was waiting");
+        self.grant(task, wait.lock, wait.mode, wait.subclass, wait.at, now_ns);
+        let class = self.lock_class[wait.lock as usize] as usize;
+        self.stats[class].record_wait(now_ns - wait.since_ns);
+        let t = &mut self.tasks[task as usize];
+        assert_ne!(
+            t.state,
+            TaskState::Frozen,
+            "detector bug: a task reported deadlocked was handed a lock"
+        );
+        t.state = TaskState::Running;
+        let latency_ns = match self.classes[class].kind {
+            LockKind::Spinlock => self.costs.spinlock_ns,
+            _ => self.costs.wakeup_ns,
+        };
+        self.resume_in(sched, task, latency_ns);
+    }
+
+    fn release(&mut self, task: TaskId, lock: u32, at: Position, sched: &mut Scheduler) {
+        let now_ns = sched.now_ns();
+        let t = &mut self.tasks[task as usize];
+        let Some(index) = t.held.iter().rposition(|h| h.lock == lock) else {
+            let what = format!(
+                "unlock of {} which the task does not hold",
+                self.lock_name(lock)
+            );
+            let t = &self.tasks[task as usize];
+            self.violations.push(Violation {
+                invariant: 6,
+                time_ns: now_ns,
+                cpu: t.cpu,
+                task: t.name.clone(),
+                position: self.position_name(at),
+                what,
+            });
+            return;
+        };
+        let held = t.held.remove(index);
+        let class = self.lock_class[lock as usize] as usize;
+        self.stats[class].record_hold(now_ns - held.acquired_ns);
+        let handoffs: Vec<Handoff> = match &mut self.locks[lock as usize] {
+            LockState::Mutex(m) | LockState::Spinlock(m) => m
+                .unlock(task)
+                .map(|next| Handoff {
+                    task: next,
+                    mode: Mode::Write,
+                })
+                .into_iter()
+                .collect(),
+            LockState::PercpuRwsem(sem) => match held.mode {
+                Mode::Read => sem.up_read(task).into_iter().collect(),
+                Mode::Write => sem.up_write(task, now_ns),
+            },
+            LockState::Srcu(srcu) => {
+                for done in srcu.read_unlock(task) {
+                    self.finish_srcu_sync(done, sched);
+                }
+                Vec::new()
+            }
+        };
+        for handoff in handoffs {
+            self.wake_with_lock(handoff.task, sched);
+        }
+    }
+
+    fn finish_srcu_sync(&mut self, task: TaskId, sched: &mut Scheduler) {
+        let t = &mut self.tasks[task as usize];
+        let wait = t.wait.take().expect("synchronize_srcu in progress");
+        debug_assert_eq!(wait.kind, WaitKind::SrcuSync);
+        let was_blocked = t.state == TaskState::Blocked;
+        t.state = TaskState::Running;
+        let latency_ns = if was_blocked { self.costs.wakeup_ns } else { 0 };
+        self.resume_in(sched, task, latency_ns);
+    }
+
+    /// The tasks `task` waits for (its wait-for edges).
+    fn blockers(&self, task: TaskId) -> Vec<TaskId> {
+        let t = &self.tasks[task as usize];
+        let Some(wait) = t.wait else {
+            return Vec::new();
+        };
+        if !matches!(t.state, TaskState::Blocked | TaskState::Frozen) {
+            return Vec::new();
+        }
+        match &self.locks[wait.lock as usize] {
+            LockState::Mutex(m) | LockState::Spinlock(m) => m.owner().into_iter().collect(),
+            LockState::PercpuRwsem(sem) => sem.blockers(task),
+            LockState::Srcu(srcu) => srcu.blockers(task),
+        }
+    }
+}
+
+impl Model for Kernel {
+    fn handle(&mut self, event: Event, sched: &mut Scheduler) {
+        let task = event.target;
+        match event.kind {
+            EV_RESUME => {}
+            EV_RCU_SYNC_DONE => {
+                let lock = event.data as u32;
+                let LockState::PercpuRwsem(sem) = &mut self.locks[lock as usize] else {
+                    panic!("rcu_sync event for a lock that is not a percpu_rwsem");
+                };
+                match sem.grace_period_over(task) {
+                    WriteStart::Acquired => self.wake_with_lock(task, sched),
+                    WriteStart::Blocked => {
+                        self.tasks[task as usize].state = TaskState::Blocked;
+                        self.tasks[task as usize]
+                            .wait
+                            .as_mut()
+                            .expect("writer waits")
+                            .kind = WaitKind::Lock;
+                        self.check_deadlock(task, sched);
+                    }
+                    WriteStart::GracePeriod => unreachable!("grace period ends once"),
+                }
+                return;
+            }
+            EV_SRCU_GP_DONE => {
+                let lock = event.data as u32;
+                let LockState::Srcu(srcu) = &mut self.locks[lock as usize] else {
+                    panic!("srcu event for a lock that is not SRCU");
+                };
+                let done = srcu.grace_period_over(task);
+                if done.contains(&task) {
+                    self.finish_srcu_sync(task, sched);
+                } else {
+                    self.tasks[task as usize].state = TaskState::Blocked;
+                    self.check_deadlock(task, sched);
+                }
+                return;
+            }
+            other => panic!("unknown kernel event kind {other}"),
+        }
+        self.run_task(task, sched);
+    }
+}
+
+#[cfg(test)]
+mod tests;

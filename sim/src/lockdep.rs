@@ -1,0 +1,237 @@
+//! Lock-order analysis in lockdep's manner: every class-level "held A, acquiring B" edge with
+//! its modes and where it was first seen; every cycle in that graph is a possible deadlock,
+//! whether or not a run deadlocked.
+
+use std::collections::BTreeMap;
+
+use crate::locks::{LockKind, Mode};
+use crate::script::{ClassId, Position};
+
+/// Most cycles one analysis reports; past it the report says it stopped.
+pub const MAX_REPORTED_CYCLES: usize = 64;
+
+/// A lock class as lockdep keys it: class, nesting subclass, and the mode it is taken in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct OrderNode {
+    pub class: ClassId,
+    /// 0, or 1 for an acquisition annotated as nested (`mutex_lock_nested`).
+    pub subclass: u8,
+    pub mode: Mode,
+}
+
+/// Where an edge was first seen: the run, time, task, and both script positions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EdgeSeen {
+    pub run: u64,
+    pub time_ns: u64,
+    pub task: String,
+    pub held_at: Position,
+    pub acquired_at: Position,
+    pub count: u64,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct LockOrder {
+    edges: BTreeMap<(OrderNode, OrderNode), EdgeSeen>,
+}
+
+/// One possible deadlock: a cycle of edges, each `(held, acquiring, first seen)`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OrderCycle {
+    pub edges: Vec<(OrderNode, OrderNode, EdgeSeen)>,
+}
+
+impl LockOrder {
+    /// Records "held `held`, acquiring `acquiring`"; the first sighting is kept.
+    pub fn record(
+        &mut self,
+        held: OrderNode,
+        acquiring: OrderNode,
+        seen: impl FnOnce() -> EdgeSeen,
+    ) {
+        self.edges
+            .entry((held, acquiring))
+            .and_modify(|e| e.count += 1)
+            .or_insert_with(seen);
+    }
+
+    pub fn edge_count(&self) -> usize {
+        self.edges.len()
+    }
+
+    pub fn edges(&self) -> impl Iterator<Item = (&OrderNode, &OrderNode, &EdgeSeen)> {
+        self.edges.iter().map(|((a, b), seen)| (a, b, seen))
+    }
+
+    /// Adds another run's edges; an edge already present keeps its first sighting.
+    pub fn merge(&mut self, other: &LockOrder) {
+        for (key, seen) in &other.edges {
+            self.edges
+                .entry(*key)
+                .and_modify(|e| e.count += seen.count)
+                .or_insert_with(|| seen.clone());
+        }
+    }
+
+    /// Every elementary cycle of classes (up to [`MAX_REPORTED_CYCLES`]) whose edges can
+    /// really wait on each other, given each class's kind (`kind_of`).
+    pub fn cycles(&self, kind_of: impl Fn(ClassId) -> LockKind) -> Vec<OrderCycle> {
+        type Key = (ClassId, u8);
+        let key = |n: &OrderNode| (n.class, n.subclass);
+        let mut out: BTreeMap<Key, Vec<(&OrderNode, &OrderNode, &EdgeSeen)>> = BTreeMap::new();
+        for ((a, b), seen) in &self.edges {
+            out.entry(key(a)).or_default().push((a, b, seen));
+        }
+        let mut cycles = Vec::new();
+        let starts: Vec<Key> = out.keys().copied().collect();
+        for &start in &starts {
+            let mut path: Vec<(&OrderNode, &OrderNode, &EdgeSeen)> = Vec::new();
+            self.search(start, start, &out, &kind_of, &mut path, &mut cycles);
+            if cycles.len() >= MAX_REPORTED_CYCLES {
+                cycles.truncate(MAX_REPORTED_CYCLES);
+                break;
+            }
+        }
+        cycles
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn search<'a>(
+        &'a self,
+        start: (ClassId, u8),
+        at: (ClassId, u8),
+        out: &BTreeMap<(ClassId, u8), Vec<(&'a OrderNode, &'a OrderNode, &'a EdgeSeen)>>,
+        kind_of: &impl Fn(ClassId) -> LockKind,
+        path: &mut Vec<(&'a OrderNode, &'a OrderNode, &'a EdgeSeen)>,
+        cycles: &mut Vec<OrderCycle>,
+    ) {
+        if cycles.len() >= MAX_REPORTED_CYCLES {
+            return;
+        }
+        let Some(edges) = out.get(&at) else { return };
+        for &(held, acquiring, seen) in edges {
+            // The class entered by the previous edge must conflict with how this edge holds it.
+            if let Some(&(_, prev_acq, _)) = path.last()
+                && !conflicts(kind_of(at.0), prev_acq.mode, held.mode)
+            {
+                continue;
+            }
+            let next = (acquiring.class, acquiring.subclass);
+            if next == start {
+                let first_held = path.first().map_or(held, |&(h, _, _)| h);
+                if conflicts(kind_of(start.0), acquiring.mode, first_held.mode) {
+                    let mut edges: Vec<_> =
+                        path.iter().map(|&(a, b, s)| (*a, *b, s.clone())).collect();
+                    edges.push((*held, *acquiring, seen.clone()));
+                    // One report per class cycle: skip mode variants of a cycle already found.
+                    let classes: Vec<_> = edges
+                        .iter()
+                        .map(|(a, _, _)| (a.class, a.subclass))
+                        .collect();
+                    if !cycles.iter().any(|c: &OrderCycle| {
+                        c.edges
+                            .iter()
+                            .map(|(a, _, _)| (a.class, a.subclass))
+                            .collect::<Vec<_>>()
+                            == classes
+                    }) {
+                        cycles.push(OrderCycle { edges });
+                    }
+                }
+                continue;
+            }
+            // Canonical start: the smallest class of the cycle; never revisit a class.
+            if next < start || path.iter().any(|&(a, _, _)| (a.class, a.subclass) == next) {
+                continue;
+            }
+            path.push((held, acquiring, seen));
+            self.search(start, next, out, kind_of, path, cycles);
+            path.pop();
+        }
+    }
+}
+
+/// Whether a task waiting to take a class in mode `acquiring` can be blocked by a task holding
+/// it in mode `held`. A percpu_rwsem reader blocks behind a pending writer, so read-read
+/// conflicts there; SRCU readers never wait, only `synchronize_srcu` (a write) waits on them.
+pub fn conflicts(kind: LockKind, acquiring: Mode, held: Mode) -> bool {
+    match kind {
+        LockKind::Mutex | LockKind::Spinlock | LockKind::PercpuRwsem => true,
+        LockKind::Srcu => acquiring == Mode::Write && held == Mode::Read,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(class: ClassId, mode: Mode) -> OrderNode {
+        OrderNode {
+            class,
+            subclass: 0,
+            mode,
+        }
+    }
+
+    fn seen(run: u64) -> EdgeSeen {
+        let pos = Position { script: 0, step: 0 };
+        EdgeSeen {
+            run,
+            time_ns: 0,
+            task: "t".into(),
+            held_at: pos,
+            acquired_at: pos,
+            count: 1,
+        }
+    }
+
+    #[test]
+    fn abba_from_two_separate_graphs_is_a_cycle_once_merged() {
+        let mut run1 = LockOrder::default();
+        run1.record(node(0, Mode::Write), node(1, Mode::Write), || seen(1));
+        let mut run2 = LockOrder::default();
+        run2.record(node(1, Mode::Write), node(0, Mode::Write), || seen(2));
+        assert!(run1.cycles(|_| LockKind::Mutex).is_empty());
+        assert!(run2.cycles(|_| LockKind::Mutex).is_empty());
+        run1.merge(&run2);
+        let cycles = run1.cycles(|_| LockKind::Mutex);
+        assert_eq!(cycles.len(), 1);
+        assert_eq!(cycles[0].edges.len(), 2);
+    }
+
+    #[test]
+    fn recursive_read_of_percpu_rwsem_is_a_cycle_but_of_srcu_is_not() {
+        let mut g = LockOrder::default();
+        g.record(node(0, Mode::Read), node(0, Mode::Read), || seen(0));
+        assert_eq!(g.cycles(|_| LockKind::PercpuRwsem).len(), 1);
+        assert!(g.cycles(|_| LockKind::Srcu).is_empty());
+    }
+
+    #[test]
+    fn synchronize_srcu_under_a_mutex_taken_inside_a_read_section_is_a_cycle() {
+        let mut g = LockOrder::default();
+        // srcu R held, mutex acquired; mutex held, synchronize_srcu (srcu W).
+        g.record(node(0, Mode::Read), node(1, Mode::Write), || seen(0));
+        g.record(node(1, Mode::Write), node(0, Mode::Write), || seen(0));
+        let kind = |c: ClassId| {
+            if c == 0 {
+                LockKind::Srcu
+            } else {
+                LockKind::Mutex
+            }
+        };
+        assert_eq!(g.cycles(kind).len(), 1);
+    }
+
+    #[test]
+    fn nested_subclass_breaks_a_same_class_cycle() {
+        let mut g = LockOrder::default();
+        let nested = OrderNode {
+            class: 0,
+            subclass: 1,
+            mode: Mode::Write,
+        };
+        g.record(node(0, Mode::Write), nested, || seen(0));
+        assert!(g.cycles(|_| LockKind::Mutex).is_empty());
+    }
+}

@@ -1,0 +1,74 @@
+//! Kernel lock primitives as pure state machines: who owns, who waits, who is handed the lock.
+//!
+//! They know nothing of time costs or the event queue; the kernel interpreter
+//! (`crate::kernel`) charges costs, schedules wake-ups and keeps statistics.
+
+mod mutex;
+mod percpu_rwsem;
+mod srcu;
+
+pub use mutex::Mutex;
+pub use percpu_rwsem::{PercpuRwsem, WriteStart};
+pub use srcu::Srcu;
+
+/// A simulated kernel thread.
+pub type TaskId = u32;
+
+/// The kind of a lock class; decides semantics and default costs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum LockKind {
+    /// Sleeping lock, one owner, FIFO handoff with a wake-up latency.
+    Mutex,
+    /// `cpu_hotplug_lock`: per-CPU reader fast path, writers go through rcu_sync.
+    PercpuRwsem,
+    /// Sleepable RCU: readers never block; `synchronize_srcu` waits for older readers.
+    Srcu,
+    /// Ticket spinlock: FIFO, busy-waiting, no wake-up latency.
+    Spinlock,
+}
+
+impl LockKind {
+    pub const ALL: [LockKind; 4] = [
+        LockKind::Mutex,
+        LockKind::PercpuRwsem,
+        LockKind::Srcu,
+        LockKind::Spinlock,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LockKind::Mutex => "mutex",
+            LockKind::PercpuRwsem => "percpu_rwsem",
+            LockKind::Srcu => "srcu",
+            LockKind::Spinlock => "spinlock",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<LockKind> {
+        LockKind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+}
+
+/// How a lock is taken. Mutexes and spinlocks are always `Write` (exclusive).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Mode {
+    Read,
+    Write,
+}
+
+impl Mode {
+    /// lockdep's notation: `R` for a read acquisition, `W` for an exclusive one.
+    pub fn letter(self) -> &'static str {
+        match self {
+            Mode::Read => "R",
+            Mode::Write => "W",
+        }
+    }
+}
+
+/// What the waking side of a lock operation hands to a task that was blocked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Handoff {
+    pub task: TaskId,
+    pub mode: Mode,
+}
