@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use anyhow::{Context, Result, ensure};
+use anyhow::{Result, ensure};
 use clap::{Args, Subcommand};
 use sim::phold::{self, MAX_LPS, PholdConfig, PholdResult};
 use sim::queue::RadixHeap;
@@ -62,7 +62,9 @@ fn bench_phold(args: &PholdArgs) -> Result<()> {
         events: args.events,
         seed: args.seed,
     };
-    config.validate().context("bad PHOLD configuration")?;
+    config
+        .validate()
+        .map_err(|e| crate::BadInput(e.to_string()))?;
     println!(
         "PHOLD lps={} pop={} events={} seed={} mean_delay_ns={} runs={}",
         config.lps,

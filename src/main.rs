@@ -2,6 +2,7 @@
 //! codes (2 for bad input, 1 for anything else).
 
 mod bench;
+mod lockbench;
 
 use std::process::ExitCode;
 
@@ -20,7 +21,21 @@ enum Command {
     /// Measure the engine's speed.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Hammer one simulated lock with N tasks (locktorture's idea) and print lock_stat.
+    Lockbench(lockbench::LockBenchArgs),
 }
+
+/// An error in the user's input (arguments, files, output path): exit status 2.
+#[derive(Debug)]
+pub struct BadInput(pub String);
+
+impl std::fmt::Display for BadInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BadInput {}
 
 /// Exit status for bad input (arguments, scenario files).
 const EXIT_BAD_INPUT: u8 = 2;
@@ -32,6 +47,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Some(Command::Bench(cmd)) => bench::run(cmd),
+        Some(Command::Lockbench(args)) => lockbench::run(&args),
         None => {
             use clap::CommandFactory;
             let _ = Cli::command().print_help();
@@ -40,6 +56,10 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(err) if err.chain().any(|e| e.is::<BadInput>()) => {
+            eprintln!("error: {err:#}");
+            ExitCode::from(EXIT_BAD_INPUT)
+        }
         Err(err) => {
             eprintln!("error: {err:#}");
             ExitCode::from(1)
@@ -60,7 +80,14 @@ fn report_parse_error(err: clap::Error) -> ExitCode {
         _ => {
             let text = err.render().to_string();
             let first = text.lines().next().unwrap_or("error: invalid arguments");
-            eprintln!("{first} (see --help)");
+            let allowed = text
+                .lines()
+                .map(str::trim)
+                .find(|l| l.starts_with("[possible values"));
+            match allowed {
+                Some(allowed) => eprintln!("{first} {allowed} (see --help)"),
+                None => eprintln!("{first} (see --help)"),
+            }
             ExitCode::from(EXIT_BAD_INPUT)
         }
     }

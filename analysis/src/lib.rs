@@ -2,4 +2,29 @@
 //!
 //! It turns run results from `workloads` into files; it does not simulate.
 
+pub mod lock_stat;
+pub mod output_dir;
+
+use std::path::PathBuf;
+
 pub use workloads;
+pub use workloads::sim;
+
+/// Why output could not be written. `Exists` and unwritable paths are the user's to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    #[error("output directory {0} already exists (pass --force to replace it)")]
+    Exists(PathBuf),
+    #[error("output path {0} has no directory name")]
+    BadPath(PathBuf),
+    #[error("cannot write {0}: {1}")]
+    Io(PathBuf, std::io::Error),
+    #[error("cannot write CSV: {0}")]
+    Csv(String),
+}
+
+impl OutputError {
+    fn csv(e: csv::Error) -> OutputError {
+        OutputError::Csv(e.to_string())
+    }
+}

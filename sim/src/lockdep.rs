@@ -161,6 +161,65 @@ pub fn conflicts(kind: LockKind, acquiring: Mode, held: Mode) -> bool {
     }
 }
 
+impl OrderCycle {
+    /// lockdep's "possible circular locking dependency" report: the chain of edges, each with
+    /// the task and script positions where it was first seen.
+    pub fn report(
+        &self,
+        class_name: impl Fn(ClassId) -> String,
+        position_name: impl Fn(Position) -> String,
+    ) -> String {
+        use std::fmt::Write as _;
+        let node = |n: &OrderNode| {
+            let nested = if n.subclass > 0 {
+                format!("/{}", n.subclass)
+            } else {
+                String::new()
+            };
+            format!("{}{}({})", class_name(n.class), nested, n.mode.letter())
+        };
+        let mut s = String::new();
+        let _ = writeln!(s, "{}", "=".repeat(54));
+        let _ = writeln!(s, "WARNING: possible circular locking dependency detected");
+        let _ = writeln!(s, "{}", "-".repeat(54));
+        let chain: Vec<String> = self.edges.iter().map(|(a, _, _)| node(a)).collect();
+        let _ = writeln!(
+            s,
+            "Chain exists of:\n  {} --> {}\n",
+            chain.join(" --> "),
+            chain[0]
+        );
+        let _ = writeln!(s, "the existing dependency chain is:");
+        for (i, (held, acquiring, seen)) in self.edges.iter().enumerate() {
+            let _ = writeln!(
+                s,
+                "-> #{i} {} then {}: first by {} in run {} at {} (held since {}, acquired at {}), seen {} times",
+                node(held),
+                node(acquiring),
+                seen.task,
+                seen.run,
+                crate::kernel::format_ns(seen.time_ns),
+                position_name(seen.held_at),
+                position_name(seen.acquired_at),
+                seen.count
+            );
+        }
+        let _ = writeln!(s, "\n *** possible DEADLOCK ***");
+        s
+    }
+
+    /// The classes of the cycle in order, e.g. `a(W) -> b(W) -> a`.
+    pub fn chain(&self, class_name: impl Fn(ClassId) -> String) -> String {
+        let mut parts: Vec<String> = self
+            .edges
+            .iter()
+            .map(|(a, _, _)| format!("{}({})", class_name(a.class), a.mode.letter()))
+            .collect();
+        parts.push(class_name(self.edges[0].0.class));
+        parts.join(" -> ")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

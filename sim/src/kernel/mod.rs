@@ -9,7 +9,7 @@ mod deadlock;
 
 pub use agent::{Agent, AgentCx, Args, Next, OpOutcome, Sequence};
 pub use costs::Costs;
-pub use deadlock::{CycleMember, Deadlock, Stall};
+pub use deadlock::{CycleMember, Deadlock, Stall, format_ns};
 
 use crate::engine::{Model, Scheduler};
 use crate::event::Event;

@@ -1,0 +1,248 @@
+//! `cpuhpsim lockbench`: N tasks on one lock (locktorture's idea), lock_stat table and CSV.
+
+use std::path::PathBuf;
+
+use analysis::lock_stat::{LockRow, render_table, write_locks_csv};
+use analysis::output_dir::StagedDir;
+use analysis::sim::kernel::{Costs, format_ns};
+use analysis::sim::locks::LockKind;
+use analysis::workloads::duration::parse_duration_ns;
+use analysis::workloads::lockbench::{self, Dist, LockBenchConfig, MAX_BENCH_TASKS};
+use anyhow::Result;
+use clap::{Args, ValueEnum};
+
+use crate::BadInput;
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Kind {
+    Mutex,
+    Spinlock,
+    PercpuRwsem,
+    Srcu,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum DistArg {
+    Exp,
+    Fixed,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Preset {
+    /// percpu_rwsem readers that nest a second read against writers: deadlocks.
+    RecursiveRead,
+}
+
+fn duration(text: &str) -> Result<u64, String> {
+    parse_duration_ns(text)
+}
+
+/// Hammer one simulated lock with N tasks and print lock_stat's table.
+///
+/// Unset options take the preset's value, or the defaults shown.
+#[derive(Args)]
+#[command(allow_negative_numbers = true)]
+pub struct LockBenchArgs {
+    /// Start from a preset; options given explicitly override it.
+    #[arg(long, value_enum)]
+    preset: Option<Preset>,
+    /// Lock kind under test [default: mutex].
+    #[arg(long, value_enum)]
+    kind: Option<Kind>,
+    /// Tasks contending for the lock (1..=65536) [default: 4].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=MAX_BENCH_TASKS as i64))]
+    tasks: Option<u32>,
+    /// Mean (exp) or exact (fixed) time between acquisitions, e.g. 10us, 1.5ms [default: 10us].
+    #[arg(long, value_parser = duration, allow_hyphen_values = true)]
+    think: Option<u64>,
+    /// Distribution of think times [default: exp].
+    #[arg(long, value_enum)]
+    think_dist: Option<DistArg>,
+    /// Mean (exp) or exact (fixed) time the lock is held [default: 5us].
+    #[arg(long, value_parser = duration, allow_hyphen_values = true)]
+    hold: Option<u64>,
+    /// Distribution of hold times [default: exp].
+    #[arg(long, value_enum)]
+    hold_dist: Option<DistArg>,
+    /// Fraction of acquisitions that write (percpu-rwsem) or synchronize (srcu), 0..=1
+    /// [default: 1 for mutex and spinlock, 0.1 otherwise].
+    #[arg(long)]
+    write_fraction: Option<f64>,
+    /// Readers take the read lock a second time halfway through their hold (percpu-rwsem).
+    #[arg(long)]
+    nested_read: bool,
+    /// Simulated time to run, e.g. 10s [default: 1s].
+    #[arg(long, value_parser = duration, allow_hyphen_values = true)]
+    duration: Option<u64>,
+    /// Run seed [default: 1].
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Charge no lock costs (fast paths, wake-ups, grace periods): the pure queueing model.
+    #[arg(long)]
+    zero_costs: bool,
+    /// Keep running after a deadlock (its tasks stay blocked) instead of stopping.
+    #[arg(long)]
+    freeze_on_deadlock: bool,
+    /// Output directory for locks.csv, deadlocks.txt and lock_order.txt.
+    #[arg(long, default_value = "results/lockbench")]
+    out: PathBuf,
+    /// Replace the output directory if it exists.
+    #[arg(long)]
+    force: bool,
+}
+
+fn kind(k: Kind) -> LockKind {
+    match k {
+        Kind::Mutex => LockKind::Mutex,
+        Kind::Spinlock => LockKind::Spinlock,
+        Kind::PercpuRwsem => LockKind::PercpuRwsem,
+        Kind::Srcu => LockKind::Srcu,
+    }
+}
+
+fn dist(d: DistArg) -> Dist {
+    match d {
+        DistArg::Exp => Dist::Exp,
+        DistArg::Fixed => Dist::Fixed,
+    }
+}
+
+fn resolve(args: &LockBenchArgs) -> LockBenchConfig {
+    let mut c = match args.preset {
+        Some(Preset::RecursiveRead) => LockBenchConfig::recursive_read(),
+        None => LockBenchConfig {
+            kind: LockKind::Mutex,
+            tasks: 4,
+            think_ns: 10_000,
+            think: Dist::Exp,
+            hold_ns: 5_000,
+            hold: Dist::Exp,
+            write_fraction: 1.0,
+            nested_read: false,
+            duration_ns: 1_000_000_000,
+            seed: 1,
+            costs: Costs::default(),
+            stop_on_deadlock: true,
+        },
+    };
+    if let Some(k) = args.kind {
+        c.kind = kind(k);
+        c.write_fraction = match c.kind {
+            LockKind::Mutex | LockKind::Spinlock => 1.0,
+            _ if args.preset.is_some() => c.write_fraction,
+            _ => 0.1,
+        };
+    }
+    c.tasks = args.tasks.unwrap_or(c.tasks);
+    c.think_ns = args.think.unwrap_or(c.think_ns);
+    c.think = args.think_dist.map(dist).unwrap_or(c.think);
+    c.hold_ns = args.hold.unwrap_or(c.hold_ns);
+    c.hold = args.hold_dist.map(dist).unwrap_or(c.hold);
+    c.write_fraction = args.write_fraction.unwrap_or(c.write_fraction);
+    c.nested_read |= args.nested_read;
+    c.duration_ns = args.duration.unwrap_or(c.duration_ns);
+    c.seed = args.seed.unwrap_or(c.seed);
+    if args.zero_costs {
+        c.costs = Costs::zero();
+    }
+    c.stop_on_deadlock &= !args.freeze_on_deadlock;
+    c
+}
+
+/// Every resolved parameter spelled out: running it reproduces this run exactly.
+fn replay_command(c: &LockBenchConfig) -> String {
+    let kind = match c.kind {
+        LockKind::Mutex => "mutex",
+        LockKind::Spinlock => "spinlock",
+        LockKind::PercpuRwsem => "percpu-rwsem",
+        LockKind::Srcu => "srcu",
+    };
+    let mut cmd = format!(
+        "cpuhpsim lockbench --kind {kind} --tasks {} --think {}ns --think-dist {} --hold {}ns --hold-dist {} \
+         --write-fraction {} --duration {}ns --seed {}",
+        c.tasks,
+        c.think_ns,
+        c.think.as_str(),
+        c.hold_ns,
+        c.hold.as_str(),
+        c.write_fraction,
+        c.duration_ns,
+        c.seed
+    );
+    if c.nested_read {
+        cmd.push_str(" --nested-read");
+    }
+    if c.costs == Costs::zero() {
+        cmd.push_str(" --zero-costs");
+    }
+    if !c.stop_on_deadlock {
+        cmd.push_str(" --freeze-on-deadlock");
+    }
+    cmd
+}
+
+pub fn run(args: &LockBenchArgs) -> Result<()> {
+    let config = resolve(args);
+    config.validate().map_err(|e| BadInput(e.to_string()))?;
+    let staged = StagedDir::create(&args.out, args.force).map_err(|e| BadInput(e.to_string()))?;
+    let result = lockbench::run(&config).map_err(|e| BadInput(e.to_string()))?;
+    let rows = [LockRow {
+        scheme: "lockbench",
+        class: &result.class,
+        stat: &result.stat,
+    }];
+    println!(
+        "lockbench: {} tasks on a {} for {}, stopped by {} at {} ({} writes, {} reads)",
+        config.tasks,
+        config.kind.as_str(),
+        format_ns(config.duration_ns),
+        result.outcome.stop.as_str(),
+        format_ns(result.outcome.end_ns),
+        result.writes,
+        result.reads
+    );
+    print!("{}", render_table(&rows));
+    let mut deadlocks_txt = String::new();
+    for d in &result.deadlocks {
+        deadlocks_txt.push_str(&d.report());
+        deadlocks_txt.push('\n');
+    }
+    for s in &result.stalls {
+        deadlocks_txt.push_str(&s.report());
+        deadlocks_txt.push('\n');
+    }
+    if result.deadlocks.is_empty() && result.stalls.is_empty() {
+        deadlocks_txt.push_str("no deadlocks\n");
+    }
+    let order_txt = if result.order_cycles.is_empty() {
+        "lock-order analysis: no cycles\n".to_string()
+    } else {
+        result.order_cycles.concat()
+    };
+    println!("deadlocks: {}", result.deadlocks.len());
+    if let Some(first) = result.deadlocks.first() {
+        print!("{}", first.report());
+    }
+    println!("lock-order cycles: {}", result.order_cycles.len());
+    let replay = replay_command(&config);
+    staged
+        .write("deadlocks.txt", deadlocks_txt)
+        .map_err(|e| BadInput(e.to_string()))?;
+    staged
+        .write("lock_order.txt", order_txt)
+        .map_err(|e| BadInput(e.to_string()))?;
+    staged
+        .write("replay.txt", format!("{replay}\n"))
+        .map_err(|e| BadInput(e.to_string()))?;
+    write_locks_csv(
+        staged
+            .file("locks.csv")
+            .map_err(|e| BadInput(e.to_string()))?,
+        &rows,
+    )
+    .map_err(|e| BadInput(e.to_string()))?;
+    let dir = staged.commit().map_err(|e| BadInput(e.to_string()))?;
+    println!("replay: {replay}");
+    println!("wrote {}", dir.display());
+    Ok(())
+}
