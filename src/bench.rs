@@ -48,23 +48,12 @@ fn timed(f: impl FnOnce() -> Result<PholdResult, phold::PholdError>) -> Result<(
 fn median(mut xs: Vec<f64>) -> f64 {
     xs.sort_by(f64::total_cmp);
     let n = xs.len();
-    if n % 2 == 1 {
-        xs[n / 2]
-    } else {
-        (xs[n / 2 - 1] + xs[n / 2]) / 2.0
-    }
+    if n % 2 == 1 { xs[n / 2] } else { (xs[n / 2 - 1] + xs[n / 2]) / 2.0 }
 }
 
 fn bench_phold(args: &PholdArgs) -> Result<()> {
-    let config = PholdConfig {
-        lps: args.lps,
-        pop: args.pop,
-        events: args.events,
-        seed: args.seed,
-    };
-    config
-        .validate()
-        .map_err(|e| crate::BadInput(e.to_string()))?;
+    let config = PholdConfig { lps: args.lps, pop: args.pop, events: args.events, seed: args.seed };
+    config.validate().map_err(|e| crate::BadInput(e.to_string()))?;
     println!(
         "PHOLD lps={} pop={} events={} seed={} mean_delay_ns={} runs={}",
         config.lps,
@@ -74,24 +63,15 @@ fn bench_phold(args: &PholdArgs) -> Result<()> {
         phold::PHOLD_MEAN_DELAY_NS,
         args.runs
     );
-    println!(
-        "{:>4} {:>18} {:>18} {:>7}",
-        "run", "engine_events_s", "baseline_events_s", "ratio"
-    );
+    println!("{:>4} {:>18} {:>18} {:>7}", "run", "engine_events_s", "baseline_events_s", "ratio");
     let (mut engine_rates, mut baseline_rates) = (Vec::new(), Vec::new());
     for run in 1..=args.runs {
         let (engine, engine_s) = timed(|| phold::run_engine::<RadixHeap>(&config))?;
         let (baseline, baseline_s) = timed(|| phold::run_baseline(&config))?;
-        ensure!(
-            engine == baseline,
-            "internal error: engine and baseline diverged ({engine:?} vs {baseline:?})"
-        );
+        ensure!(engine == baseline, "internal error: engine and baseline diverged ({engine:?} vs {baseline:?})");
         let engine_rate = engine.events as f64 / engine_s;
         let baseline_rate = baseline.events as f64 / baseline_s;
-        println!(
-            "{run:>4} {engine_rate:>18.0} {baseline_rate:>18.0} {:>7.3}",
-            engine_rate / baseline_rate
-        );
+        println!("{run:>4} {engine_rate:>18.0} {baseline_rate:>18.0} {:>7.3}", engine_rate / baseline_rate);
         engine_rates.push(engine_rate);
         baseline_rates.push(baseline_rate);
     }

@@ -186,11 +186,7 @@ pub fn run(args: &LockBenchArgs) -> Result<()> {
     config.validate().map_err(|e| BadInput(e.to_string()))?;
     let staged = StagedDir::create(&args.out, args.force).map_err(|e| BadInput(e.to_string()))?;
     let result = lockbench::run(&config).map_err(|e| BadInput(e.to_string()))?;
-    let rows = [LockRow {
-        scheme: "lockbench",
-        class: &result.class,
-        stat: &result.stat,
-    }];
+    let rows = [LockRow { scheme: "lockbench", class: &result.class, stat: &result.stat }];
     println!(
         "lockbench: {} tasks on a {} for {}, stopped by {} at {} ({} writes, {} reads)",
         config.tasks,
@@ -225,22 +221,11 @@ pub fn run(args: &LockBenchArgs) -> Result<()> {
     }
     println!("lock-order cycles: {}", result.order_cycles.len());
     let replay = replay_command(&config);
-    staged
-        .write("deadlocks.txt", deadlocks_txt)
+    staged.write("deadlocks.txt", deadlocks_txt).map_err(|e| BadInput(e.to_string()))?;
+    staged.write("lock_order.txt", order_txt).map_err(|e| BadInput(e.to_string()))?;
+    staged.write("replay.txt", format!("{replay}\n")).map_err(|e| BadInput(e.to_string()))?;
+    write_locks_csv(staged.file("locks.csv").map_err(|e| BadInput(e.to_string()))?, &rows)
         .map_err(|e| BadInput(e.to_string()))?;
-    staged
-        .write("lock_order.txt", order_txt)
-        .map_err(|e| BadInput(e.to_string()))?;
-    staged
-        .write("replay.txt", format!("{replay}\n"))
-        .map_err(|e| BadInput(e.to_string()))?;
-    write_locks_csv(
-        staged
-            .file("locks.csv")
-            .map_err(|e| BadInput(e.to_string()))?,
-        &rows,
-    )
-    .map_err(|e| BadInput(e.to_string()))?;
     let dir = staged.commit().map_err(|e| BadInput(e.to_string()))?;
     println!("replay: {replay}");
     println!("wrote {}", dir.display());

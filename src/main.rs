@@ -71,19 +71,14 @@ fn main() -> ExitCode {
 fn report_parse_error(err: clap::Error) -> ExitCode {
     use clap::error::ErrorKind;
     match err.kind() {
-        ErrorKind::DisplayHelp
-        | ErrorKind::DisplayVersion
-        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
             let _ = err.print();
             ExitCode::SUCCESS
         }
         _ => {
             let text = err.render().to_string();
             let first = text.lines().next().unwrap_or("error: invalid arguments");
-            let allowed = text
-                .lines()
-                .map(str::trim)
-                .find(|l| l.starts_with("[possible values"));
+            let allowed = text.lines().map(str::trim).find(|l| l.starts_with("[possible values"));
             match allowed {
                 Some(allowed) => eprintln!("{first} {allowed} (see --help)"),
                 None => eprintln!("{first} (see --help)"),

@@ -4,17 +4,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn cpuhpsim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cpuhpsim"))
-        .args(args)
-        .output()
-        .expect("binary runs")
+    Command::new(env!("CARGO_BIN_EXE_cpuhpsim")).args(args).output().expect("binary runs")
 }
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "cpuhpsim-cli-lockbench-{}-{name}",
-        std::process::id()
-    ));
+    let dir = std::env::temp_dir().join(format!("cpuhpsim-cli-lockbench-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     dir
 }
@@ -26,15 +20,8 @@ fn assert_bad_input(extra: &[&str], names: &str) {
     let out = cpuhpsim(&args);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{extra:?}: {stderr}");
-    assert_eq!(
-        stderr.trim_end().lines().count(),
-        1,
-        "one line expected: {stderr}"
-    );
-    assert!(
-        stderr.contains(names),
-        "{extra:?} should name {names}: {stderr}"
-    );
+    assert_eq!(stderr.trim_end().lines().count(), 1, "one line expected: {stderr}");
+    assert!(stderr.contains(names), "{extra:?} should name {names}: {stderr}");
     assert!(!out_dir.exists(), "no output directory for bad input");
 }
 
@@ -56,10 +43,7 @@ fn unknown_lock_kind_is_bad_input_and_lists_the_kinds() {
 
 #[test]
 fn out_of_range_fraction_is_bad_input() {
-    assert_bad_input(
-        &["--kind", "percpu-rwsem", "--write-fraction", "1.5"],
-        "write-fraction",
-    );
+    assert_bad_input(&["--kind", "percpu-rwsem", "--write-fraction", "1.5"], "write-fraction");
 }
 
 #[test]
@@ -95,40 +79,19 @@ fn read(dir: &Path, name: &str) -> String {
 #[test]
 fn recursive_read_preset_deadlocks_and_its_replay_command_reproduces_the_files() {
     let first = scratch("preset");
-    let out = cpuhpsim(&[
-        "lockbench",
-        "--preset",
-        "recursive-read",
-        "--out",
-        first.to_str().unwrap(),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = cpuhpsim(&["lockbench", "--preset", "recursive-read", "--out", first.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let deadlocks = read(&first, "deadlocks.txt");
-    assert!(
-        deadlocks.contains("*** DEADLOCK ***") && deadlocks.contains("pending writer"),
-        "{deadlocks}"
-    );
+    assert!(deadlocks.contains("*** DEADLOCK ***") && deadlocks.contains("pending writer"), "{deadlocks}");
     assert!(read(&first, "lock_order.txt").contains("possible circular locking dependency"));
     let replay = read(&first, "replay.txt");
     let second = scratch("replay");
     let mut args: Vec<&str> = replay.split_whitespace().skip(1).collect();
     args.extend(["--out", second.to_str().unwrap()]);
     let out = cpuhpsim(&args);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     for name in ["locks.csv", "deadlocks.txt", "lock_order.txt", "replay.txt"] {
-        assert_eq!(
-            read(&first, name),
-            read(&second, name),
-            "{name} differs on replay"
-        );
+        assert_eq!(read(&first, name), read(&second, name), "{name} differs on replay");
     }
     std::fs::remove_dir_all(first).unwrap();
     std::fs::remove_dir_all(second).unwrap();
@@ -139,24 +102,11 @@ fn existing_output_directory_is_not_overwritten_without_force() {
     let dir = scratch("exists");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("keep"), "mine").unwrap();
-    let out = cpuhpsim(&[
-        "lockbench",
-        "--duration",
-        "1ms",
-        "--out",
-        dir.to_str().unwrap(),
-    ]);
+    let out = cpuhpsim(&["lockbench", "--duration", "1ms", "--out", dir.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--force"));
     assert_eq!(std::fs::read_to_string(dir.join("keep")).unwrap(), "mine");
-    let out = cpuhpsim(&[
-        "lockbench",
-        "--duration",
-        "1ms",
-        "--out",
-        dir.to_str().unwrap(),
-        "--force",
-    ]);
+    let out = cpuhpsim(&["lockbench", "--duration", "1ms", "--out", dir.to_str().unwrap(), "--force"]);
     assert!(out.status.success());
     assert!(dir.join("locks.csv").exists() && !dir.join("keep").exists());
     std::fs::remove_dir_all(dir).unwrap();

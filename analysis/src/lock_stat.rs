@@ -36,11 +36,7 @@ pub struct LockRow<'a> {
 }
 
 fn quantile(h: &hdrhistogram::Histogram<u64>, q: f64) -> u64 {
-    if h.is_empty() {
-        0
-    } else {
-        h.value_at_quantile(q)
-    }
+    if h.is_empty() { 0 } else { h.value_at_quantile(q) }
 }
 
 fn fields(row: &LockRow<'_>) -> Vec<String> {
@@ -73,8 +69,7 @@ pub fn write_locks_csv<W: Write>(out: W, rows: &[LockRow<'_>]) -> Result<(), Out
     for row in rows {
         w.write_record(fields(row)).map_err(OutputError::csv)?;
     }
-    w.flush()
-        .map_err(|e| OutputError::Io("locks.csv".into(), e))?;
+    w.flush().map_err(|e| OutputError::Io("locks.csv".into(), e))?;
     Ok(())
 }
 
@@ -100,11 +95,7 @@ pub fn render_table(rows: &[LockRow<'_>]) -> String {
     out.push('\n');
     for row in rows {
         let s = row.stat;
-        let name = if row.scheme.is_empty() {
-            row.class.to_string()
-        } else {
-            format!("{}:{}", row.scheme, row.class)
-        };
+        let name = if row.scheme.is_empty() { row.class.to_string() } else { format!("{}:{}", row.scheme, row.class) };
         out.push_str(&format!(
             "{:<28} {:>11} {:>12} {:>12} {:>14} {:>12} {:>8} {:>12} {:>12} {:>12} {:>14} {:>12}\n",
             name,
@@ -138,15 +129,7 @@ mod tests {
         stat.record_hold(100);
         stat.record_hold(300);
         let mut buf = Vec::new();
-        write_locks_csv(
-            &mut buf,
-            &[LockRow {
-                scheme: "legacy",
-                class: "pmus_lock",
-                stat: &stat,
-            }],
-        )
-        .unwrap();
+        write_locks_csv(&mut buf, &[LockRow { scheme: "legacy", class: "pmus_lock", stat: &stat }]).unwrap();
         let text = String::from_utf8(buf).unwrap();
         let mut lines = text.lines();
         assert_eq!(lines.next().unwrap(), LOCKS_CSV_HEADER.join(","));

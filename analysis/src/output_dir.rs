@@ -35,12 +35,7 @@ impl StagedDir {
             fs::remove_dir_all(&staging).map_err(|e| OutputError::Io(staging.clone(), e))?;
         }
         fs::create_dir(&staging).map_err(|e| OutputError::Io(staging.clone(), e))?;
-        Ok(StagedDir {
-            staging,
-            target: target.to_path_buf(),
-            force,
-            committed: false,
-        })
+        Ok(StagedDir { staging, target: target.to_path_buf(), force, committed: false })
     }
 
     /// Where files go until the commit.
@@ -64,11 +59,9 @@ impl StagedDir {
             if !self.force {
                 return Err(OutputError::Exists(self.target.clone()));
             }
-            fs::remove_dir_all(&self.target)
-                .map_err(|e| OutputError::Io(self.target.clone(), e))?;
+            fs::remove_dir_all(&self.target).map_err(|e| OutputError::Io(self.target.clone(), e))?;
         }
-        fs::rename(&self.staging, &self.target)
-            .map_err(|e| OutputError::Io(self.target.clone(), e))?;
+        fs::rename(&self.staging, &self.target).map_err(|e| OutputError::Io(self.target.clone(), e))?;
         self.committed = true;
         Ok(self.target.clone())
     }
@@ -102,19 +95,12 @@ mod tests {
             assert!(!target.exists());
         }
         assert!(!target.exists());
-        assert_eq!(
-            fs::read_dir(&root).unwrap().count(),
-            0,
-            "no staging directory left behind"
-        );
+        assert_eq!(fs::read_dir(&root).unwrap().count(), 0, "no staging directory left behind");
         let staged = StagedDir::create(&target, false).unwrap();
         staged.write("a.csv", "x").unwrap();
         staged.commit().unwrap();
         assert_eq!(fs::read_to_string(target.join("a.csv")).unwrap(), "x");
-        assert!(matches!(
-            StagedDir::create(&target, false),
-            Err(OutputError::Exists(_))
-        ));
+        assert!(matches!(StagedDir::create(&target, false), Err(OutputError::Exists(_))));
         let again = StagedDir::create(&target, true).unwrap();
         again.write("b.csv", "y").unwrap();
         again.commit().unwrap();

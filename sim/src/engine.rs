@@ -39,10 +39,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Self {
-            until_ns: u64::MAX,
-            max_events: u64::MAX,
-        }
+        Self { until_ns: u64::MAX, max_events: u64::MAX }
     }
 }
 
@@ -83,13 +80,7 @@ impl Scheduler<RadixHeap> {
 impl<Q: EventQueue> Scheduler<Q> {
     /// A scheduler at time 0 on a queue of type `Q`.
     pub fn with_queue() -> Self {
-        Self {
-            now_ns: 0,
-            next_seq: 0,
-            queue: Q::default(),
-            stop_requested: false,
-            events_processed_total: 0,
-        }
+        Self { now_ns: 0, next_seq: 0, queue: Q::default(), stop_requested: false, events_processed_total: 0 }
     }
 
     #[inline]
@@ -102,18 +93,10 @@ impl<Q: EventQueue> Scheduler<Q> {
     /// Panics if `time_ns` is in the past: that is a bug in the model, not a user error.
     #[inline]
     pub fn schedule_at(&mut self, time_ns: u64, event: Event) -> u64 {
-        assert!(
-            time_ns >= self.now_ns,
-            "event scheduled in the past: at {time_ns} ns, now {} ns",
-            self.now_ns
-        );
+        assert!(time_ns >= self.now_ns, "event scheduled in the past: at {time_ns} ns, now {} ns", self.now_ns);
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.queue.push(Scheduled {
-            time_ns,
-            seq,
-            event,
-        });
+        self.queue.push(Scheduled { time_ns, seq, event });
         seq
     }
 
@@ -165,11 +148,7 @@ impl<Q: EventQueue> Scheduler<Q> {
             model.handle(item.event, self);
         };
         self.events_processed_total += processed;
-        RunOutcome {
-            stop,
-            events_processed: processed,
-            end_ns: self.now_ns,
-        }
+        RunOutcome { stop, events_processed: processed, end_ns: self.now_ns }
     }
 }
 
@@ -208,19 +187,7 @@ mod tests {
         let mut model = Recorder::default();
         let outcome = sched.run(&mut model, &Limits::default());
         let order: Vec<(u64, u32)> = model.seen.iter().map(|(t, e)| (*t, e.target)).collect();
-        assert_eq!(
-            order,
-            vec![
-                (5, 0),
-                (5, 100),
-                (5, 101),
-                (5, 102),
-                (10, 5),
-                (10, 3),
-                (10, 9),
-                (10, 1)
-            ]
-        );
+        assert_eq!(order, vec![(5, 0), (5, 100), (5, 101), (5, 102), (10, 5), (10, 3), (10, 9), (10, 1)]);
         assert_eq!(outcome.stop, StopReason::QueueEmpty);
         assert_eq!(outcome.events_processed, 8);
         assert_eq!(outcome.end_ns, 10);
@@ -232,13 +199,7 @@ mod tests {
         sched.schedule_at(99, Event::new(1, 0, 0));
         sched.schedule_at(100, Event::new(2, 0, 0));
         let mut model = Recorder::default();
-        let outcome = sched.run(
-            &mut model,
-            &Limits {
-                until_ns: 100,
-                ..Limits::default()
-            },
-        );
+        let outcome = sched.run(&mut model, &Limits { until_ns: 100, ..Limits::default() });
         assert_eq!(outcome.stop, StopReason::TimeLimit);
         assert_eq!(outcome.events_processed, 1);
         assert_eq!(outcome.end_ns, 100);
@@ -252,21 +213,12 @@ mod tests {
             sched.schedule_at(t, Event::new(t as u32, 0, 0));
         }
         let mut model = Recorder::default();
-        let outcome = sched.run(
-            &mut model,
-            &Limits {
-                max_events: 4,
-                ..Limits::default()
-            },
-        );
+        let outcome = sched.run(&mut model, &Limits { max_events: 4, ..Limits::default() });
         assert_eq!(outcome.stop, StopReason::EventBudget);
         assert_eq!(outcome.events_processed, 4);
         assert_eq!(outcome.end_ns, 3);
         let rest = sched.run(&mut model, &Limits::default());
-        assert_eq!(
-            (rest.stop, rest.events_processed),
-            (StopReason::QueueEmpty, 6)
-        );
+        assert_eq!((rest.stop, rest.events_processed), (StopReason::QueueEmpty, 6));
         assert_eq!(sched.events_processed_total(), 10);
     }
 
@@ -274,14 +226,7 @@ mod tests {
     fn empty_queue_stops_immediately() {
         let mut sched = Scheduler::new();
         let outcome = sched.run(&mut Recorder::default(), &Limits::default());
-        assert_eq!(
-            outcome,
-            RunOutcome {
-                stop: StopReason::QueueEmpty,
-                events_processed: 0,
-                end_ns: 0
-            }
-        );
+        assert_eq!(outcome, RunOutcome { stop: StopReason::QueueEmpty, events_processed: 0, end_ns: 0 });
     }
 
     #[test]
@@ -290,10 +235,7 @@ mod tests {
         for t in 0..5 {
             sched.schedule_at(t * 10, Event::new(t as u32, 0, 0));
         }
-        let mut model = Recorder {
-            stop_at_target: Some(2),
-            ..Recorder::default()
-        };
+        let mut model = Recorder { stop_at_target: Some(2), ..Recorder::default() };
         let outcome = sched.run(&mut model, &Limits::default());
         assert_eq!(outcome.stop, StopReason::Requested);
         assert_eq!(outcome.events_processed, 3);

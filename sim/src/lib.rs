@@ -16,4 +16,5 @@ pub mod kernel;
 pub mod lockdep;
 pub mod locks;
 pub mod lockstat;
+pub mod perf;
 pub mod script;

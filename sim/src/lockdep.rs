@@ -43,16 +43,8 @@ pub struct OrderCycle {
 
 impl LockOrder {
     /// Records "held `held`, acquiring `acquiring`"; the first sighting is kept.
-    pub fn record(
-        &mut self,
-        held: OrderNode,
-        acquiring: OrderNode,
-        seen: impl FnOnce() -> EdgeSeen,
-    ) {
-        self.edges
-            .entry((held, acquiring))
-            .and_modify(|e| e.count += 1)
-            .or_insert_with(seen);
+    pub fn record(&mut self, held: OrderNode, acquiring: OrderNode, seen: impl FnOnce() -> EdgeSeen) {
+        self.edges.entry((held, acquiring)).and_modify(|e| e.count += 1).or_insert_with(seen);
     }
 
     pub fn edge_count(&self) -> usize {
@@ -66,10 +58,7 @@ impl LockOrder {
     /// Adds another run's edges; an edge already present keeps its first sighting.
     pub fn merge(&mut self, other: &LockOrder) {
         for (key, seen) in &other.edges {
-            self.edges
-                .entry(*key)
-                .and_modify(|e| e.count += seen.count)
-                .or_insert_with(|| seen.clone());
+            self.edges.entry(*key).and_modify(|e| e.count += seen.count).or_insert_with(|| seen.clone());
         }
     }
 
@@ -120,20 +109,12 @@ impl LockOrder {
             if next == start {
                 let first_held = path.first().map_or(held, |&(h, _, _)| h);
                 if conflicts(kind_of(start.0), acquiring.mode, first_held.mode) {
-                    let mut edges: Vec<_> =
-                        path.iter().map(|&(a, b, s)| (*a, *b, s.clone())).collect();
+                    let mut edges: Vec<_> = path.iter().map(|&(a, b, s)| (*a, *b, s.clone())).collect();
                     edges.push((*held, *acquiring, seen.clone()));
                     // One report per class cycle: skip mode variants of a cycle already found.
-                    let classes: Vec<_> = edges
-                        .iter()
-                        .map(|(a, _, _)| (a.class, a.subclass))
-                        .collect();
+                    let classes: Vec<_> = edges.iter().map(|(a, _, _)| (a.class, a.subclass)).collect();
                     if !cycles.iter().any(|c: &OrderCycle| {
-                        c.edges
-                            .iter()
-                            .map(|(a, _, _)| (a.class, a.subclass))
-                            .collect::<Vec<_>>()
-                            == classes
+                        c.edges.iter().map(|(a, _, _)| (a.class, a.subclass)).collect::<Vec<_>>() == classes
                     }) {
                         cycles.push(OrderCycle { edges });
                     }
@@ -164,18 +145,10 @@ pub fn conflicts(kind: LockKind, acquiring: Mode, held: Mode) -> bool {
 impl OrderCycle {
     /// lockdep's "possible circular locking dependency" report: the chain of edges, each with
     /// the task and script positions where it was first seen.
-    pub fn report(
-        &self,
-        class_name: impl Fn(ClassId) -> String,
-        position_name: impl Fn(Position) -> String,
-    ) -> String {
+    pub fn report(&self, class_name: impl Fn(ClassId) -> String, position_name: impl Fn(Position) -> String) -> String {
         use std::fmt::Write as _;
         let node = |n: &OrderNode| {
-            let nested = if n.subclass > 0 {
-                format!("/{}", n.subclass)
-            } else {
-                String::new()
-            };
+            let nested = if n.subclass > 0 { format!("/{}", n.subclass) } else { String::new() };
             format!("{}{}({})", class_name(n.class), nested, n.mode.letter())
         };
         let mut s = String::new();
@@ -183,12 +156,7 @@ impl OrderCycle {
         let _ = writeln!(s, "WARNING: possible circular locking dependency detected");
         let _ = writeln!(s, "{}", "-".repeat(54));
         let chain: Vec<String> = self.edges.iter().map(|(a, _, _)| node(a)).collect();
-        let _ = writeln!(
-            s,
-            "Chain exists of:\n  {} --> {}\n",
-            chain.join(" --> "),
-            chain[0]
-        );
+        let _ = writeln!(s, "Chain exists of:\n  {} --> {}\n", chain.join(" --> "), chain[0]);
         let _ = writeln!(s, "the existing dependency chain is:");
         for (i, (held, acquiring, seen)) in self.edges.iter().enumerate() {
             let _ = writeln!(
@@ -210,11 +178,8 @@ impl OrderCycle {
 
     /// The classes of the cycle in order, e.g. `a(W) -> b(W) -> a`.
     pub fn chain(&self, class_name: impl Fn(ClassId) -> String) -> String {
-        let mut parts: Vec<String> = self
-            .edges
-            .iter()
-            .map(|(a, _, _)| format!("{}({})", class_name(a.class), a.mode.letter()))
-            .collect();
+        let mut parts: Vec<String> =
+            self.edges.iter().map(|(a, _, _)| format!("{}({})", class_name(a.class), a.mode.letter())).collect();
         parts.push(class_name(self.edges[0].0.class));
         parts.join(" -> ")
     }
@@ -225,23 +190,12 @@ mod tests {
     use super::*;
 
     fn node(class: ClassId, mode: Mode) -> OrderNode {
-        OrderNode {
-            class,
-            subclass: 0,
-            mode,
-        }
+        OrderNode { class, subclass: 0, mode }
     }
 
     fn seen(run: u64) -> EdgeSeen {
         let pos = Position { script: 0, step: 0 };
-        EdgeSeen {
-            run,
-            time_ns: 0,
-            task: "t".into(),
-            held_at: pos,
-            acquired_at: pos,
-            count: 1,
-        }
+        EdgeSeen { run, time_ns: 0, task: "t".into(), held_at: pos, acquired_at: pos, count: 1 }
     }
 
     #[test]
@@ -273,11 +227,7 @@ mod tests {
         g.record(node(0, Mode::Read), node(1, Mode::Write), || seen(0));
         g.record(node(1, Mode::Write), node(0, Mode::Write), || seen(0));
         let kind = |c: ClassId| {
-            if c == 0 {
-                LockKind::Srcu
-            } else {
-                LockKind::Mutex
-            }
+            if c == 0 { LockKind::Srcu } else { LockKind::Mutex }
         };
         assert_eq!(g.cycles(kind).len(), 1);
     }
@@ -285,11 +235,7 @@ mod tests {
     #[test]
     fn nested_subclass_breaks_a_same_class_cycle() {
         let mut g = LockOrder::default();
-        let nested = OrderNode {
-            class: 0,
-            subclass: 1,
-            mode: Mode::Write,
-        };
+        let nested = OrderNode { class: 0, subclass: 1, mode: Mode::Write };
         g.record(node(0, Mode::Write), nested, || seen(0));
         assert!(g.cycles(|_| LockKind::Mutex).is_empty());
     }

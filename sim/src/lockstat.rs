@@ -60,9 +60,7 @@ impl LockStat {
         self.wait_ns_min = self.wait_ns_min.min(wait_ns);
         self.wait_ns_max = self.wait_ns_max.max(wait_ns);
         self.wait_ns_total += wait_ns;
-        self.wait_ns
-            .record(wait_ns)
-            .expect("auto-resizing histogram");
+        self.wait_ns.record(wait_ns).expect("auto-resizing histogram");
     }
 
     pub fn record_hold(&mut self, hold_ns: u64) {
@@ -70,35 +68,21 @@ impl LockStat {
         self.hold_ns_min = self.hold_ns_min.min(hold_ns);
         self.hold_ns_max = self.hold_ns_max.max(hold_ns);
         self.hold_ns_total += hold_ns;
-        self.hold_ns
-            .record(hold_ns)
-            .expect("auto-resizing histogram");
+        self.hold_ns.record(hold_ns).expect("auto-resizing histogram");
     }
 
     /// Mean wait of contended acquisitions, 0 if none.
     pub fn wait_ns_avg(&self) -> f64 {
-        if self.contentions == 0 {
-            0.0
-        } else {
-            self.wait_ns_total as f64 / self.contentions as f64
-        }
+        if self.contentions == 0 { 0.0 } else { self.wait_ns_total as f64 / self.contentions as f64 }
     }
 
     pub fn hold_ns_avg(&self) -> f64 {
-        if self.holds == 0 {
-            0.0
-        } else {
-            self.hold_ns_total as f64 / self.holds as f64
-        }
+        if self.holds == 0 { 0.0 } else { self.hold_ns_total as f64 / self.holds as f64 }
     }
 
     /// `wait_ns_min`, or 0 when nothing waited (lock_stat prints 0.00 there).
     pub fn wait_ns_min_or_zero(&self) -> u64 {
-        if self.contentions == 0 {
-            0
-        } else {
-            self.wait_ns_min
-        }
+        if self.contentions == 0 { 0 } else { self.wait_ns_min }
     }
 
     pub fn hold_ns_min_or_zero(&self) -> u64 {
@@ -117,12 +101,8 @@ impl LockStat {
         self.hold_ns_max = self.hold_ns_max.max(other.hold_ns_max);
         self.hold_ns_total += other.hold_ns_total;
         self.holds += other.holds;
-        self.wait_ns
-            .add(&other.wait_ns)
-            .expect("auto-resizing histogram");
-        self.hold_ns
-            .add(&other.hold_ns)
-            .expect("auto-resizing histogram");
+        self.wait_ns.add(&other.wait_ns).expect("auto-resizing histogram");
+        self.hold_ns.add(&other.hold_ns).expect("auto-resizing histogram");
     }
 }
 
@@ -142,14 +122,8 @@ mod tests {
         b.record_hold(50);
         a.merge(&b);
         assert_eq!((a.acquisitions, a.bounces, a.contentions), (2, 1, 2));
-        assert_eq!(
-            (a.wait_ns_min, a.wait_ns_max, a.wait_ns_total),
-            (10, 30, 40)
-        );
-        assert_eq!(
-            (a.hold_ns_min, a.hold_ns_max, a.hold_ns_total),
-            (50, 100, 150)
-        );
+        assert_eq!((a.wait_ns_min, a.wait_ns_max, a.wait_ns_total), (10, 30, 40));
+        assert_eq!((a.hold_ns_min, a.hold_ns_max, a.hold_ns_total), (50, 100, 150));
         assert_eq!(a.wait_ns.len(), 2);
         assert_eq!(a.wait_ns_avg(), 20.0);
     }

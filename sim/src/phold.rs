@@ -90,11 +90,7 @@ impl<Q: EventQueue> Model<Q> for Phold {
 /// Runs PHOLD on the engine with queue `Q`.
 pub fn run_engine<Q: EventQueue>(config: &PholdConfig) -> Result<PholdResult, PholdError> {
     config.validate()?;
-    let mut model = Phold {
-        lps: config.lps,
-        rng: stream_rng(config.seed, 0),
-        checksum: 0,
-    };
+    let mut model = Phold { lps: config.lps, rng: stream_rng(config.seed, 0), checksum: 0 };
     let mut sched = Scheduler::<Q>::with_queue();
     for lp in 0..config.lps {
         for _ in 0..config.pop {
@@ -102,18 +98,8 @@ pub fn run_engine<Q: EventQueue>(config: &PholdConfig) -> Result<PholdResult, Ph
             sched.schedule_at(time_ns, Event::new(lp, 0, 0));
         }
     }
-    let outcome = sched.run(
-        &mut model,
-        &Limits {
-            max_events: config.events,
-            ..Limits::default()
-        },
-    );
-    Ok(PholdResult {
-        events: outcome.events_processed,
-        end_ns: outcome.end_ns,
-        checksum: model.checksum,
-    })
+    let outcome = sched.run(&mut model, &Limits { max_events: config.events, ..Limits::default() });
+    Ok(PholdResult { events: outcome.events_processed, end_ns: outcome.end_ns, checksum: model.checksum })
 }
 
 /// Runs PHOLD as a hand-written simulator would: a bare `BinaryHeap` of `(time, seq, lp)`.
@@ -143,11 +129,7 @@ pub fn run_baseline(config: &PholdConfig) -> Result<PholdResult, PholdError> {
         heap.push(Reverse((now_ns + delay_ns, seq, target)));
         seq += 1;
     }
-    Ok(PholdResult {
-        events,
-        end_ns: now_ns,
-        checksum,
-    })
+    Ok(PholdResult { events, end_ns: now_ns, checksum })
 }
 
 #[cfg(test)]
@@ -156,12 +138,7 @@ mod tests {
     use crate::queue::{QuadHeap, RadixHeap, StdBinaryHeap};
 
     fn config(seed: u64) -> PholdConfig {
-        PholdConfig {
-            lps: 64,
-            pop: 4,
-            events: 20_000,
-            seed,
-        }
+        PholdConfig { lps: 64, pop: 4, events: 20_000, seed }
     }
 
     #[test]
@@ -184,22 +161,9 @@ mod tests {
     #[test]
     fn bad_configs_are_errors() {
         let ok = config(1);
-        assert_eq!(
-            run_engine::<RadixHeap>(&PholdConfig { lps: 0, ..ok }),
-            Err(PholdError::Lps(0))
-        );
-        assert_eq!(
-            run_baseline(&PholdConfig { pop: 0, ..ok }),
-            Err(PholdError::Pop(0))
-        );
-        let huge = PholdConfig {
-            lps: MAX_LPS,
-            pop: 8,
-            ..ok
-        };
-        assert_eq!(
-            huge.validate(),
-            Err(PholdError::Pending(MAX_LPS as u64 * 8))
-        );
+        assert_eq!(run_engine::<RadixHeap>(&PholdConfig { lps: 0, ..ok }), Err(PholdError::Lps(0)));
+        assert_eq!(run_baseline(&PholdConfig { pop: 0, ..ok }), Err(PholdError::Pop(0)));
+        let huge = PholdConfig { lps: MAX_LPS, pop: 8, ..ok };
+        assert_eq!(huge.validate(), Err(PholdError::Pending(MAX_LPS as u64 * 8)));
     }
 }

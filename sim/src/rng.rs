@@ -13,10 +13,7 @@ pub const STREAM_INDEX_BITS: u32 = 48;
 
 /// The stream id of entity `index` of class `class`.
 pub fn stream_id(class: u16, index: u64) -> u64 {
-    assert!(
-        index < 1 << STREAM_INDEX_BITS,
-        "stream index {index} out of range"
-    );
+    assert!(index < 1 << STREAM_INDEX_BITS, "stream index {index} out of range");
     ((class as u64) << STREAM_INDEX_BITS) | index
 }
 
@@ -62,22 +59,14 @@ mod tests {
     impl Sleepers {
         fn run(seed: u64, entities: u64) -> Vec<Vec<u64>> {
             let mut model = Sleepers {
-                rngs: (0..entities)
-                    .map(|i| stream_rng(seed, stream_id(7, i)))
-                    .collect(),
+                rngs: (0..entities).map(|i| stream_rng(seed, stream_id(7, i))).collect(),
                 draws: vec![Vec::new(); entities as usize],
             };
             let mut sched = Scheduler::new();
             for i in 0..entities {
                 sched.schedule_at(0, Event::new(i as u32, 0, 0));
             }
-            sched.run(
-                &mut model,
-                &Limits {
-                    until_ns: 50_000,
-                    ..Limits::default()
-                },
-            );
+            sched.run(&mut model, &Limits { until_ns: 50_000, ..Limits::default() });
             model.draws
         }
     }

@@ -3,9 +3,7 @@
 /// Parses a non-negative duration into nanoseconds, or says what is wrong with it.
 pub fn parse_duration_ns(text: &str) -> Result<u64, String> {
     let t = text.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-' || c == '+'))
-        .unwrap_or(t.len());
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-' || c == '+')).unwrap_or(t.len());
     let (number, unit) = t.split_at(split);
     let scale: f64 = match unit.trim() {
         "" | "ns" => 1.0,
@@ -15,9 +13,7 @@ pub fn parse_duration_ns(text: &str) -> Result<u64, String> {
         "min" => 60e9,
         other => return Err(format!("unknown unit `{other}` (use ns, us, ms, s or min)")),
     };
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("`{text}` is not a duration (like 250us, 1.5ms, 30s)"))?;
+    let value: f64 = number.parse().map_err(|_| format!("`{text}` is not a duration (like 250us, 1.5ms, 30s)"))?;
     if !value.is_finite() || value < 0.0 {
         return Err(format!("`{text}` is negative; durations are at least 0"));
     }
@@ -47,11 +43,7 @@ mod tests {
     fn bad_durations_say_why() {
         assert!(parse_duration_ns("-1ms").unwrap_err().contains("negative"));
         assert!(parse_duration_ns("5 parsecs").unwrap_err().contains("unit"));
-        assert!(
-            parse_duration_ns("ms")
-                .unwrap_err()
-                .contains("not a duration")
-        );
+        assert!(parse_duration_ns("ms").unwrap_err().contains("not a duration"));
         assert!(parse_duration_ns("1e30s").is_err());
     }
 }

@@ -4,14 +4,14 @@
 use rand::Rng;
 use sim::engine::{Limits, RunOutcome, Scheduler};
 use sim::kernel::{
-    Agent, AgentCx, Args, Costs, Deadlock, Kernel, KernelConfig, LockClassDef, Next, OnDeadlock,
-    Stall, TaskSpec,
+    Agent, AgentCx, Args, Costs, Deadlock, Kernel, KernelConfig, LockClassDef, Next, OnDeadlock, Stall, TaskSpec,
 };
 use sim::lockdep::OrderCycle;
 use sim::locks::{LockKind, Mode};
 use sim::lockstat::LockStat;
+use sim::perf::PerfConfig;
 use sim::rng::{exp_ns, stream_id};
-use sim::script::{Cost, LockRef, Program, Step, SyncKind};
+use sim::script::{Cost, Layout, LockRef, Program, Step, SyncKind};
 
 /// Most tasks a lock bench may run.
 pub const MAX_BENCH_TASKS: u32 = 65_536;
@@ -149,10 +149,7 @@ impl Agent for Hammer {
             }
         }
         let write = self.write_fraction >= 1.0 || cx.rng.random::<f64>() < self.write_fraction;
-        Next::Run {
-            script: if write { SCRIPT_WRITE } else { SCRIPT_READ },
-            args: Args::default(),
-        }
+        Next::Run { script: if write { SCRIPT_WRITE } else { SCRIPT_READ }, args: Args::default() }
     }
 }
 
@@ -167,11 +164,7 @@ fn hold_cost(ns: u64, dist: Dist) -> Cost {
 pub fn scripts(config: &LockBenchConfig) -> Vec<Program> {
     let lock = LockRef::Global(0);
     let hold = hold_cost(config.hold_ns, config.hold);
-    let take = |mode| Step::Lock {
-        lock,
-        mode,
-        nested: false,
-    };
+    let take = |mode| Step::Lock { lock, mode, nested: false };
     let write = match config.kind {
         LockKind::Srcu => vec![Step::Synchronize(SyncKind::Srcu(lock))],
         _ => vec![take(Mode::Write), Step::Work(hold), Step::Unlock { lock }],
@@ -191,15 +184,8 @@ pub fn scripts(config: &LockBenchConfig) -> Vec<Program> {
     };
     let name = |op: &str| format!("{}_{op}", config.kind.as_str());
     vec![
-        Program::compile(
-            &name(if config.kind == LockKind::Srcu {
-                "synchronize"
-            } else {
-                "write"
-            }),
-            &write,
-        )
-        .expect("bench script compiles"),
+        Program::compile(&name(if config.kind == LockKind::Srcu { "synchronize" } else { "write" }), &write)
+            .expect("bench script compiles"),
         Program::compile(&name("read"), &read).expect("bench script compiles"),
     ]
 }
@@ -215,23 +201,17 @@ fn class_name(kind: LockKind) -> &'static str {
 
 pub fn run(config: &LockBenchConfig) -> Result<LockBenchResult, LockBenchError> {
     config.validate()?;
-    let class = LockClassDef {
-        name: class_name(config.kind).into(),
-        kind: config.kind,
-        per_cpu: false,
-    };
+    let class = LockClassDef { name: class_name(config.kind).into(), kind: config.kind, layout: Layout::Global };
     let kernel_config = KernelConfig {
         seed: config.seed,
         run_index: 0,
         cpus: config.tasks,
         costs: config.costs,
-        on_deadlock: if config.stop_on_deadlock {
-            OnDeadlock::Stop
-        } else {
-            OnDeadlock::Freeze
-        },
+        on_deadlock: if config.stop_on_deadlock { OnDeadlock::Stop } else { OnDeadlock::Freeze },
         classes: vec![class.clone()],
         programs: scripts(config),
+        perf: PerfConfig::without_pmus(),
+        ctx_per_cpu: false,
     };
     let tasks = (0..config.tasks)
         .map(|i| TaskSpec {
@@ -247,25 +227,15 @@ pub fn run(config: &LockBenchConfig) -> Result<LockBenchResult, LockBenchError> 
         })
         .collect();
     let mut sched = Scheduler::new();
-    let mut kernel = Kernel::new(kernel_config, tasks, &mut sched)
-        .expect("validated bench config builds a kernel");
-    let outcome = sched.run(
-        &mut kernel,
-        &Limits {
-            until_ns: config.duration_ns,
-            ..Limits::default()
-        },
-    );
+    let mut kernel = Kernel::new(kernel_config, tasks, &mut sched).expect("validated bench config builds a kernel");
+    let outcome = sched.run(&mut kernel, &Limits { until_ns: config.duration_ns, ..Limits::default() });
     let programs = kernel.programs();
     let order_cycles = kernel
         .lock_order()
         .cycles(|_| config.kind)
         .iter()
         .map(|c: &OrderCycle| {
-            c.report(
-                |_| class.name.clone(),
-                |p| format!("{}+{}", programs[p.script as usize].name, p.step),
-            )
+            c.report(|_| class.name.clone(), |p| format!("{}+{}", programs[p.script as usize].name, p.step))
         })
         .collect();
     let ops = kernel.op_stats();
@@ -276,11 +246,7 @@ pub fn run(config: &LockBenchConfig) -> Result<LockBenchResult, LockBenchError> 
         writes: ops[SCRIPT_WRITE as usize].completed,
         reads: ops[SCRIPT_READ as usize].completed,
         deadlocks: kernel.deadlocks().to_vec(),
-        stalls: if outcome.stop == sim::StopReason::QueueEmpty {
-            kernel.stalls()
-        } else {
-            Vec::new()
-        },
+        stalls: if outcome.stop == sim::StopReason::QueueEmpty { kernel.stalls() } else { Vec::new() },
         order_cycles,
     })
 }
@@ -322,53 +288,20 @@ mod tests {
     fn recursive_read_preset_deadlocks_and_order_analysis_flags_it() {
         let r = run(&LockBenchConfig::recursive_read()).unwrap();
         assert_eq!(r.outcome.stop, sim::StopReason::Requested);
-        let [d] = &r.deadlocks[..] else {
-            panic!("one deadlock expected")
-        };
+        let [d] = &r.deadlocks[..] else { panic!("one deadlock expected") };
         assert!(d.members.iter().any(|m| m.mode == Mode::Write));
-        assert!(
-            d.members
-                .iter()
-                .any(|m| m.mode == Mode::Read && m.position == "percpu_rwsem_read+2")
-        );
+        assert!(d.members.iter().any(|m| m.mode == Mode::Read && m.position == "percpu_rwsem_read+2"));
         assert_eq!(r.order_cycles.len(), 1);
     }
 
     #[test]
     fn bad_configs_name_the_field() {
         let ok = mutex_bench();
-        assert_eq!(
-            run(&LockBenchConfig {
-                tasks: 0,
-                ..ok.clone()
-            })
-            .err(),
-            Some(LockBenchError::Tasks(0))
-        );
-        assert_eq!(
-            run(&LockBenchConfig {
-                duration_ns: 0,
-                ..ok.clone()
-            })
-            .err(),
-            Some(LockBenchError::Duration(0))
-        );
-        let rw = LockBenchConfig {
-            kind: LockKind::PercpuRwsem,
-            write_fraction: 1.5,
-            ..ok.clone()
-        };
+        assert_eq!(run(&LockBenchConfig { tasks: 0, ..ok.clone() }).err(), Some(LockBenchError::Tasks(0)));
+        assert_eq!(run(&LockBenchConfig { duration_ns: 0, ..ok.clone() }).err(), Some(LockBenchError::Duration(0)));
+        let rw = LockBenchConfig { kind: LockKind::PercpuRwsem, write_fraction: 1.5, ..ok.clone() };
         assert_eq!(run(&rw).err(), Some(LockBenchError::WriteFraction(1.5)));
-        let nested = LockBenchConfig {
-            nested_read: true,
-            ..ok
-        };
-        assert!(
-            run(&nested)
-                .err()
-                .unwrap()
-                .to_string()
-                .contains("nested-read")
-        );
+        let nested = LockBenchConfig { nested_read: true, ..ok };
+        assert!(run(&nested).err().unwrap().to_string().contains("nested-read"));
     }
 }

@@ -4,10 +4,13 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::script::{Errno, ScriptId};
 
-/// Arguments of one operation (the CPU it acts on).
+/// Arguments of one operation: the CPU and PMU it acts on, and its event's id.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Args {
     pub cpu: u32,
+    pub pmu: u16,
+    /// Chosen by the agent, unique per run (for example task index << 32 | counter).
+    pub event: u64,
 }
 
 /// How an operation ended.
@@ -37,6 +40,8 @@ pub struct AgentCx<'a> {
     pub last: Option<OpOutcome>,
     /// The hotplug online mask.
     pub online: &'a [bool],
+    /// perf's state (PMU list, uncore readers), read-only.
+    pub perf: &'a crate::perf::Perf,
 }
 
 /// The program a task runs between operations (think times, which operation, which CPU).
@@ -52,9 +57,7 @@ pub struct Sequence {
 impl Sequence {
     /// Each item is `(sleep_ns before it, script, args)`.
     pub fn new(steps: impl IntoIterator<Item = (u64, ScriptId, Args)>) -> Self {
-        Sequence {
-            steps: steps.into_iter().collect(),
-        }
+        Sequence { steps: steps.into_iter().collect() }
     }
 }
 
@@ -62,9 +65,7 @@ impl Agent for Sequence {
     fn next(&mut self, _cx: &mut AgentCx<'_>) -> Next {
         match self.steps.front_mut() {
             None => Next::Exit,
-            Some((sleep_ns, _, _)) if *sleep_ns > 0 => Next::Sleep {
-                ns: std::mem::take(sleep_ns),
-            },
+            Some((sleep_ns, _, _)) if *sleep_ns > 0 => Next::Sleep { ns: std::mem::take(sleep_ns) },
             Some(_) => {
                 let (_, script, args) = self.steps.pop_front().expect("front exists");
                 Next::Run { script, args }

@@ -17,6 +17,10 @@ pub struct Costs {
     pub ipi_round_trip_ns: u64,
     pub stop_machine_base_ns: u64,
     pub stop_machine_per_cpu_ns: u64,
+    /// `__perf_install_in_context` handler.
+    pub ipi_install_ns: u64,
+    /// Removing one event in an IPI handler.
+    pub ipi_remove_per_event_ns: u64,
 }
 
 impl Default for Costs {
@@ -34,6 +38,8 @@ impl Default for Costs {
             ipi_round_trip_ns: 2_000,
             stop_machine_base_ns: 50_000,
             stop_machine_per_cpu_ns: 1_000,
+            ipi_install_ns: 500,
+            ipi_remove_per_event_ns: 500,
         }
     }
 }
@@ -54,6 +60,8 @@ impl Costs {
             ipi_round_trip_ns: 0,
             stop_machine_base_ns: 0,
             stop_machine_per_cpu_ns: 0,
+            ipi_install_ns: 0,
+            ipi_remove_per_event_ns: 0,
         }
     }
 }

@@ -47,11 +47,8 @@ impl Deadlock {
     /// The cycle's shape, independent of which task it starts at: each member's
     /// `class(mode)@position`, rotated to start at the smallest.
     pub fn signature(&self) -> String {
-        let parts: Vec<String> = self
-            .members
-            .iter()
-            .map(|m| format!("{}({})@{}", m.waits_for_class, m.mode.letter(), m.position))
-            .collect();
+        let parts: Vec<String> =
+            self.members.iter().map(|m| format!("{}({})@{}", m.waits_for_class, m.mode.letter(), m.position)).collect();
         let start = (0..parts.len()).min_by_key(|&i| &parts[i]).unwrap_or(0);
         let mut rotated = parts[start..].to_vec();
         rotated.extend_from_slice(&parts[..start]);
@@ -63,48 +60,20 @@ impl Deadlock {
         let mut s = String::new();
         let rule = "=".repeat(54);
         let _ = writeln!(s, "{rule}");
-        let _ = writeln!(
-            s,
-            "WARNING: circular locking deadlock among {} tasks",
-            self.members.len()
-        );
-        let _ = writeln!(
-            s,
-            "at {} simulated (seed {})",
-            format_ns(self.time_ns),
-            self.seed
-        );
+        let _ = writeln!(s, "WARNING: circular locking deadlock among {} tasks", self.members.len());
+        let _ = writeln!(s, "at {} simulated (seed {})", format_ns(self.time_ns), self.seed);
         let _ = writeln!(s, "{}", "-".repeat(54));
-        let chain: Vec<String> = self
-            .members
-            .iter()
-            .map(|m| format!("{}({})", m.waits_for_class, m.mode.letter()))
-            .collect();
+        let chain: Vec<String> =
+            self.members.iter().map(|m| format!("{}({})", m.waits_for_class, m.mode.letter())).collect();
         let _ = writeln!(s, "Chain exists of:\n  {}\n", chain.join(" --> "));
         let n = self.members.len();
         for (i, m) in self.members.iter().enumerate() {
             let next = &self.members[(i + 1) % n];
-            let _ = writeln!(
-                s,
-                "{} [cpu {}] in {} is trying to acquire:",
-                m.task, m.cpu, m.op
-            );
-            let _ = writeln!(
-                s,
-                "  {} ({}) at {}",
-                m.waits_for,
-                m.mode.letter(),
-                m.position
-            );
+            let _ = writeln!(s, "{} [cpu {}] in {} is trying to acquire:", m.task, m.cpu, m.op);
+            let _ = writeln!(s, "  {} ({}) at {}", m.waits_for, m.mode.letter(), m.position);
             match &m.held_by_next {
                 Some((mode, at)) => {
-                    let _ = writeln!(
-                        s,
-                        "  held by {} ({}), taken at {}",
-                        next.task,
-                        mode.letter(),
-                        at
-                    );
+                    let _ = writeln!(s, "  held by {} ({}), taken at {}", next.task, mode.letter(), at);
                 }
                 None => {
                     let _ = writeln!(s, "  blocked by {}, a pending writer", next.task);
@@ -113,16 +82,8 @@ impl Deadlock {
         }
         let _ = writeln!(s, "\n Possible unsafe locking scenario:\n");
         let width = 28;
-        let header: String = self
-            .members
-            .iter()
-            .map(|m| format!("{:<width$}", m.task))
-            .collect();
-        let dashes: String = self
-            .members
-            .iter()
-            .map(|_| format!("{:<width$}", "----"))
-            .collect();
+        let header: String = self.members.iter().map(|m| format!("{:<width$}", m.task)).collect();
+        let dashes: String = self.members.iter().map(|_| format!("{:<width$}", "----")).collect();
         let _ = writeln!(s, "       {}", header.trim_end());
         let _ = writeln!(s, "       {}", dashes.trim_end());
         // First what each task holds that the previous one waits for, then each wait.
@@ -136,13 +97,7 @@ impl Deadlock {
             let _ = m;
         }
         for (i, m) in self.members.iter().enumerate() {
-            let _ = writeln!(
-                s,
-                "  {}lock({} {});",
-                " ".repeat(5 + i * width),
-                m.waits_for_class,
-                m.mode.letter()
-            );
+            let _ = writeln!(s, "  {}lock({} {});", " ".repeat(5 + i * width), m.waits_for_class, m.mode.letter());
         }
         let _ = writeln!(s, "\n *** DEADLOCK ***");
         s
@@ -154,11 +109,7 @@ impl Stall {
         format!(
             "task {} {} on {} ({}) at {}, waiting for [{}]",
             self.task,
-            if self.frozen {
-                "frozen in a deadlock"
-            } else {
-                "blocked forever"
-            },
+            if self.frozen { "frozen in a deadlock" } else { "blocked forever" },
             self.waits_for,
             self.mode.letter(),
             self.position,
@@ -178,19 +129,12 @@ impl Kernel {
         let Some(cycle) = self.find_cycle(task) else {
             return;
         };
-        let members = cycle
-            .iter()
-            .enumerate()
-            .map(|(i, &t)| self.cycle_member(t, cycle[(i + 1) % cycle.len()]))
-            .collect();
+        let members =
+            cycle.iter().enumerate().map(|(i, &t)| self.cycle_member(t, cycle[(i + 1) % cycle.len()])).collect();
         for &t in &cycle {
             self.tasks[t as usize].state = TaskState::Frozen;
         }
-        self.deadlocks.push(Deadlock {
-            time_ns: sched.now_ns(),
-            seed: self.seed,
-            members,
-        });
+        self.deadlocks.push(Deadlock { time_ns: sched.now_ns(), seed: self.seed, members });
         if self.on_deadlock == OnDeadlock::Stop {
             sched.request_stop();
         }
@@ -240,10 +184,7 @@ impl Kernel {
         CycleMember {
             task: t.name.clone(),
             cpu: t.cpu,
-            op: format!(
-                "{}(cpu={})",
-                self.programs[op.script as usize].name, op.args.cpu
-            ),
+            op: format!("{}(cpu={})", self.programs[op.script as usize].name, op.args.cpu),
             position: self.position_name(wait.at),
             waits_for: self.lock_name(wait.lock),
             waits_for_class: self.class_of(wait.lock).name.clone(),

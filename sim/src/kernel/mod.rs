@@ -16,9 +16,11 @@ use crate::event::Event;
 use crate::lockdep::{EdgeSeen, LockOrder, OrderNode};
 use crate::locks::{Handoff, LockKind, Mode, Mutex, PercpuRwsem, Srcu, TaskId, WriteStart};
 use crate::lockstat::{LockStat, new_histogram};
+use crate::perf::{Perf, PerfConfig};
 use crate::rng::{ChaCha8Rng, exp_ns, stream_rng};
 use crate::script::{
-    ClassId, Cond, Cost, CpuRef, Errno, Instr, LockRef, Position, Program, ScriptId, SyncKind,
+    ClassId, Cost, CpuRef, Errno, Flag, InitFrom, Instr, IpiHandler, Layout, LockRef, Mark, PmuFilter, PmuRef,
+    Position, Program, ScriptId, SyncKind,
 };
 use hdrhistogram::Histogram;
 
@@ -29,13 +31,12 @@ pub const MAX_TASKS: usize = 1 << 20;
 /// Most lock classes.
 pub const MAX_CLASSES: usize = 256;
 
-/// A lock class: lockdep's notion (all `ctx->mutex` share one), with one instance per CPU
-/// when `per_cpu`.
+/// A lock class: lockdep's notion (all `ctx->mutex` share one), with instances per `layout`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LockClassDef {
     pub name: String,
     pub kind: LockKind,
-    pub per_cpu: bool,
+    pub layout: Layout,
 }
 
 /// What the run does when a wait-for cycle closes.
@@ -57,6 +58,9 @@ pub struct KernelConfig {
     pub on_deadlock: OnDeadlock,
     pub classes: Vec<LockClassDef>,
     pub programs: Vec<Program>,
+    pub perf: PerfConfig,
+    /// One `perf_cpu_context` per CPU for all PMUs (v6.2) instead of one per CPU and PMU.
+    pub ctx_per_cpu: bool,
 }
 
 /// A task to start: its name, the CPU it runs on, its random stream id and its agent.
@@ -80,6 +84,8 @@ pub enum KernelError {
     Tasks,
     #[error("script `{script}` refers to lock class {class}, which does not exist")]
     UnknownClass { script: String, class: ClassId },
+    #[error("script `{script}` uses lock class `{class}` as {used}, but it is {layout}")]
+    LayoutMismatch { script: String, class: String, used: &'static str, layout: &'static str },
 }
 
 /// An invariant the model broke (DESIGN §6); recorded, never silently ignored.
@@ -136,10 +142,27 @@ struct Op {
     pc: usize,
     args: Args,
     started_ns: u64,
-    /// Remaining iterations of each enclosing `Repeat`, innermost last.
-    loops: Vec<u32>,
+    /// Enclosing loops, innermost last.
+    loops: Vec<LoopFrame>,
     /// `held.len()` when the operation began: what it must give back.
     held_at_start: usize,
+}
+
+#[derive(Clone, Debug)]
+enum LoopFrame {
+    Repeat {
+        left: u32,
+    },
+    /// A snapshot of the PMU list and the index of the current one.
+    Pmus {
+        pmus: Vec<u16>,
+        at: usize,
+    },
+    /// Uncore PMUs to hand off, each with its target CPU.
+    Handoffs {
+        moves: Vec<(u16, u32)>,
+        at: usize,
+    },
 }
 
 struct Task {
@@ -152,6 +175,15 @@ struct Task {
     wait: Option<Wait>,
     state: TaskState,
     last: Option<OpOutcome>,
+    /// An IPI whose handler has not run yet.
+    ipi: Option<PendingIpi>,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct PendingIpi {
+    cpu: u32,
+    handler: IpiHandler,
+    at: Position,
 }
 
 enum LockState {
@@ -165,6 +197,7 @@ enum LockState {
 const EV_RESUME: u32 = 0;
 const EV_RCU_SYNC_DONE: u32 = 1;
 const EV_SRCU_GP_DONE: u32 = 2;
+const EV_IPI_HANDLER: u32 = 3;
 
 const NO_CPU: u32 = u32::MAX;
 
@@ -187,6 +220,8 @@ pub struct Kernel {
     locks: Vec<LockState>,
     lock_class: Vec<ClassId>,
     lock_last_cpu: Vec<u32>,
+    ctx_per_cpu: bool,
+    perf: Perf,
     tasks: Vec<Task>,
     online: Vec<bool>,
     online_count: u32,
@@ -202,11 +237,7 @@ pub struct Kernel {
 
 impl Kernel {
     /// Builds the kernel and schedules every task's start on `sched`.
-    pub fn new(
-        config: KernelConfig,
-        tasks: Vec<TaskSpec>,
-        sched: &mut Scheduler,
-    ) -> Result<Kernel, KernelError> {
+    pub fn new(config: KernelConfig, tasks: Vec<TaskSpec>, sched: &mut Scheduler) -> Result<Kernel, KernelError> {
         if config.cpus == 0 || config.cpus > MAX_CPUS {
             return Err(KernelError::Cpus(config.cpus));
         }
@@ -226,10 +257,23 @@ impl Kernel {
                 if let Some(class) = class
                     && class as usize >= config.classes.len()
                 {
-                    return Err(KernelError::UnknownClass {
-                        script: program.name.clone(),
-                        class,
-                    });
+                    return Err(KernelError::UnknownClass { script: program.name.clone(), class });
+                }
+                let lock = match instr {
+                    Instr::Lock { lock, .. } | Instr::Unlock { lock } => Some(*lock),
+                    Instr::Synchronize(SyncKind::Srcu(lock)) => Some(*lock),
+                    _ => None,
+                };
+                if let Some(lock) = lock {
+                    let def = &config.classes[lock.class() as usize];
+                    if def.layout != lock.layout() {
+                        return Err(KernelError::LayoutMismatch {
+                            script: program.name.clone(),
+                            class: def.name.clone(),
+                            used: lock.layout().as_str(),
+                            layout: def.layout.as_str(),
+                        });
+                    }
                 }
             }
         }
@@ -238,7 +282,15 @@ impl Kernel {
         let mut lock_class = Vec::new();
         for (id, class) in config.classes.iter().enumerate() {
             class_base.push(locks.len() as u32);
-            let instances = if class.per_cpu { config.cpus } else { 1 };
+            let npmus = config.perf.pmus.len() as u32;
+            let instances = match class.layout {
+                Layout::Global => 1,
+                Layout::PerCpu => config.cpus,
+                Layout::Ctx if config.ctx_per_cpu => config.cpus,
+                Layout::Ctx => config.cpus * npmus,
+                Layout::PerPmu => npmus,
+                Layout::PerTask => tasks.len() as u32,
+            };
             for _ in 0..instances {
                 locks.push(match class.kind {
                     LockKind::Mutex => LockState::Mutex(Mutex::default()),
@@ -253,11 +305,7 @@ impl Kernel {
         let mut kernel_tasks = Vec::with_capacity(tasks.len());
         for (id, spec) in tasks.into_iter().enumerate() {
             if spec.cpu >= cpus {
-                return Err(KernelError::TaskCpu {
-                    name: spec.name,
-                    cpu: spec.cpu,
-                    cpus,
-                });
+                return Err(KernelError::TaskCpu { name: spec.name, cpu: spec.cpu, cpus });
             }
             sched.schedule_at(spec.start_ns, Event::new(id as u32, EV_RESUME, 0));
             kernel_tasks.push(Task {
@@ -270,6 +318,7 @@ impl Kernel {
                 wait: None,
                 state: TaskState::Running,
                 last: None,
+                ipi: None,
             });
         }
         let ntasks = kernel_tasks.len();
@@ -282,16 +331,14 @@ impl Kernel {
             op_stats: config
                 .programs
                 .iter()
-                .map(|_| OpStat {
-                    completed: 0,
-                    failed: 0,
-                    latency_ns: new_histogram(),
-                })
+                .map(|_| OpStat { completed: 0, failed: 0, latency_ns: new_histogram() })
                 .collect(),
             classes: config.classes,
             class_base,
             programs: config.programs,
             lock_last_cpu: vec![NO_CPU; locks.len()],
+            ctx_per_cpu: config.ctx_per_cpu,
+            perf: Perf::new(cpus, &config.perf),
             locks,
             lock_class,
             tasks: kernel_tasks,
@@ -342,6 +389,10 @@ impl Kernel {
         &self.online
     }
 
+    pub fn perf(&self) -> &Perf {
+        &self.perf
+    }
+
     /// Sets a CPU's bit in the hotplug online mask.
     pub fn set_online(&mut self, cpu: u32, online: bool) {
         let slot = &mut self.online[cpu as usize];
@@ -367,10 +418,7 @@ impl Kernel {
 
     /// Number of tasks currently blocked on a lock or frozen in a deadlock.
     pub fn blocked_tasks(&self) -> usize {
-        self.tasks
-            .iter()
-            .filter(|t| matches!(t.state, TaskState::Blocked | TaskState::Frozen))
-            .count()
+        self.tasks.iter().filter(|t| matches!(t.state, TaskState::Blocked | TaskState::Frozen)).count()
     }
 
     fn stall_of(&self, id: TaskId, task: &Task) -> Stall {
@@ -381,11 +429,7 @@ impl Kernel {
             waits_for: self.lock_name(wait.lock),
             mode: wait.mode,
             position: self.position_name(wait.at),
-            blockers: self
-                .blockers(id)
-                .into_iter()
-                .map(|b| self.tasks[b as usize].name.clone())
-                .collect(),
+            blockers: self.blockers(id).into_iter().map(|b| self.tasks[b as usize].name.clone()).collect(),
         }
     }
 
@@ -397,10 +441,14 @@ impl Kernel {
     fn lock_name(&self, lock: u32) -> String {
         let class = self.lock_class[lock as usize];
         let def = &self.classes[class as usize];
-        if def.per_cpu {
-            format!("{}[{}]", def.name, lock - self.class_base[class as usize])
-        } else {
-            def.name.clone()
+        let index = lock - self.class_base[class as usize];
+        let npmus = self.perf.pmus().len() as u32;
+        match def.layout {
+            Layout::Global => def.name.clone(),
+            Layout::Ctx if !self.ctx_per_cpu => format!("{}[cpu {}, pmu {}]", def.name, index / npmus, index % npmus),
+            Layout::PerCpu | Layout::Ctx => format!("{}[cpu {index}]", def.name),
+            Layout::PerPmu => format!("{}[pmu {index}]", def.name),
+            Layout::PerTask => format!("{}[{}]", def.name, self.tasks[index as usize].name),
         }
     }
 
@@ -408,40 +456,173 @@ impl Kernel {
         format!("{}+{}", self.programs[at.script as usize].name, at.step)
     }
 
+    fn op(&self, task: TaskId) -> &Op {
+        self.tasks[task as usize].op.as_ref().expect("operation in progress")
+    }
+
+    /// The innermost handoff loop's current `(pmu, target)`.
+    fn handoff(&self, task: TaskId) -> (u16, u32) {
+        self.op(task)
+            .loops
+            .iter()
+            .rev()
+            .find_map(|frame| match frame {
+                LoopFrame::Handoffs { moves, at } => Some(moves[*at]),
+                _ => None,
+            })
+            .expect("target CPU used outside for_each_handoff")
+    }
+
     fn resolve_cpu(&self, task: TaskId, cpu: CpuRef) -> u32 {
-        let t = &self.tasks[task as usize];
+        let arg = || self.op(task).args.cpu;
         match cpu {
-            CpuRef::Arg => t.op.as_ref().expect("operation in progress").args.cpu,
-            CpuRef::Current => t.cpu,
+            CpuRef::Arg => arg(),
+            CpuRef::Current => self.tasks[task as usize].cpu,
             CpuRef::Fixed(c) => c,
+            CpuRef::Target => self.handoff(task).1,
+            CpuRef::Lower => arg().min(self.handoff(task).1),
+            CpuRef::Higher => arg().max(self.handoff(task).1),
+        }
+    }
+
+    fn resolve_pmu(&self, task: TaskId, pmu: PmuRef) -> u16 {
+        match pmu {
+            PmuRef::Arg => self.op(task).args.pmu,
+            PmuRef::Loop => self
+                .op(task)
+                .loops
+                .iter()
+                .rev()
+                .find_map(|frame| match frame {
+                    LoopFrame::Pmus { pmus, at } => Some(pmus[*at]),
+                    LoopFrame::Handoffs { moves, at } => Some(moves[*at].0),
+                    LoopFrame::Repeat { .. } => None,
+                })
+                .expect("loop PMU used outside for_each_pmu"),
         }
     }
 
     fn resolve_lock(&self, task: TaskId, lock: LockRef) -> u32 {
+        let base = |class: ClassId| self.class_base[class as usize];
         match lock {
-            LockRef::Global(class) => self.class_base[class as usize],
-            LockRef::PerCpu(class, cpu) => {
-                assert!(
-                    self.classes[class as usize].per_cpu,
-                    "per-CPU reference to a global lock class"
-                );
+            LockRef::Global(class) => base(class),
+            LockRef::PerCpu(class, cpu) => base(class) + self.resolve_cpu(task, cpu),
+            LockRef::Ctx(class, cpu, pmu) => {
                 let cpu = self.resolve_cpu(task, cpu);
-                assert!(cpu < self.online.len() as u32, "cpu {cpu} out of range");
-                self.class_base[class as usize] + cpu
+                if self.ctx_per_cpu {
+                    base(class) + cpu
+                } else {
+                    base(class) + cpu * self.perf.pmus().len() as u32 + self.resolve_pmu(task, pmu) as u32
+                }
+            }
+            LockRef::PerPmu(class, pmu) => base(class) + self.resolve_pmu(task, pmu) as u32,
+            LockRef::PerTask(class) => base(class) + task,
+        }
+    }
+
+    fn flag(&self, task: TaskId, flag: Flag) -> bool {
+        match flag {
+            Flag::CpuOnline(cpu) => self.online[self.resolve_cpu(task, cpu) as usize],
+            Flag::CtxOnline(cpu, pmu) => self.perf.ctx_online(self.resolve_cpu(task, cpu), self.resolve_pmu(task, pmu)),
+            Flag::PerfOnline(cpu) => self.perf.perf_online(self.resolve_cpu(task, cpu)),
+            Flag::Usable(cpu) => self.perf.usable(self.resolve_cpu(task, cpu)),
+        }
+    }
+
+    fn set_flag(&mut self, task: TaskId, flag: Flag, value: bool) {
+        match flag {
+            Flag::CpuOnline(cpu) => self.set_online(self.resolve_cpu(task, cpu), value),
+            Flag::CtxOnline(cpu, pmu) => {
+                let (cpu, pmu) = (self.resolve_cpu(task, cpu), self.resolve_pmu(task, pmu));
+                self.perf.set_ctx_online(cpu, pmu, value);
+            }
+            Flag::PerfOnline(cpu) => self.perf.set_perf_online(self.resolve_cpu(task, cpu), value),
+            Flag::Usable(cpu) => self.perf.set_usable(self.resolve_cpu(task, cpu), value),
+        }
+    }
+
+    fn violation(&mut self, invariant: u8, task: TaskId, cpu: u32, at: Position, what: String, now_ns: u64) {
+        let name = self.tasks[task as usize].name.clone();
+        let position = self.position_name(at);
+        self.violations.push(Violation { invariant, time_ns: now_ns, cpu, task: name, position, what });
+    }
+
+    /// A handler's cost, reserved on the target CPU when the IPI is sent.
+    fn ipi_handler_cost(&mut self, task: TaskId, cpu: u32, handler: IpiHandler) -> u64 {
+        match handler {
+            IpiHandler::Work(cost) => self.draw(task, cost),
+            IpiHandler::InstallEvent => self.costs.ipi_install_ns,
+            IpiHandler::RemoveEvent => self.costs.ipi_remove_per_event_ns,
+            IpiHandler::RemoveEvents => {
+                let pmu = self.resolve_pmu(task, PmuRef::Loop);
+                self.perf.events_on(cpu, pmu).len() as u64 * self.costs.ipi_remove_per_event_ns
+            }
+        }
+    }
+
+    /// An IPI handler's effect on the target CPU when it runs, with the invariant checks of
+    /// DESIGN §6 (1 and 4).
+    fn run_ipi_handler(&mut self, task: TaskId, cpu: u32, handler: IpiHandler, at: Position, now_ns: u64) {
+        let args = self.op(task).args;
+        match handler {
+            IpiHandler::Work(_) => {}
+            IpiHandler::InstallEvent => {
+                let pmu = args.pmu;
+                if !self.perf.active(cpu) {
+                    let what = format!("event {} programmed on cpu {cpu} outside perf init..exit", args.event);
+                    self.violation(1, task, cpu, at, what, now_ns);
+                }
+                if !self.perf.usable_by_view(cpu, pmu, self.online[cpu as usize]) {
+                    let what = format!(
+                        "perf_event_open installed event {} on cpu {cpu} that perf regards as offline",
+                        args.event
+                    );
+                    self.violation(4, task, cpu, at, what, now_ns);
+                }
+                self.perf.install(args.event, cpu, pmu);
+            }
+            IpiHandler::RemoveEvent => {
+                self.perf.remove(args.event);
+            }
+            IpiHandler::RemoveEvents => {
+                let pmu = self.resolve_pmu(task, PmuRef::Loop);
+                self.perf.remove_all(cpu, pmu);
+            }
+        }
+    }
+
+    fn mark(&mut self, task: TaskId, mark: Mark, at: Position, now_ns: u64) {
+        let cpu = self.op(task).args.cpu;
+        match mark {
+            Mark::PerfExitDone => {
+                self.perf.set_active(cpu, false);
+                for index in 0..self.perf.list().len() {
+                    let pmu = self.perf.list()[index];
+                    if let Some(&event) = self.perf.events_on(cpu, pmu).first() {
+                        let what = format!("event {event} still programmed on cpu {cpu} after its perf exit");
+                        self.violation(1, task, cpu, at, what, now_ns);
+                    }
+                }
+            }
+            Mark::PerfInitStart => self.perf.set_active(cpu, true),
+            Mark::CpuUpDone => {
+                let online = self.online[cpu as usize];
+                for index in 0..self.perf.list().len() {
+                    let pmu = self.perf.list()[index];
+                    if !self.perf.ctx_online(cpu, pmu) || !self.perf.usable_by_view(cpu, pmu, online) {
+                        let name = self.perf.pmus()[pmu as usize].name.clone();
+                        let what = format!("cpu_up({cpu}) returned with PMU {name}'s context not usable");
+                        self.violation(5, task, cpu, at, what, now_ns);
+                    }
+                }
             }
         }
     }
 
     fn draw(&mut self, task: TaskId, cost: Cost) -> u64 {
         let cpus = self.online.len() as u64;
-        let mean = cost.base_ns
-            + cost.per_online_cpu_ns * self.online_count as u64
-            + cost.per_possible_cpu_ns * cpus;
-        if cost.exponential && mean > 0 {
-            exp_ns(&mut self.tasks[task as usize].rng, mean as f64)
-        } else {
-            mean
-        }
+        let mean = cost.base_ns + cost.per_online_cpu_ns * self.online_count as u64 + cost.per_possible_cpu_ns * cpus;
+        if cost.exponential && mean > 0 { exp_ns(&mut self.tasks[task as usize].rng, mean as f64) } else { mean }
     }
 
     fn resume_in(&self, sched: &mut Scheduler, task: TaskId, delay_ns: u64) {
@@ -460,17 +641,13 @@ impl Kernel {
                 }
                 continue;
             };
-            let at = Position {
-                script: op.script,
-                step: op.pc as u16,
-            };
+            let at = Position { script: op.script, step: op.pc as u16 };
             let instr = self.programs[op.script as usize].instrs[op.pc];
             self.tasks[task as usize].op.as_mut().expect("op").pc += 1;
             match instr {
                 Instr::Lock { lock, mode, nested } => {
                     let lock = self.resolve_lock(task, lock);
-                    if let Some(delay_ns) = self.acquire(task, lock, mode, nested as u8, at, sched)
-                    {
+                    if let Some(delay_ns) = self.acquire(task, lock, mode, nested as u8, at, sched) {
                         if delay_ns > 0 {
                             return self.resume_in(sched, task, delay_ns);
                         }
@@ -491,23 +668,24 @@ impl Kernel {
                 Instr::Ipi { cpu, handler } => {
                     let target = self.resolve_cpu(task, cpu);
                     if self.online[target as usize] {
+                        let now_ns = sched.now_ns();
                         let half_trip_ns = self.costs.ipi_round_trip_ns / 2;
-                        let start_ns = (sched.now_ns() + half_trip_ns)
-                            .max(self.ipi_busy_until_ns[target as usize]);
-                        let end_ns = start_ns + self.draw(task, handler);
+                        let start_ns = (now_ns + half_trip_ns).max(self.ipi_busy_until_ns[target as usize]);
+                        let handler_ns = self.ipi_handler_cost(task, target, handler);
+                        let end_ns = start_ns + handler_ns;
                         self.ipi_busy_until_ns[target as usize] = end_ns;
+                        self.tasks[task as usize].ipi = Some(PendingIpi { cpu: target, handler, at });
+                        sched.schedule_at(start_ns, Event::new(task, EV_IPI_HANDLER, 0));
                         let back_ns = end_ns + (self.costs.ipi_round_trip_ns - half_trip_ns);
-                        return self.resume_in(sched, task, back_ns - sched.now_ns());
+                        return self.resume_in(sched, task, back_ns - now_ns);
                     }
                 }
-                Instr::Check { cond, otherwise } => {
-                    let holds = match cond {
-                        Cond::CpuOnline(cpu) => self.online[self.resolve_cpu(task, cpu) as usize],
-                    };
-                    if !holds {
+                Instr::Check { flag, otherwise } => {
+                    if !self.flag(task, flag) {
                         self.tasks[task as usize].op.as_mut().expect("op").pc = otherwise;
                     }
                 }
+                Instr::Set { flag, value } => self.set_flag(task, flag, value),
                 Instr::Synchronize(kind) => match kind {
                     SyncKind::Rcu => {
                         return self.resume_in(sched, task, self.costs.rcu_grace_period_ns);
@@ -539,8 +717,8 @@ impl Kernel {
                     }
                 },
                 Instr::StopMachine => {
-                    let ns = self.costs.stop_machine_base_ns
-                        + self.costs.stop_machine_per_cpu_ns * self.online_count as u64;
+                    let ns =
+                        self.costs.stop_machine_base_ns + self.costs.stop_machine_per_cpu_ns * self.online_count as u64;
                     return self.resume_in(sched, task, ns);
                 }
                 Instr::RepeatBegin { times, end } => {
@@ -548,19 +726,84 @@ impl Kernel {
                     if times == 0 {
                         op.pc = end + 1;
                     } else {
-                        op.loops.push(times);
+                        op.loops.push(LoopFrame::Repeat { left: times });
                     }
                 }
-                Instr::RepeatEnd { begin } => {
+                Instr::PmuLoopBegin { filter, end } => {
+                    let pmus: Vec<u16> = self
+                        .perf
+                        .list()
+                        .iter()
+                        .copied()
+                        .filter(|&p| match filter {
+                            PmuFilter::All => true,
+                            PmuFilter::Core => self.perf.pmus()[p as usize].scope == crate::perf::PmuScope::Core,
+                            PmuFilter::Uncore => self.perf.pmus()[p as usize].scope == crate::perf::PmuScope::Uncore,
+                        })
+                        .collect();
                     let op = self.tasks[task as usize].op.as_mut().expect("op");
-                    let left = op.loops.last_mut().expect("inside a loop");
-                    *left -= 1;
-                    if *left > 0 {
+                    if pmus.is_empty() {
+                        op.pc = end + 1;
+                    } else {
+                        op.loops.push(LoopFrame::Pmus { pmus, at: 0 });
+                    }
+                }
+                Instr::HandoffLoopBegin { end } => {
+                    let cpu = self.op(task).args.cpu;
+                    let moves = self.perf.handoffs(cpu, &self.online);
+                    let op = self.tasks[task as usize].op.as_mut().expect("op");
+                    if moves.is_empty() {
+                        op.pc = end + 1;
+                    } else {
+                        op.loops.push(LoopFrame::Handoffs { moves, at: 0 });
+                    }
+                }
+                Instr::RepeatEnd { begin } | Instr::PmuLoopEnd { begin } | Instr::HandoffLoopEnd { begin } => {
+                    let op = self.tasks[task as usize].op.as_mut().expect("op");
+                    let again = match op.loops.last_mut().expect("inside a loop") {
+                        LoopFrame::Repeat { left } => {
+                            *left -= 1;
+                            *left > 0
+                        }
+                        LoopFrame::Pmus { pmus, at } => {
+                            *at += 1;
+                            *at < pmus.len()
+                        }
+                        LoopFrame::Handoffs { moves, at } => {
+                            *at += 1;
+                            *at < moves.len()
+                        }
+                    };
+                    if again {
                         op.pc = begin + 1;
                     } else {
                         op.loops.pop();
                     }
                 }
+                Instr::MoveEvents => {
+                    let (pmu, target) = self.handoff(task);
+                    let cpu = self.op(task).args.cpu;
+                    self.perf.move_events(pmu, cpu, target);
+                }
+                Instr::AdoptUncore => {
+                    let cpu = self.op(task).args.cpu;
+                    self.perf.adopt_uncore(cpu);
+                }
+                Instr::RegisterPmu { init } => {
+                    let pmu = self.op(task).args.pmu;
+                    let Kernel { perf, online, .. } = self;
+                    let perf_online: Vec<bool> = (0..online.len() as u32).map(|c| perf.perf_online(c)).collect();
+                    match init {
+                        InitFrom::CpuOnline => perf.register(pmu, |c| online[c as usize], online),
+                        InitFrom::PerfOnline => perf.register(pmu, |c| perf_online[c as usize], online),
+                        InitFrom::AllPossible => perf.register(pmu, |_| true, online),
+                    }
+                }
+                Instr::UnregisterPmu => {
+                    let pmu = self.op(task).args.pmu;
+                    self.perf.unregister(pmu);
+                }
+                Instr::Mark(mark) => self.mark(task, mark, at, sched.now_ns()),
                 Instr::Return => self.end_op(task, Ok(()), at, sched),
                 Instr::Fail(errno) => self.end_op(task, Err(errno), at, sched),
             }
@@ -570,29 +813,14 @@ impl Kernel {
     /// Asks the agent for the next operation; `true` if the task should keep running now.
     fn start_next_op(&mut self, task: TaskId, sched: &mut Scheduler) -> bool {
         let now_ns = sched.now_ns();
-        let Kernel { tasks, online, .. } = self;
+        let Kernel { tasks, online, perf, .. } = self;
         let t = &mut tasks[task as usize];
-        let mut cx = AgentCx {
-            now_ns,
-            rng: &mut t.rng,
-            last: t.last.take(),
-            online,
-        };
+        let mut cx = AgentCx { now_ns, rng: &mut t.rng, last: t.last.take(), online, perf };
         match t.agent.next(&mut cx) {
             Next::Run { script, args } => {
-                assert!(
-                    (script as usize) < self.programs.len(),
-                    "agent asked for unknown script {script}"
-                );
+                assert!((script as usize) < self.programs.len(), "agent asked for unknown script {script}");
                 let held_at_start = t.held.len();
-                t.op = Some(Op {
-                    script,
-                    pc: 0,
-                    args,
-                    started_ns: now_ns,
-                    loops: Vec::new(),
-                    held_at_start,
-                });
+                t.op = Some(Op { script, pc: 0, args, started_ns: now_ns, loops: Vec::new(), held_at_start });
                 true
             }
             Next::Sleep { ns } => {
@@ -618,19 +846,9 @@ impl Kernel {
         }
     }
 
-    fn end_op(
-        &mut self,
-        task: TaskId,
-        result: Result<(), Errno>,
-        at: Position,
-        sched: &mut Scheduler,
-    ) {
+    fn end_op(&mut self, task: TaskId, result: Result<(), Errno>, at: Position, sched: &mut Scheduler) {
         let now_ns = sched.now_ns();
-        let held_at_start = self.tasks[task as usize]
-            .op
-            .as_ref()
-            .expect("op")
-            .held_at_start;
+        let held_at_start = self.tasks[task as usize].op.as_ref().expect("op").held_at_start;
         if result.is_err() {
             while self.tasks[task as usize].held.len() > held_at_start {
                 let lock = self.tasks[task as usize].held.last().expect("held").lock;
@@ -638,10 +856,7 @@ impl Kernel {
             }
         } else if self.tasks[task as usize].held.len() != held_at_start {
             let t = &self.tasks[task as usize];
-            let what = format!(
-                "operation returned holding {}",
-                self.lock_name(t.held.last().expect("held").lock)
-            );
+            let what = format!("operation returned holding {}", self.lock_name(t.held.last().expect("held").lock));
             self.violations.push(Violation {
                 invariant: 6,
                 time_ns: now_ns,
@@ -658,39 +873,17 @@ impl Kernel {
             Ok(()) => stat.completed += 1,
             Err(_) => stat.failed += 1,
         }
-        stat.latency_ns
-            .record(now_ns - op.started_ns)
-            .expect("auto-resizing histogram");
-        t.last = Some(OpOutcome {
-            script: op.script,
-            args: op.args,
-            started_ns: op.started_ns,
-            ended_ns: now_ns,
-            result,
-        });
+        stat.latency_ns.record(now_ns - op.started_ns).expect("auto-resizing histogram");
+        t.last =
+            Some(OpOutcome { script: op.script, args: op.args, started_ns: op.started_ns, ended_ns: now_ns, result });
     }
 
-    fn record_order(
-        &mut self,
-        task: TaskId,
-        lock: u32,
-        mode: Mode,
-        subclass: u8,
-        at: Position,
-        now_ns: u64,
-    ) {
-        let acquiring = OrderNode {
-            class: self.lock_class[lock as usize],
-            subclass,
-            mode,
-        };
+    fn record_order(&mut self, task: TaskId, lock: u32, mode: Mode, subclass: u8, at: Position, now_ns: u64) {
+        let acquiring = OrderNode { class: self.lock_class[lock as usize], subclass, mode };
         let t = &self.tasks[task as usize];
         for held in &t.held {
-            let held_node = OrderNode {
-                class: self.lock_class[held.lock as usize],
-                subclass: held.subclass,
-                mode: held.mode,
-            };
+            let held_node =
+                OrderNode { class: self.lock_class[held.lock as usize], subclass: held.subclass, mode: held.mode };
             self.order.record(held_node, acquiring, || EdgeSeen {
                 run: self.run_index,
                 time_ns: now_ns,
@@ -728,31 +921,20 @@ impl Kernel {
             LockState::PercpuRwsem(sem) => match mode {
                 Mode::Read => {
                     let slow = sem.readers_slow_path(now_ns, costs.rcu_grace_period_ns);
-                    let cost = if slow {
-                        costs.rwsem_read_slow_ns
-                    } else {
-                        costs.rwsem_read_fast_ns
-                    };
+                    let cost = if slow { costs.rwsem_read_slow_ns } else { costs.rwsem_read_fast_ns };
                     (sem.down_read(task), cost, WaitKind::Lock)
                 }
                 Mode::Write => match sem.down_write(task, now_ns, costs.rcu_grace_period_ns) {
                     WriteStart::Acquired => (true, costs.rwsem_read_slow_ns, WaitKind::Lock),
                     WriteStart::Blocked => (false, 0, WaitKind::Lock),
                     WriteStart::GracePeriod => {
-                        sched.schedule_in(
-                            costs.rcu_grace_period_ns,
-                            Event::new(task, EV_RCU_SYNC_DONE, lock as u64),
-                        );
+                        sched.schedule_in(costs.rcu_grace_period_ns, Event::new(task, EV_RCU_SYNC_DONE, lock as u64));
                         (false, 0, WaitKind::RcuSync)
                     }
                 },
             },
             LockState::Srcu(srcu) => {
-                assert_eq!(
-                    mode,
-                    Mode::Read,
-                    "SRCU is only read-locked; writers call synchronize"
-                );
+                assert_eq!(mode, Mode::Read, "SRCU is only read-locked; writers call synchronize");
                 srcu.read_lock(task);
                 (true, costs.srcu_read_ns, WaitKind::Lock)
             }
@@ -762,14 +944,7 @@ impl Kernel {
             return Some(cost_ns);
         }
         let t = &mut self.tasks[task as usize];
-        t.wait = Some(Wait {
-            lock,
-            mode,
-            subclass,
-            since_ns: now_ns,
-            at,
-            kind: wait_kind,
-        });
+        t.wait = Some(Wait { lock, mode, subclass, since_ns: now_ns, at, kind: wait_kind });
         if wait_kind == WaitKind::Lock {
             t.state = TaskState::Blocked;
             self.check_deadlock(task, sched);
@@ -778,23 +953,9 @@ impl Kernel {
     }
 
     /// Books an acquisition: the task owns `lock` from `now_ns`.
-    fn grant(
-        &mut self,
-        task: TaskId,
-        lock: u32,
-        mode: Mode,
-        subclass: u8,
-        at: Position,
-        now_ns: u64,
-    ) {
+    fn grant(&mut self, task: TaskId, lock: u32, mode: Mode, subclass: u8, at: Position, now_ns: u64) {
         let t = &mut self.tasks[task as usize];
-        t.held.push(Held {
-            lock,
-            mode,
-            subclass,
-            acquired_ns: now_ns,
-            at,
-        });
+        t.held.push(Held { lock, mode, subclass, acquired_ns: now_ns, at });
         let last_cpu = std::mem::replace(&mut self.lock_last_cpu[lock as usize], t.cpu);
         let class = self.lock_class[lock as usize] as usize;
         self.stats[class].record_acquisition(last_cpu != NO_CPU && last_cpu != t.cpu);
@@ -804,19 +965,12 @@ impl Kernel {
     /// the wake-up latency.
     fn wake_with_lock(&mut self, task: TaskId, sched: &mut Scheduler) {
         let now_ns = sched.now_ns();
-        let wait = self.tasks[task as usize]
-            .wait
-            .take()
-            .expect("woken task was waiting");
+        let wait = self.tasks[task as usize].wait.take().expect("woken task was waiting");
         self.grant(task, wait.lock, wait.mode, wait.subclass, wait.at, now_ns);
         let class = self.lock_class[wait.lock as usize] as usize;
         self.stats[class].record_wait(now_ns - wait.since_ns);
         let t = &mut self.tasks[task as usize];
-        assert_ne!(
-            t.state,
-            TaskState::Frozen,
-            "detector bug: a task reported deadlocked was handed a lock"
-        );
+        assert_ne!(t.state, TaskState::Frozen, "detector bug: a task reported deadlocked was handed a lock");
         t.state = TaskState::Running;
         let latency_ns = match self.classes[class].kind {
             LockKind::Spinlock => self.costs.spinlock_ns,
@@ -829,10 +983,7 @@ impl Kernel {
         let now_ns = sched.now_ns();
         let t = &mut self.tasks[task as usize];
         let Some(index) = t.held.iter().rposition(|h| h.lock == lock) else {
-            let what = format!(
-                "unlock of {} which the task does not hold",
-                self.lock_name(lock)
-            );
+            let what = format!("unlock of {} which the task does not hold", self.lock_name(lock));
             let t = &self.tasks[task as usize];
             self.violations.push(Violation {
                 invariant: 6,
@@ -848,14 +999,9 @@ impl Kernel {
         let class = self.lock_class[lock as usize] as usize;
         self.stats[class].record_hold(now_ns - held.acquired_ns);
         let handoffs: Vec<Handoff> = match &mut self.locks[lock as usize] {
-            LockState::Mutex(m) | LockState::Spinlock(m) => m
-                .unlock(task)
-                .map(|next| Handoff {
-                    task: next,
-                    mode: Mode::Write,
-                })
-                .into_iter()
-                .collect(),
+            LockState::Mutex(m) | LockState::Spinlock(m) => {
+                m.unlock(task).map(|next| Handoff { task: next, mode: Mode::Write }).into_iter().collect()
+            }
             LockState::PercpuRwsem(sem) => match held.mode {
                 Mode::Read => sem.up_read(task).into_iter().collect(),
                 Mode::Write => sem.up_write(task, now_ns),
@@ -913,11 +1059,7 @@ impl Model for Kernel {
                     WriteStart::Acquired => self.wake_with_lock(task, sched),
                     WriteStart::Blocked => {
                         self.tasks[task as usize].state = TaskState::Blocked;
-                        self.tasks[task as usize]
-                            .wait
-                            .as_mut()
-                            .expect("writer waits")
-                            .kind = WaitKind::Lock;
+                        self.tasks[task as usize].wait.as_mut().expect("writer waits").kind = WaitKind::Lock;
                         self.check_deadlock(task, sched);
                     }
                     WriteStart::GracePeriod => unreachable!("grace period ends once"),
@@ -936,6 +1078,11 @@ impl Model for Kernel {
                     self.tasks[task as usize].state = TaskState::Blocked;
                     self.check_deadlock(task, sched);
                 }
+                return;
+            }
+            EV_IPI_HANDLER => {
+                let ipi = self.tasks[task as usize].ipi.take().expect("IPI in flight");
+                self.run_ipi_handler(task, ipi.cpu, ipi.handler, ipi.at, sched.now_ns());
                 return;
             }
             other => panic!("unknown kernel event kind {other}"),

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::engine::{Limits, StopReason};
+use crate::perf::PerfConfig;
 use crate::script::{Step, Step::*};
 use proptest::prelude::*;
 
@@ -12,11 +13,7 @@ const C: ClassId = 2;
 const H: ClassId = 3;
 
 fn classes() -> Vec<LockClassDef> {
-    let class = |name: &str, kind| LockClassDef {
-        name: name.into(),
-        kind,
-        per_cpu: false,
-    };
+    let class = |name: &str, kind| LockClassDef { name: name.into(), kind, layout: Layout::Global };
     vec![
         class("lock_a", LockKind::Mutex),
         class("lock_b", LockKind::Mutex),
@@ -26,17 +23,11 @@ fn classes() -> Vec<LockClassDef> {
 }
 
 fn lock(class: ClassId, mode: Mode) -> Step {
-    Lock {
-        lock: LockRef::Global(class),
-        mode,
-        nested: false,
-    }
+    Lock { lock: LockRef::Global(class), mode, nested: false }
 }
 
 fn unlock(class: ClassId) -> Step {
-    Unlock {
-        lock: LockRef::Global(class),
-    }
+    Unlock { lock: LockRef::Global(class) }
 }
 
 fn work(ns: u64) -> Step {
@@ -50,10 +41,7 @@ fn kernel(
     costs: Costs,
     on_deadlock: OnDeadlock,
 ) -> (Kernel, Scheduler) {
-    let programs = scripts
-        .iter()
-        .map(|(name, steps)| Program::compile(name, steps).unwrap())
-        .collect();
+    let programs = scripts.iter().map(|(name, steps)| Program::compile(name, steps).unwrap()).collect();
     let config = KernelConfig {
         seed: 1,
         run_index: 0,
@@ -62,6 +50,8 @@ fn kernel(
         on_deadlock,
         classes: classes(),
         programs,
+        perf: PerfConfig::without_pmus(),
+        ctx_per_cpu: false,
     };
     let tasks = (0..scripts.len())
         .map(|i| TaskSpec {
@@ -69,11 +59,7 @@ fn kernel(
             cpu: i as u32 % 4,
             stream: i as u64,
             start_ns: 0,
-            agent: Box::new(Sequence::new([(
-                start_ns[i],
-                i as ScriptId,
-                Args::default(),
-            )])),
+            agent: Box::new(Sequence::new([(start_ns[i], i as ScriptId, Args::default())])),
         })
         .collect();
     let mut sched = Scheduler::new();
@@ -83,63 +69,28 @@ fn kernel(
 
 #[test]
 fn pending_writer_blocks_recursive_reader_and_the_two_task_cycle_is_reported() {
-    let reader = vec![
-        lock(H, Mode::Read),
-        work(20_000_000),
-        lock(H, Mode::Read),
-        unlock(H),
-        unlock(H),
-    ];
+    let reader = vec![lock(H, Mode::Read), work(20_000_000), lock(H, Mode::Read), unlock(H), unlock(H)];
     let writer = vec![lock(H, Mode::Write), unlock(H)];
-    let (mut k, mut sched) = kernel(
-        &[("reader", reader), ("writer", writer)],
-        &[0, 1_000_000],
-        Costs::default(),
-        OnDeadlock::Stop,
-    );
+    let (mut k, mut sched) =
+        kernel(&[("reader", reader), ("writer", writer)], &[0, 1_000_000], Costs::default(), OnDeadlock::Stop);
     let outcome = sched.run(&mut k, &Limits::default());
     assert_eq!(outcome.stop, StopReason::Requested);
-    let [d] = k.deadlocks() else {
-        panic!("one deadlock expected: {:?}", k.deadlocks())
-    };
+    let [d] = k.deadlocks() else { panic!("one deadlock expected: {:?}", k.deadlocks()) };
     // Fast-path read (10 ns), 20 ms of work, then the nested read blocks behind the writer,
     // whose grace period ended at 11 ms.
     assert_eq!(d.time_ns, 20_000_010);
-    let who: Vec<_> = d
-        .members
-        .iter()
-        .map(|m| (m.task.as_str(), m.mode, m.position.as_str()))
-        .collect();
-    assert_eq!(
-        who,
-        vec![
-            ("task0", Mode::Read, "reader+2"),
-            ("task1", Mode::Write, "writer+0")
-        ]
-    );
+    let who: Vec<_> = d.members.iter().map(|m| (m.task.as_str(), m.mode, m.position.as_str())).collect();
+    assert_eq!(who, vec![("task0", Mode::Read, "reader+2"), ("task1", Mode::Write, "writer+0")]);
     let report = d.report();
-    assert!(
-        report.contains("*** DEADLOCK ***") && report.contains("pending writer"),
-        "{report}"
-    );
+    assert!(report.contains("*** DEADLOCK ***") && report.contains("pending writer"), "{report}");
 }
 
 #[test]
 fn nested_read_during_the_writers_grace_period_does_not_deadlock() {
-    let reader = vec![
-        lock(H, Mode::Read),
-        work(5_000_000),
-        lock(H, Mode::Read),
-        unlock(H),
-        unlock(H),
-    ];
+    let reader = vec![lock(H, Mode::Read), work(5_000_000), lock(H, Mode::Read), unlock(H), unlock(H)];
     let writer = vec![lock(H, Mode::Write), unlock(H)];
-    let (mut k, mut sched) = kernel(
-        &[("reader", reader), ("writer", writer)],
-        &[0, 1_000_000],
-        Costs::default(),
-        OnDeadlock::Stop,
-    );
+    let (mut k, mut sched) =
+        kernel(&[("reader", reader), ("writer", writer)], &[0, 1_000_000], Costs::default(), OnDeadlock::Stop);
     let outcome = sched.run(&mut k, &Limits::default());
     assert_eq!(outcome.stop, StopReason::QueueEmpty);
     assert!(k.deadlocks().is_empty());
@@ -148,118 +99,41 @@ fn nested_read_during_the_writers_grace_period_does_not_deadlock() {
 
 #[test]
 fn abba_is_found_the_instant_it_forms_and_names_both_positions() {
-    let t0 = vec![
-        lock(A, Mode::Write),
-        work(100),
-        lock(B, Mode::Write),
-        unlock(B),
-        unlock(A),
-    ];
-    let t1 = vec![
-        lock(B, Mode::Write),
-        work(100),
-        lock(A, Mode::Write),
-        unlock(A),
-        unlock(B),
-    ];
-    let (mut k, mut sched) = kernel(
-        &[("ab", t0), ("ba", t1)],
-        &[0, 0],
-        Costs::default(),
-        OnDeadlock::Stop,
-    );
+    let t0 = vec![lock(A, Mode::Write), work(100), lock(B, Mode::Write), unlock(B), unlock(A)];
+    let t1 = vec![lock(B, Mode::Write), work(100), lock(A, Mode::Write), unlock(A), unlock(B)];
+    let (mut k, mut sched) = kernel(&[("ab", t0), ("ba", t1)], &[0, 0], Costs::default(), OnDeadlock::Stop);
     sched.run(&mut k, &Limits::default());
-    let [d] = k.deadlocks() else {
-        panic!("one deadlock expected")
-    };
+    let [d] = k.deadlocks() else { panic!("one deadlock expected") };
     // 20 ns fast path + 100 ns work: both second acquisitions happen at 120 ns.
     assert_eq!(d.time_ns, 120);
     let report = d.report();
-    assert!(
-        report.contains("ab+2") && report.contains("ba+2"),
-        "{report}"
-    );
-    assert!(
-        report.contains("taken at ab+0") && report.contains("taken at ba+0"),
-        "{report}"
-    );
+    assert!(report.contains("ab+2") && report.contains("ba+2"), "{report}");
+    assert!(report.contains("taken at ab+0") && report.contains("taken at ba+0"), "{report}");
     assert_eq!(d.signature(), "lock_a(W)@ba+2 -> lock_b(W)@ab+2");
 }
 
 #[test]
 fn three_task_cycle_across_mutex_rwsem_and_second_mutex_is_found() {
     // task0 holds A and wants H for write; task1 reads H and wants C; task2 holds C, wants A.
-    let t0 = vec![
-        lock(A, Mode::Write),
-        work(1_000_000),
-        lock(H, Mode::Write),
-        unlock(H),
-        unlock(A),
-    ];
-    let t1 = vec![
-        lock(H, Mode::Read),
-        work(5_000_000),
-        lock(C, Mode::Write),
-        unlock(C),
-        unlock(H),
-    ];
-    let t2 = vec![
-        lock(C, Mode::Write),
-        work(20_000_000),
-        lock(A, Mode::Write),
-        unlock(A),
-        unlock(C),
-    ];
-    let (mut k, mut sched) = kernel(
-        &[("w", t0), ("r", t1), ("m", t2)],
-        &[0, 0, 0],
-        Costs::default(),
-        OnDeadlock::Stop,
-    );
+    let t0 = vec![lock(A, Mode::Write), work(1_000_000), lock(H, Mode::Write), unlock(H), unlock(A)];
+    let t1 = vec![lock(H, Mode::Read), work(5_000_000), lock(C, Mode::Write), unlock(C), unlock(H)];
+    let t2 = vec![lock(C, Mode::Write), work(20_000_000), lock(A, Mode::Write), unlock(A), unlock(C)];
+    let (mut k, mut sched) = kernel(&[("w", t0), ("r", t1), ("m", t2)], &[0, 0, 0], Costs::default(), OnDeadlock::Stop);
     sched.run(&mut k, &Limits::default());
-    let [d] = k.deadlocks() else {
-        panic!("one deadlock expected")
-    };
+    let [d] = k.deadlocks() else { panic!("one deadlock expected") };
     assert_eq!(d.time_ns, 20_000_020);
-    let mut classes: Vec<_> = d
-        .members
-        .iter()
-        .map(|m| (m.waits_for_class.as_str(), m.mode))
-        .collect();
+    let mut classes: Vec<_> = d.members.iter().map(|m| (m.waits_for_class.as_str(), m.mode)).collect();
     classes.sort();
-    assert_eq!(
-        classes,
-        vec![
-            ("cpu_hotplug_lock", Mode::Write),
-            ("lock_a", Mode::Write),
-            ("lock_c", Mode::Write)
-        ]
-    );
+    assert_eq!(classes, vec![("cpu_hotplug_lock", Mode::Write), ("lock_a", Mode::Write), ("lock_c", Mode::Write)]);
 }
 
 #[test]
 fn freeze_keeps_the_cycle_blocked_and_lets_others_finish() {
-    let t0 = vec![
-        lock(A, Mode::Write),
-        work(100),
-        lock(B, Mode::Write),
-        unlock(B),
-        unlock(A),
-    ];
-    let t1 = vec![
-        lock(B, Mode::Write),
-        work(100),
-        lock(A, Mode::Write),
-        unlock(A),
-        unlock(B),
-    ];
+    let t0 = vec![lock(A, Mode::Write), work(100), lock(B, Mode::Write), unlock(B), unlock(A)];
+    let t1 = vec![lock(B, Mode::Write), work(100), lock(A, Mode::Write), unlock(A), unlock(B)];
     let t2 = vec![lock(C, Mode::Write), work(1000), unlock(C)];
-    let (mut k, mut sched) = kernel(
-        &[("ab", t0), ("ba", t1), ("c", t2)],
-        &[0, 0, 0],
-        Costs::default(),
-        OnDeadlock::Freeze,
-    );
+    let (mut k, mut sched) =
+        kernel(&[("ab", t0), ("ba", t1), ("c", t2)], &[0, 0, 0], Costs::default(), OnDeadlock::Freeze);
     let outcome = sched.run(&mut k, &Limits::default());
     assert_eq!(outcome.stop, StopReason::QueueEmpty);
     assert_eq!(k.deadlocks().len(), 1);
@@ -271,56 +145,26 @@ fn freeze_keeps_the_cycle_blocked_and_lets_others_finish() {
 
 #[test]
 fn lock_order_reports_abba_from_two_runs_that_never_deadlocked() {
-    let ab = vec![
-        lock(A, Mode::Write),
-        lock(B, Mode::Write),
-        unlock(B),
-        unlock(A),
-    ];
-    let ba = vec![
-        lock(B, Mode::Write),
-        lock(A, Mode::Write),
-        unlock(A),
-        unlock(B),
-    ];
+    let ab = vec![lock(A, Mode::Write), lock(B, Mode::Write), unlock(B), unlock(A)];
+    let ba = vec![lock(B, Mode::Write), lock(A, Mode::Write), unlock(A), unlock(B)];
     let mut merged = LockOrder::default();
     for (i, script) in [ab, ba].into_iter().enumerate() {
-        let (mut k, mut sched) =
-            kernel(&[("op", script)], &[0], Costs::default(), OnDeadlock::Stop);
+        let (mut k, mut sched) = kernel(&[("op", script)], &[0], Costs::default(), OnDeadlock::Stop);
         sched.run(&mut k, &Limits::default());
         assert!(k.deadlocks().is_empty());
-        assert!(
-            k.lock_order()
-                .cycles(|c| classes()[c as usize].kind)
-                .is_empty(),
-            "run {i}"
-        );
+        assert!(k.lock_order().cycles(|c| classes()[c as usize].kind).is_empty(), "run {i}");
         merged.merge(k.lock_order());
     }
     let cycles = merged.cycles(|c| classes()[c as usize].kind);
     assert_eq!(cycles.len(), 1);
-    let pairs: Vec<_> = cycles[0]
-        .edges
-        .iter()
-        .map(|(a, b, _)| (a.class, b.class))
-        .collect();
+    let pairs: Vec<_> = cycles[0].edges.iter().map(|(a, b, _)| (a.class, b.class)).collect();
     assert_eq!(pairs, vec![(A, B), (B, A)]);
 }
 
 #[test]
 fn recursive_read_is_a_possible_deadlock_even_without_a_writer() {
-    let reader = vec![
-        lock(H, Mode::Read),
-        lock(H, Mode::Read),
-        unlock(H),
-        unlock(H),
-    ];
-    let (mut k, mut sched) = kernel(
-        &[("reader", reader)],
-        &[0],
-        Costs::default(),
-        OnDeadlock::Stop,
-    );
+    let reader = vec![lock(H, Mode::Read), lock(H, Mode::Read), unlock(H), unlock(H)];
+    let (mut k, mut sched) = kernel(&[("reader", reader)], &[0], Costs::default(), OnDeadlock::Stop);
     sched.run(&mut k, &Limits::default());
     assert!(k.deadlocks().is_empty());
     let cycles = k.lock_order().cycles(|c| classes()[c as usize].kind);
@@ -339,14 +183,9 @@ impl Agent for Repairman {
             if let Some(last) = cx.last {
                 assert!(last.result.is_ok());
             }
-            return Next::Sleep {
-                ns: exp_ns(cx.rng, self.think_ns),
-            };
+            return Next::Sleep { ns: exp_ns(cx.rng, self.think_ns) };
         }
-        Next::Run {
-            script: 0,
-            args: Args::default(),
-        }
+        Next::Run { script: 0, args: Args::default() }
     }
 }
 
@@ -378,15 +217,7 @@ fn mutex_with_zero_costs_matches_the_finite_population_single_server_queue() {
     let mut waits = Vec::new();
     for seed in 0..replications {
         let programs = vec![
-            Program::compile(
-                "hold",
-                &[
-                    lock(A, Mode::Write),
-                    Work(Cost::exp(hold_ns as u64)),
-                    unlock(A),
-                ],
-            )
-            .unwrap(),
+            Program::compile("hold", &[lock(A, Mode::Write), Work(Cost::exp(hold_ns as u64)), unlock(A)]).unwrap(),
         ];
         let config = KernelConfig {
             seed,
@@ -396,6 +227,8 @@ fn mutex_with_zero_costs_matches_the_finite_population_single_server_queue() {
             on_deadlock: OnDeadlock::Stop,
             classes: classes(),
             programs,
+            perf: PerfConfig::without_pmus(),
+            ctx_per_cpu: false,
         };
         let tasks = (0..n)
             .map(|i| TaskSpec {
@@ -408,34 +241,19 @@ fn mutex_with_zero_costs_matches_the_finite_population_single_server_queue() {
             .collect();
         let mut sched = Scheduler::new();
         let mut k = Kernel::new(config, tasks, &mut sched).unwrap();
-        sched.run(
-            &mut k,
-            &Limits {
-                until_ns: run_ns,
-                ..Limits::default()
-            },
-        );
+        sched.run(&mut k, &Limits { until_ns: run_ns, ..Limits::default() });
         let stat = &k.lock_stats()[A as usize];
         utilisations.push(stat.hold_ns_total as f64 / run_ns as f64);
         waits.push(stat.wait_ns_total as f64 / stat.acquisitions as f64);
     }
     // Replications are independent: the tolerance is 4 standard errors of their mean, which a
     // correct model exceeds with probability < 1e-4; the SE itself must be small (< 2 %).
-    for (name, xs, theory) in [
-        ("utilisation", &utilisations, u_theory),
-        ("mean wait", &waits, w_theory),
-    ] {
+    for (name, xs, theory) in [("utilisation", &utilisations, u_theory), ("mean wait", &waits, w_theory)] {
         let mean = xs.iter().sum::<f64>() / xs.len() as f64;
         let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (xs.len() - 1) as f64;
         let se = (var / xs.len() as f64).sqrt();
-        assert!(
-            se < 0.02 * theory,
-            "{name}: standard error {se} too large to test anything"
-        );
-        assert!(
-            (mean - theory).abs() < 4.0 * se,
-            "{name}: simulated {mean}, theory {theory}, se {se}"
-        );
+        assert!(se < 0.02 * theory, "{name}: standard error {se} too large to test anything");
+        assert!((mean - theory).abs() < 4.0 * se, "{name}: simulated {mean}, theory {theory}, se {se}");
     }
 }
 
@@ -445,9 +263,7 @@ fn edge_is_plausible(k: &Kernel, task: usize, next: usize) -> bool {
     let wait = k.tasks[task].wait.expect("a cycle member waits");
     let n = &k.tasks[next];
     let holds = n.held.iter().any(|h| h.lock == wait.lock);
-    let pending_writer = n
-        .wait
-        .is_some_and(|w| w.lock == wait.lock && w.mode == Mode::Write);
+    let pending_writer = n.wait.is_some_and(|w| w.lock == wait.lock && w.mode == Mode::Write);
     match k.class_of(wait.lock).kind {
         LockKind::PercpuRwsem => holds || pending_writer,
         _ => holds,
@@ -459,11 +275,7 @@ fn arb_script() -> impl Strategy<Value = Vec<Step>> {
     proptest::collection::vec((0u16..4, any::<bool>(), 0u64..3), 1..=3).prop_map(|locks| {
         let mut steps = Vec::new();
         for &(class, read, work_units) in &locks {
-            let mode = if class == H && read {
-                Mode::Read
-            } else {
-                Mode::Write
-            };
+            let mode = if class == H && read { Mode::Read } else { Mode::Write };
             steps.push(lock(class, mode));
             steps.push(work(work_units * 1_000));
         }
@@ -533,84 +345,30 @@ fn end_time(steps: Vec<Step>, costs: Costs, cpus_offline: &[u32]) -> u64 {
 #[test]
 fn primitive_costs_are_charged_exactly() {
     let costs = Costs::default();
-    assert_eq!(
-        end_time(vec![lock(A, Mode::Write), unlock(A)], costs, &[]),
-        20
-    );
-    assert_eq!(
-        end_time(vec![Step::StopMachine], costs, &[]),
-        50_000 + 4 * 1_000
-    );
-    assert_eq!(
-        end_time(vec![Step::StopMachine], costs, &[2]),
-        50_000 + 3 * 1_000
-    );
-    let ipi = |cpu| {
-        vec![Step::Ipi {
-            cpu: CpuRef::Fixed(cpu),
-            handler: Cost::fixed(500),
-        }]
-    };
+    assert_eq!(end_time(vec![lock(A, Mode::Write), unlock(A)], costs, &[]), 20);
+    assert_eq!(end_time(vec![Step::StopMachine], costs, &[]), 50_000 + 4 * 1_000);
+    assert_eq!(end_time(vec![Step::StopMachine], costs, &[2]), 50_000 + 3 * 1_000);
+    let ipi = |cpu| vec![Step::Ipi { cpu: CpuRef::Fixed(cpu), handler: IpiHandler::Work(Cost::fixed(500)) }];
     assert_eq!(end_time(ipi(1), costs, &[]), 2_000 + 500);
-    assert_eq!(
-        end_time(ipi(1), costs, &[1]),
-        0,
-        "an IPI to an offline CPU returns -ENXIO at once"
-    );
-    assert_eq!(
-        end_time(vec![Step::Synchronize(SyncKind::Rcu)], costs, &[]),
-        10_000_000
-    );
-    assert_eq!(
-        end_time(vec![Step::Synchronize(SyncKind::RcuExpedited)], costs, &[]),
-        50_000
-    );
-    let per_cpu = Cost {
-        base_ns: 5_000,
-        per_online_cpu_ns: 200,
-        per_possible_cpu_ns: 300,
-        exponential: false,
-    };
-    assert_eq!(
-        end_time(vec![Step::Work(per_cpu)], costs, &[0]),
-        5_000 + 3 * 200 + 4 * 300
-    );
-    assert_eq!(
-        end_time(
-            vec![lock(A, Mode::Write), Step::StopMachine, unlock(A)],
-            Costs::zero(),
-            &[]
-        ),
-        0
-    );
+    assert_eq!(end_time(ipi(1), costs, &[1]), 0, "an IPI to an offline CPU returns -ENXIO at once");
+    assert_eq!(end_time(vec![Step::Synchronize(SyncKind::Rcu)], costs, &[]), 10_000_000);
+    assert_eq!(end_time(vec![Step::Synchronize(SyncKind::RcuExpedited)], costs, &[]), 50_000);
+    let per_cpu = Cost { base_ns: 5_000, per_online_cpu_ns: 200, per_possible_cpu_ns: 300, exponential: false };
+    assert_eq!(end_time(vec![Step::Work(per_cpu)], costs, &[0]), 5_000 + 3 * 200 + 4 * 300);
+    assert_eq!(end_time(vec![lock(A, Mode::Write), Step::StopMachine, unlock(A)], Costs::zero(), &[]), 0);
 }
 
 #[test]
 fn synchronize_srcu_waits_for_older_readers_and_its_grace_period() {
     let classes_with_srcu = || {
         let mut c = classes();
-        c.push(LockClassDef {
-            name: "pmus_srcu".into(),
-            kind: LockKind::Srcu,
-            per_cpu: false,
-        });
+        c.push(LockClassDef { name: "pmus_srcu".into(), kind: LockKind::Srcu, layout: Layout::Global });
         c
     };
     let srcu = LockRef::Global(4);
-    let reader = vec![
-        Lock {
-            lock: srcu,
-            mode: Mode::Read,
-            nested: false,
-        },
-        work(5_000_000),
-        Unlock { lock: srcu },
-    ];
+    let reader = vec![Lock { lock: srcu, mode: Mode::Read, nested: false }, work(5_000_000), Unlock { lock: srcu }];
     let sync = vec![Step::Synchronize(SyncKind::Srcu(srcu))];
-    let programs = vec![
-        Program::compile("reader", &reader).unwrap(),
-        Program::compile("sync", &sync).unwrap(),
-    ];
+    let programs = vec![Program::compile("reader", &reader).unwrap(), Program::compile("sync", &sync).unwrap()];
     let config = KernelConfig {
         seed: 1,
         run_index: 0,
@@ -619,6 +377,8 @@ fn synchronize_srcu_waits_for_older_readers_and_its_grace_period() {
         on_deadlock: OnDeadlock::Stop,
         classes: classes_with_srcu(),
         programs,
+        perf: PerfConfig::without_pmus(),
+        ctx_per_cpu: false,
     };
     let tasks = (0..2)
         .map(|i| TaskSpec {
@@ -626,11 +386,7 @@ fn synchronize_srcu_waits_for_older_readers_and_its_grace_period() {
             cpu: i,
             stream: i as u64,
             start_ns: 0,
-            agent: Box::new(Sequence::new([(
-                i as u64 * 1_000,
-                i as ScriptId,
-                Args::default(),
-            )])),
+            agent: Box::new(Sequence::new([(i as u64 * 1_000, i as ScriptId, Args::default())])),
         })
         .collect();
     let mut sched = Scheduler::new();
@@ -644,13 +400,8 @@ fn synchronize_srcu_waits_for_older_readers_and_its_grace_period() {
 
 #[test]
 fn contended_spinlock_hands_over_without_wakeup_latency() {
-    let spin = |name: &str| LockClassDef {
-        name: name.into(),
-        kind: LockKind::Spinlock,
-        per_cpu: false,
-    };
-    let programs =
-        vec![Program::compile("hold", &[lock(0, Mode::Write), work(1_000), unlock(0)]).unwrap()];
+    let spin = |name: &str| LockClassDef { name: name.into(), kind: LockKind::Spinlock, layout: Layout::Global };
+    let programs = vec![Program::compile("hold", &[lock(0, Mode::Write), work(1_000), unlock(0)]).unwrap()];
     let config = KernelConfig {
         seed: 1,
         run_index: 0,
@@ -659,6 +410,8 @@ fn contended_spinlock_hands_over_without_wakeup_latency() {
         on_deadlock: OnDeadlock::Stop,
         classes: vec![spin("ctx->lock")],
         programs,
+        perf: PerfConfig::without_pmus(),
+        ctx_per_cpu: false,
     };
     let tasks = (0..2)
         .map(|i| TaskSpec {
@@ -675,13 +428,5 @@ fn contended_spinlock_hands_over_without_wakeup_latency() {
     // t0: 50 ns + 1 µs; t1 spins from 0, is handed the lock at 1050 and pays 50 ns + 1 µs.
     assert_eq!(outcome.end_ns, 1_050 + 50 + 1_000);
     let stat = &k.lock_stats()[0];
-    assert_eq!(
-        (
-            stat.acquisitions,
-            stat.contentions,
-            stat.wait_ns_total,
-            stat.bounces
-        ),
-        (2, 1, 1_050, 1)
-    );
+    assert_eq!((stat.acquisitions, stat.contentions, stat.wait_ns_total, stat.bounces), (2, 1, 1_050, 1));
 }

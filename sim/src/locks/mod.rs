@@ -28,12 +28,7 @@ pub enum LockKind {
 }
 
 impl LockKind {
-    pub const ALL: [LockKind; 4] = [
-        LockKind::Mutex,
-        LockKind::PercpuRwsem,
-        LockKind::Srcu,
-        LockKind::Spinlock,
-    ];
+    pub const ALL: [LockKind; 4] = [LockKind::Mutex, LockKind::PercpuRwsem, LockKind::Srcu, LockKind::Spinlock];
 
     pub fn as_str(self) -> &'static str {
         match self {

@@ -34,11 +34,7 @@ impl Mutex {
 
     /// Releases the lock; returns the waiter it was handed to, if any.
     pub fn unlock(&mut self, task: TaskId) -> Option<TaskId> {
-        assert_eq!(
-            self.owner,
-            Some(task),
-            "mutex unlocked by a task that does not own it"
-        );
+        assert_eq!(self.owner, Some(task), "mutex unlocked by a task that does not own it");
         self.owner = self.waiters.pop_front();
         self.owner
     }

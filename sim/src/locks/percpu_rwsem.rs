@@ -50,15 +50,11 @@ impl PercpuRwsem {
     }
 
     fn within_grace_period_of_exit(&self, now_ns: u64, grace_period_ns: u64) -> bool {
-        self.last_writer_exit_ns
-            .is_some_and(|exit| now_ns - exit < grace_period_ns)
+        self.last_writer_exit_ns.is_some_and(|exit| now_ns - exit < grace_period_ns)
     }
 
     fn blocks_readers(&self) -> bool {
-        matches!(
-            self.writer,
-            Some((_, WriterPhase::Draining | WriterPhase::Held))
-        )
+        matches!(self.writer, Some((_, WriterPhase::Draining | WriterPhase::Held)))
     }
 
     /// `percpu_down_read()`: `true` if acquired, `false` if `task` now waits for the writer.
@@ -74,19 +70,12 @@ impl PercpuRwsem {
 
     /// `percpu_up_read()`: returns the writer that finished draining, if any.
     pub fn up_read(&mut self, task: TaskId) -> Option<Handoff> {
-        let at = self
-            .readers
-            .iter()
-            .rposition(|&t| t == task)
-            .expect("up_read without down_read");
+        let at = self.readers.iter().rposition(|&t| t == task).expect("up_read without down_read");
         self.readers.swap_remove(at);
         match self.writer {
             Some((writer, WriterPhase::Draining)) if self.readers.is_empty() => {
                 self.writer = Some((writer, WriterPhase::Held));
-                Some(Handoff {
-                    task: writer,
-                    mode: Mode::Write,
-                })
+                Some(Handoff { task: writer, mode: Mode::Write })
             }
             _ => None,
         }
@@ -94,8 +83,7 @@ impl PercpuRwsem {
 
     /// `percpu_down_write()` up to the point where it would sleep.
     pub fn down_write(&mut self, task: TaskId, now_ns: u64, grace_period_ns: u64) -> WriteStart {
-        let rcu_sync_idle =
-            self.writers_in_path == 0 && !self.within_grace_period_of_exit(now_ns, grace_period_ns);
+        let rcu_sync_idle = self.writers_in_path == 0 && !self.within_grace_period_of_exit(now_ns, grace_period_ns);
         self.writers_in_path += 1;
         if self.writer.is_some() {
             self.waiters.push_back((task, Mode::Write));
@@ -120,22 +108,14 @@ impl PercpuRwsem {
 
     /// The writer's rcu_sync grace period is over: it sets `block` and drains readers.
     pub fn grace_period_over(&mut self, task: TaskId) -> WriteStart {
-        assert_eq!(
-            self.writer,
-            Some((task, WriterPhase::GracePeriod)),
-            "no grace period in progress"
-        );
+        assert_eq!(self.writer, Some((task, WriterPhase::GracePeriod)), "no grace period in progress");
         self.start_draining(task)
     }
 
     /// `percpu_up_write()`: returns the waiters handed the lock (leading readers, then at most
     /// one writer, who owns it only once those readers drained).
     pub fn up_write(&mut self, task: TaskId, now_ns: u64) -> Vec<Handoff> {
-        assert_eq!(
-            self.writer,
-            Some((task, WriterPhase::Held)),
-            "up_write by a non-writer"
-        );
+        assert_eq!(self.writer, Some((task, WriterPhase::Held)), "up_write by a non-writer");
         self.writer = None;
         self.writers_in_path -= 1;
         if self.writers_in_path == 0 {
@@ -197,10 +177,7 @@ mod tests {
         assert_eq!(sem.down_write(2, 0, GP), WriteStart::GracePeriod);
         assert_eq!(sem.grace_period_over(2), WriteStart::Blocked);
         assert_eq!(sem.blockers(2), vec![1]);
-        assert!(
-            !sem.down_read(1),
-            "a reader that already holds the lock must block too"
-        );
+        assert!(!sem.down_read(1), "a reader that already holds the lock must block too");
         assert_eq!(sem.blockers(1), vec![2]);
     }
 
@@ -211,13 +188,7 @@ mod tests {
         assert!(sem.readers_slow_path(5, GP));
         assert!(sem.down_read(1));
         assert_eq!(sem.grace_period_over(2), WriteStart::Blocked);
-        assert_eq!(
-            sem.up_read(1),
-            Some(Handoff {
-                task: 2,
-                mode: Mode::Write
-            })
-        );
+        assert_eq!(sem.up_read(1), Some(Handoff { task: 2, mode: Mode::Write }));
         assert_eq!(sem.writer(), Some(2));
     }
 
@@ -230,10 +201,7 @@ mod tests {
         assert!(sem.readers_slow_path(100 + GP - 1, GP));
         assert_eq!(sem.down_write(2, 100 + GP - 1, GP), WriteStart::Acquired);
         assert!(sem.up_write(2, 200).is_empty());
-        assert!(
-            !sem.readers_slow_path(200 + GP, GP),
-            "strict <: exactly one grace period later is idle"
-        );
+        assert!(!sem.readers_slow_path(200 + GP, GP), "strict <: exactly one grace period later is idle");
         assert_eq!(sem.down_write(3, 200 + GP, GP), WriteStart::GracePeriod);
     }
 
@@ -248,39 +216,11 @@ mod tests {
         assert!(!sem.down_read(5));
         assert_eq!(sem.blockers(4), vec![1]);
         let woken = sem.up_write(1, 2);
-        assert_eq!(
-            woken,
-            vec![
-                Handoff {
-                    task: 2,
-                    mode: Mode::Read
-                },
-                Handoff {
-                    task: 3,
-                    mode: Mode::Read
-                }
-            ]
-        );
-        assert_eq!(
-            sem.blockers(4),
-            vec![2, 3],
-            "the next writer drains the readers just woken"
-        );
+        assert_eq!(woken, vec![Handoff { task: 2, mode: Mode::Read }, Handoff { task: 3, mode: Mode::Read }]);
+        assert_eq!(sem.blockers(4), vec![2, 3], "the next writer drains the readers just woken");
         assert_eq!(sem.blockers(5), vec![4]);
         assert_eq!(sem.up_read(2), None);
-        assert_eq!(
-            sem.up_read(3),
-            Some(Handoff {
-                task: 4,
-                mode: Mode::Write
-            })
-        );
-        assert_eq!(
-            sem.up_write(4, 3),
-            vec![Handoff {
-                task: 5,
-                mode: Mode::Read
-            }]
-        );
+        assert_eq!(sem.up_read(3), Some(Handoff { task: 4, mode: Mode::Write }));
+        assert_eq!(sem.up_write(4, 3), vec![Handoff { task: 5, mode: Mode::Read }]);
     }
 }

@@ -27,11 +27,7 @@ impl Srcu {
 
     /// Ends `task`'s most recent read section; returns synchronizers that may now return.
     pub fn read_unlock(&mut self, task: TaskId) -> Vec<TaskId> {
-        let at = self
-            .readers
-            .iter()
-            .rposition(|&(_, t)| t == task)
-            .expect("srcu_read_unlock without srcu_read_lock");
+        let at = self.readers.iter().rposition(|&(_, t)| t == task).expect("srcu_read_unlock without srcu_read_lock");
         let (id, _) = self.readers.remove(at);
         for sync in &mut self.syncs {
             sync.older_readers.retain(|&r| r != id);
@@ -42,20 +38,12 @@ impl Srcu {
     /// Starts `synchronize_srcu()` for `task`, snapshotting the readers it must wait for.
     pub fn synchronize(&mut self, task: TaskId) {
         let older_readers = self.readers.iter().map(|&(id, _)| id).collect();
-        self.syncs.push(Sync {
-            task,
-            older_readers,
-            grace_period_over: false,
-        });
+        self.syncs.push(Sync { task, older_readers, grace_period_over: false });
     }
 
     /// The grace period of `task`'s synchronize has elapsed; returns synchronizers that may return.
     pub fn grace_period_over(&mut self, task: TaskId) -> Vec<TaskId> {
-        let sync = self
-            .syncs
-            .iter_mut()
-            .find(|s| s.task == task)
-            .expect("synchronize in progress");
+        let sync = self.syncs.iter_mut().find(|s| s.task == task).expect("synchronize in progress");
         sync.grace_period_over = true;
         self.take_finished()
     }
@@ -77,12 +65,8 @@ impl Srcu {
         let Some(sync) = self.syncs.iter().find(|s| s.task == task) else {
             return Vec::new();
         };
-        let mut tasks: Vec<TaskId> = self
-            .readers
-            .iter()
-            .filter(|(id, _)| sync.older_readers.contains(id))
-            .map(|&(_, t)| t)
-            .collect();
+        let mut tasks: Vec<TaskId> =
+            self.readers.iter().filter(|(id, _)| sync.older_readers.contains(id)).map(|&(_, t)| t).collect();
         tasks.sort_unstable();
         tasks.dedup();
         tasks

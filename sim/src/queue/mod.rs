@@ -34,11 +34,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn item(time_ns: u64, seq: u64) -> Scheduled {
-        Scheduled {
-            time_ns,
-            seq,
-            event: Event::new(seq as u32, 0, 0),
-        }
+        Scheduled { time_ns, seq, event: Event::new(seq as u32, 0, 0) }
     }
 
     /// Drives a queue with interleaved pushes (never below the last pop) and pops, and checks

@@ -22,12 +22,7 @@ pub struct RadixHeap {
 
 impl Default for RadixHeap {
     fn default() -> Self {
-        Self {
-            buckets: (0..BUCKETS).map(|_| Vec::new()).collect(),
-            occupied: [0; 3],
-            last: 0,
-            len: 0,
-        }
+        Self { buckets: (0..BUCKETS).map(|_| Vec::new()).collect(), occupied: [0; 3], last: 0, len: 0 }
     }
 }
 
@@ -73,11 +68,7 @@ impl RadixHeap {
         }
         let mut items = std::mem::take(&mut self.buckets[bucket]);
         self.unmark(bucket);
-        self.last = items
-            .iter()
-            .map(Scheduled::key)
-            .min()
-            .expect("occupied bucket is non-empty");
+        self.last = items.iter().map(Scheduled::key).min().expect("occupied bucket is non-empty");
         for item in items.drain(..) {
             let to = bucket_of(item.key(), self.last);
             debug_assert!(to < bucket);

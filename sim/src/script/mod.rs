@@ -1,0 +1,515 @@
+//! Lock scripts: the vocabulary operations are written in, and their compiled form.
+//!
+//! A script is a tree of [`Step`]s, as DESIGN §4 writes them. [`Program::compile`] flattens it
+//! into numbered instructions so that a script position is one number, printed as
+//! `name+step` in the style of lockdep's `function+offset`.
+
+use std::fmt;
+
+use crate::locks::Mode;
+
+/// Index of a lock class in the kernel's class table.
+pub type ClassId = u16;
+/// Index of a program in the kernel's script table.
+pub type ScriptId = u16;
+
+/// Most instructions one compiled script may have.
+pub const MAX_SCRIPT_STEPS: usize = 4096;
+/// Deepest nesting of loops and checks in one script.
+pub const MAX_SCRIPT_DEPTH: usize = 16;
+
+/// A kernel error number as the operation returns it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Errno {
+    Enodev,
+    Enxio,
+    Ebusy,
+    Einval,
+}
+
+impl Errno {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Errno::Enodev => "ENODEV",
+            Errno::Enxio => "ENXIO",
+            Errno::Ebusy => "EBUSY",
+            Errno::Einval => "EINVAL",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Errno> {
+        [Errno::Enodev, Errno::Enxio, Errno::Ebusy, Errno::Einval]
+            .into_iter()
+            .find(|e| e.as_str().eq_ignore_ascii_case(name.trim_start_matches('-')))
+    }
+}
+
+/// Which CPU a step refers to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum CpuRef {
+    /// The operation's CPU argument (the CPU going down, the CPU an event is opened on).
+    Arg,
+    /// The CPU the task runs on.
+    Current,
+    Fixed(u32),
+    /// Inside `for_each_handoff`: the CPU an uncore context moves to.
+    Target,
+    /// Inside `for_each_handoff`: the lower-addressed of `Arg` and `Target` (taken first).
+    Lower,
+    /// Inside `for_each_handoff`: the higher-addressed of `Arg` and `Target`.
+    Higher,
+}
+
+/// Which PMU a step refers to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PmuRef {
+    /// The operation's PMU argument.
+    Arg,
+    /// The PMU of the innermost `for_each_pmu` or `for_each_handoff`.
+    Loop,
+}
+
+/// How many instances a lock class has, and what picks one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Layout {
+    /// One instance (`cpu_hotplug_lock`, `pmus_lock`).
+    Global,
+    /// One per possible CPU.
+    PerCpu,
+    /// One per CPU and PMU slot (`ctx->mutex` before v6.2), or per CPU with
+    /// `context_layout = per-cpu`.
+    Ctx,
+    /// One per PMU slot (`dev->mutex`).
+    PerPmu,
+    /// One per task (`event->child_mutex` of the task's event).
+    PerTask,
+}
+
+impl Layout {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Layout::Global => "global",
+            Layout::PerCpu => "per_cpu",
+            Layout::Ctx => "ctx",
+            Layout::PerPmu => "per_pmu",
+            Layout::PerTask => "per_task",
+        }
+    }
+}
+
+/// Which lock instance a step refers to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LockRef {
+    /// The single instance of a global class (`cpu_hotplug_lock`, `pmus_lock`).
+    Global(ClassId),
+    /// The instance of a per-CPU class for that CPU.
+    PerCpu(ClassId, CpuRef),
+    /// A `perf_cpu_context` lock (`ctx->mutex`): one per CPU and PMU, or one per CPU when
+    /// contexts are laid out per CPU (v6.2).
+    Ctx(ClassId, CpuRef, PmuRef),
+    /// One per PMU (`dev->mutex` of the PMU's device).
+    PerPmu(ClassId, PmuRef),
+    /// One per task (`event->child_mutex` of the task's own event).
+    PerTask(ClassId),
+}
+
+impl LockRef {
+    /// The layout this reference needs its class to have.
+    pub fn layout(self) -> Layout {
+        match self {
+            LockRef::Global(_) => Layout::Global,
+            LockRef::PerCpu(..) => Layout::PerCpu,
+            LockRef::Ctx(..) => Layout::Ctx,
+            LockRef::PerPmu(..) => Layout::PerPmu,
+            LockRef::PerTask(_) => Layout::PerTask,
+        }
+    }
+
+    pub fn class(self) -> ClassId {
+        match self {
+            LockRef::Global(c)
+            | LockRef::PerCpu(c, _)
+            | LockRef::Ctx(c, _, _)
+            | LockRef::PerPmu(c, _)
+            | LockRef::PerTask(c) => c,
+        }
+    }
+}
+
+/// A time cost: `base_ns + per_online_cpu_ns × online CPUs + per_possible_cpu_ns × CPUs`,
+/// used as is or as the mean of an exponential draw from the task's stream.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Cost {
+    pub base_ns: u64,
+    pub per_online_cpu_ns: u64,
+    pub per_possible_cpu_ns: u64,
+    pub exponential: bool,
+}
+
+impl Cost {
+    pub const fn fixed(ns: u64) -> Self {
+        Cost { base_ns: ns, per_online_cpu_ns: 0, per_possible_cpu_ns: 0, exponential: false }
+    }
+
+    pub const fn exp(mean_ns: u64) -> Self {
+        Cost { base_ns: mean_ns, per_online_cpu_ns: 0, per_possible_cpu_ns: 0, exponential: true }
+    }
+}
+
+/// A piece of kernel state a step tests ([`Step::Check`]) or writes ([`Step::Set`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Flag {
+    /// The hotplug online mask (`cpu_online()`).
+    CpuOnline(CpuRef),
+    /// `cpuctx->online` of that CPU's context of that PMU.
+    CtxOnline(CpuRef, PmuRef),
+    /// `perf_online_mask`.
+    PerfOnline(CpuRef),
+    /// The per-CPU usable mask of the percpu-state scheme (like `->qsmaskinitnext`).
+    Usable(CpuRef),
+}
+
+/// What an IPI handler does on the target CPU.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum IpiHandler {
+    /// Program the operation's event on the context (`__perf_install_in_context`).
+    InstallEvent,
+    /// Remove the operation's event from its context.
+    RemoveEvent,
+    /// Remove every event of that CPU's context of the loop PMU (`__perf_event_exit_context`).
+    RemoveEvents,
+    /// Only spend time.
+    Work(Cost),
+}
+
+/// Which registered PMUs a `for_each_pmu` visits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PmuFilter {
+    All,
+    /// Core-scoped PMUs only.
+    Core,
+    /// Uncore (package-scoped) PMUs only.
+    Uncore,
+}
+
+/// How `perf_pmu_register` sets each CPU's `cpuctx->online` for a new PMU.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum InitFrom {
+    /// From the hotplug online mask (legacy: safe only under `cpu_hotplug_lock`).
+    CpuOnline,
+    /// From `perf_online_mask` (pmus-lock).
+    PerfOnline,
+    /// Every possible CPU (percpu-state: the usable mask gates use instead).
+    AllPossible,
+}
+
+/// Bookkeeping points where invariants are checked (DESIGN §6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Mark {
+    /// perf's exit(c) has finished: no event may be programmed on `c` from now on.
+    PerfExitDone,
+    /// perf's init(c) starts: events may be programmed on `c` again.
+    PerfInitStart,
+    /// `cpu_up(c)` returns: every registered PMU's context on `c` must be usable.
+    CpuUpDone,
+}
+
+/// Which grace period a [`Step::Synchronize`] waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SyncKind {
+    /// `synchronize_srcu()` on that SRCU lock.
+    Srcu(LockRef),
+    Rcu,
+    RcuExpedited,
+}
+
+/// One step of a lock script.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Step {
+    /// Take a lock. `nested` is lockdep's `mutex_lock_nested(…, SINGLE_DEPTH_NESTING)`.
+    Lock {
+        lock: LockRef,
+        mode: Mode,
+        nested: bool,
+    },
+    Unlock {
+        lock: LockRef,
+    },
+    Work(Cost),
+    /// `smp_call_function_single(cpu, …)`: wait for the handler to run on that CPU.
+    Ipi {
+        cpu: CpuRef,
+        handler: IpiHandler,
+    },
+    /// If `flag` is clear, run `otherwise`, release what is still held (innermost first) and
+    /// end the operation with `errno`.
+    Check {
+        flag: Flag,
+        errno: Errno,
+        otherwise: Vec<Step>,
+    },
+    Set {
+        flag: Flag,
+        value: bool,
+    },
+    Synchronize(SyncKind),
+    /// `stop_machine()`: every online CPU rendezvous.
+    StopMachine,
+    Repeat {
+        times: u32,
+        body: Vec<Step>,
+    },
+    /// Visit the registered PMUs (a snapshot of the list at loop start), binding `PmuRef::Loop`.
+    ForEachPmu {
+        filter: PmuFilter,
+        body: Vec<Step>,
+    },
+    /// Visit each uncore PMU whose designated reader in `Arg`'s package is `Arg` and that has
+    /// another online CPU there to move to, binding `PmuRef::Loop` and `CpuRef::Target`.
+    ForEachHandoff {
+        body: Vec<Step>,
+    },
+    /// `perf_pmu_migrate_context()`'s move: the loop PMU's events on `Arg` go to `Target`,
+    /// which becomes the package's designated reader.
+    MoveEvents,
+    /// Make `Arg` the designated reader of every uncore PMU whose package has none online.
+    AdoptUncore,
+    /// `perf_pmu_register()`'s list add of PMU `Arg`, with its contexts initialised.
+    RegisterPmu {
+        init: InitFrom,
+    },
+    /// `perf_pmu_unregister()`'s list del of PMU `Arg`.
+    UnregisterPmu,
+    Mark(Mark),
+}
+
+/// A compiled instruction; jump targets are instruction indices.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Instr {
+    Lock {
+        lock: LockRef,
+        mode: Mode,
+        nested: bool,
+    },
+    Unlock {
+        lock: LockRef,
+    },
+    Work(Cost),
+    Ipi {
+        cpu: CpuRef,
+        handler: IpiHandler,
+    },
+    /// Fall through if `flag` is set, else jump to `otherwise`.
+    Check {
+        flag: Flag,
+        otherwise: usize,
+    },
+    Set {
+        flag: Flag,
+        value: bool,
+    },
+    Synchronize(SyncKind),
+    StopMachine,
+    /// Run the body (up to the matching `RepeatEnd`) `times` times; skip it when 0.
+    RepeatBegin {
+        times: u32,
+        end: usize,
+    },
+    RepeatEnd {
+        begin: usize,
+    },
+    /// Snapshot the PMU list; skip to after `end` if empty.
+    PmuLoopBegin {
+        filter: PmuFilter,
+        end: usize,
+    },
+    /// Next PMU of the innermost PMU loop, or fall through.
+    PmuLoopEnd {
+        begin: usize,
+    },
+    HandoffLoopBegin {
+        end: usize,
+    },
+    HandoffLoopEnd {
+        begin: usize,
+    },
+    MoveEvents,
+    AdoptUncore,
+    RegisterPmu {
+        init: InitFrom,
+    },
+    UnregisterPmu,
+    Mark(Mark),
+    /// The operation succeeded.
+    Return,
+    /// The operation failed: release what is still held and return the error.
+    Fail(Errno),
+}
+
+/// A compiled script.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Program {
+    pub name: String,
+    pub instrs: Vec<Instr>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ScriptError {
+    #[error("script `{0}` has more than {MAX_SCRIPT_STEPS} steps")]
+    TooLong(String),
+    #[error("script `{0}` nests deeper than {MAX_SCRIPT_DEPTH}")]
+    TooDeep(String),
+}
+
+impl Program {
+    pub fn compile(name: &str, steps: &[Step]) -> Result<Program, ScriptError> {
+        let mut instrs = Vec::new();
+        let mut fail_blocks = Vec::new();
+        emit(name, steps, 0, &mut instrs, &mut fail_blocks)?;
+        instrs.push(Instr::Return);
+        while let Some((check_at, errno, otherwise)) = fail_blocks.pop() {
+            let start = instrs.len();
+            if let Instr::Check { otherwise: target, .. } = &mut instrs[check_at] {
+                *target = start;
+            }
+            emit(name, &otherwise, 1, &mut instrs, &mut fail_blocks)?;
+            instrs.push(Instr::Fail(errno));
+        }
+        if instrs.len() > MAX_SCRIPT_STEPS {
+            return Err(ScriptError::TooLong(name.to_string()));
+        }
+        Ok(Program { name: name.to_string(), instrs })
+    }
+}
+
+type FailBlock = (usize, Errno, Vec<Step>);
+
+fn emit(
+    name: &str,
+    steps: &[Step],
+    depth: usize,
+    out: &mut Vec<Instr>,
+    fail_blocks: &mut Vec<FailBlock>,
+) -> Result<(), ScriptError> {
+    if depth > MAX_SCRIPT_DEPTH {
+        return Err(ScriptError::TooDeep(name.to_string()));
+    }
+    if out.len() > MAX_SCRIPT_STEPS {
+        return Err(ScriptError::TooLong(name.to_string()));
+    }
+    for step in steps {
+        match step {
+            Step::Lock { lock, mode, nested } => out.push(Instr::Lock { lock: *lock, mode: *mode, nested: *nested }),
+            Step::Unlock { lock } => out.push(Instr::Unlock { lock: *lock }),
+            Step::Work(cost) => out.push(Instr::Work(*cost)),
+            Step::Ipi { cpu, handler } => out.push(Instr::Ipi { cpu: *cpu, handler: *handler }),
+            Step::Check { flag, errno, otherwise } => {
+                fail_blocks.push((out.len(), *errno, otherwise.clone()));
+                out.push(Instr::Check { flag: *flag, otherwise: usize::MAX });
+            }
+            Step::Set { flag, value } => out.push(Instr::Set { flag: *flag, value: *value }),
+            Step::Synchronize(kind) => out.push(Instr::Synchronize(*kind)),
+            Step::StopMachine => out.push(Instr::StopMachine),
+            Step::Repeat { times, body } => {
+                let begin = out.len();
+                out.push(Instr::RepeatBegin { times: *times, end: usize::MAX });
+                emit(name, body, depth + 1, out, fail_blocks)?;
+                let end = out.len();
+                out.push(Instr::RepeatEnd { begin });
+                out[begin] = Instr::RepeatBegin { times: *times, end };
+            }
+            Step::ForEachPmu { filter, body } => {
+                let begin = out.len();
+                out.push(Instr::PmuLoopBegin { filter: *filter, end: usize::MAX });
+                emit(name, body, depth + 1, out, fail_blocks)?;
+                let end = out.len();
+                out.push(Instr::PmuLoopEnd { begin });
+                out[begin] = Instr::PmuLoopBegin { filter: *filter, end };
+            }
+            Step::ForEachHandoff { body } => {
+                let begin = out.len();
+                out.push(Instr::HandoffLoopBegin { end: usize::MAX });
+                emit(name, body, depth + 1, out, fail_blocks)?;
+                let end = out.len();
+                out.push(Instr::HandoffLoopEnd { begin });
+                out[begin] = Instr::HandoffLoopBegin { end };
+            }
+            Step::MoveEvents => out.push(Instr::MoveEvents),
+            Step::AdoptUncore => out.push(Instr::AdoptUncore),
+            Step::RegisterPmu { init } => out.push(Instr::RegisterPmu { init: *init }),
+            Step::UnregisterPmu => out.push(Instr::UnregisterPmu),
+            Step::Mark(mark) => out.push(Instr::Mark(*mark)),
+        }
+    }
+    Ok(())
+}
+
+/// Where a task is in a script: printed as `name+step`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Position {
+    pub script: ScriptId,
+    pub step: u16,
+}
+
+/// A [`Position`] with its script's name, for reports.
+pub struct NamedPosition<'a>(pub &'a str, pub Position);
+
+impl fmt::Display for NamedPosition<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}+{}", self.0, self.1.step)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn check_failure_jumps_to_its_block_after_the_return() {
+        let l = LockRef::Global(0);
+        let steps = vec![
+            Step::Lock { lock: l, mode: Mode::Write, nested: false },
+            Step::Check {
+                flag: Flag::CpuOnline(CpuRef::Arg),
+                errno: Errno::Enodev,
+                otherwise: vec![Step::Work(Cost::fixed(5))],
+            },
+            Step::Unlock { lock: l },
+        ];
+        let p = Program::compile("open", &steps).unwrap();
+        assert_eq!(
+            p.instrs,
+            vec![
+                Instr::Lock { lock: l, mode: Mode::Write, nested: false },
+                Instr::Check { flag: Flag::CpuOnline(CpuRef::Arg), otherwise: 4 },
+                Instr::Unlock { lock: l },
+                Instr::Return,
+                Instr::Work(Cost::fixed(5)),
+                Instr::Fail(Errno::Enodev),
+            ]
+        );
+    }
+
+    #[test]
+    fn repeat_points_at_its_end_and_back() {
+        let p = Program::compile("r", &[Step::Repeat { times: 3, body: vec![Step::Work(Cost::fixed(1))] }]).unwrap();
+        assert_eq!(
+            p.instrs,
+            vec![
+                Instr::RepeatBegin { times: 3, end: 2 },
+                Instr::Work(Cost::fixed(1)),
+                Instr::RepeatEnd { begin: 0 },
+                Instr::Return
+            ]
+        );
+    }
+
+    #[test]
+    fn too_deep_nesting_is_an_error() {
+        let mut steps = vec![Step::Work(Cost::fixed(1))];
+        for _ in 0..=MAX_SCRIPT_DEPTH {
+            steps = vec![Step::Repeat { times: 1, body: steps }];
+        }
+        assert_eq!(Program::compile("deep", &steps), Err(ScriptError::TooDeep("deep".into())));
+    }
+}
