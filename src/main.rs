@@ -3,6 +3,7 @@
 
 mod bench;
 mod lockbench;
+mod run;
 
 use std::process::ExitCode;
 
@@ -23,6 +24,8 @@ enum Command {
     Bench(bench::BenchCommand),
     /// Hammer one simulated lock with N tasks (locktorture's idea) and print lock_stat.
     Lockbench(lockbench::LockBenchArgs),
+    /// Run one scenario with one seed and write runs.csv, locks.csv, deadlocks.txt, manifest.json.
+    Run(run::RunArgs),
 }
 
 /// An error in the user's input (arguments, files, output path): exit status 2.
@@ -48,6 +51,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Some(Command::Bench(cmd)) => bench::run(cmd),
         Some(Command::Lockbench(args)) => lockbench::run(&args),
+        Some(Command::Run(args)) => run::run_command(&args),
         None => {
             use clap::CommandFactory;
             let _ = Cli::command().print_help();

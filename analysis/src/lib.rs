@@ -4,6 +4,7 @@
 
 pub mod lock_stat;
 pub mod output_dir;
+pub mod runs;
 
 use std::path::PathBuf;
 

@@ -4,6 +4,12 @@
 //! and how a scenario asks for them, but writes no output.
 
 pub mod duration;
+pub mod generators;
 pub mod lockbench;
+pub mod presets;
+pub mod run;
+pub mod scenario;
+pub mod schemes;
+pub mod script_text;
 
 pub use sim;

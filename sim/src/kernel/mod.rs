@@ -667,6 +667,13 @@ impl Kernel {
                 }
                 Instr::Ipi { cpu, handler } => {
                     let target = self.resolve_cpu(task, cpu);
+                    if !self.online[target as usize] && handler == IpiHandler::InstallEvent {
+                        let event = self.op(task).args.event;
+                        let what = format!(
+                            "perf_event_open of event {event} went ahead on offline cpu {target}: the install IPI returned -ENXIO"
+                        );
+                        self.violation(4, task, target, at, what, sched.now_ns());
+                    }
                     if self.online[target as usize] {
                         let now_ns = sched.now_ns();
                         let half_trip_ns = self.costs.ipi_round_trip_ns / 2;
@@ -878,13 +885,18 @@ impl Kernel {
             Some(OpOutcome { script: op.script, args: op.args, started_ns: op.started_ns, ended_ns: now_ns, result });
     }
 
+    /// Records lock-order edges as lockdep's `check_prevs_add()` does: from the most recently
+    /// taken lock still held to the one being taken; plus a same-class edge when the class is
+    /// already held unannotated (lockdep's "possible recursive locking").
     fn record_order(&mut self, task: TaskId, lock: u32, mode: Mode, subclass: u8, at: Position, now_ns: u64) {
-        let acquiring = OrderNode { class: self.lock_class[lock as usize], subclass, mode };
+        let class = self.lock_class[lock as usize];
+        let acquiring = OrderNode { class, subclass, mode };
         let t = &self.tasks[task as usize];
-        for held in &t.held {
-            let held_node =
-                OrderNode { class: self.lock_class[held.lock as usize], subclass: held.subclass, mode: held.mode };
-            self.order.record(held_node, acquiring, || EdgeSeen {
+        let node = |h: &Held| OrderNode { class: self.lock_class[h.lock as usize], subclass: h.subclass, mode: h.mode };
+        let top = t.held.last();
+        let same_class = t.held.iter().rev().find(|h| node(h).class == class && h.subclass == subclass);
+        for held in top.into_iter().chain(same_class.filter(|h| top.is_some_and(|t| !std::ptr::eq(*h, t)))) {
+            self.order.record(node(held), acquiring, || EdgeSeen {
                 run: self.run_index,
                 time_ns: now_ns,
                 task: t.name.clone(),

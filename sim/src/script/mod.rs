@@ -4,6 +4,8 @@
 //! into numbered instructions so that a script position is one number, printed as
 //! `name+step` in the style of lockdep's `function+offset`.
 
+pub mod text;
+
 use std::fmt;
 
 use crate::locks::Mode;

@@ -1,0 +1,239 @@
+//! One simulated run of a scenario: build the kernel and its tasks, run, collect the figures.
+
+use hdrhistogram::Histogram;
+use sim::engine::{Limits, Scheduler, StopReason};
+use sim::kernel::{Agent, Deadlock, Kernel, KernelConfig, OnDeadlock, Stall, TaskSpec, Violation};
+use sim::lockdep::LockOrder;
+use sim::lockstat::{LockStat, new_histogram};
+use sim::perf::{PerfConfig, PmuDef, PmuScope};
+use sim::rng::stream_id;
+use sim::script::{Program, Step};
+
+use crate::generators::{HotplugDriver, HotplugMode, Interval, Opener, Periodic, PmuChurn};
+use crate::scenario::{Dist, HotplugModeSpec, Scenario, ScenarioError};
+use crate::schemes::{self, CLASSES, ContextLayout, SchemeOptions, op};
+
+/// Stream classes: a task's stream id is `(class, index)`, fixed by what the task is.
+const STREAM_HOTPLUG: u16 = 2;
+const STREAM_OPENER: u16 = 3;
+const STREAM_FTRACE: u16 = 4;
+const STREAM_CHURN: u16 = 5;
+const STREAM_PROBE: u16 = 6;
+
+/// Why a run stopped, as results name it.
+pub fn stop_name(stop: StopReason, deadlocked: bool) -> &'static str {
+    if stop == StopReason::Requested && deadlocked { "deadlock" } else { stop.as_str() }
+}
+
+/// A possible deadlock found by the lock-order analysis.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OrderCycleReport {
+    /// `a(W) -> b(R) -> a`.
+    pub chain: String,
+    pub report: String,
+}
+
+/// Everything one run measured.
+pub struct RunResult {
+    pub scheme: String,
+    pub cpus: u32,
+    pub pmus: u32,
+    pub seed: u64,
+    pub stop: StopReason,
+    pub end_ns: u64,
+    pub events_processed: u64,
+    pub deadlocks: Vec<Deadlock>,
+    pub stalls: Vec<Stall>,
+    pub violations: Vec<Violation>,
+    pub cpu_down_ns: Histogram<u64>,
+    pub cpu_up_ns: Histogram<u64>,
+    pub open_ns: Histogram<u64>,
+    pub opens_ok: u64,
+    pub enodev: u64,
+    /// Per lock class, in class order.
+    pub locks: Vec<(String, LockStat)>,
+    pub lock_order: LockOrder,
+    pub order_cycles: Vec<OrderCycleReport>,
+}
+
+impl RunResult {
+    pub fn deadlocked(&self) -> bool {
+        !self.deadlocks.is_empty()
+    }
+
+    pub fn stop_name(&self) -> &'static str {
+        stop_name(self.stop, self.deadlocked())
+    }
+
+    /// No deadlock, no invariant violation, no stall.
+    pub fn ok(&self) -> bool {
+        self.deadlocks.is_empty() && self.violations.is_empty() && self.stalls.is_empty()
+    }
+}
+
+/// The scheme's scripts with the scenario's own replacements, compiled in [`op`] order.
+pub fn scenario_scripts(scenario: &Scenario) -> Result<Vec<(String, Vec<Step>)>, ScenarioError> {
+    let kind = scenario.scheme_kind()?;
+    let options = SchemeOptions {
+        kind,
+        free_outside_ctx_mutex: scenario.scheme.free_outside_ctx_mutex,
+        context_layout: scenario.context_layout(),
+        handoff: scenario.handoff(),
+        pmu_dev_alloc: scenario.scheme.pmu_dev_alloc,
+    };
+    let mut scripts: Vec<(String, Vec<Step>)> = schemes::build(&options, &scenario.costs.perf())
+        .into_iter()
+        .map(|(name, steps)| (name.to_string(), steps))
+        .collect();
+    for (name, text) in &scenario.scheme.scripts {
+        let index = op::NAMES.iter().position(|n| n == name).expect("validated operation name");
+        scripts[index].1 = crate::script_text::parse_checked(name, text)?;
+    }
+    Ok(scripts)
+}
+
+fn interval(mean: crate::scenario::Duration, dist: Dist) -> Interval {
+    Interval { mean_ns: mean.0, exponential: dist == Dist::Exp }
+}
+
+fn pmu_defs(scenario: &Scenario) -> Vec<PmuDef> {
+    let p = &scenario.pmus;
+    let core = (0..p.core).map(|i| PmuDef {
+        name: if i == 0 { "cpu".into() } else { format!("cpu_{i}") },
+        scope: PmuScope::Core,
+        at_boot: true,
+    });
+    let uncore = (0..p.uncore).map(|i| PmuDef { name: format!("uncore_{i}"), scope: PmuScope::Uncore, at_boot: true });
+    let churn =
+        (0..p.churn_slots).map(|i| PmuDef { name: format!("churn_{i}"), scope: PmuScope::Core, at_boot: false });
+    core.chain(uncore).chain(churn).collect()
+}
+
+fn tasks(scenario: &Scenario) -> Vec<TaskSpec> {
+    let cpus = scenario.machine.cpus;
+    let mut tasks = Vec::new();
+    let mut add = |name: String, class: u16, index: u32, agent: Box<dyn Agent>| {
+        let cpu = index % cpus;
+        tasks.push(TaskSpec { name, cpu, stream: stream_id(class, index as u64), start_ns: 0, agent });
+    };
+    let h = &scenario.hotplug;
+    if h.enabled {
+        let mode = match h.mode {
+            HotplugModeSpec::Random => HotplugMode::Random,
+            HotplugModeSpec::Storm => HotplugMode::Storm,
+            HotplugModeSpec::Rolling => HotplugMode::Rolling,
+        };
+        let driver =
+            HotplugDriver::new(mode, interval(h.interval, h.interval_dist), interval(h.holdoff, h.holdoff_dist));
+        add("cpuhp/0".into(), STREAM_HOTPLUG, 0, Box::new(driver));
+    }
+    let o = &scenario.openers;
+    for i in 0..o.tasks {
+        let opener = Opener::new(
+            i,
+            interval(o.think, o.think_dist),
+            interval(o.lifetime, o.lifetime_dist),
+            o.tracepoint_fraction,
+        );
+        add(format!("perf/{i}"), STREAM_OPENER, i, Box::new(opener));
+    }
+    let f = &scenario.ftrace;
+    for i in 0..f.tasks {
+        add(
+            format!("ftrace/{i}"),
+            STREAM_FTRACE,
+            i,
+            Box::new(Periodic::ftrace_toggler(interval(f.interval, f.interval_dist))),
+        );
+    }
+    let c = &scenario.pmu_churn;
+    let first_slot = (scenario.pmus.core + scenario.pmus.uncore) as u16;
+    for i in 0..c.tasks {
+        let churn = PmuChurn::new(first_slot + i as u16, interval(c.interval, c.dist), interval(c.lifetime, c.dist));
+        add(format!("modprobe/{i}"), STREAM_CHURN, i, Box::new(churn));
+    }
+    let d = &scenario.driver_probe;
+    for i in 0..d.tasks {
+        add(
+            format!("probe/{i}"),
+            STREAM_PROBE,
+            i,
+            Box::new(Periodic::driver_probe(interval(d.interval, d.interval_dist))),
+        );
+    }
+    tasks
+}
+
+/// Runs `scenario` once; `run_index` is its index in a sweep (recorded with lock-order edges).
+pub fn run(scenario: &Scenario, run_index: u64) -> Result<RunResult, ScenarioError> {
+    scenario.validate()?;
+    let kind = scenario.scheme_kind()?;
+    let scripts = scenario_scripts(scenario)?;
+    let programs = scripts
+        .iter()
+        .map(|(name, steps)| {
+            Program::compile(name, steps)
+                .map_err(|e| ScenarioError::new(format!("scheme.scripts.{name}"), e.to_string()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let pmus = pmu_defs(scenario);
+    let config = KernelConfig {
+        seed: scenario.run.seed,
+        run_index,
+        cpus: scenario.machine.cpus,
+        costs: scenario.costs.kernel(),
+        on_deadlock: if scenario.run.stop_on_deadlock { OnDeadlock::Stop } else { OnDeadlock::Freeze },
+        classes: schemes::class_table(),
+        programs,
+        perf: PerfConfig { packages: scenario.machine.packages, pmus: pmus.clone(), view: kind.view() },
+        ctx_per_cpu: scenario.context_layout() == ContextLayout::PerCpu,
+    };
+    let mut sched = Scheduler::new();
+    let mut kernel = Kernel::new(config, tasks(scenario), &mut sched)
+        .map_err(|e| ScenarioError::new("scheme.scripts", e.to_string()))?;
+    let limits = Limits { until_ns: scenario.run.duration.0, max_events: scenario.run.max_events };
+    let outcome = sched.run(&mut kernel, &limits);
+    Ok(collect(scenario, &kernel, outcome, pmus.len() as u32))
+}
+
+fn collect(scenario: &Scenario, kernel: &Kernel, outcome: sim::RunOutcome, pmus: u32) -> RunResult {
+    let ops = kernel.op_stats();
+    let mut open_ns = new_histogram();
+    open_ns.add(&ops[op::OPEN as usize].latency_ns).expect("auto-resizing histogram");
+    open_ns.add(&ops[op::OPEN_TP as usize].latency_ns).expect("auto-resizing histogram");
+    let programs = kernel.programs();
+    let position = |p: sim::script::Position| format!("{}+{}", programs[p.script as usize].name, p.step);
+    let kind_of = |c: sim::script::ClassId| CLASSES[c as usize].1;
+    let name_of = |c: sim::script::ClassId| CLASSES[c as usize].0.to_string();
+    let order_cycles = kernel
+        .lock_order()
+        .cycles(kind_of)
+        .iter()
+        .map(|c| OrderCycleReport { chain: c.chain(name_of), report: c.report(name_of, position) })
+        .collect();
+    RunResult {
+        scheme: scenario.scheme.name.clone(),
+        cpus: scenario.machine.cpus,
+        pmus,
+        seed: scenario.run.seed,
+        stop: outcome.stop,
+        end_ns: outcome.end_ns,
+        events_processed: outcome.events_processed,
+        deadlocks: kernel.deadlocks().to_vec(),
+        stalls: if outcome.stop == StopReason::QueueEmpty { kernel.stalls() } else { Vec::new() },
+        violations: kernel.violations().to_vec(),
+        cpu_down_ns: ops[op::CPU_DOWN as usize].latency_ns.clone(),
+        cpu_up_ns: ops[op::CPU_UP as usize].latency_ns.clone(),
+        open_ns,
+        opens_ok: ops[op::OPEN as usize].completed + ops[op::OPEN_TP as usize].completed,
+        enodev: ops[op::OPEN as usize].failed + ops[op::OPEN_TP as usize].failed,
+        locks: kernel
+            .classes()
+            .iter()
+            .zip(kernel.lock_stats())
+            .map(|(class, stat)| (class.name.clone(), stat.clone()))
+            .collect(),
+        lock_order: kernel.lock_order().clone(),
+        order_cycles,
+    }
+}

@@ -1,0 +1,601 @@
+//! Scenario files: machine, PMUs, scheme and options, costs, workloads and run length, as TOML.
+//!
+//! Every key has a default (DESIGN's, with its reason there); unknown keys, wrong types and
+//! out-of-range values are errors that name the key path, the value and what is allowed.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::duration::parse_duration_ns;
+use crate::schemes::{ContextLayout, Handoff, SchemeKind, op};
+
+/// Most CPUs a scenario may have.
+pub const MAX_SCENARIO_CPUS: u32 = 65_536;
+/// Most tasks of one workload kind.
+pub const MAX_WORKLOAD_TASKS: u32 = 65_536;
+/// Longest simulated run: one day.
+pub const MAX_RUN_NS: u64 = 86_400_000_000_000;
+/// Longest single cost or interval: one hour.
+pub const MAX_COST_NS: u64 = 3_600_000_000_000;
+
+/// A duration in nanoseconds, written as `"5ms"` (or an integer of ns) in TOML.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Duration(pub u64);
+
+impl fmt::Display for Duration {
+    /// The largest unit that shows the value exactly: `5ms`, `1500us`, `7ns`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ns = self.0;
+        for (unit, scale) in [("s", 1_000_000_000), ("ms", 1_000_000), ("us", 1_000)] {
+            if ns != 0 && ns % scale == 0 {
+                return write!(f, "{}{unit}", ns / scale);
+            }
+        }
+        write!(f, "{ns}ns")
+    }
+}
+
+impl Serialize for Duration {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for Duration {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Text(String),
+            Ns(i64),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Text(text) => parse_duration_ns(&text).map(Duration).map_err(serde::de::Error::custom),
+            Raw::Ns(ns) if ns >= 0 => Ok(Duration(ns as u64)),
+            Raw::Ns(ns) => Err(serde::de::Error::custom(format!("{ns} is negative; durations are at least 0"))),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Dist {
+    Exp,
+    Fixed,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MachineSpec {
+    pub cpus: u32,
+    pub packages: u32,
+}
+
+impl Default for MachineSpec {
+    fn default() -> Self {
+        MachineSpec { cpus: 256, packages: 4 }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PmuSpec {
+    /// Core-scoped PMUs registered at boot (`cpu`, `cpu_1`, …).
+    pub core: u32,
+    /// Uncore (package-scoped) PMUs registered at boot (`uncore_0`, …).
+    pub uncore: u32,
+    /// Extra slots that PMU churn registers and unregisters (`churn_0`, …).
+    pub churn_slots: u32,
+}
+
+impl Default for PmuSpec {
+    fn default() -> Self {
+        PmuSpec { core: 2, uncore: 1, churn_slots: 1 }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SchemeSpec {
+    /// A built-in scheme, or a name of your own with `base` and `scripts`.
+    pub name: String,
+    /// The built-in scheme whose scripts a custom scheme starts from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub base: Option<String>,
+    pub free_outside_ctx_mutex: bool,
+    pub context_layout: ContextLayoutSpec,
+    pub handoff: HandoffSpec,
+    pub pmu_dev_alloc: bool,
+    /// Scripts replacing the base's, by operation name, in the text form of `cpuhpsim schemes`.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub scripts: BTreeMap<String, String>,
+}
+
+impl Default for SchemeSpec {
+    fn default() -> Self {
+        SchemeSpec {
+            name: "pmus-lock".into(),
+            base: None,
+            free_outside_ctx_mutex: false,
+            context_layout: ContextLayoutSpec::PerPmu,
+            handoff: HandoffSpec::Driver,
+            pmu_dev_alloc: false,
+            scripts: BTreeMap::new(),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ContextLayoutSpec {
+    PerPmu,
+    PerCpu,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HandoffSpec {
+    Driver,
+    Core,
+}
+
+/// Every cost of DESIGN §3 and §4.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CostSpec {
+    pub mutex_fast: Duration,
+    pub wakeup: Duration,
+    pub rwsem_read_fast: Duration,
+    pub rwsem_read_slow: Duration,
+    pub rcu_grace_period: Duration,
+    pub rcu_expedited: Duration,
+    pub srcu_grace_period: Duration,
+    pub srcu_read: Duration,
+    pub spinlock: Duration,
+    pub ipi_round_trip: Duration,
+    pub ipi_install: Duration,
+    pub ipi_remove_per_event: Duration,
+    pub stop_machine_base: Duration,
+    pub stop_machine_per_cpu: Duration,
+    pub cpuhp_other_down: Duration,
+    pub cpuhp_dead: Duration,
+    pub cpuhp_bringup: Duration,
+    pub cpuhp_other_up: Duration,
+    pub ctx_alloc_per_cpu: Duration,
+    pub ctx_init: Duration,
+    pub static_key_base: Duration,
+    pub static_key_per_online_cpu: Duration,
+    pub pmu_free: Duration,
+    pub driver_probe: Duration,
+    pub pmu_dev_register: Duration,
+}
+
+impl Default for CostSpec {
+    fn default() -> Self {
+        let k = sim::kernel::Costs::default();
+        let p = crate::schemes::PerfCosts::default();
+        CostSpec {
+            mutex_fast: Duration(k.mutex_fast_ns),
+            wakeup: Duration(k.wakeup_ns),
+            rwsem_read_fast: Duration(k.rwsem_read_fast_ns),
+            rwsem_read_slow: Duration(k.rwsem_read_slow_ns),
+            rcu_grace_period: Duration(k.rcu_grace_period_ns),
+            rcu_expedited: Duration(k.rcu_expedited_ns),
+            srcu_grace_period: Duration(k.srcu_grace_period_ns),
+            srcu_read: Duration(k.srcu_read_ns),
+            spinlock: Duration(k.spinlock_ns),
+            ipi_round_trip: Duration(k.ipi_round_trip_ns),
+            ipi_install: Duration(k.ipi_install_ns),
+            ipi_remove_per_event: Duration(k.ipi_remove_per_event_ns),
+            stop_machine_base: Duration(k.stop_machine_base_ns),
+            stop_machine_per_cpu: Duration(k.stop_machine_per_cpu_ns),
+            cpuhp_other_down: Duration(p.cpuhp_other_down_ns),
+            cpuhp_dead: Duration(p.cpuhp_dead_ns),
+            cpuhp_bringup: Duration(p.cpuhp_bringup_ns),
+            cpuhp_other_up: Duration(p.cpuhp_other_up_ns),
+            ctx_alloc_per_cpu: Duration(p.ctx_alloc_per_cpu_ns),
+            ctx_init: Duration(p.ctx_init_ns),
+            static_key_base: Duration(p.static_key_base_ns),
+            static_key_per_online_cpu: Duration(p.static_key_per_online_cpu_ns),
+            pmu_free: Duration(p.pmu_free_ns),
+            driver_probe: Duration(p.driver_probe_ns),
+            pmu_dev_register: Duration(p.pmu_dev_register_ns),
+        }
+    }
+}
+
+impl CostSpec {
+    /// `(key, value)` of every cost, for range checks.
+    fn entries(&self) -> [(&'static str, Duration); 25] {
+        [
+            ("mutex_fast", self.mutex_fast),
+            ("wakeup", self.wakeup),
+            ("rwsem_read_fast", self.rwsem_read_fast),
+            ("rwsem_read_slow", self.rwsem_read_slow),
+            ("rcu_grace_period", self.rcu_grace_period),
+            ("rcu_expedited", self.rcu_expedited),
+            ("srcu_grace_period", self.srcu_grace_period),
+            ("srcu_read", self.srcu_read),
+            ("spinlock", self.spinlock),
+            ("ipi_round_trip", self.ipi_round_trip),
+            ("ipi_install", self.ipi_install),
+            ("ipi_remove_per_event", self.ipi_remove_per_event),
+            ("stop_machine_base", self.stop_machine_base),
+            ("stop_machine_per_cpu", self.stop_machine_per_cpu),
+            ("cpuhp_other_down", self.cpuhp_other_down),
+            ("cpuhp_dead", self.cpuhp_dead),
+            ("cpuhp_bringup", self.cpuhp_bringup),
+            ("cpuhp_other_up", self.cpuhp_other_up),
+            ("ctx_alloc_per_cpu", self.ctx_alloc_per_cpu),
+            ("ctx_init", self.ctx_init),
+            ("static_key_base", self.static_key_base),
+            ("static_key_per_online_cpu", self.static_key_per_online_cpu),
+            ("pmu_free", self.pmu_free),
+            ("driver_probe", self.driver_probe),
+            ("pmu_dev_register", self.pmu_dev_register),
+        ]
+    }
+
+    pub fn kernel(&self) -> sim::kernel::Costs {
+        sim::kernel::Costs {
+            mutex_fast_ns: self.mutex_fast.0,
+            wakeup_ns: self.wakeup.0,
+            rwsem_read_fast_ns: self.rwsem_read_fast.0,
+            rwsem_read_slow_ns: self.rwsem_read_slow.0,
+            rcu_grace_period_ns: self.rcu_grace_period.0,
+            rcu_expedited_ns: self.rcu_expedited.0,
+            srcu_grace_period_ns: self.srcu_grace_period.0,
+            srcu_read_ns: self.srcu_read.0,
+            spinlock_ns: self.spinlock.0,
+            ipi_round_trip_ns: self.ipi_round_trip.0,
+            stop_machine_base_ns: self.stop_machine_base.0,
+            stop_machine_per_cpu_ns: self.stop_machine_per_cpu.0,
+            ipi_install_ns: self.ipi_install.0,
+            ipi_remove_per_event_ns: self.ipi_remove_per_event.0,
+        }
+    }
+
+    pub fn perf(&self) -> crate::schemes::PerfCosts {
+        crate::schemes::PerfCosts {
+            cpuhp_other_down_ns: self.cpuhp_other_down.0,
+            cpuhp_dead_ns: self.cpuhp_dead.0,
+            cpuhp_bringup_ns: self.cpuhp_bringup.0,
+            cpuhp_other_up_ns: self.cpuhp_other_up.0,
+            ctx_alloc_per_cpu_ns: self.ctx_alloc_per_cpu.0,
+            ctx_init_ns: self.ctx_init.0,
+            static_key_base_ns: self.static_key_base.0,
+            static_key_per_online_cpu_ns: self.static_key_per_online_cpu.0,
+            pmu_free_ns: self.pmu_free.0,
+            driver_probe_ns: self.driver_probe.0,
+            pmu_dev_register_ns: self.pmu_dev_register.0,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HotplugModeSpec {
+    Random,
+    Storm,
+    Rolling,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HotplugSpec {
+    pub enabled: bool,
+    pub mode: HotplugModeSpec,
+    /// Time from the end of one `cpu_up` to the next `cpu_down` (rcutorture's onoff_interval).
+    pub interval: Duration,
+    pub interval_dist: Dist,
+    /// Time a CPU stays down.
+    pub holdoff: Duration,
+    pub holdoff_dist: Dist,
+}
+
+impl Default for HotplugSpec {
+    fn default() -> Self {
+        HotplugSpec {
+            enabled: true,
+            mode: HotplugModeSpec::Random,
+            interval: Duration(100_000_000),
+            interval_dist: Dist::Exp,
+            holdoff: Duration(10_000_000),
+            holdoff_dist: Dist::Fixed,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OpenerSpec {
+    pub tasks: u32,
+    /// Mean time between a release (or a failed open) and the next open.
+    pub think: Duration,
+    pub think_dist: Dist,
+    /// Mean time an opened event is kept.
+    pub lifetime: Duration,
+    pub lifetime_dist: Dist,
+    /// Fraction of opens that are tracepoint events (which register a tracepoint).
+    pub tracepoint_fraction: f64,
+}
+
+impl Default for OpenerSpec {
+    fn default() -> Self {
+        OpenerSpec {
+            tasks: 32,
+            think: Duration(2_000_000),
+            think_dist: Dist::Exp,
+            lifetime: Duration(20_000_000),
+            lifetime_dist: Dist::Exp,
+            tracepoint_fraction: 0.5,
+        }
+    }
+}
+
+/// ftrace togglers: each enables or disables a tracepoint every interval.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FtraceSpec {
+    pub tasks: u32,
+    pub interval: Duration,
+    pub interval_dist: Dist,
+}
+
+impl Default for FtraceSpec {
+    fn default() -> Self {
+        FtraceSpec { tasks: 1, interval: Duration(50_000_000), interval_dist: Dist::Exp }
+    }
+}
+
+/// Driver probes (with `scheme.pmu_dev_alloc`): `dev->mutex` → `cpu_add_remove_lock`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProbeSpec {
+    pub tasks: u32,
+    pub interval: Duration,
+    pub interval_dist: Dist,
+}
+
+impl Default for ProbeSpec {
+    fn default() -> Self {
+        ProbeSpec { tasks: 0, interval: Duration(100_000_000), interval_dist: Dist::Exp }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChurnSpec {
+    /// Churning tasks; each owns one churn slot (`pmus.churn_slots`).
+    pub tasks: u32,
+    /// Time a slot stays unregistered.
+    pub interval: Duration,
+    /// Time a churned PMU stays registered.
+    pub lifetime: Duration,
+    pub dist: Dist,
+}
+
+impl Default for ChurnSpec {
+    fn default() -> Self {
+        ChurnSpec { tasks: 0, interval: Duration(500_000_000), lifetime: Duration(1_000_000_000), dist: Dist::Exp }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RunSpec {
+    pub duration: Duration,
+    pub seed: u64,
+    /// Stop at the first deadlock; otherwise freeze its tasks and go on.
+    pub stop_on_deadlock: bool,
+    /// Most simulation events one run may process.
+    pub max_events: u64,
+}
+
+impl Default for RunSpec {
+    fn default() -> Self {
+        RunSpec { duration: Duration(10_000_000_000), seed: 1, stop_on_deadlock: false, max_events: 2_000_000_000 }
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Scenario {
+    pub machine: MachineSpec,
+    pub pmus: PmuSpec,
+    pub scheme: SchemeSpec,
+    pub costs: CostSpec,
+    pub hotplug: HotplugSpec,
+    pub openers: OpenerSpec,
+    pub ftrace: FtraceSpec,
+    pub pmu_churn: ChurnSpec,
+    pub driver_probe: ProbeSpec,
+    pub run: RunSpec,
+}
+
+/// A problem with a scenario, naming the key.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{key}: {message}")]
+pub struct ScenarioError {
+    /// Dotted key path, e.g. `machine.cpus`; or the file for syntax errors.
+    pub key: String,
+    pub message: String,
+}
+
+impl ScenarioError {
+    pub fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
+        ScenarioError { key: key.into(), message: message.into() }
+    }
+}
+
+fn range<T: PartialOrd + fmt::Display>(key: &str, value: T, min: T, max: T) -> Result<(), ScenarioError> {
+    if value < min || value > max {
+        Err(ScenarioError::new(key, format!("{value} is out of range; allowed {min} to {max}")))
+    } else {
+        Ok(())
+    }
+}
+
+fn fraction(key: &str, value: f64) -> Result<(), ScenarioError> {
+    if !(0.0..=1.0).contains(&value) {
+        return Err(ScenarioError::new(key, format!("{value} is not a probability; allowed 0 to 1")));
+    }
+    Ok(())
+}
+
+impl Scenario {
+    /// Parses a scenario from TOML and validates it.
+    pub fn from_toml(text: &str) -> Result<Scenario, ScenarioError> {
+        let de = toml::de::Deserializer::parse(text)
+            .map_err(|e| ScenarioError::new("TOML", e.to_string().trim_end().replace('\n', " ")))?;
+        let scenario: Scenario = serde_path_to_error::deserialize(de).map_err(|e| {
+            let key = e.path().to_string();
+            let message = e.inner().message().trim_end().to_string();
+            ScenarioError::new(if key == "." { "scenario".into() } else { key }, message)
+        })?;
+        scenario.validate()?;
+        Ok(scenario)
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("a scenario serialises")
+    }
+
+    pub fn validate(&self) -> Result<(), ScenarioError> {
+        let m = &self.machine;
+        range("machine.cpus", m.cpus, 1, MAX_SCENARIO_CPUS)?;
+        range("machine.packages", m.packages, 1, m.cpus.min(sim::perf::MAX_PACKAGES))?;
+        let p = &self.pmus;
+        let max_pmus = sim::perf::MAX_PMUS as u32;
+        range("pmus.core", p.core, 0, max_pmus)?;
+        range("pmus.uncore", p.uncore, 0, max_pmus)?;
+        range("pmus.churn_slots", p.churn_slots, 0, max_pmus)?;
+        let total = p.core + p.uncore + p.churn_slots;
+        if total > max_pmus {
+            return Err(ScenarioError::new("pmus", format!("{total} PMUs in all; at most {max_pmus}")));
+        }
+        if p.core + p.uncore == 0 && self.openers.tasks > 0 {
+            return Err(ScenarioError::new("pmus.core", "0 core and 0 uncore PMUs leave openers nothing to open"));
+        }
+        self.scheme_kind()?;
+        for (key, cost) in self.costs.entries() {
+            range(&format!("costs.{key}"), cost.0, 0, MAX_COST_NS)?;
+        }
+        let h = &self.hotplug;
+        range("hotplug.interval", h.interval.0, 0, MAX_COST_NS)?;
+        range("hotplug.holdoff", h.holdoff.0, 0, MAX_COST_NS)?;
+        let o = &self.openers;
+        range("openers.tasks", o.tasks, 0, MAX_WORKLOAD_TASKS)?;
+        range("openers.think", o.think.0, 0, MAX_COST_NS)?;
+        range("openers.lifetime", o.lifetime.0, 0, MAX_COST_NS)?;
+        fraction("openers.tracepoint_fraction", o.tracepoint_fraction)?;
+        range("ftrace.tasks", self.ftrace.tasks, 0, MAX_WORKLOAD_TASKS)?;
+        range("ftrace.interval", self.ftrace.interval.0, 0, MAX_COST_NS)?;
+        range("driver_probe.tasks", self.driver_probe.tasks, 0, MAX_WORKLOAD_TASKS)?;
+        range("driver_probe.interval", self.driver_probe.interval.0, 0, MAX_COST_NS)?;
+        range("pmu_churn.tasks", self.pmu_churn.tasks, 0, p.churn_slots)?;
+        range("pmu_churn.interval", self.pmu_churn.interval.0, 0, MAX_COST_NS)?;
+        range("pmu_churn.lifetime", self.pmu_churn.lifetime.0, 0, MAX_COST_NS)?;
+        range("run.duration", self.run.duration.0, 1, MAX_RUN_NS)?;
+        range("run.max_events", self.run.max_events, 1, u64::MAX / 2)?;
+        for name in self.scheme.scripts.keys() {
+            if !op::NAMES.contains(&name.as_str()) {
+                return Err(ScenarioError::new(
+                    format!("scheme.scripts.{name}"),
+                    format!("no operation `{name}`; scripts exist for {}", op::NAMES.join(", ")),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The built-in scheme this scenario runs or starts from.
+    pub fn scheme_kind(&self) -> Result<SchemeKind, ScenarioError> {
+        let names = || SchemeKind::ALL.map(|k| k.name()).join(", ");
+        match (&self.scheme.base, SchemeKind::parse(&self.scheme.name)) {
+            (Some(base), _) => SchemeKind::parse(base).ok_or_else(|| {
+                ScenarioError::new("scheme.base", format!("unknown scheme `{base}`; built-in: {}", names()))
+            }),
+            (None, Some(kind)) if self.scheme.scripts.is_empty() => Ok(kind),
+            (None, Some(_)) => Err(ScenarioError::new(
+                "scheme.base",
+                "a scheme with its own scripts needs a base (built-in scheme to start from) and a name of its own",
+            )),
+            (None, None) => Err(ScenarioError::new(
+                "scheme.name",
+                format!(
+                    "unknown scheme `{}`; built-in: {} (define your own with base and scripts)",
+                    self.scheme.name,
+                    names()
+                ),
+            )),
+        }
+    }
+
+    pub fn context_layout(&self) -> ContextLayout {
+        match self.scheme.context_layout {
+            ContextLayoutSpec::PerPmu => ContextLayout::PerPmu,
+            ContextLayoutSpec::PerCpu => ContextLayout::PerCpu,
+        }
+    }
+
+    pub fn handoff(&self) -> Handoff {
+        match self.scheme.handoff {
+            HandoffSpec::Driver => Handoff::Driver,
+            HandoffSpec::Core => Handoff::Core,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_file_is_the_default_scenario_and_round_trips() {
+        let s = Scenario::from_toml("").unwrap();
+        assert_eq!(s, Scenario::default());
+        assert_eq!(Scenario::from_toml(&s.to_toml()).unwrap(), s);
+    }
+
+    #[test]
+    fn durations_read_units_and_integers() {
+        let s = Scenario::from_toml("[hotplug]\ninterval = \"250ms\"\nholdoff = 5000\n").unwrap();
+        assert_eq!((s.hotplug.interval, s.hotplug.holdoff), (Duration(250_000_000), Duration(5_000)));
+        assert_eq!(Duration(1_500_000).to_string(), "1500us");
+        assert_eq!(Duration(0).to_string(), "0ns");
+    }
+
+    fn error(text: &str) -> ScenarioError {
+        Scenario::from_toml(text).unwrap_err()
+    }
+
+    #[test]
+    fn errors_name_the_key_the_value_and_what_is_allowed() {
+        let e = error("[machine]\ncpus = 0\n");
+        assert_eq!(e.key, "machine.cpus");
+        assert!(e.message.contains('0') && e.message.contains("65536"), "{e}");
+        let e = error("[machine]\ncpus = 8\npackages = 9\n");
+        assert_eq!(e.key, "machine.packages");
+        let e = error("[openers]\ntracepoint_fraction = 1.5\n");
+        assert_eq!(e.key, "openers.tracepoint_fraction");
+        let e = error("[machine]\ncpu = 8\n");
+        assert!(e.message.contains("unknown field `cpu`"), "{e}");
+        let e = error("[machine]\ncpus = \"many\"\n");
+        assert_eq!(e.key, "machine.cpus");
+        let e = error("[run]\nduration = \"-1s\"\n");
+        assert_eq!(e.key, "run.duration");
+        assert!(e.message.contains("negative"), "{e}");
+        let e = error("[run]\nduration = \"0s\"\n");
+        assert_eq!(e.key, "run.duration");
+        let e = error("[scheme]\nname = \"big-lock\"\n");
+        assert_eq!(e.key, "scheme.name");
+        assert!(e.message.contains("pmus-lock"), "{e}");
+        let e = error("[scheme]\nname = \"mine\"\nbase = \"pmus-lock\"\n[scheme.scripts]\ncpu_sideways = \"\"\n");
+        assert_eq!(e.key, "scheme.scripts.cpu_sideways");
+        let e = error("[machine\ncpus = 3");
+        assert_eq!(e.key, "TOML");
+    }
+}
