@@ -2,6 +2,7 @@
 //! codes (2 for bad input, 1 for anything else).
 
 mod bench;
+mod catalog;
 mod lockbench;
 mod run;
 
@@ -26,6 +27,10 @@ enum Command {
     Lockbench(lockbench::LockBenchArgs),
     /// Run one scenario with one seed and write runs.csv, locks.csv, deadlocks.txt, manifest.json.
     Run(run::RunArgs),
+    /// List the locking schemes, or print one's scripts.
+    Schemes(catalog::SchemesArgs),
+    /// List the built-in scenarios, or print one as TOML.
+    Presets(catalog::PresetsArgs),
 }
 
 /// An error in the user's input (arguments, files, output path): exit status 2.
@@ -43,7 +48,17 @@ impl std::error::Error for BadInput {}
 /// Exit status for bad input (arguments, scenario files).
 const EXIT_BAD_INPUT: u8 = 2;
 
+/// Dies quietly on a closed pipe (`cpuhpsim schemes --print legacy | head`), like other tools.
+fn reset_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> ExitCode {
+    reset_sigpipe();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => return report_parse_error(err),
@@ -52,6 +67,8 @@ fn main() -> ExitCode {
         Some(Command::Bench(cmd)) => bench::run(cmd),
         Some(Command::Lockbench(args)) => lockbench::run(&args),
         Some(Command::Run(args)) => run::run_command(&args),
+        Some(Command::Schemes(args)) => catalog::schemes(&args),
+        Some(Command::Presets(args)) => catalog::presets(&args),
         None => {
             use clap::CommandFactory;
             let _ = Cli::command().print_help();

@@ -446,6 +446,47 @@ fn emit(
     Ok(())
 }
 
+/// Checks that a script gives back every lock it takes: each `unlock` matches a lock held at
+/// that point, every loop body is balanced, and nothing is held at the end. A failed `check`
+/// releases what is still held, so its `otherwise` block may leave locks held.
+pub fn verify_balanced(steps: &[Step]) -> Result<(), String> {
+    let mut held = Vec::new();
+    walk(steps, &mut held, &mut 0)?;
+    match held.last() {
+        None => Ok(()),
+        Some((lock, at)) => Err(format!("step {at} takes {lock:?} and the script never releases it")),
+    }
+}
+
+fn walk(steps: &[Step], held: &mut Vec<(LockRef, usize)>, step: &mut usize) -> Result<(), String> {
+    for s in steps {
+        let at = *step;
+        *step += 1;
+        match s {
+            Step::Lock { lock, .. } => held.push((*lock, at)),
+            Step::Unlock { lock } => match held.iter().rposition(|(l, _)| l == lock) {
+                Some(i) => {
+                    held.remove(i);
+                }
+                None => return Err(format!("step {at} unlocks {lock:?}, which is not held there")),
+            },
+            Step::Check { otherwise, .. } => {
+                let mut inner = held.clone();
+                walk(otherwise, &mut inner, step)?;
+            }
+            Step::Repeat { body, .. } | Step::ForEachPmu { body, .. } | Step::ForEachHandoff { body } => {
+                let before = held.clone();
+                walk(body, held, step)?;
+                if *held != before {
+                    return Err(format!("the loop at step {at} does not release what its body takes"));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// Where a task is in a script: printed as `name+step`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Position {
@@ -504,6 +545,19 @@ mod tests {
                 Instr::Return
             ]
         );
+    }
+
+    #[test]
+    fn unbalanced_scripts_are_rejected_with_the_step() {
+        let (a, b) = (LockRef::Global(0), LockRef::Global(1));
+        let take = |l| Step::Lock { lock: l, mode: Mode::Write, nested: false };
+        assert_eq!(verify_balanced(&[take(a), Step::Unlock { lock: a }]), Ok(()));
+        assert!(verify_balanced(&[Step::Unlock { lock: a }]).unwrap_err().contains("step 0 unlocks"));
+        assert!(verify_balanced(&[take(a), take(b), Step::Unlock { lock: b }]).unwrap_err().contains("step 0 takes"));
+        let leaky_loop = Step::ForEachPmu { filter: PmuFilter::All, body: vec![take(a)] };
+        assert!(verify_balanced(&[leaky_loop]).unwrap_err().contains("loop at step 0"));
+        let check = Step::Check { flag: Flag::CpuOnline(CpuRef::Arg), errno: Errno::Enodev, otherwise: vec![] };
+        assert_eq!(verify_balanced(&[take(a), check, Step::Unlock { lock: a }]), Ok(()));
     }
 
     #[test]

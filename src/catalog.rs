@@ -1,0 +1,76 @@
+//! `cpuhpsim schemes` and `cpuhpsim presets`: what is built in, and its full text.
+
+use analysis::workloads::presets::{PRESETS, description, preset_text};
+use analysis::workloads::run::scenario_scripts;
+use analysis::workloads::scenario::Scenario;
+use analysis::workloads::schemes::SchemeKind;
+use analysis::workloads::script_text;
+use anyhow::Result;
+use clap::Args;
+
+use crate::BadInput;
+
+/// List the locking schemes, or print one's scripts as a scenario-file snippet.
+#[derive(Args)]
+pub struct SchemesArgs {
+    /// Print this scheme's scripts in the text form a scenario's [scheme.scripts] takes.
+    #[arg(long, value_name = "SCHEME")]
+    print: Option<String>,
+    /// Scheme options for --print, e.g. --set scheme.free_outside_ctx_mutex=true (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+}
+
+/// List the built-in scenarios, or print one as TOML.
+#[derive(Args)]
+pub struct PresetsArgs {
+    /// Print this preset's TOML.
+    #[arg(long, value_name = "PRESET")]
+    print: Option<String>,
+}
+
+pub fn schemes(args: &SchemesArgs) -> Result<()> {
+    let Some(name) = &args.print else {
+        for kind in SchemeKind::ALL {
+            println!("{:<18} {}", kind.name(), kind.summary());
+        }
+        println!("\n`cpuhpsim schemes --print NAME` shows a scheme's scripts.");
+        return Ok(());
+    };
+    let mut overrides = vec![("scheme.name".to_string(), format!("\"{name}\""))];
+    for item in &args.set {
+        let (k, v) = item.split_once('=').ok_or_else(|| BadInput(format!("--set {item}: expected KEY=VALUE")))?;
+        overrides.push((k.trim().into(), v.trim().into()));
+    }
+    let text = preset_text("default").expect("the default preset exists");
+    let scenario: Scenario = analysis::workloads::presets::resolve(text, &overrides).map_err(|e| {
+        let key = if e.key == "scheme.name" { "--print".to_string() } else { e.key.clone() };
+        BadInput(format!("{key}: {}", e.message))
+    })?;
+    let scripts = scenario_scripts(&scenario).map_err(|e| BadInput(e.to_string()))?;
+    let s = &scenario.scheme;
+    println!("# {name}: {}", SchemeKind::parse(name).map_or("", |k| k.summary()));
+    println!(
+        "# options: free_outside_ctx_mutex = {}, context_layout = {:?}, handoff = {:?}, pmu_dev_alloc = {}",
+        s.free_outside_ctx_mutex, s.context_layout, s.handoff, s.pmu_dev_alloc
+    );
+    println!("# To define your own scheme, paste this into a scenario file and edit the scripts.");
+    println!("[scheme]\nname = \"my-{name}\"\nbase = \"{name}\"\n\n[scheme.scripts]");
+    for (op, steps) in &scripts {
+        println!("{op} = \"\"\"\n{}\"\"\"", script_text::print(steps));
+    }
+    Ok(())
+}
+
+pub fn presets(args: &PresetsArgs) -> Result<()> {
+    match &args.print {
+        Some(name) => print!("{}", preset_text(name).map_err(|e| BadInput(e.to_string()))?),
+        None => {
+            for (name, text) in PRESETS {
+                println!("{name:<16} {}", description(text));
+            }
+            println!("\n`cpuhpsim presets --print NAME` shows a preset's TOML; unset keys take their defaults.");
+        }
+    }
+    Ok(())
+}

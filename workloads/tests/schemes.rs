@@ -1,0 +1,116 @@
+//! The schemes' story at 256 CPUs: the 2017 baseline deadlocks, the fixes do not, the lock-order
+//! analysis finds the cycles lockdep found, and the negative control breaks invariants.
+
+use sim::lockdep::LockOrder;
+use workloads::presets::{preset_text, resolve};
+use workloads::run::{RunResult, run};
+use workloads::scenario::Scenario;
+use workloads::schemes::CLASSES;
+
+fn scenario(overrides: &[(&str, &str)]) -> Scenario {
+    let owned: Vec<(String, String)> = overrides.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    resolve(preset_text("default").unwrap(), &owned).unwrap()
+}
+
+fn with_seed(s: &Scenario, seed: u64) -> Scenario {
+    let mut s = s.clone();
+    s.run.seed = seed;
+    s
+}
+
+fn order_chains(order: &LockOrder) -> Vec<String> {
+    order.cycles(|c| CLASSES[c as usize].1).iter().map(|c| c.chain(|id| CLASSES[id as usize].0.to_string())).collect()
+}
+
+#[test]
+fn legacy_deadlocks_on_the_recursive_read_and_each_deadlock_replays_exactly() {
+    let base = scenario(&[("scheme.name", "\"legacy\""), ("run.stop_on_deadlock", "true")]);
+    let mut deadlocked = Vec::new();
+    for seed in 1..=200 {
+        let r = run(&with_seed(&base, seed), seed).unwrap();
+        if r.deadlocked() {
+            deadlocked.push((seed, r));
+        }
+    }
+    assert!(deadlocked.len() >= 10, "only {} of 200 legacy runs deadlocked", deadlocked.len());
+    // The recursive read: a task waits for a read of cpu_hotplug_lock it already holds
+    // (its open's outer read), blocked by the pending writer cpu_down.
+    let recursive = |r: &RunResult| {
+        r.deadlocks.iter().any(|d| {
+            d.members
+                .iter()
+                .any(|m| m.waits_for_class == "cpu_hotplug_lock" && m.position.starts_with("perf_event_open_tp"))
+                && d.members.iter().any(|m| m.position.starts_with("cpu_down"))
+        })
+    };
+    assert!(deadlocked.iter().any(|(_, r)| recursive(r)));
+    for (seed, r) in deadlocked.iter().take(5) {
+        let again = run(&with_seed(&base, *seed), *seed).unwrap();
+        assert_eq!(again.deadlocks, r.deadlocks, "seed {seed} does not replay");
+    }
+}
+
+#[test]
+fn fixed_schemes_never_deadlock_violate_or_order_a_cycle_over_1000_seeds() {
+    for scheme in ["pmus-lock", "percpu-state"] {
+        let name = format!("\"{scheme}\"");
+        let base = scenario(&[("scheme.name", &name), ("scheme.free_outside_ctx_mutex", "true")]);
+        let mut order = LockOrder::default();
+        for seed in 1..=1000 {
+            let r = run(&with_seed(&base, seed), seed).unwrap();
+            assert!(r.deadlocks.is_empty(), "{scheme} seed {seed}: {}", r.deadlocks[0].report());
+            assert!(r.violations.is_empty(), "{scheme} seed {seed}: {:?}", r.violations[0]);
+            assert!(r.stalls.is_empty(), "{scheme} seed {seed}: {:?}", r.stalls[0]);
+            assert!(r.cpu_down_ns.len() > 0 && r.opens_ok > 0);
+            order.merge(&r.lock_order);
+        }
+        assert_eq!(order_chains(&order), Vec::<String>::new(), "{scheme}");
+    }
+}
+
+#[test]
+fn pmus_lock_with_the_2017_release_path_has_lockdeps_event_mutex_cycle() {
+    let r = run(&scenario(&[("scheme.name", "\"pmus-lock\"")]), 1).unwrap();
+    let chains = order_chains(&r.lock_order);
+    let expected =
+        ["event_mutex", "tracepoints_mutex", "cpu_hotplug_lock", "pmus_lock", "ctx->mutex", "event->child_mutex"];
+    assert!(
+        chains.iter().any(|c| expected.iter().all(|class| c.contains(class))),
+        "no cycle through all of {expected:?}: {chains:#?}"
+    );
+}
+
+#[test]
+fn pmu_dev_alloc_with_driver_probes_closes_the_2023_cycle_in_every_scheme() {
+    for scheme in ["pmus-lock", "percpu-state", "legacy"] {
+        let name = format!("\"{scheme}\"");
+        let mut s = resolve(preset_text("dev-alloc").unwrap(), &[("scheme.name".into(), name)]).unwrap();
+        s.run.duration.0 = 2_000_000_000;
+        let r = run(&s, 0).unwrap();
+        let chains = order_chains(&r.lock_order);
+        let expected = ["cpu_add_remove_lock", "cpu_hotplug_lock", "pmus_lock", "dev->mutex"];
+        assert!(chains.iter().any(|c| expected.iter().all(|class| c.contains(class))), "{scheme}: {chains:#?}");
+    }
+}
+
+#[test]
+fn the_negative_control_breaks_invariant_1_or_4_within_a_few_seeds() {
+    let base = scenario(&[("scheme.name", "\"pmus-lock-nocheck\""), ("scheme.free_outside_ctx_mutex", "true")]);
+    let first = (1..=5).find(|&seed| {
+        let r = run(&with_seed(&base, seed), seed).unwrap();
+        r.violations.iter().any(|v| v.invariant == 1 || v.invariant == 4)
+    });
+    assert!(first.is_some(), "pmus-lock-nocheck kept every invariant over seeds 1..=5");
+}
+
+#[test]
+fn same_scenario_same_seed_same_result() {
+    let s = scenario(&[("scheme.name", "\"legacy\"")]);
+    let (a, b) = (run(&s, 3).unwrap(), run(&s, 3).unwrap());
+    assert_eq!(
+        (a.end_ns, a.events_processed, &a.deadlocks, a.opens_ok),
+        (b.end_ns, b.events_processed, &b.deadlocks, b.opens_ok)
+    );
+    let c = run(&with_seed(&s, 4), 3).unwrap();
+    assert_ne!((a.end_ns, a.events_processed), (c.end_ns, c.events_processed));
+}
