@@ -61,7 +61,7 @@ fn fixed_schemes_never_deadlock_violate_or_order_a_cycle_over_1000_seeds() {
             assert!(r.deadlocks.is_empty(), "{scheme} seed {seed}: {}", r.deadlocks[0].report());
             assert!(r.violations.is_empty(), "{scheme} seed {seed}: {:?}", r.violations[0]);
             assert!(r.stalls.is_empty(), "{scheme} seed {seed}: {:?}", r.stalls[0]);
-            assert!(r.cpu_down_ns.len() > 0 && r.opens_ok > 0);
+            assert!(!r.cpu_down_ns.is_empty() && r.opens_ok > 0);
             order.merge(&r.lock_order);
         }
         assert_eq!(order_chains(&order), Vec::<String>::new(), "{scheme}");
