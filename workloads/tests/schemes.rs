@@ -114,3 +114,41 @@ fn same_scenario_same_seed_same_result() {
     let c = run(&with_seed(&s, 4), 3).unwrap();
     assert_ne!((a.end_ns, a.events_processed), (c.end_ns, c.events_processed));
 }
+
+#[test]
+fn storm_takes_every_cpu_but_0_down_then_up_and_rolling_visits_cpus_in_turn() {
+    let storm = resolve(
+        preset_text("storm").unwrap(),
+        &[
+            ("machine.cpus".into(), "64".into()),
+            ("machine.packages".into(), "4".into()),
+            ("run.duration".into(), "\"3s\"".into()),
+        ],
+    )
+    .unwrap();
+    let r = run(&storm, 0).unwrap();
+    // One storm: 63 downs (~16.4 ms each) then 63 ups (15 ms each) fits in 3 s; a second starts.
+    assert!(
+        r.cpu_down_ns.len() >= 63 && r.cpu_up_ns.len() >= 63,
+        "{} downs {} ups",
+        r.cpu_down_ns.len(),
+        r.cpu_up_ns.len()
+    );
+    assert!(r.ok(), "{:?}", r.violations.first());
+    let rolling = scenario(&[
+        ("machine.cpus", "8"),
+        ("machine.packages", "1"),
+        ("hotplug.mode", "\"rolling\""),
+        ("hotplug.interval", "\"1ms\""),
+        ("hotplug.interval_dist", "\"fixed\""),
+        ("scheme.free_outside_ctx_mutex", "true"),
+        ("run.duration", "\"1s\""),
+    ]);
+    let r = run(&rolling, 0).unwrap();
+    // A cycle is at least 1 ms interval + 6.058 ms down (no grace period: the last writer left
+    // 1 ms ago) + 10 ms holdoff + 15 ms up (a full grace period: 10 ms is not < 10 ms), i.e.
+    // 32.058 ms, so at most 32 downs fit in 1 s; lock waits for openers stretch it a little.
+    let downs = r.cpu_down_ns.len();
+    assert!((30..=32).contains(&downs), "{downs} cpu_down in 1 s");
+    assert!(r.cpu_up_ns.len() == downs || r.cpu_up_ns.len() + 1 == downs);
+}

@@ -1,0 +1,169 @@
+//! End-to-end tests of `cpuhpsim run`, `schemes` and `presets`: the files written, byte-identical
+//! replays, scenario-defined schemes and bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn cpuhpsim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cpuhpsim")).args(args).output().expect("binary runs")
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("cpuhpsim-cli-run-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn read(dir: &Path, name: &str) -> String {
+    std::fs::read_to_string(dir.join(name)).unwrap_or_else(|e| panic!("{}: {e}", dir.join(name).display()))
+}
+
+const FILES: [&str; 5] = ["runs.csv", "locks.csv", "deadlocks.txt", "lock_order.txt", "manifest.json"];
+
+#[test]
+fn the_same_command_twice_writes_byte_identical_files() {
+    let (a, b) = (scratch("same-a"), scratch("same-b"));
+    for dir in [&a, &b] {
+        let out =
+            cpuhpsim(&["run", "--scheme", "legacy", "--seed", "5", "--duration", "3s", "--out", dir.to_str().unwrap()]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    for name in FILES {
+        assert_eq!(read(&a, name), read(&b, name), "{name} differs between identical runs");
+    }
+    std::fs::remove_dir_all(a).unwrap();
+    std::fs::remove_dir_all(b).unwrap();
+}
+
+#[test]
+fn the_replay_column_reproduces_the_run() {
+    let first = scratch("replay-a");
+    let out = cpuhpsim(&[
+        "run",
+        "--scheme",
+        "pmus-lock",
+        "--cpus",
+        "64",
+        "--seed",
+        "9",
+        "--set",
+        "hotplug.interval=20ms",
+        "--out",
+        first.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let runs = read(&first, "runs.csv");
+    let mut reader = csv::Reader::from_reader(runs.as_bytes());
+    let header = reader.headers().unwrap().clone();
+    let row = reader.records().next().unwrap().unwrap();
+    let replay = row.get(header.iter().position(|h| h == "replay").unwrap()).unwrap().to_string();
+    assert!(replay.starts_with("cpuhpsim run "), "{replay}");
+    let second = scratch("replay-b");
+    let mut args: Vec<&str> = replay.split_whitespace().skip(1).collect();
+    args.extend(["--out", second.to_str().unwrap()]);
+    let out = cpuhpsim(&args);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for name in FILES {
+        assert_eq!(read(&first, name), read(&second, name), "{name} differs on replay");
+    }
+    std::fs::remove_dir_all(first).unwrap();
+    std::fs::remove_dir_all(second).unwrap();
+}
+
+#[test]
+fn a_scenario_file_can_define_its_own_scheme() {
+    let dir = scratch("custom");
+    std::fs::create_dir_all(&dir).unwrap();
+    // Paul McKenney's "other style" by hand, without the usable bit: init marks nothing ready,
+    // so open's check must reject CPUs after they come back and invariant 5 must fire.
+    let scenario = r#"
+[machine]
+cpus = 16
+packages = 1
+
+[scheme]
+name = "forgetful"
+base = "percpu-state"
+free_outside_ctx_mutex = true
+
+[scheme.scripts]
+cpu_up = """
+lock cpu_add_remove_lock
+lock cpu_hotplug_lock
+work 2ms
+set cpu_online[cpu]
+mark perf_init_start
+adopt_uncore
+mark cpu_up_done
+unlock cpu_hotplug_lock
+unlock cpu_add_remove_lock
+"""
+
+[run]
+duration = "2s"
+"#;
+    let file = dir.join("forgetful.toml");
+    std::fs::write(&file, scenario).unwrap();
+    let out_dir = dir.join("out");
+    let out = cpuhpsim(&["run", "--scenario", file.to_str().unwrap(), "--out", out_dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let deadlocks = read(&out_dir, "deadlocks.txt");
+    assert!(deadlocks.contains("invariant 5 violated"), "{deadlocks}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("forgetful on 16 CPUs"));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+fn assert_bad_input(args: &[&str], names: &str) {
+    let out_dir = scratch("bad");
+    let mut all = args.to_vec();
+    all.extend(["--out", out_dir.to_str().unwrap()]);
+    let out = cpuhpsim(&all);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+    assert!(stderr.contains(names), "{args:?} should name {names}: {stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "one line expected: {stderr}");
+    assert!(!stderr.contains("panicked"));
+    assert!(!out_dir.exists(), "no output directory for bad input");
+}
+
+#[test]
+fn bad_run_inputs_exit_2_naming_the_field() {
+    assert_bad_input(&["run", "--cpus", "0"], "--cpus");
+    assert_bad_input(&["run", "--cpus", "70000"], "--cpus");
+    assert_bad_input(&["run", "--scheme", "big-kernel-lock"], "--scheme");
+    assert_bad_input(&["run", "--duration", "-3s"], "--duration");
+    assert_bad_input(&["run", "--set", "openers.tracepoint_fraction=2"], "openers.tracepoint_fraction");
+    assert_bad_input(&["run", "--set", "machine.cores=4"], "unknown field `cores`");
+    assert_bad_input(&["run", "--scenario", "/nonexistent/scenario.toml"], "--scenario");
+    assert_bad_input(&["run", "--preset", "nope"], "--preset");
+}
+
+#[test]
+fn an_unbalanced_scenario_script_is_bad_input() {
+    let dir = scratch("unbalanced");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("s.toml");
+    std::fs::write(
+        &file,
+        "[scheme]\nname = \"leaky\"\nbase = \"pmus-lock\"\n[scheme.scripts]\nperf_event_open = \"lock pmus_lock\"\n",
+    )
+    .unwrap();
+    assert_bad_input(&["run", "--scenario", file.to_str().unwrap()], "scheme.scripts.perf_event_open");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn schemes_and_presets_list_and_print() {
+    let out = cpuhpsim(&["schemes"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    for s in ["legacy", "pmus-lock", "percpu-state", "pmus-lock-nocheck"] {
+        assert!(text.contains(s));
+    }
+    let out = cpuhpsim(&["schemes", "--print", "percpu-state"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("clear usable[cpu]") && text.contains("[scheme.scripts]"), "{text}");
+    let out = cpuhpsim(&["presets", "--print", "storm"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("mode = \"storm\""));
+    let out = cpuhpsim(&["schemes", "--print", "nope"]);
+    assert_eq!(out.status.code(), Some(2));
+}
