@@ -186,7 +186,7 @@ pub fn run(args: &LockBenchArgs) -> Result<()> {
     config.validate().map_err(|e| BadInput(e.to_string()))?;
     let staged = StagedDir::create(&args.out, args.force).map_err(|e| BadInput(e.to_string()))?;
     let result = lockbench::run(&config).map_err(|e| BadInput(e.to_string()))?;
-    let rows = [LockRow { scheme: "lockbench", class: &result.class, stat: &result.stat }];
+    let rows = [LockRow { scheme: "lockbench", cpus: config.tasks, class: &result.class, stat: &result.stat }];
     println!(
         "lockbench: {} tasks on a {} for {}, stopped by {} at {} ({} writes, {} reads)",
         config.tasks,

@@ -4,7 +4,9 @@
 mod bench;
 mod catalog;
 mod lockbench;
+mod replay;
 mod run;
+mod sweep;
 
 use std::process::ExitCode;
 
@@ -27,6 +29,12 @@ enum Command {
     Lockbench(lockbench::LockBenchArgs),
     /// Run one scenario with one seed and write runs.csv, locks.csv, deadlocks.txt, manifest.json.
     Run(run::RunArgs),
+    /// Run a grid of scenarios × seeds on every core; write CSVs, histograms, plots and a report.
+    Sweep(sweep::SweepArgs),
+    /// Reproduce one run bit for bit from a replay command or a manifest, optionally traced.
+    Replay(replay::ReplayArgs),
+    /// Combine the directories of a sharded sweep into the one the whole sweep would write.
+    Merge(sweep::MergeArgs),
     /// List the locking schemes, or print one's scripts.
     Schemes(catalog::SchemesArgs),
     /// List the built-in scenarios, or print one as TOML.
@@ -67,13 +75,12 @@ fn main() -> ExitCode {
         Some(Command::Bench(cmd)) => bench::run(cmd),
         Some(Command::Lockbench(args)) => lockbench::run(&args),
         Some(Command::Run(args)) => run::run_command(&args),
+        Some(Command::Sweep(args)) => sweep::run_sweep(&args, std::path::Path::new("results/sweep"), false),
+        Some(Command::Merge(args)) => sweep::merge(&args),
+        Some(Command::Replay(args)) => replay::replay(&args),
         Some(Command::Schemes(args)) => catalog::schemes(&args),
         Some(Command::Presets(args)) => catalog::presets(&args),
-        None => {
-            use clap::CommandFactory;
-            let _ = Cli::command().print_help();
-            Ok(())
-        }
+        None => sweep::run_sweep(&sweep::default_args(), std::path::Path::new("results/default"), true),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

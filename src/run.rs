@@ -6,8 +6,9 @@ use analysis::lock_stat::{LockRow, write_locks_csv};
 use analysis::output_dir::StagedDir;
 use analysis::runs::{deadlocks_text, quantile, write_runs_csv};
 use analysis::sim::kernel::format_ns;
+use analysis::sweep::variant_label;
 use analysis::workloads::presets::{preset_text, resolve};
-use analysis::workloads::run::{RunResult, run};
+use analysis::workloads::run::{RunResult, run_with_trace};
 use analysis::workloads::scenario::Scenario;
 use anyhow::Result;
 use clap::Args;
@@ -48,6 +49,10 @@ pub struct RunArgs {
     /// Replace the output directory if it exists.
     #[arg(long)]
     pub force: bool,
+    /// Also write a Chrome/Perfetto trace of the run (tasks' ops, lock holds and waits; CPUs'
+    /// hotplug) to this file; open it at ui.perfetto.dev or chrome://tracing.
+    #[arg(long, value_name = "FILE")]
+    pub trace: Option<PathBuf>,
 }
 
 /// The scenario the arguments describe, and the overrides applied, in a stable order.
@@ -182,15 +187,50 @@ pub fn manifest(scenario: &Scenario, command: &str, seeds: &[u64]) -> String {
 
 pub fn run_command(args: &RunArgs) -> Result<()> {
     let (scenario, _) = resolve_scenario(args)?;
-    let staged = StagedDir::create(&args.out, args.force).map_err(|e| BadInput(e.to_string()))?;
-    let result = run(&scenario, 0).map_err(|e| BadInput(e.to_string()))?;
     let replay = replay_command(args, &scenario);
+    let label = variant_label(&scenario.scheme.name, &set_pairs(args));
+    run_to_dir(&scenario, &label, 0, &replay, &args.out, args.force, args.trace.as_deref())
+}
+
+/// The `--set` options as `(key, value)`, in order.
+pub fn set_pairs(args: &RunArgs) -> Vec<(String, String)> {
+    args.set
+        .iter()
+        .filter_map(|item| item.split_once('='))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect()
+}
+
+/// Runs `scenario` as run `run_index`, prints its summary and writes its directory (and trace).
+pub fn run_to_dir(
+    scenario: &Scenario,
+    label: &str,
+    run_index: u64,
+    replay: &str,
+    out: &std::path::Path,
+    force: bool,
+    trace: Option<&std::path::Path>,
+) -> Result<()> {
+    let staged = StagedDir::create(out, force).map_err(|e| BadInput(e.to_string()))?;
+    if let Some(path) = trace
+        && path.parent().is_some_and(|p| !p.as_os_str().is_empty() && !p.is_dir())
+    {
+        return Err(BadInput(format!("--trace {}: its directory does not exist", path.display())).into());
+    }
+    let (mut result, timeline) =
+        run_with_trace(scenario, run_index, trace.is_some()).map_err(|e| BadInput(e.to_string()))?;
+    result.scheme = label.to_string();
+    let replay = replay.to_string();
+    let scenario = scenario.clone();
     print!("{}", summary(&result, &replay));
     let rows = [(&result, replay.clone())];
     let io = |e: analysis::OutputError| BadInput(e.to_string());
     write_runs_csv(staged.file("runs.csv").map_err(io)?, &rows).map_err(io)?;
-    let lock_rows: Vec<LockRow<'_>> =
-        result.locks.iter().map(|(class, stat)| LockRow { scheme: &result.scheme, class, stat }).collect();
+    let lock_rows: Vec<LockRow<'_>> = result
+        .locks
+        .iter()
+        .map(|(class, stat)| LockRow { scheme: &result.scheme, cpus: result.cpus, class, stat })
+        .collect();
     write_locks_csv(staged.file("locks.csv").map_err(io)?, &lock_rows).map_err(io)?;
     staged.write("deadlocks.txt", deadlocks_text(&rows)).map_err(io)?;
     let order: String = if result.order_cycles.is_empty() {
@@ -202,5 +242,10 @@ pub fn run_command(args: &RunArgs) -> Result<()> {
     staged.write("manifest.json", manifest(&scenario, &replay, &[scenario.run.seed])).map_err(io)?;
     let dir = staged.commit().map_err(io)?;
     println!("wrote {}", dir.display());
+    if let (Some(path), Some(timeline)) = (trace, timeline) {
+        std::fs::write(path, analysis::trace::chrome_trace(&timeline))
+            .map_err(|e| BadInput(format!("--trace {}: {e}", path.display())))?;
+        println!("trace: {} ({} spans)", path.display(), timeline.spans.len());
+    }
     Ok(())
 }

@@ -2,9 +2,16 @@
 //!
 //! It turns run results from `workloads` into files; it does not simulate.
 
+pub mod aggregate;
+pub mod histograms;
 pub mod lock_stat;
 pub mod output_dir;
+pub mod outputs;
+pub mod plots;
+pub mod report;
 pub mod runs;
+pub mod sweep;
+pub mod trace;
 
 use std::path::PathBuf;
 
@@ -25,7 +32,7 @@ pub enum OutputError {
 }
 
 impl OutputError {
-    fn csv(e: csv::Error) -> OutputError {
+    pub(crate) fn csv(e: csv::Error) -> OutputError {
         OutputError::Csv(e.to_string())
     }
 }

@@ -7,8 +7,9 @@ use crate::sim::lockstat::LockStat;
 use crate::OutputError;
 
 /// `locks.csv` columns: lock_stat's, in nanoseconds, plus histogram percentiles.
-pub const LOCKS_CSV_HEADER: [&str; 18] = [
+pub const LOCKS_CSV_HEADER: [&str; 19] = [
     "scheme",
+    "cpus",
     "class",
     "contentions",
     "wait_ns_min",
@@ -31,6 +32,7 @@ pub const LOCKS_CSV_HEADER: [&str; 18] = [
 /// One row: which scheme (or bench) and which lock class.
 pub struct LockRow<'a> {
     pub scheme: &'a str,
+    pub cpus: u32,
     pub class: &'a str,
     pub stat: &'a LockStat,
 }
@@ -43,6 +45,7 @@ fn fields(row: &LockRow<'_>) -> Vec<String> {
     let s = row.stat;
     vec![
         row.scheme.to_string(),
+        row.cpus.to_string(),
         row.class.to_string(),
         s.contentions.to_string(),
         s.wait_ns_min_or_zero().to_string(),
@@ -129,13 +132,13 @@ mod tests {
         stat.record_hold(100);
         stat.record_hold(300);
         let mut buf = Vec::new();
-        write_locks_csv(&mut buf, &[LockRow { scheme: "legacy", class: "pmus_lock", stat: &stat }]).unwrap();
+        write_locks_csv(&mut buf, &[LockRow { scheme: "legacy", cpus: 8, class: "pmus_lock", stat: &stat }]).unwrap();
         let text = String::from_utf8(buf).unwrap();
         let mut lines = text.lines();
         assert_eq!(lines.next().unwrap(), LOCKS_CSV_HEADER.join(","));
         assert_eq!(
             lines.next().unwrap(),
-            "legacy,pmus_lock,1,1500,1500,1500,1500.0,1,2,100,300,400,200.0,1500,1500,100,300,2"
+            "legacy,8,pmus_lock,1,1500,1500,1500,1500.0,1,2,100,300,400,200.0,1500,1500,100,300,2"
         );
     }
 }

@@ -45,7 +45,8 @@ fn max(h: &Histogram<u64>) -> u64 {
     if h.is_empty() { 0 } else { h.max() }
 }
 
-fn fields(r: &RunResult) -> Vec<String> {
+/// The `runs.csv` fields of one run, without the replay command.
+pub fn run_fields(r: &RunResult) -> Vec<String> {
     let first_deadlock = r.deadlocks.first().map_or(String::new(), |d| d.time_ns.to_string());
     vec![
         r.scheme.clone(),
@@ -83,7 +84,7 @@ pub fn write_runs_csv<W: Write>(out: W, rows: &[(&RunResult, String)]) -> Result
     header.push("replay");
     w.write_record(&header).map_err(OutputError::csv)?;
     for (result, replay) in rows {
-        let mut record = fields(result);
+        let mut record = run_fields(result);
         record.push(replay.clone());
         w.write_record(&record).map_err(OutputError::csv)?;
     }

@@ -55,11 +55,28 @@ impl LockOrder {
         self.edges.iter().map(|((a, b), seen)| (a, b, seen))
     }
 
-    /// Adds another run's edges; an edge already present keeps its first sighting.
+    /// Adds another graph's edges. Each edge keeps its earliest sighting by (run, time), so
+    /// merging in any order gives the same graph.
     pub fn merge(&mut self, other: &LockOrder) {
         for (key, seen) in &other.edges {
-            self.edges.entry(*key).and_modify(|e| e.count += seen.count).or_insert_with(|| seen.clone());
+            self.edges
+                .entry(*key)
+                .and_modify(|e| {
+                    let count = e.count + seen.count;
+                    if (seen.run, seen.time_ns) < (e.run, e.time_ns) {
+                        *e = seen.clone();
+                    }
+                    e.count = count;
+                })
+                .or_insert_with(|| seen.clone());
         }
+    }
+
+    /// Inserts an edge as another graph saw it (for graphs read back from a file).
+    pub fn insert(&mut self, held: OrderNode, acquiring: OrderNode, seen: EdgeSeen) {
+        let mut one = LockOrder::default();
+        one.edges.insert((held, acquiring), seen);
+        self.merge(&one);
     }
 
     /// Every elementary cycle of classes (up to [`MAX_REPORTED_CYCLES`]) whose edges can

@@ -39,10 +39,13 @@ pub fn splitmix64(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// Largest seed: 63 bits, so that every seed is a TOML integer (i64) in scenario files.
+pub const MAX_SEED: u64 = i64::MAX as u64;
+
 /// The seed of run `index` of a sweep with master seed `master`:
-/// `splitmix64(master ^ splitmix64(index))`. Independent of how runs are split over threads.
+/// `splitmix64(master ^ splitmix64(index)) >> 1` (63 bits). Independent of how runs are split.
 pub fn derive_run_seed(master: u64, index: u64) -> u64 {
-    splitmix64(master ^ splitmix64(index))
+    splitmix64(master ^ splitmix64(index)) >> 1
 }
 
 #[cfg(test)]

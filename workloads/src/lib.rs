@@ -11,5 +11,6 @@ pub mod run;
 pub mod scenario;
 pub mod schemes;
 pub mod script_text;
+pub mod sweep;
 
 pub use sim;

@@ -166,6 +166,21 @@ fn tasks(scenario: &Scenario) -> Vec<TaskSpec> {
 
 /// Runs `scenario` once; `run_index` is its index in a sweep (recorded with lock-order edges).
 pub fn run(scenario: &Scenario, run_index: u64) -> Result<RunResult, ScenarioError> {
+    run_with_trace(scenario, run_index, false).map(|(result, _)| result)
+}
+
+/// A run's timeline: its spans and the names of its tasks (indexed by `Track::Task`).
+pub struct Timeline {
+    pub spans: Vec<sim::kernel::TraceSpan>,
+    pub tasks: Vec<String>,
+}
+
+/// Runs `scenario` once, recording its timeline when `trace` is set.
+pub fn run_with_trace(
+    scenario: &Scenario,
+    run_index: u64,
+    trace: bool,
+) -> Result<(RunResult, Option<Timeline>), ScenarioError> {
     scenario.validate()?;
     let kind = scenario.scheme_kind()?;
     let scripts = scenario_scripts(scenario)?;
@@ -191,9 +206,17 @@ pub fn run(scenario: &Scenario, run_index: u64) -> Result<RunResult, ScenarioErr
     let mut sched = Scheduler::new();
     let mut kernel = Kernel::new(config, tasks(scenario), &mut sched)
         .map_err(|e| ScenarioError::new("scheme.scripts", e.to_string()))?;
+    if trace {
+        let hotplug = KernelConfig::cpu_track(kernel.programs(), &["cpu_down", "cpu_up"]);
+        kernel.enable_trace(hotplug);
+    }
     let limits = Limits { until_ns: scenario.run.duration.0, max_events: scenario.run.max_events };
     let outcome = sched.run(&mut kernel, &limits);
-    Ok(collect(scenario, &kernel, outcome, pmus.len() as u32))
+    let timeline = trace.then(|| Timeline {
+        spans: kernel.trace().to_vec(),
+        tasks: kernel.task_names().into_iter().map(String::from).collect(),
+    });
+    Ok((collect(scenario, &kernel, outcome, pmus.len() as u32), timeline))
 }
 
 fn collect(scenario: &Scenario, kernel: &Kernel, outcome: sim::RunOutcome, pmus: u32) -> RunResult {

@@ -499,6 +499,7 @@ impl Scenario {
         range("pmu_churn.interval", self.pmu_churn.interval.0, 0, MAX_COST_NS)?;
         range("pmu_churn.lifetime", self.pmu_churn.lifetime.0, 0, MAX_COST_NS)?;
         range("run.duration", self.run.duration.0, 1, MAX_RUN_NS)?;
+        range("run.seed", self.run.seed, 0, sim::rng::MAX_SEED)?;
         range("run.max_events", self.run.max_events, 1, u64::MAX / 2)?;
         for name in self.scheme.scripts.keys() {
             if !op::NAMES.contains(&name.as_str()) {

@@ -11,6 +11,24 @@ pub use agent::{Agent, AgentCx, Args, Next, OpOutcome, Sequence};
 pub use costs::Costs;
 pub use deadlock::{CycleMember, Deadlock, Stall, format_ns};
 
+/// One span of a run's timeline, recorded only when tracing is on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TraceSpan {
+    /// `Task(t)` for a task's track, `Cpu(c)` for a CPU's hotplug track.
+    pub track: Track,
+    pub name: String,
+    /// `op`, `hold`, `wait` or `hotplug`.
+    pub category: &'static str,
+    pub start_ns: u64,
+    pub end_ns: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Track {
+    Task(u32),
+    Cpu(u32),
+}
+
 use crate::engine::{Model, Scheduler};
 use crate::event::Event;
 use crate::lockdep::{EdgeSeen, LockOrder, OrderNode};
@@ -61,6 +79,18 @@ pub struct KernelConfig {
     pub perf: PerfConfig,
     /// One `perf_cpu_context` per CPU for all PMUs (v6.2) instead of one per CPU and PMU.
     pub ctx_per_cpu: bool,
+}
+
+impl KernelConfig {
+    /// Scripts whose runs a trace also shows on the track of their CPU argument (hotplug).
+    pub fn cpu_track(programs: &[Program], names: &[&str]) -> Vec<ScriptId> {
+        programs
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| names.contains(&p.name.as_str()))
+            .map(|(i, _)| i as ScriptId)
+            .collect()
+    }
 }
 
 /// A task to start: its name, the CPU it runs on, its random stream id and its agent.
@@ -233,9 +263,38 @@ pub struct Kernel {
     violations: Vec<Violation>,
     visit_stamp: Vec<u32>,
     stamp: u32,
+    trace: Option<Vec<TraceSpan>>,
+    cpu_track_scripts: Vec<ScriptId>,
 }
 
 impl Kernel {
+    /// Records a timeline of this run; `cpu_track_scripts` also appear on their CPU's track.
+    pub fn enable_trace(&mut self, cpu_track_scripts: Vec<ScriptId>) {
+        self.trace = Some(Vec::new());
+        self.cpu_track_scripts = cpu_track_scripts;
+    }
+
+    pub fn trace(&self) -> &[TraceSpan] {
+        self.trace.as_deref().unwrap_or(&[])
+    }
+
+    pub fn task_names(&self) -> Vec<&str> {
+        self.tasks.iter().map(|t| t.name.as_str()).collect()
+    }
+
+    fn trace_span(
+        &mut self,
+        track: Track,
+        category: &'static str,
+        start_ns: u64,
+        end_ns: u64,
+        name: impl FnOnce() -> String,
+    ) {
+        if let Some(trace) = &mut self.trace {
+            trace.push(TraceSpan { track, name: name(), category, start_ns, end_ns });
+        }
+    }
+
     /// Builds the kernel and schedules every task's start on `sched`.
     pub fn new(config: KernelConfig, tasks: Vec<TaskSpec>, sched: &mut Scheduler) -> Result<Kernel, KernelError> {
         if config.cpus == 0 || config.cpus > MAX_CPUS {
@@ -350,6 +409,8 @@ impl Kernel {
             violations: Vec::new(),
             visit_stamp: vec![0; ntasks],
             stamp: 0,
+            trace: None,
+            cpu_track_scripts: Vec::new(),
         })
     }
 
@@ -873,6 +934,16 @@ impl Kernel {
                 what,
             });
         }
+        if self.trace.is_some() {
+            let op = self.op(task).clone();
+            let name = format!("{}(cpu={})", self.programs[op.script as usize].name, op.args.cpu);
+            let name =
+                if result.is_err() { format!("{name} = -{}", result.err().map_or("", |e| e.as_str())) } else { name };
+            self.trace_span(Track::Task(task), "op", op.started_ns, now_ns, || name.clone());
+            if self.cpu_track_scripts.contains(&op.script) {
+                self.trace_span(Track::Cpu(op.args.cpu), "hotplug", op.started_ns, now_ns, || name);
+            }
+        }
         let t = &mut self.tasks[task as usize];
         let op = t.op.take().expect("op");
         let stat = &mut self.op_stats[op.script as usize];
@@ -981,6 +1052,10 @@ impl Kernel {
         self.grant(task, wait.lock, wait.mode, wait.subclass, wait.at, now_ns);
         let class = self.lock_class[wait.lock as usize] as usize;
         self.stats[class].record_wait(now_ns - wait.since_ns);
+        if self.trace.is_some() {
+            let name = format!("wait {} ({})", self.lock_name(wait.lock), wait.mode.letter());
+            self.trace_span(Track::Task(task), "wait", wait.since_ns, now_ns, || name);
+        }
         let t = &mut self.tasks[task as usize];
         assert_ne!(t.state, TaskState::Frozen, "detector bug: a task reported deadlocked was handed a lock");
         t.state = TaskState::Running;
@@ -1010,6 +1085,10 @@ impl Kernel {
         let held = t.held.remove(index);
         let class = self.lock_class[lock as usize] as usize;
         self.stats[class].record_hold(now_ns - held.acquired_ns);
+        if self.trace.is_some() {
+            let name = format!("{} ({})", self.lock_name(lock), held.mode.letter());
+            self.trace_span(Track::Task(task), "hold", held.acquired_ns, now_ns, || name);
+        }
         let handoffs: Vec<Handoff> = match &mut self.locks[lock as usize] {
             LockState::Mutex(m) | LockState::Spinlock(m) => {
                 m.unlock(task).map(|next| Handoff { task: next, mode: Mode::Write }).into_iter().collect()

@@ -1,0 +1,376 @@
+//! What a sweep keeps of its runs: one group per grid point (histograms, lock statistics, the
+//! lock-order graph, counts), the `runs.csv` rows and every deadlock. Merging is exact and
+//! independent of order, so shards merge into the same bytes an unsharded sweep writes.
+
+use std::collections::BTreeMap;
+
+use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
+
+use crate::runs::run_fields;
+use crate::sim::lockdep::{EdgeSeen, LockOrder, OrderNode};
+use crate::sim::locks::Mode;
+use crate::sim::lockstat::{LockStat, new_histogram};
+use crate::sim::script::Position;
+use crate::workloads::run::RunResult;
+use crate::workloads::schemes::CLASSES;
+
+/// Histogram metrics every group keeps, besides per-class wait and hold times.
+pub const RUN_METRICS: [&str; 5] = ["cpu_down_ns", "cpu_up_ns", "open_ns", "time_to_deadlock_ns", "deadlocks_per_run"];
+
+/// One deadlock of one run, with what replays it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeadlockRecord {
+    pub run: u64,
+    pub label: String,
+    pub cpus: u32,
+    pub seed: u64,
+    pub time_ns: u64,
+    pub tasks: usize,
+    pub signature: String,
+    pub report: String,
+    pub replay: String,
+}
+
+/// The aggregate of one grid point's runs.
+#[derive(Clone, Debug)]
+pub struct Group {
+    pub point: u64,
+    /// Scheme plus the swept options other than CPUs, e.g. `pmus-lock free_outside_ctx_mutex=true`.
+    pub label: String,
+    pub scheme: String,
+    pub cpus: u32,
+    pub runs: u64,
+    pub deadlocked_runs: u64,
+    pub deadlocks: u64,
+    pub violations: u64,
+    pub stalls: u64,
+    pub opens: u64,
+    pub enodev: u64,
+    pub histograms: BTreeMap<String, Histogram<u64>>,
+    pub locks: Vec<(String, LockStat)>,
+    pub order: LockOrder,
+}
+
+impl Group {
+    pub fn new(point: u64, label: String, scheme: String, cpus: u32) -> Group {
+        Group {
+            point,
+            label,
+            scheme,
+            cpus,
+            runs: 0,
+            deadlocked_runs: 0,
+            deadlocks: 0,
+            violations: 0,
+            stalls: 0,
+            opens: 0,
+            enodev: 0,
+            histograms: RUN_METRICS.iter().map(|m| (m.to_string(), new_histogram())).collect(),
+            locks: CLASSES.iter().map(|(name, _, _)| (name.to_string(), LockStat::default())).collect(),
+            order: LockOrder::default(),
+        }
+    }
+
+    pub fn histogram(&self, metric: &str) -> &Histogram<u64> {
+        &self.histograms[metric]
+    }
+
+    /// Folds one run in.
+    pub fn add_run(&mut self, r: &RunResult) {
+        self.runs += 1;
+        self.deadlocked_runs += r.deadlocked() as u64;
+        self.deadlocks += r.deadlocks.len() as u64;
+        self.violations += r.violations.len() as u64;
+        self.stalls += r.stalls.len() as u64;
+        self.opens += r.opens_ok;
+        self.enodev += r.enodev;
+        let add = |h: &mut Histogram<u64>, other: &Histogram<u64>| h.add(other).expect("auto-resizing histogram");
+        add(self.histograms.get_mut("cpu_down_ns").expect("metric"), &r.cpu_down_ns);
+        add(self.histograms.get_mut("cpu_up_ns").expect("metric"), &r.cpu_up_ns);
+        add(self.histograms.get_mut("open_ns").expect("metric"), &r.open_ns);
+        if let Some(d) = r.deadlocks.first() {
+            self.histograms.get_mut("time_to_deadlock_ns").expect("metric").record(d.time_ns).expect("auto-resizing");
+        }
+        self.histograms.get_mut("deadlocks_per_run").expect("metric").record(r.deadlocks.len() as u64).expect("auto");
+        for ((name, stat), (run_name, run_stat)) in self.locks.iter_mut().zip(&r.locks) {
+            debug_assert_eq!(name, run_name);
+            stat.merge(run_stat);
+        }
+        self.order.merge(&r.lock_order);
+    }
+
+    /// Folds another aggregate of the same grid point in (a shard's).
+    pub fn merge(&mut self, other: &Group) {
+        assert_eq!((self.point, &self.label, self.cpus), (other.point, &other.label, other.cpus), "same grid point");
+        self.runs += other.runs;
+        self.deadlocked_runs += other.deadlocked_runs;
+        self.deadlocks += other.deadlocks;
+        self.violations += other.violations;
+        self.stalls += other.stalls;
+        self.opens += other.opens;
+        self.enodev += other.enodev;
+        for (metric, h) in &other.histograms {
+            self.histograms.get_mut(metric).expect("same metrics").add(h).expect("auto-resizing histogram");
+        }
+        for ((_, stat), (_, theirs)) in self.locks.iter_mut().zip(&other.locks) {
+            stat.merge(theirs);
+        }
+        self.order.merge(&other.order);
+    }
+}
+
+/// Everything a sweep (or a shard of one) keeps.
+#[derive(Clone, Debug, Default)]
+pub struct SweepState {
+    pub groups: Vec<Group>,
+    /// `runs.csv` records by run index (the replay command last).
+    pub rows: BTreeMap<u64, Vec<String>>,
+    pub deadlocks: Vec<DeadlockRecord>,
+}
+
+impl SweepState {
+    /// Folds in run `index` of grid point `point` (groups must already exist for every point).
+    pub fn add_run(&mut self, index: u64, point: u64, r: &RunResult, replay: &str) {
+        let group = &mut self.groups[point as usize];
+        group.add_run(r);
+        let mut fields = run_fields(r);
+        fields[0] = group.label.clone();
+        fields.push(replay.to_string());
+        self.rows.insert(index, fields);
+        for d in &r.deadlocks {
+            self.deadlocks.push(DeadlockRecord {
+                run: index,
+                label: group.label.clone(),
+                cpus: r.cpus,
+                seed: r.seed,
+                time_ns: d.time_ns,
+                tasks: d.members.len(),
+                signature: d.signature(),
+                report: d.report(),
+                replay: replay.to_string(),
+            });
+        }
+    }
+
+    /// Folds in another state of the same sweep (a shard's); order does not matter.
+    pub fn merge(&mut self, other: &SweepState) {
+        for (mine, theirs) in self.groups.iter_mut().zip(&other.groups) {
+            mine.merge(theirs);
+        }
+        for (index, row) in &other.rows {
+            self.rows.insert(*index, row.clone());
+        }
+        self.deadlocks.extend(other.deadlocks.iter().cloned());
+        self.deadlocks.sort_by_key(|d| (d.run, d.time_ns));
+        self.deadlocks.dedup();
+    }
+
+    /// The first deadlock of each cycle kind, by run index, per group label.
+    pub fn first_of_each_kind(&self) -> Vec<&DeadlockRecord> {
+        let mut seen = BTreeMap::new();
+        for d in &self.deadlocks {
+            seen.entry((d.label.clone(), d.signature.clone())).or_insert(d);
+        }
+        let mut firsts: Vec<&DeadlockRecord> = seen.into_values().collect();
+        firsts.sort_by_key(|d| (d.run, d.time_ns));
+        firsts
+    }
+}
+
+/// `state.json`: a sweep's aggregate in a form shards are merged from.
+#[derive(Serialize, Deserialize)]
+struct StateFile {
+    groups: Vec<GroupFile>,
+    rows: Vec<(u64, Vec<String>)>,
+    deadlocks: Vec<DeadlockRecord>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct GroupFile {
+    point: u64,
+    label: String,
+    scheme: String,
+    cpus: u32,
+    runs: u64,
+    deadlocked_runs: u64,
+    deadlocks: u64,
+    violations: u64,
+    stalls: u64,
+    opens: u64,
+    enodev: u64,
+    /// Per metric, `(highest equivalent value, count)` of each recorded bucket: exact.
+    histograms: BTreeMap<String, Vec<(u64, u64)>>,
+    locks: Vec<LockFile>,
+    order: Vec<EdgeFile>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct LockFile {
+    class: String,
+    contentions: u64,
+    acquisitions: u64,
+    bounces: u64,
+    wait_ns_min: u64,
+    wait_ns_max: u64,
+    wait_ns_total: u64,
+    hold_ns_min: u64,
+    hold_ns_max: u64,
+    hold_ns_total: u64,
+    holds: u64,
+    wait_ns: Vec<(u64, u64)>,
+    hold_ns: Vec<(u64, u64)>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct EdgeFile {
+    from: (u16, u8, bool),
+    to: (u16, u8, bool),
+    run: u64,
+    time_ns: u64,
+    task: String,
+    held_at: (u16, u16),
+    acquired_at: (u16, u16),
+    count: u64,
+}
+
+fn buckets(h: &Histogram<u64>) -> Vec<(u64, u64)> {
+    h.iter_recorded().map(|v| (v.value_iterated_to(), v.count_at_value())).collect()
+}
+
+fn histogram(buckets: &[(u64, u64)]) -> Histogram<u64> {
+    let mut h = new_histogram();
+    for &(value, count) in buckets {
+        h.record_n(value, count).expect("auto-resizing histogram");
+    }
+    h
+}
+
+fn node(n: &OrderNode) -> (u16, u8, bool) {
+    (n.class, n.subclass, n.mode == Mode::Write)
+}
+
+fn order_node((class, subclass, write): (u16, u8, bool)) -> OrderNode {
+    OrderNode { class, subclass, mode: if write { Mode::Write } else { Mode::Read } }
+}
+
+impl SweepState {
+    pub fn to_json(&self) -> String {
+        let groups = self
+            .groups
+            .iter()
+            .map(|g| GroupFile {
+                point: g.point,
+                label: g.label.clone(),
+                scheme: g.scheme.clone(),
+                cpus: g.cpus,
+                runs: g.runs,
+                deadlocked_runs: g.deadlocked_runs,
+                deadlocks: g.deadlocks,
+                violations: g.violations,
+                stalls: g.stalls,
+                opens: g.opens,
+                enodev: g.enodev,
+                histograms: g.histograms.iter().map(|(m, h)| (m.clone(), buckets(h))).collect(),
+                locks: g
+                    .locks
+                    .iter()
+                    .map(|(class, s)| LockFile {
+                        class: class.clone(),
+                        contentions: s.contentions,
+                        acquisitions: s.acquisitions,
+                        bounces: s.bounces,
+                        wait_ns_min: s.wait_ns_min,
+                        wait_ns_max: s.wait_ns_max,
+                        wait_ns_total: s.wait_ns_total,
+                        hold_ns_min: s.hold_ns_min,
+                        hold_ns_max: s.hold_ns_max,
+                        hold_ns_total: s.hold_ns_total,
+                        holds: s.holds,
+                        wait_ns: buckets(&s.wait_ns),
+                        hold_ns: buckets(&s.hold_ns),
+                    })
+                    .collect(),
+                order: g
+                    .order
+                    .edges()
+                    .map(|(a, b, seen)| EdgeFile {
+                        from: node(a),
+                        to: node(b),
+                        run: seen.run,
+                        time_ns: seen.time_ns,
+                        task: seen.task.clone(),
+                        held_at: (seen.held_at.script, seen.held_at.step),
+                        acquired_at: (seen.acquired_at.script, seen.acquired_at.step),
+                        count: seen.count,
+                    })
+                    .collect(),
+            })
+            .collect();
+        let file = StateFile {
+            groups,
+            rows: self.rows.iter().map(|(i, r)| (*i, r.clone())).collect(),
+            deadlocks: self.deadlocks.clone(),
+        };
+        serde_json::to_string(&file).expect("state serialises") + "\n"
+    }
+
+    pub fn from_json(text: &str) -> Result<SweepState, String> {
+        let file: StateFile = serde_json::from_str(text).map_err(|e| format!("state.json: {e}"))?;
+        let groups = file
+            .groups
+            .into_iter()
+            .map(|g| Group {
+                point: g.point,
+                label: g.label,
+                scheme: g.scheme,
+                cpus: g.cpus,
+                runs: g.runs,
+                deadlocked_runs: g.deadlocked_runs,
+                deadlocks: g.deadlocks,
+                violations: g.violations,
+                stalls: g.stalls,
+                opens: g.opens,
+                enodev: g.enodev,
+                histograms: g.histograms.iter().map(|(m, b)| (m.clone(), histogram(b))).collect(),
+                locks: g
+                    .locks
+                    .into_iter()
+                    .map(|l| {
+                        let stat = LockStat {
+                            contentions: l.contentions,
+                            acquisitions: l.acquisitions,
+                            bounces: l.bounces,
+                            wait_ns_min: l.wait_ns_min,
+                            wait_ns_max: l.wait_ns_max,
+                            wait_ns_total: l.wait_ns_total,
+                            hold_ns_min: l.hold_ns_min,
+                            hold_ns_max: l.hold_ns_max,
+                            hold_ns_total: l.hold_ns_total,
+                            holds: l.holds,
+                            wait_ns: histogram(&l.wait_ns),
+                            hold_ns: histogram(&l.hold_ns),
+                        };
+                        (l.class, stat)
+                    })
+                    .collect(),
+                order: {
+                    let mut order = LockOrder::default();
+                    for e in g.order {
+                        let seen = EdgeSeen {
+                            run: e.run,
+                            time_ns: e.time_ns,
+                            task: e.task,
+                            held_at: Position { script: e.held_at.0, step: e.held_at.1 },
+                            acquired_at: Position { script: e.acquired_at.0, step: e.acquired_at.1 },
+                            count: e.count,
+                        };
+                        order.insert(order_node(e.from), order_node(e.to), seen);
+                    }
+                    order
+                },
+            })
+            .collect();
+        Ok(SweepState { groups, rows: file.rows.into_iter().collect(), deadlocks: file.deadlocks })
+    }
+}

@@ -1,0 +1,296 @@
+//! `cpuhpsim sweep`, `cpuhpsim merge`, and the default experiment `cpuhpsim` runs with no
+//! arguments. Progress goes to stderr; results only to files.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use analysis::aggregate::SweepState;
+use analysis::output_dir::StagedDir;
+use analysis::report::table;
+use analysis::sweep::{SweepInfo, execute, write_outputs};
+use analysis::workloads::presets::preset_text;
+use analysis::workloads::schemes::SchemeKind;
+use analysis::workloads::sweep::{Seeds, SweepSpec, shard_range};
+use anyhow::Result;
+use clap::Args;
+
+use crate::BadInput;
+
+/// Run a grid of scenarios × seeds on every core and write the comparison.
+#[derive(Args, Clone)]
+#[command(allow_negative_numbers = true)]
+pub struct SweepArgs {
+    /// A built-in scenario (see `cpuhpsim presets`).
+    #[arg(long, default_value = "default", conflicts_with = "scenario")]
+    pub preset: String,
+    /// A scenario file (TOML) instead of a preset.
+    #[arg(long)]
+    pub scenario: Option<PathBuf>,
+    /// Schemes to compare, comma-separated [default: the scenario's].
+    #[arg(long, value_delimiter = ',')]
+    pub schemes: Vec<String>,
+    /// CPU counts, comma-separated [default: the scenario's].
+    #[arg(long, value_delimiter = ',')]
+    pub cpus: Vec<String>,
+    /// KEY=V1,V2,… sweeps a key over values; KEY=V sets it for every run (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUES")]
+    pub set: Vec<String>,
+    /// Seeds per grid point: a count N (derived from --master-seed) or a range A..B.
+    #[arg(long, default_value = "16")]
+    pub seeds: String,
+    /// Master seed from which counted seeds are derived.
+    #[arg(long, default_value_t = 1)]
+    pub master_seed: u64,
+    /// Simulated time per run, e.g. 10s (overrides run.duration).
+    #[arg(long, allow_hyphen_values = true)]
+    pub duration: Option<String>,
+    /// Worker threads [default: every core]. Results are identical for any value.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub jobs: Option<u32>,
+    /// Run only slice I of N (1-based), e.g. 2/8; or set by SLURM_ARRAY_TASK_ID/COUNT or
+    /// JOB_COMPLETION_INDEX with --shards.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+    /// Number of shards when the index comes from JOB_COMPLETION_INDEX (Kubernetes).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub shards: Option<u64>,
+    /// Output directory [default: results/sweep, or results/sweep-shard-I-of-N].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Replace the output directory if it exists.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Combine shard directories of one sweep into the directory the whole sweep would have written.
+#[derive(Args)]
+pub struct MergeArgs {
+    /// Shard directories written by `cpuhpsim sweep --shard`.
+    #[arg(required = true)]
+    pub dirs: Vec<PathBuf>,
+    /// Output directory.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Replace the output directory if it exists.
+    #[arg(long)]
+    pub force: bool,
+}
+
+fn quoted_if_text(key: &str, value: &str) -> String {
+    let numeric = value.parse::<f64>().is_ok() || value == "true" || value == "false";
+    if numeric || value.starts_with('"') || key.ends_with("cpus") { value.to_string() } else { format!("\"{value}\"") }
+}
+
+/// The sweep the arguments describe, and its canonical command line (without shard options).
+pub fn spec(args: &SweepArgs) -> Result<(SweepSpec, String)> {
+    let (base_text, source) = match &args.scenario {
+        Some(path) => (
+            std::fs::read_to_string(path)
+                .map_err(|e| BadInput(format!("--scenario {}: cannot read it: {e}", path.display())))?,
+            format!("--scenario {}", path.display()),
+        ),
+        None => (
+            preset_text(&args.preset).map_err(|e| BadInput(e.to_string()))?.to_string(),
+            format!("--preset {}", args.preset),
+        ),
+    };
+    let seeds = Seeds::parse(&args.seeds, args.master_seed).map_err(|e| BadInput(format!("--seeds {e}")))?;
+    let mut fixed = Vec::new();
+    let mut axes = Vec::new();
+    let mut canonical = format!("cpuhpsim sweep {source}");
+    for name in &args.schemes {
+        if SchemeKind::parse(name).is_none() {
+            let known: Vec<&str> = SchemeKind::ALL.iter().map(|k| k.name()).collect();
+            return Err(BadInput(format!("--schemes: unknown scheme `{name}`; schemes: {}", known.join(", "))).into());
+        }
+    }
+    if !args.schemes.is_empty() {
+        axes.push(("scheme.name".to_string(), args.schemes.iter().map(|s| format!("\"{s}\"")).collect()));
+        canonical.push_str(&format!(" --schemes {}", args.schemes.join(",")));
+    }
+    for item in &args.set {
+        let (key, values) =
+            item.split_once('=').ok_or_else(|| BadInput(format!("--set {item}: expected KEY=V1,V2")))?;
+        let key = key.trim().to_string();
+        let values: Vec<String> = values.split(',').map(|v| quoted_if_text(&key, v.trim())).collect();
+        if values.len() == 1 {
+            fixed.push((key, values[0].clone()));
+        } else {
+            axes.push((key, values));
+        }
+        canonical.push_str(&format!(" --set {}", item.replace(' ', "")));
+    }
+    if !args.cpus.is_empty() {
+        axes.push(("machine.cpus".to_string(), args.cpus.clone()));
+        canonical.push_str(&format!(" --cpus {}", args.cpus.join(",")));
+    }
+    if let Some(d) = &args.duration {
+        fixed.push(("run.duration".to_string(), format!("\"{d}\"")));
+        canonical.push_str(&format!(" --duration {d}"));
+    }
+    canonical.push_str(&format!(" --seeds {} --master-seed {}", args.seeds, args.master_seed));
+    Ok((SweepSpec { base_text, source, fixed, axes, seeds }, canonical))
+}
+
+/// `(i, n)`, 1-based, from --shard or the environment of a Slurm array or Kubernetes indexed job.
+fn shard(args: &SweepArgs) -> Result<Option<(u64, u64)>> {
+    let parse = |name: &str, text: &str| -> Result<u64> {
+        text.trim().parse().map_err(|_| BadInput(format!("{name} = {text}: not a whole number")).into())
+    };
+    let (i, n) = if let Some(text) = &args.shard {
+        let (i, n) = text.split_once('/').ok_or_else(|| BadInput(format!("--shard {text}: expected I/N, e.g. 2/8")))?;
+        (parse("--shard", i)?, parse("--shard", n)?)
+    } else if let (Ok(id), Ok(count)) = (std::env::var("SLURM_ARRAY_TASK_ID"), std::env::var("SLURM_ARRAY_TASK_COUNT"))
+    {
+        let min = std::env::var("SLURM_ARRAY_TASK_MIN").map_or(Ok(0), |m| parse("SLURM_ARRAY_TASK_MIN", &m))?;
+        (
+            parse("SLURM_ARRAY_TASK_ID", &id)? - min.min(parse("SLURM_ARRAY_TASK_ID", &id)?) + 1,
+            parse("SLURM_ARRAY_TASK_COUNT", &count)?,
+        )
+    } else if let Ok(index) = std::env::var("JOB_COMPLETION_INDEX") {
+        let n = args
+            .shards
+            .ok_or_else(|| BadInput("JOB_COMPLETION_INDEX is set: pass --shards N (the Job's completions)".into()))?;
+        (parse("JOB_COMPLETION_INDEX", &index)? + 1, n)
+    } else {
+        return Ok(None);
+    };
+    if n == 0 || i == 0 || i > n {
+        let source = args.shard.as_ref().map_or("shard from the environment".to_string(), |s| format!("--shard {s}"));
+        return Err(BadInput(format!("{source}: shard {i} of {n} does not exist; use I/N with 1 <= I <= N")).into());
+    }
+    Ok(Some((i, n)))
+}
+
+fn progress_printer(label: String) -> Box<dyn Fn(u64, u64) + Sync> {
+    if std::io::stderr().is_terminal() {
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{prefix} [{bar:40}] {pos}/{len} runs, ETA {eta}")
+                .expect("valid template")
+                .progress_chars("=> "),
+        );
+        bar.set_prefix(label);
+        Box::new(move |done, total| {
+            bar.set_length(total);
+            bar.set_position(done);
+            if done == total {
+                bar.finish_and_clear();
+            }
+        })
+    } else {
+        Box::new(move |done, total| {
+            let step = (total / 20).max(1);
+            if done % step == 0 || done == total {
+                eprintln!("{label}: {done}/{total} runs");
+            }
+        })
+    }
+}
+
+/// Runs the sweep; returns where it wrote and the comparison table.
+pub fn run_sweep(args: &SweepArgs, default_out: &Path, replace_default: bool) -> Result<()> {
+    let (spec, command) = spec(args)?;
+    let grid = spec.grid().map_err(|e| BadInput(format!("{}: {}", e.key, e.message)))?;
+    let total = spec.run_count(grid.len());
+    let shard = shard(args)?;
+    let out = match (&args.out, shard) {
+        (Some(out), _) => out.clone(),
+        (None, Some((i, n))) => PathBuf::from(format!("results/sweep-shard-{i}-of-{n}")),
+        (None, None) => default_out.to_path_buf(),
+    };
+    if replace_default && out.exists() && args.out.is_none() {
+        eprintln!("replacing {} (the previous default experiment)", out.display());
+    }
+    let force = args.force || (replace_default && args.out.is_none());
+    let staged = StagedDir::create(&out, force).map_err(|e| BadInput(e.to_string()))?;
+    let range = match shard {
+        Some((i, n)) => shard_range(total, i - 1, n),
+        None => 0..total,
+    };
+    let jobs = args.jobs.map_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()), |j| j as usize);
+    eprintln!(
+        "{} runs ({} grid points × {} seeds) on {jobs} threads",
+        range.end - range.start,
+        grid.len(),
+        spec.seeds.len()
+    );
+    let progress = progress_printer("sweep".into());
+    let state =
+        execute(&spec, &grid, range, jobs, &*progress).map_err(|e| BadInput(format!("{}: {}", e.key, e.message)))?;
+    let info = SweepInfo { command: &command, spec: &spec, grid: &grid, shard };
+    write_outputs(&staged, &info, &state)?;
+    let dir = staged.commit().map_err(|e| BadInput(e.to_string()))?;
+    print!("{}", table(&state));
+    println!(
+        "\nreport: {}  (runs.csv, locks.csv, histograms.csv, hgrm/, deadlocks.txt, plots/)",
+        dir.join("report.md").display()
+    );
+    Ok(())
+}
+
+pub fn merge(args: &MergeArgs) -> Result<()> {
+    let mut merged: Option<(SweepState, serde_json::Value)> = None;
+    for dir in &args.dirs {
+        let read = |name: &str| {
+            std::fs::read_to_string(dir.join(name))
+                .map_err(|e| BadInput(format!("{}: cannot read {name}: {e}", dir.display())))
+        };
+        let manifest: serde_json::Value = serde_json::from_str(&read("manifest.json")?)
+            .map_err(|e| BadInput(format!("{}: manifest.json: {e}", dir.display())))?;
+        let state =
+            SweepState::from_json(&read("state.json")?).map_err(|e| BadInput(format!("{}: {e}", dir.display())))?;
+        let mut whole = manifest.clone();
+        whole.as_object_mut().map(|m| m.remove("shard"));
+        match &mut merged {
+            None => merged = Some((state, whole)),
+            Some((acc, first)) => {
+                if *first != whole {
+                    return Err(BadInput(format!(
+                        "{}: not a shard of the same sweep as {}",
+                        dir.display(),
+                        args.dirs[0].display()
+                    ))
+                    .into());
+                }
+                acc.merge(&state);
+            }
+        }
+    }
+    let (state, manifest) = merged.expect("at least one directory");
+    let expected = manifest["runs"].as_u64().unwrap_or(0);
+    if state.rows.len() as u64 != expected {
+        return Err(BadInput(format!(
+            "the shards hold {} of the sweep's {expected} runs; pass every shard",
+            state.rows.len()
+        ))
+        .into());
+    }
+    let staged = StagedDir::create(&args.out, args.force).map_err(|e| BadInput(e.to_string()))?;
+    staged.write("manifest.json", serde_json::to_string_pretty(&manifest)? + "\n")?;
+    staged.write("state.json", state.to_json())?;
+    analysis::outputs::write_all(&staged, &state)?;
+    let dir = staged.commit().map_err(|e| BadInput(e.to_string()))?;
+    print!("{}", table(&state));
+    println!("\nreport: {}", dir.join("report.md").display());
+    Ok(())
+}
+
+/// The default experiment: every scheme × both release paths × 64 to 4,096 CPUs.
+pub fn default_args() -> SweepArgs {
+    SweepArgs {
+        preset: "default".into(),
+        scenario: None,
+        schemes: SchemeKind::ALL.iter().map(|k| k.name().to_string()).collect(),
+        cpus: ["64", "256", "1024", "4096"].map(String::from).to_vec(),
+        set: vec!["scheme.free_outside_ctx_mutex=false,true".into()],
+        seeds: "128".into(),
+        master_seed: 1,
+        duration: None,
+        jobs: None,
+        shard: None,
+        shards: None,
+        out: None,
+        force: false,
+    }
+}

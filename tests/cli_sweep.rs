@@ -1,0 +1,272 @@
+//! End-to-end tests of `cpuhpsim sweep`, `merge` and `replay`: identical bytes for any --jobs,
+//! shards that merge into the unsharded directory, rows that replay exactly, and readable files.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn cpuhpsim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cpuhpsim"))
+        .args(args)
+        .env_remove("SLURM_ARRAY_TASK_ID")
+        .env_remove("JOB_COMPLETION_INDEX")
+        .output()
+        .expect("binary runs")
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("cpuhpsim-cli-sweep-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// A small sweep: two schemes × both release paths × two CPU counts × 3 seeds, 2 s each.
+const SWEEP: [&str; 12] = [
+    "sweep",
+    "--schemes",
+    "legacy,pmus-lock",
+    "--set",
+    "scheme.free_outside_ctx_mutex=false,true",
+    "--cpus",
+    "16,64",
+    "--seeds",
+    "3",
+    "--duration",
+    "2s",
+    "--force",
+];
+
+fn sweep(out: &Path, extra: &[&str]) -> Output {
+    let mut args = SWEEP.to_vec();
+    args.extend(["--out", out.to_str().unwrap()]);
+    args.extend_from_slice(extra);
+    let output = cpuhpsim(&args);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    output
+}
+
+/// Every file under `dir`, by relative path.
+fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut files = BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                let rel = path.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+                files.insert(rel, std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    files
+}
+
+fn assert_same_tree(a: &Path, b: &Path) {
+    let (ta, tb) = (tree(a), tree(b));
+    assert_eq!(ta.keys().collect::<Vec<_>>(), tb.keys().collect::<Vec<_>>(), "file lists differ");
+    for (name, bytes) in &ta {
+        assert!(bytes == &tb[name], "{name} differs between {} and {}", a.display(), b.display());
+    }
+}
+
+#[test]
+fn jobs_1_and_jobs_2_write_byte_identical_directories() {
+    let (one, two) = (scratch("jobs1"), scratch("jobs2"));
+    sweep(&one, &["--jobs", "1"]);
+    sweep(&two, &["--jobs", "2"]);
+    assert_same_tree(&one, &two);
+    for file in [
+        "manifest.json",
+        "state.json",
+        "runs.csv",
+        "locks.csv",
+        "histograms.csv",
+        "deadlocks.csv",
+        "deadlocks.txt",
+        "lock_order.txt",
+        "report.md",
+    ] {
+        assert!(one.join(file).exists(), "{file} missing");
+    }
+    std::fs::remove_dir_all(one).unwrap();
+    std::fs::remove_dir_all(two).unwrap();
+}
+
+#[test]
+fn three_shards_merged_equal_the_unsharded_sweep() {
+    let whole = scratch("whole");
+    sweep(&whole, &[]);
+    let shards: Vec<PathBuf> = (1..=3).map(|i| scratch(&format!("shard{i}"))).collect();
+    for (i, dir) in shards.iter().enumerate() {
+        sweep(dir, &["--shard", &format!("{}/3", i + 1)]);
+    }
+    let merged = scratch("merged");
+    let mut args = vec!["merge", "--out", merged.to_str().unwrap()];
+    args.extend(shards.iter().rev().map(|d| d.to_str().unwrap()));
+    let out = cpuhpsim(&args);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_same_tree(&whole, &merged);
+    let partial = scratch("partial");
+    let out = cpuhpsim(&["merge", "--out", partial.to_str().unwrap(), shards[0].to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "a merge missing shards is an error");
+    for d in shards.iter().chain([&whole, &merged]) {
+        std::fs::remove_dir_all(d).unwrap();
+    }
+}
+
+#[test]
+fn bad_shards_are_bad_input() {
+    for shard in ["3/2", "0/0", "0/3", "x/2"] {
+        let out =
+            cpuhpsim(&["sweep", "--shard", shard, "--seeds", "1", "--out", scratch("bad-shard").to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(2), "--shard {shard}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("--shard"), "--shard {shard}");
+        assert!(!scratch("bad-shard").exists());
+    }
+}
+
+fn rows(dir: &Path) -> (csv::StringRecord, Vec<csv::StringRecord>) {
+    let mut reader = csv::Reader::from_path(dir.join("runs.csv")).unwrap();
+    let header = reader.headers().unwrap().clone();
+    (header, reader.records().map(|r| r.unwrap()).collect())
+}
+
+#[test]
+fn replay_commands_reproduce_their_rows_including_every_deadlocked_one() {
+    let dir = scratch("replay-src");
+    sweep(&dir, &[]);
+    let (header, records) = rows(&dir);
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let deadlocked: Vec<&csv::StringRecord> = records.iter().filter(|r| &r[col("deadlocked")] == "true").collect();
+    assert!(!deadlocked.is_empty(), "the small sweep should deadlock in some legacy runs");
+    let sample = records.iter().step_by(5).chain(deadlocked.iter().copied());
+    for (i, row) in sample.enumerate() {
+        let replayed = scratch(&format!("replayed{i}"));
+        let mut args = vec!["replay", "--out", replayed.to_str().unwrap()];
+        args.extend(row[col("replay")].split_whitespace());
+        let out = cpuhpsim(&args);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let (_, again) = rows(&replayed);
+        assert_eq!(&again[0], row, "replay of {} differs", &row[col("replay")]);
+        std::fs::remove_dir_all(replayed).unwrap();
+    }
+    let by_manifest = scratch("by-manifest");
+    let manifest = dir.join("manifest.json");
+    let out = cpuhpsim(&[
+        "replay",
+        "--manifest",
+        manifest.to_str().unwrap(),
+        "--run",
+        "4",
+        "--out",
+        by_manifest.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(rows(&by_manifest).1[0], records[4]);
+    std::fs::remove_dir_all(by_manifest).unwrap();
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn hgrm_files_parse_and_match_histograms_csv() {
+    let dir = scratch("hgrm");
+    sweep(&dir, &[]);
+    let mut reader = csv::Reader::from_path(dir.join("histograms.csv")).unwrap();
+    let mut buckets: BTreeMap<(String, String, u32), Vec<(u64, u64)>> = BTreeMap::new();
+    for r in reader.records() {
+        let r = r.unwrap();
+        buckets
+            .entry((r[0].to_string(), r[1].to_string(), r[2].parse().unwrap()))
+            .or_default()
+            .push((r[3].parse().unwrap(), r[4].parse().unwrap()));
+    }
+    let mut checked = 0;
+    for ((metric, scheme, cpus), values) in &buckets {
+        let file = dir.join("hgrm").join(analysis::histograms::hgrm_file_name(metric, scheme, *cpus));
+        let text = std::fs::read_to_string(&file).unwrap();
+        let h = analysis::histograms::parse_hgrm(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+        let unit = if metric == "deadlocks_per_run" { 1.0 } else { 1_000.0 };
+        // Every percentile row of the .hgrm is the histograms.csv quantile at that percentile
+        // (to the 3 printed decimals): p50 and max are rows; p99 lies between two rows.
+        for row in &h.rows {
+            let expected = analysis::histograms::csv_quantile(values, row.percentile) as f64 / unit;
+            assert!(
+                (row.value - expected).abs() <= 0.0005 + 1e-9 * expected,
+                "{}: row {row:?} vs {expected}",
+                file.display()
+            );
+        }
+        let csv = |q: f64| analysis::histograms::csv_quantile(values, q) as f64 / unit;
+        assert!((h.value_at_percentile(50.0) - csv(0.5)).abs() <= 0.0005 + 1e-9 * csv(0.5), "{}: p50", file.display());
+        assert!((h.max - csv(1.0)).abs() <= 0.0005 + 1e-9 * csv(1.0), "{}: max", file.display());
+        assert!(h.value_at_percentile(99.0) + 0.0005 >= csv(0.99), "{}: p99 row below the csv p99", file.display());
+        checked += 1;
+    }
+    assert!(checked > 20);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn plots_are_well_formed_svg_with_one_series_per_scheme() {
+    let dir = scratch("plots");
+    sweep(&dir, &[]);
+    let labels = [
+        "legacy free_outside_ctx_mutex=false",
+        "legacy free_outside_ctx_mutex=true",
+        "pmus-lock free_outside_ctx_mutex=false",
+        "pmus-lock free_outside_ctx_mutex=true",
+    ];
+    for file in [
+        "cpu_down_cdf.svg",
+        "cpu_up_cdf.svg",
+        "lock_wait.svg",
+        "deadlock_rate.svg",
+        "cpu_down_p99.svg",
+        "cpu_up_p99.svg",
+    ] {
+        let text = std::fs::read_to_string(dir.join("plots").join(file)).unwrap();
+        let doc = roxmltree::Document::parse(&text).unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert_eq!(doc.root_element().tag_name().name(), "svg", "{file}");
+        let texts: Vec<&str> = doc.descendants().filter(|n| n.is_text()).filter_map(|n| n.text()).collect();
+        // Long legend entries are shortened with an ellipsis; each series still has exactly one.
+        let entry = |label: &str, t: &str| {
+            let t = t.trim();
+            t == label || t.strip_suffix('…').is_some_and(|p| p.len() >= 12 && label.starts_with(p))
+        };
+        for label in labels {
+            assert_eq!(texts.iter().filter(|t| entry(label, t)).count(), 1, "{file}: legend entry for {label}");
+        }
+    }
+    let report = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    for label in labels {
+        assert!(report.contains(label), "report lacks {label}");
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn run_trace_is_chrome_trace_json() {
+    let dir = scratch("trace");
+    std::fs::create_dir_all(&dir).unwrap();
+    let trace = dir.join("t.json");
+    let out_dir = dir.join("out");
+    let out = cpuhpsim(&[
+        "run",
+        "--cpus",
+        "16",
+        "--duration",
+        "1s",
+        "--trace",
+        trace.to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let value: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&trace).unwrap()).unwrap();
+    let events = value["traceEvents"].as_array().unwrap();
+    assert!(events.iter().any(|e| e["cat"] == "hotplug"));
+    assert!(events.iter().any(|e| e["cat"] == "hold" && e["name"].as_str().unwrap().starts_with("cpu_hotplug_lock")));
+    std::fs::remove_dir_all(dir).unwrap();
+}
