@@ -166,16 +166,24 @@ impl SweepState {
         self.deadlocks.dedup();
     }
 
-    /// The first deadlock of each cycle kind, by run index, per group label.
+    /// The first deadlock of each cycle kind (its classes and modes, positions aside), by run
+    /// index, per scheme label.
     pub fn first_of_each_kind(&self) -> Vec<&DeadlockRecord> {
         let mut seen = BTreeMap::new();
         for d in &self.deadlocks {
-            seen.entry((d.label.clone(), d.signature.clone())).or_insert(d);
+            seen.entry((d.label.clone(), cycle_kind(&d.signature))).or_insert(d);
         }
         let mut firsts: Vec<&DeadlockRecord> = seen.into_values().collect();
         firsts.sort_by_key(|d| (d.run, d.time_ns));
         firsts
     }
+}
+
+/// A cycle's kind: its signature without script positions, rotated to start at the smallest.
+pub fn cycle_kind(signature: &str) -> String {
+    let parts: Vec<&str> = signature.split(" -> ").map(|p| p.split('@').next().unwrap_or(p)).collect();
+    let start = (0..parts.len()).min_by_key(|&i| parts[i]).unwrap_or(0);
+    parts[start..].iter().chain(&parts[..start]).copied().collect::<Vec<_>>().join(" -> ")
 }
 
 /// `state.json`: a sweep's aggregate in a form shards are merged from.

@@ -208,13 +208,13 @@ pub fn write(staged: &StagedDir, state: &SweepState) -> Result<(), OutputError> 
     for d in firsts {
         let _ = writeln!(
             md,
-            "### {} on {} CPUs, run {} (seed {}), at {:.3} ms\n\n`{}`\n\n```\n{}\n```\nReplay: `{}`\n",
+            "### {}: `{}`\n\nFirst in run {} ({} CPUs, seed {}) at {:.3} ms.\n\n```\n{}\n```\nReplay: `{}`\n",
             d.label,
-            d.cpus,
+            crate::aggregate::cycle_kind(&d.signature),
             d.run,
+            d.cpus,
             d.seed,
             d.time_ns as f64 / 1e6,
-            d.signature,
             d.report.trim_end(),
             d.replay
         );

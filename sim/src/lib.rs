@@ -17,4 +17,5 @@ pub mod lockdep;
 pub mod locks;
 pub mod lockstat;
 pub mod perf;
+pub mod pmu;
 pub mod script;
