@@ -8,7 +8,7 @@ use crate::OutputError;
 use crate::workloads::run::RunResult;
 
 /// `runs.csv` columns; times in nanoseconds.
-pub const RUNS_CSV_HEADER: [&str; 25] = [
+pub const RUNS_CSV_HEADER: [&str; 30] = [
     "scheme",
     "cpus",
     "pmus",
@@ -33,6 +33,11 @@ pub const RUNS_CSV_HEADER: [&str; 25] = [
     "open_ns_p50",
     "open_ns_p99",
     "enodev",
+    "pmis",
+    "samples",
+    "throttled_samples",
+    "max_count_error_events",
+    "mux_error_events_p99",
     "ok",
 ];
 
@@ -73,6 +78,11 @@ pub fn run_fields(r: &RunResult) -> Vec<String> {
         quantile(&r.open_ns, 0.5).to_string(),
         quantile(&r.open_ns, 0.99).to_string(),
         r.enodev.to_string(),
+        r.pmu.as_ref().map_or(0, |p| p.pmis).to_string(),
+        r.pmu.as_ref().map_or(0, |p| p.samples).to_string(),
+        r.pmu.as_ref().map_or(0, |p| p.samples_throttled).to_string(),
+        r.pmu.as_ref().map_or(0, |p| p.max_count_error_events).to_string(),
+        r.pmu.as_ref().map_or(0, |p| quantile(&p.mux_error_events, 0.99)).to_string(),
         r.ok().to_string(),
     ]
 }

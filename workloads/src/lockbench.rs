@@ -212,6 +212,7 @@ pub fn run(config: &LockBenchConfig) -> Result<LockBenchResult, LockBenchError> 
         programs: scripts(config),
         perf: PerfConfig::without_pmus(),
         ctx_per_cpu: false,
+        pmu_load: None,
     };
     let tasks = (0..config.tasks)
         .map(|i| TaskSpec {

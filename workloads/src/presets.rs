@@ -3,7 +3,7 @@
 use crate::scenario::{Scenario, ScenarioError};
 
 /// `(name, TOML)`; the first comment line of each file is its description.
-pub const PRESETS: [(&str, &str); 7] = [
+pub const PRESETS: [(&str, &str); 8] = [
     ("default", include_str!("../presets/default.toml")),
     ("seed-comparison", include_str!("../presets/seed-comparison.toml")),
     ("storm", include_str!("../presets/storm.toml")),
@@ -11,6 +11,7 @@ pub const PRESETS: [(&str, &str); 7] = [
     ("stress", include_str!("../presets/stress.toml")),
     ("dev-alloc", include_str!("../presets/dev-alloc.toml")),
     ("scaling", include_str!("../presets/scaling.toml")),
+    ("pmu-load", include_str!("../presets/pmu-load.toml")),
 ];
 
 pub fn preset_text(name: &str) -> Result<&'static str, ScenarioError> {

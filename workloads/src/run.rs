@@ -54,6 +54,8 @@ pub struct RunResult {
     pub locks: Vec<(String, LockStat)>,
     pub lock_order: LockOrder,
     pub order_cycles: Vec<OrderCycleReport>,
+    /// PMU figures, when the run carried PMU load.
+    pub pmu: Option<sim::kernel::PmuStats>,
 }
 
 impl RunResult {
@@ -202,6 +204,7 @@ pub fn run_with_trace(
         programs,
         perf: PerfConfig { packages: scenario.machine.packages, pmus: pmus.clone(), view: kind.view() },
         ctx_per_cpu: scenario.context_layout() == ContextLayout::PerCpu,
+        pmu_load: if scenario.pmu_load.enabled() { Some(scenario.pmu_load.config()?) } else { None },
     };
     let mut sched = Scheduler::new();
     let mut kernel = Kernel::new(config, tasks(scenario), &mut sched)
@@ -258,5 +261,6 @@ fn collect(scenario: &Scenario, kernel: &Kernel, outcome: sim::RunOutcome, pmus:
             .collect(),
         lock_order: kernel.lock_order().clone(),
         order_cycles,
+        pmu: kernel.pmu_stats(),
     }
 }

@@ -383,6 +383,94 @@ impl Default for ChurnSpec {
     }
 }
 
+/// PMU load: events counting and sampling on every CPU's core PMU (like `perf record -a`),
+/// and optionally a counting event per uncore PMU per package. Off by default.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PmuLoadSpec {
+    pub sampling_events: u32,
+    pub counting_events: u32,
+    /// Events between samples (cycles: 750000 at 3 GHz is 4 kHz).
+    pub sample_period: u64,
+    pub counters: u32,
+    pub width_bits: u32,
+    pub skid: Duration,
+    pub handler: Duration,
+    pub mux_interval: Duration,
+    pub max_sample_rate: u64,
+    pub hz: u64,
+    pub cpu_time_max_percent: u64,
+    pub uncore_counting: bool,
+}
+
+impl Default for PmuLoadSpec {
+    fn default() -> Self {
+        let cpu = sim::pmu::CpuPmuConfig::default();
+        let governor = sim::pmu::GovernorConfig::default();
+        PmuLoadSpec {
+            sampling_events: 0,
+            counting_events: 0,
+            sample_period: 750_000,
+            counters: cpu.counters,
+            width_bits: cpu.width_bits,
+            skid: Duration(cpu.skid_ns),
+            handler: Duration(cpu.handler_ns),
+            mux_interval: Duration(cpu.mux_interval_ns),
+            max_sample_rate: governor.max_sample_rate_per_s,
+            hz: governor.hz,
+            cpu_time_max_percent: governor.cpu_time_max_percent,
+            uncore_counting: false,
+        }
+    }
+}
+
+impl PmuLoadSpec {
+    pub fn enabled(&self) -> bool {
+        self.sampling_events + self.counting_events > 0 || self.uncore_counting
+    }
+
+    /// The kernel's PMU load, validated by the PMU model (errors name the field).
+    pub fn config(&self) -> Result<sim::kernel::PmuLoadConfig, ScenarioError> {
+        let err = |e: sim::pmu::PmuError| ScenarioError::new("pmu_load", e.to_string());
+        let cpu = sim::pmu::CpuPmuConfig {
+            counters: self.counters,
+            width_bits: self.width_bits,
+            skid_ns: self.skid.0,
+            handler_ns: self.handler.0,
+            mux_interval_ns: self.mux_interval.0,
+        };
+        cpu.validate().map_err(err)?;
+        let governor = sim::pmu::GovernorConfig {
+            max_sample_rate_per_s: self.max_sample_rate,
+            hz: self.hz,
+            cpu_time_max_percent: self.cpu_time_max_percent,
+        };
+        governor.validate().map_err(err)?;
+        if self.sampling_events > 0 {
+            sim::pmu::CounterConfig::sampling(sim::pmu::EventKind::Cycles, self.width_bits, self.sample_period)
+                .validate()
+                .map_err(err)?;
+        }
+        let per_cpu = self.sampling_events + self.counting_events;
+        if per_cpu as usize > sim::pmu::MAX_EVENTS_PER_CPU {
+            return Err(ScenarioError::new(
+                "pmu_load",
+                format!("{per_cpu} events per CPU; at most {}", sim::pmu::MAX_EVENTS_PER_CPU),
+            ));
+        }
+        Ok(sim::kernel::PmuLoadConfig {
+            sampling_events: self.sampling_events,
+            counting_events: self.counting_events,
+            sample_period_events: self.sample_period,
+            kind: sim::pmu::EventKind::Cycles,
+            cpu,
+            phases: sim::pmu::PhaseConfig::default(),
+            governor,
+            uncore_counting: self.uncore_counting,
+        })
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RunSpec {
@@ -412,6 +500,7 @@ pub struct Scenario {
     pub ftrace: FtraceSpec,
     pub pmu_churn: ChurnSpec,
     pub driver_probe: ProbeSpec,
+    pub pmu_load: PmuLoadSpec,
     pub run: RunSpec,
 }
 
@@ -500,6 +589,9 @@ impl Scenario {
         range("pmu_churn.lifetime", self.pmu_churn.lifetime.0, 0, MAX_COST_NS)?;
         range("run.duration", self.run.duration.0, 1, MAX_RUN_NS)?;
         range("run.seed", self.run.seed, 0, sim::rng::MAX_SEED)?;
+        if self.pmu_load.enabled() {
+            self.pmu_load.config()?;
+        }
         range("run.max_events", self.run.max_events, 1, u64::MAX / 2)?;
         for name in self.scheme.scripts.keys() {
             if !op::NAMES.contains(&name.as_str()) {

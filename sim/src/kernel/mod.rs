@@ -6,10 +6,12 @@
 mod agent;
 mod costs;
 mod deadlock;
+mod pmu_load;
 
 pub use agent::{Agent, AgentCx, Args, Next, OpOutcome, Sequence};
 pub use costs::Costs;
 pub use deadlock::{CycleMember, Deadlock, Stall, format_ns};
+pub use pmu_load::{PmuLoadConfig, PmuStats, STREAM_PMU_SOURCE};
 
 /// One span of a run's timeline, recorded only when tracing is on.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -79,6 +81,8 @@ pub struct KernelConfig {
     pub perf: PerfConfig,
     /// One `perf_cpu_context` per CPU for all PMUs (v6.2) instead of one per CPU and PMU.
     pub ctx_per_cpu: bool,
+    /// PMU events counting and sampling on the CPUs, if any.
+    pub pmu_load: Option<PmuLoadConfig>,
 }
 
 impl KernelConfig {
@@ -114,6 +118,8 @@ pub enum KernelError {
     Tasks,
     #[error("script `{script}` refers to lock class {class}, which does not exist")]
     UnknownClass { script: String, class: ClassId },
+    #[error("pmu_load: {0}")]
+    Pmu(#[from] crate::pmu::PmuError),
     #[error("script `{script}` uses lock class `{class}` as {used}, but it is {layout}")]
     LayoutMismatch { script: String, class: String, used: &'static str, layout: &'static str },
 }
@@ -228,6 +234,8 @@ const EV_RESUME: u32 = 0;
 const EV_RCU_SYNC_DONE: u32 = 1;
 const EV_SRCU_GP_DONE: u32 = 2;
 const EV_IPI_HANDLER: u32 = 3;
+/// A PMU unit has a PMI, rotation or tick due; the target is the unit, the data its due time.
+const EV_PMU_WAKE: u32 = 4;
 
 const NO_CPU: u32 = u32::MAX;
 
@@ -265,6 +273,9 @@ pub struct Kernel {
     stamp: u32,
     trace: Option<Vec<TraceSpan>>,
     cpu_track_scripts: Vec<ScriptId>,
+    pmu: Option<pmu_load::PmuLoad>,
+    /// The core PMU slot the PMU load runs on.
+    pmu_core_slot: Option<u16>,
 }
 
 impl Kernel {
@@ -381,6 +392,22 @@ impl Kernel {
             });
         }
         let ntasks = kernel_tasks.len();
+        let pmu_core_slot =
+            config.perf.pmus.iter().position(|p| p.at_boot && p.scope == crate::perf::PmuScope::Core).map(|p| p as u16);
+        let pmu = match config.pmu_load {
+            Some(load) => {
+                let uncore: Vec<(u16, u32)> = config
+                    .perf
+                    .pmus
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, p)| p.at_boot && p.scope == crate::perf::PmuScope::Uncore)
+                    .flat_map(|(slot, _)| (0..config.perf.packages).map(move |k| (slot as u16, k)))
+                    .collect();
+                Some(pmu_load::PmuLoad::new(load, config.seed, cpus, uncore)?)
+            }
+            None => None,
+        };
         Ok(Kernel {
             seed: config.seed,
             run_index: config.run_index,
@@ -411,6 +438,16 @@ impl Kernel {
             stamp: 0,
             trace: None,
             cpu_track_scripts: Vec::new(),
+            pmu,
+            pmu_core_slot,
+        })
+        .map(|mut kernel| {
+            if let Some(units) = kernel.pmu.as_ref().map(|p| p.units.len()) {
+                for unit in 0..units {
+                    kernel.pmu_reschedule(unit, sched);
+                }
+            }
+            kernel
         })
     }
 
@@ -590,12 +627,29 @@ impl Kernel {
         }
     }
 
-    fn set_flag(&mut self, task: TaskId, flag: Flag, value: bool) {
+    fn set_flag(&mut self, task: TaskId, flag: Flag, value: bool, sched: &mut Scheduler) {
         match flag {
-            Flag::CpuOnline(cpu) => self.set_online(self.resolve_cpu(task, cpu), value),
+            Flag::CpuOnline(cpu) => {
+                let cpu = self.resolve_cpu(task, cpu);
+                self.set_online(cpu, value);
+                if let Some(pmu) = &mut self.pmu {
+                    pmu.units[cpu as usize].set_online(sched.now_ns(), value, &mut pmu.governor);
+                    self.pmu_reschedule(cpu as usize, sched);
+                }
+            }
             Flag::CtxOnline(cpu, pmu) => {
                 let (cpu, pmu) = (self.resolve_cpu(task, cpu), self.resolve_pmu(task, pmu));
+                let was = self.perf.ctx_online(cpu, pmu);
                 self.perf.set_ctx_online(cpu, pmu, value);
+                if value
+                    && !was
+                    && Some(pmu) == self.pmu_core_slot
+                    && let Some(load) = &mut self.pmu
+                    && load.units[cpu as usize].events().is_empty()
+                {
+                    load.add_core_events(cpu as usize, sched.now_ns()).expect("validated PMU load");
+                    self.pmu_reschedule(cpu as usize, sched);
+                }
             }
             Flag::PerfOnline(cpu) => self.perf.set_perf_online(self.resolve_cpu(task, cpu), value),
             Flag::Usable(cpu) => self.perf.set_usable(self.resolve_cpu(task, cpu), value),
@@ -648,7 +702,18 @@ impl Kernel {
             IpiHandler::RemoveEvents => {
                 let pmu = self.resolve_pmu(task, PmuRef::Loop);
                 self.perf.remove_all(cpu, pmu);
+                if Some(pmu) == self.pmu_core_slot
+                    && let Some(load) = &mut self.pmu
+                {
+                    for (event, error) in load.remove_all(cpu as usize, now_ns) {
+                        let what = format!("PMU event {event} on cpu {cpu} read {error} events off its ground truth");
+                        self.violation(3, task, cpu, at, what, now_ns);
+                    }
+                }
             }
+        }
+        if let Some(cpu) = self.pmu.is_some().then_some(cpu) {
+            self.pmu_reschedule_cpu(cpu);
         }
     }
 
@@ -753,7 +818,7 @@ impl Kernel {
                         self.tasks[task as usize].op.as_mut().expect("op").pc = otherwise;
                     }
                 }
-                Instr::Set { flag, value } => self.set_flag(task, flag, value),
+                Instr::Set { flag, value } => self.set_flag(task, flag, value, sched),
                 Instr::Synchronize(kind) => match kind {
                     SyncKind::Rcu => {
                         return self.resume_in(sched, task, self.costs.rcu_grace_period_ns);
@@ -819,6 +884,7 @@ impl Kernel {
                 Instr::HandoffLoopBegin { end } => {
                     let cpu = self.op(task).args.cpu;
                     let moves = self.perf.handoffs(cpu, &self.online);
+                    self.sync_uncore_units(self.perf.package_of(cpu), sched);
                     let op = self.tasks[task as usize].op.as_mut().expect("op");
                     if moves.is_empty() {
                         op.pc = end + 1;
@@ -852,10 +918,20 @@ impl Kernel {
                     let (pmu, target) = self.handoff(task);
                     let cpu = self.op(task).args.cpu;
                     self.perf.move_events(pmu, cpu, target);
+                    let now_ns = sched.now_ns();
+                    let unit = self.pmu.as_ref().and_then(|l| l.uncore_unit(pmu, self.perf.package_of(cpu)));
+                    if let (Some(unit), Some(load)) = (unit, &mut self.pmu) {
+                        for (event, error) in load.read_all(unit, now_ns) {
+                            let what =
+                                format!("uncore event {event} read {error} events off its ground truth at handoff");
+                            self.violation(3, task, cpu, at, what, now_ns);
+                        }
+                    }
                 }
                 Instr::AdoptUncore => {
                     let cpu = self.op(task).args.cpu;
                     self.perf.adopt_uncore(cpu);
+                    self.sync_uncore_units(self.perf.package_of(cpu), sched);
                 }
                 Instr::RegisterPmu { init } => {
                     let pmu = self.op(task).args.pmu;
@@ -1136,8 +1212,117 @@ impl Kernel {
     }
 }
 
+impl Kernel {
+    /// PMU figures of the run, if it carried PMU load.
+    pub fn pmu_stats(&self) -> Option<PmuStats> {
+        self.pmu.as_ref().map(|p| p.totals())
+    }
+
+    /// Schedules a PMU unit's next wake if it moved; an earlier one becomes stale.
+    fn pmu_reschedule(&mut self, unit: usize, sched: &mut Scheduler) {
+        let Some(load) = &mut self.pmu else { return };
+        // An overflow only arms a PMI one skid later, and nothing outside the unit sees the
+        // instant between (advance_to steps through it exactly), so one wake serves both.
+        let u = &load.units[unit];
+        let next = match (u.next_event_ns(), u.pmi_pending_ns()) {
+            (Some(next), Some(pmi)) => next.saturating_add(u.config().skid_ns).min(pmi),
+            (Some(next), None) => next.saturating_add(u.config().skid_ns),
+            (None, _) => u64::MAX,
+        };
+        let next = if next == u64::MAX { next } else { next.max(sched.now_ns()) };
+        if next != load.scheduled_ns[unit] {
+            load.scheduled_ns[unit] = next;
+            if next != u64::MAX {
+                sched.schedule_at(next, Event::new(unit as u32, EV_PMU_WAKE, next));
+            }
+        }
+    }
+
+    /// Marks a CPU's unit for rescheduling at the next kernel event (from inside a handler
+    /// that has no scheduler at hand).
+    fn pmu_reschedule_cpu(&mut self, cpu: u32) {
+        if let Some(load) = &mut self.pmu {
+            load.dirty.push(cpu as usize);
+        }
+    }
+
+    /// Uncore units of a package run while the package has a designated reader.
+    fn sync_uncore_units(&mut self, package: u32, sched: &mut Scheduler) {
+        let Some(load) = &self.pmu else { return };
+        let units: Vec<(usize, bool)> = load
+            .uncore
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, k))| *k == package)
+            .map(|(i, (pmu, k))| (load.core_units + i, self.perf.uncore_owner(*pmu, *k).is_some()))
+            .collect();
+        for (unit, online) in units {
+            let load = self.pmu.as_mut().expect("checked");
+            if load.units[unit].is_online() != online {
+                load.units[unit].set_online(sched.now_ns(), online, &mut load.governor);
+                self.pmu_reschedule(unit, sched);
+            }
+        }
+    }
+
+    fn pmu_wake(&mut self, unit: usize, due_ns: u64, sched: &mut Scheduler) {
+        let now_ns = sched.now_ns();
+        let load = self.pmu.as_mut().expect("PMU wake without PMU load");
+        if load.scheduled_ns[unit] != due_ns {
+            return;
+        }
+        load.scheduled_ns[unit] = u64::MAX;
+        load.stats.wakes += 1;
+        let reader = if unit < load.core_units {
+            Some(unit as u32)
+        } else {
+            let (pmu, package) = load.uncore[unit - load.core_units];
+            self.perf.uncore_owner(pmu, package)
+        };
+        let pmi_due = load.units[unit].pmi_pending_ns().is_some_and(|t| t <= now_ns);
+        if pmi_due && !reader.is_some_and(|c| self.online[c as usize]) {
+            let cpu = reader.unwrap_or(u32::MAX);
+            self.violations.push(Violation {
+                invariant: 2,
+                time_ns: now_ns,
+                cpu,
+                task: String::new(),
+                position: String::new(),
+                what: format!("PMI of PMU unit {unit} due on offline cpu {cpu}"),
+            });
+        }
+        let load = self.pmu.as_mut().expect("checked");
+        load.units[unit].advance_to(now_ns, &mut load.governor);
+        self.pmu_reschedule(unit, sched);
+    }
+
+    fn pmu_flush(&mut self, sched: &mut Scheduler) {
+        let Some(load) = &mut self.pmu else { return };
+        if load.dirty.is_empty() {
+            return;
+        }
+        let mut dirty = std::mem::take(&mut load.dirty);
+        dirty.sort_unstable();
+        dirty.dedup();
+        for unit in dirty {
+            self.pmu_reschedule(unit, sched);
+        }
+    }
+}
+
 impl Model for Kernel {
     fn handle(&mut self, event: Event, sched: &mut Scheduler) {
+        if event.kind == EV_PMU_WAKE {
+            self.pmu_wake(event.target as usize, event.data, sched);
+            return;
+        }
+        self.handle_task_event(event, sched);
+        self.pmu_flush(sched);
+    }
+}
+
+impl Kernel {
+    fn handle_task_event(&mut self, event: Event, sched: &mut Scheduler) {
         let task = event.target;
         match event.kind {
             EV_RESUME => {}

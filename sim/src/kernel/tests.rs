@@ -52,6 +52,7 @@ fn kernel(
         programs,
         perf: PerfConfig::without_pmus(),
         ctx_per_cpu: false,
+        pmu_load: None,
     };
     let tasks = (0..scripts.len())
         .map(|i| TaskSpec {
@@ -229,6 +230,7 @@ fn mutex_with_zero_costs_matches_the_finite_population_single_server_queue() {
             programs,
             perf: PerfConfig::without_pmus(),
             ctx_per_cpu: false,
+            pmu_load: None,
         };
         let tasks = (0..n)
             .map(|i| TaskSpec {
@@ -379,6 +381,7 @@ fn synchronize_srcu_waits_for_older_readers_and_its_grace_period() {
         programs,
         perf: PerfConfig::without_pmus(),
         ctx_per_cpu: false,
+        pmu_load: None,
     };
     let tasks = (0..2)
         .map(|i| TaskSpec {
@@ -412,6 +415,7 @@ fn contended_spinlock_hands_over_without_wakeup_latency() {
         programs,
         perf: PerfConfig::without_pmus(),
         ctx_per_cpu: false,
+        pmu_load: None,
     };
     let tasks = (0..2)
         .map(|i| TaskSpec {
