@@ -138,8 +138,9 @@ impl LockOrder {
                 }
                 continue;
             }
-            // Canonical start: the smallest class of the cycle; never revisit a class.
-            if next < start || path.iter().any(|&(a, _, _)| (a.class, a.subclass) == next) {
+            // Canonical start: the smallest class of the cycle; never revisit a class (a
+            // same-class edge is a cycle of its own, found from its class).
+            if next < start || next == at || path.iter().any(|&(a, _, _)| (a.class, a.subclass) == next) {
                 continue;
             }
             path.push((held, acquiring, seen));
@@ -247,6 +248,18 @@ mod tests {
             if c == 0 { LockKind::Srcu } else { LockKind::Mutex }
         };
         assert_eq!(g.cycles(kind).len(), 1);
+    }
+
+    #[test]
+    fn a_same_class_edge_inside_a_longer_cycle_is_not_walked_twice() {
+        let mut g = LockOrder::default();
+        g.record(node(0, Mode::Write), node(1, Mode::Read), || seen(0));
+        g.record(node(1, Mode::Read), node(1, Mode::Read), || seen(0));
+        g.record(node(1, Mode::Read), node(0, Mode::Write), || seen(0));
+        let kind = |c: ClassId| if c == 1 { LockKind::PercpuRwsem } else { LockKind::Mutex };
+        let mut lengths: Vec<usize> = g.cycles(kind).iter().map(|c| c.edges.len()).collect();
+        lengths.sort();
+        assert_eq!(lengths, vec![1, 2]);
     }
 
     #[test]
