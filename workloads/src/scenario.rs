@@ -593,13 +593,14 @@ impl Scenario {
             self.pmu_load.config()?;
         }
         range("run.max_events", self.run.max_events, 1, u64::MAX / 2)?;
-        for name in self.scheme.scripts.keys() {
+        for (name, text) in &self.scheme.scripts {
             if !op::NAMES.contains(&name.as_str()) {
                 return Err(ScenarioError::new(
                     format!("scheme.scripts.{name}"),
                     format!("no operation `{name}`; scripts exist for {}", op::NAMES.join(", ")),
                 ));
             }
+            crate::script_text::parse_checked(name, text)?;
         }
         Ok(())
     }
