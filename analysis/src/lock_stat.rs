@@ -5,6 +5,7 @@ use std::io::Write;
 use crate::sim::lockstat::LockStat;
 
 use crate::OutputError;
+use crate::runs::quantile;
 
 /// `locks.csv` columns: lock_stat's, in nanoseconds, plus histogram percentiles.
 pub const LOCKS_CSV_HEADER: [&str; 19] = [
@@ -35,10 +36,6 @@ pub struct LockRow<'a> {
     pub cpus: u32,
     pub class: &'a str,
     pub stat: &'a LockStat,
-}
-
-fn quantile(h: &hdrhistogram::Histogram<u64>, q: f64) -> u64 {
-    if h.is_empty() { 0 } else { h.value_at_quantile(q) }
 }
 
 fn fields(row: &LockRow<'_>) -> Vec<String> {

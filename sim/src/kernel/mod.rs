@@ -1001,14 +1001,7 @@ impl Kernel {
         } else if self.tasks[task as usize].held.len() != held_at_start {
             let t = &self.tasks[task as usize];
             let what = format!("operation returned holding {}", self.lock_name(t.held.last().expect("held").lock));
-            self.violations.push(Violation {
-                invariant: 6,
-                time_ns: now_ns,
-                cpu: t.cpu,
-                task: t.name.clone(),
-                position: self.position_name(at),
-                what,
-            });
+            self.violation(6, task, t.cpu, at, what, now_ns);
         }
         if self.trace.is_some() {
             let op = self.op(task).clone();
@@ -1147,15 +1140,7 @@ impl Kernel {
         let t = &mut self.tasks[task as usize];
         let Some(index) = t.held.iter().rposition(|h| h.lock == lock) else {
             let what = format!("unlock of {} which the task does not hold", self.lock_name(lock));
-            let t = &self.tasks[task as usize];
-            self.violations.push(Violation {
-                invariant: 6,
-                time_ns: now_ns,
-                cpu: t.cpu,
-                task: t.name.clone(),
-                position: self.position_name(at),
-                what,
-            });
+            self.violation(6, task, self.tasks[task as usize].cpu, at, what, now_ns);
             return;
         };
         let held = t.held.remove(index);
