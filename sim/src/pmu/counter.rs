@@ -344,17 +344,27 @@ impl Counter {
         self.program(source, self.prev_hw);
     }
 
-    /// Mirrors x86_perf_event_update(): the shift-trick delta is added to `count` and taken off
-    /// `period_left`. Ground truth and lost wraps are kept beside it.
+    /// Mirrors x86_perf_event_update(): the shift-trick delta, plus a wrap the overflow bit reports,
+    /// is added to `count` and taken off `period_left`. Ground truth and lost wraps are kept beside it.
     fn update(&mut self, source: &EventSource) {
         let new_hw = self.hw_value(source).expect("update of a counting counter");
+        let first_wrap = self.first_wrap_count(source).filter(|_| self.config.raises_pmi());
         let HwState::Counting { read_source_count, .. } = &mut self.state else {
             unreachable!("hw_value returned a value");
         };
         let now_count = source.count(self.config.kind);
         let true_delta = now_count - *read_source_count;
+        let mut delta = shift_delta(self.prev_hw, new_hw, self.config.width_bits) as u128;
+        // A whole period leaves only 2^width − period events after the overflow; if the skid holds
+        // more, the value overtakes the preload and the shift trick alone misses the wrap that raised
+        // the PMI. x86 and Arm avoid this by clamping the period to at most half the counter.
+        let wrap_missed =
+            first_wrap.is_some_and(|first| *read_source_count as u128 + delta < first && first <= now_count as u128);
+        if wrap_missed {
+            delta += 1u128 << self.config.width_bits;
+        }
         *read_source_count = now_count;
-        let delta = shift_delta(self.prev_hw, new_hw, self.config.width_bits);
+        let delta = u64::try_from(delta).expect("a wrap credited to a 64-bit counter");
         self.prev_hw = new_hw;
         self.count = self.count.wrapping_add(delta);
         self.period_left -= delta as i128;

@@ -82,6 +82,38 @@ fn sampling_raises_floor_rate_time_over_period_pmis_at_widths_32_48_64() {
     assert_eq!(checked, 3 + 5 + 6);
 }
 
+/// A 12-bit counter preloaded with −4032 has 64 events of headroom after its overflow, fewer
+/// than the skid's 67: the counter overtakes its preload before the PMI reads it (proptest case).
+#[test]
+fn pmi_credits_the_wrap_when_the_counter_overtakes_its_preload_during_skid() {
+    let (rate_per_s, period_events) = (667_438_577, 4_032);
+    // C(6041) = 4031 and C(6042) = 4032: the overflow is at 6042 ns, its PMI at 6142 ns, when
+    // C = 4099 and the counter reads 64 + 4099 − 4096 = 67, past the preload of 64.
+    assert_eq!((count_between(rate_per_s, 0, 6_041), count_between(rate_per_s, 0, 6_042)), (4_031, 4_032));
+    assert_eq!(count_between(rate_per_s, 0, 6_142), 4_099);
+    let mut governor = permissive_governor();
+    let config = CpuPmuConfig { width_bits: 12, ..CpuPmuConfig::default() };
+    let mut cpu = constant_cpu(0, config, cycles_only(rate_per_s));
+    cpu.add_event(0, 1, EventKind::Cycles, CounterMode::Sampling { period_events }, &mut governor).expect("valid");
+    assert_eq!(cpu.next_event_ns(), Some(6_042));
+    cpu.advance_to(6_142, &mut governor);
+    let stats = cpu.stats();
+    assert_eq!((stats.overflows, stats.pmis, stats.samples), (1, 1, 1));
+    let counter = cpu.event(1).expect("installed").counter();
+    assert_eq!((counter.count(), counter.truth_running_events(), counter.wraps_lost()), (4_099, 4_099, 0));
+    // The 67 events past the period shorten the next one: C first reaches 8064 at 12_083 ns.
+    assert_eq!(counter.period_left_events(), 4_032 - 67);
+    assert_eq!(cpu.next_event_ns(), Some(12_083));
+    // A read in the skid after the overtake (C = 4098, value 66) credits the wrap once; the PMI does not again.
+    let mut cpu = constant_cpu(0, config, cycles_only(rate_per_s));
+    cpu.add_event(0, 1, EventKind::Cycles, CounterMode::Sampling { period_events }, &mut governor).expect("valid");
+    assert_eq!(cpu.read_event(6_140, 1, &mut governor).expect("installed").count, 4_098);
+    cpu.advance_to(6_142, &mut governor);
+    assert_eq!((cpu.stats().pmis, cpu.stats().samples), (1, 1));
+    let reading = cpu.read_event(6_142, 1, &mut governor).expect("installed");
+    assert_eq!((reading.count, reading.truth_running_events), (4_099, 4_099));
+}
+
 #[test]
 fn pmi_count_is_exact_on_a_phased_source() {
     let mut governor = permissive_governor();
