@@ -677,7 +677,8 @@ impl Kernel {
 
     /// An IPI handler's effect on the target CPU when it runs, with the invariant checks of
     /// DESIGN §6 (1 and 4).
-    fn run_ipi_handler(&mut self, task: TaskId, cpu: u32, handler: IpiHandler, at: Position, now_ns: u64) {
+    fn run_ipi_handler(&mut self, task: TaskId, cpu: u32, handler: IpiHandler, at: Position, sched: &mut Scheduler) {
+        let now_ns = sched.now_ns();
         let args = self.op(task).args;
         match handler {
             IpiHandler::Work(_) => {}
@@ -712,9 +713,7 @@ impl Kernel {
                 }
             }
         }
-        if let Some(cpu) = self.pmu.is_some().then_some(cpu) {
-            self.pmu_reschedule_cpu(cpu);
-        }
+        self.pmu_reschedule(cpu as usize, sched);
     }
 
     fn mark(&mut self, task: TaskId, mark: Mark, at: Position, now_ns: u64) {
@@ -1223,14 +1222,6 @@ impl Kernel {
         }
     }
 
-    /// Marks a CPU's unit for rescheduling at the next kernel event (from inside a handler
-    /// that has no scheduler at hand).
-    fn pmu_reschedule_cpu(&mut self, cpu: u32) {
-        if let Some(load) = &mut self.pmu {
-            load.dirty.push(cpu as usize);
-        }
-    }
-
     /// Uncore units of a package run while the package has a designated reader.
     fn sync_uncore_units(&mut self, package: u32, sched: &mut Scheduler) {
         let Some(load) = &self.pmu else { return };
@@ -1280,19 +1271,6 @@ impl Kernel {
         load.units[unit].advance_to(now_ns, &mut load.governor);
         self.pmu_reschedule(unit, sched);
     }
-
-    fn pmu_flush(&mut self, sched: &mut Scheduler) {
-        let Some(load) = &mut self.pmu else { return };
-        if load.dirty.is_empty() {
-            return;
-        }
-        let mut dirty = std::mem::take(&mut load.dirty);
-        dirty.sort_unstable();
-        dirty.dedup();
-        for unit in dirty {
-            self.pmu_reschedule(unit, sched);
-        }
-    }
 }
 
 impl Model for Kernel {
@@ -1302,7 +1280,6 @@ impl Model for Kernel {
             return;
         }
         self.handle_task_event(event, sched);
-        self.pmu_flush(sched);
     }
 }
 
@@ -1343,7 +1320,7 @@ impl Kernel {
             }
             EV_IPI_HANDLER => {
                 let ipi = self.tasks[task as usize].ipi.take().expect("IPI in flight");
-                self.run_ipi_handler(task, ipi.cpu, ipi.handler, ipi.at, sched.now_ns());
+                self.run_ipi_handler(task, ipi.cpu, ipi.handler, ipi.at, sched);
                 return;
             }
             other => panic!("unknown kernel event kind {other}"),

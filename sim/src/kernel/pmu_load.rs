@@ -56,8 +56,6 @@ pub(super) struct PmuLoad {
     pub uncore: Vec<(u16, u32)>,
     pub next_event_id: u64,
     pub stats: PmuStats,
-    /// Units whose wake may have moved, rescheduled after the current kernel event.
-    pub dirty: Vec<usize>,
 }
 
 impl PmuLoad {
@@ -92,7 +90,6 @@ impl PmuLoad {
                 mux_error_events: new_histogram(),
                 wakes: 0,
             },
-            dirty: Vec::new(),
         };
         for cpu in 0..cpus as usize {
             load.add_core_events(cpu, 0)?;
