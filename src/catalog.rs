@@ -38,10 +38,7 @@ pub fn schemes(args: &SchemesArgs) -> Result<()> {
         return Ok(());
     };
     let mut overrides = vec![("scheme.name".to_string(), format!("\"{name}\""))];
-    for item in &args.set {
-        let (k, v) = item.split_once('=').ok_or_else(|| BadInput(format!("--set {item}: expected KEY=VALUE")))?;
-        overrides.push((k.trim().into(), v.trim().into()));
-    }
+    overrides.extend(crate::run::set_pairs(&args.set)?);
     let text = preset_text("default").expect("the default preset exists");
     let scenario: Scenario = analysis::workloads::presets::resolve(text, &overrides).map_err(|e| {
         let key = if e.key == "scheme.name" { "--print".to_string() } else { e.key.clone() };

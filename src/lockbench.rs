@@ -33,10 +33,6 @@ enum Preset {
     RecursiveRead,
 }
 
-fn duration(text: &str) -> Result<u64, String> {
-    parse_duration_ns(text)
-}
-
 /// Hammer one simulated lock with N tasks and print lock_stat's table.
 ///
 /// Unset options take the preset's value, or the defaults shown.
@@ -53,13 +49,13 @@ pub struct LockBenchArgs {
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=MAX_BENCH_TASKS as i64))]
     tasks: Option<u32>,
     /// Mean (exp) or exact (fixed) time between acquisitions, e.g. 10us, 1.5ms [default: 10us].
-    #[arg(long, value_parser = duration, allow_hyphen_values = true)]
+    #[arg(long, value_parser = parse_duration_ns, allow_hyphen_values = true)]
     think: Option<u64>,
     /// Distribution of think times [default: exp].
     #[arg(long, value_enum)]
     think_dist: Option<DistArg>,
     /// Mean (exp) or exact (fixed) time the lock is held [default: 5us].
-    #[arg(long, value_parser = duration, allow_hyphen_values = true)]
+    #[arg(long, value_parser = parse_duration_ns, allow_hyphen_values = true)]
     hold: Option<u64>,
     /// Distribution of hold times [default: exp].
     #[arg(long, value_enum)]
@@ -72,7 +68,7 @@ pub struct LockBenchArgs {
     #[arg(long)]
     nested_read: bool,
     /// Simulated time to run, e.g. 10s [default: 1s].
-    #[arg(long, value_parser = duration, allow_hyphen_values = true)]
+    #[arg(long, value_parser = parse_duration_ns, allow_hyphen_values = true)]
     duration: Option<u64>,
     /// Run seed [default: 1].
     #[arg(long)]

@@ -61,7 +61,7 @@ pub fn replay(args: &ReplayArgs) -> Result<()> {
         let Replayed::Run(run) = parsed.run;
         let (scenario, _) = resolve_scenario(&run)?;
         let replay = replay_command(&run, &scenario);
-        let label = variant_label(&scenario.scheme.name, &set_pairs(&run));
+        let label = variant_label(&scenario.scheme.name, &set_pairs(&run.set)?);
         return run_to_dir(&scenario, &label, 0, &replay, &args.out, args.force, args.trace.as_deref());
     }
     let path = args

@@ -62,13 +62,7 @@ pub fn resolve_scenario(args: &RunArgs) -> Result<(Scenario, Vec<(String, String
             .map_err(|e| BadInput(format!("--scenario {}: cannot read it: {e}", path.display())))?,
         None => preset_text(&args.preset).map_err(|e| BadInput(e.to_string()))?.to_string(),
     };
-    let mut overrides = Vec::new();
-    for item in &args.set {
-        let (key, value) = item
-            .split_once('=')
-            .ok_or_else(|| BadInput(format!("--set {item}: expected KEY=VALUE, e.g. machine.cpus=64")))?;
-        overrides.push((key.trim().to_string(), value.trim().to_string()));
-    }
+    let mut overrides = set_pairs(&args.set)?;
     let named = [
         ("scheme.name", &args.scheme),
         ("machine.cpus", &args.cpus),
@@ -188,16 +182,20 @@ pub fn manifest(scenario: &Scenario, command: &str, seeds: &[u64]) -> String {
 pub fn run_command(args: &RunArgs) -> Result<()> {
     let (scenario, _) = resolve_scenario(args)?;
     let replay = replay_command(args, &scenario);
-    let label = variant_label(&scenario.scheme.name, &set_pairs(args));
+    let label = variant_label(&scenario.scheme.name, &set_pairs(&args.set)?);
     run_to_dir(&scenario, &label, 0, &replay, &args.out, args.force, args.trace.as_deref())
 }
 
-/// The `--set` options as `(key, value)`, in order.
-pub fn set_pairs(args: &RunArgs) -> Vec<(String, String)> {
-    args.set
+/// `--set KEY=VALUE` options as `(key, value)`, in order.
+pub fn set_pairs(items: &[String]) -> Result<Vec<(String, String)>, BadInput> {
+    items
         .iter()
-        .filter_map(|item| item.split_once('='))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .map(|item| {
+            let (key, value) = item
+                .split_once('=')
+                .ok_or_else(|| BadInput(format!("--set {item}: expected KEY=VALUE, e.g. machine.cpus=64")))?;
+            Ok((key.trim().to_string(), value.trim().to_string()))
+        })
         .collect()
 }
 
