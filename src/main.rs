@@ -1,5 +1,5 @@
 //! The `cpuhpsim` command line: parses arguments, calls the library crates, maps errors to exit
-//! codes (2 for bad input, 1 for anything else).
+//! codes (2 for bad input, 130 for an interrupted sweep, 1 for anything else).
 
 mod bench;
 mod catalog;
@@ -53,8 +53,22 @@ impl std::fmt::Display for BadInput {
 
 impl std::error::Error for BadInput {}
 
+/// A sweep stopped by Ctrl-C or SIGTERM after saving its completed runs: exit status 130.
+#[derive(Debug)]
+pub struct Interrupted(pub String);
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
 /// Exit status for bad input (arguments, scenario files).
 const EXIT_BAD_INPUT: u8 = 2;
+/// Exit status after an interrupt, as shells report a process killed by SIGINT (128 + 2).
+const EXIT_INTERRUPTED: u8 = 130;
 
 /// Dies quietly on a closed pipe (`cpuhpsim schemes --print legacy | head`), like other tools.
 fn reset_sigpipe() {
@@ -87,6 +101,10 @@ fn main() -> ExitCode {
         Err(err) if err.chain().any(|e| e.is::<BadInput>()) => {
             eprintln!("error: {err:#}");
             ExitCode::from(EXIT_BAD_INPUT)
+        }
+        Err(err) if err.chain().any(|e| e.is::<Interrupted>()) => {
+            eprintln!("{err:#}");
+            ExitCode::from(EXIT_INTERRUPTED)
         }
         Err(err) => {
             eprintln!("error: {err:#}");

@@ -3,18 +3,36 @@
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use analysis::aggregate::SweepState;
 use analysis::output_dir::StagedDir;
 use analysis::report::table;
-use analysis::sweep::{SweepInfo, execute, write_outputs};
+use analysis::sweep::{SweepInfo, execute, manifest, write_outputs};
 use analysis::workloads::presets::preset_text;
+use analysis::workloads::run::run;
 use analysis::workloads::schemes::SchemeKind;
 use analysis::workloads::sweep::{Seeds, SweepSpec, shard_range};
 use anyhow::Result;
 use clap::Args;
 
-use crate::BadInput;
+use crate::{BadInput, Interrupted};
+
+/// The file that marks a sweep directory whose sweep was interrupted; `--resume` finishes it.
+const INCOMPLETE: &str = "INCOMPLETE";
+
+/// Set by the first Ctrl-C or SIGTERM: no new run starts. A second one quits at once.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+fn install_stop_handler() {
+    let _ = ctrlc::set_handler(|| {
+        if STOP.swap(true, Ordering::SeqCst) {
+            eprintln!("interrupted again: quitting without saving");
+            std::process::exit(130);
+        }
+        eprintln!("interrupted: finishing the runs in flight, then saving the completed ones (again to quit at once)");
+    });
+}
 
 /// Run a grid of scenarios × seeds on every core and write the comparison.
 #[derive(Args, Clone)]
@@ -58,8 +76,12 @@ pub struct SweepArgs {
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Replace the output directory if it exists.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "resume")]
     pub force: bool,
+    /// Finish an interrupted sweep in --out: run only what is missing; the result is the same
+    /// bytes an uninterrupted sweep writes. Pass the same arguments as the first time.
+    #[arg(long)]
+    pub resume: bool,
 }
 
 /// Combine shard directories of one sweep into the directory the whole sweep would have written.
@@ -203,30 +225,102 @@ pub fn run_sweep(args: &SweepArgs, default_out: &Path, replace_default: bool) ->
         eprintln!("replacing {} (the previous default experiment)", out.display());
     }
     let force = args.force || (replace_default && args.out.is_none());
-    let staged = StagedDir::create(&out, force).map_err(|e| BadInput(e.to_string()))?;
+    let info = SweepInfo { command: &command, spec: &spec, grid: &grid, shard };
+    let prior = match args.resume {
+        false => None,
+        true => match resumable(&out, &info)? {
+            Some(state) => Some(state),
+            None => {
+                println!("{}: the sweep is complete; nothing to resume", out.display());
+                return Ok(());
+            }
+        },
+    };
+    let staged = StagedDir::create(&out, force || args.resume).map_err(|e| BadInput(e.to_string()))?;
     let range = match shard {
         Some((i, n)) => shard_range(total, i - 1, n),
         None => 0..total,
     };
+    let todo: Vec<u64> = range.clone().filter(|i| prior.as_ref().is_none_or(|p| !p.rows.contains_key(i))).collect();
     let jobs = args.jobs.map_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()), |j| j as usize);
     eprintln!(
-        "{} runs ({} grid points × {} seeds) on {jobs} threads",
-        range.end - range.start,
+        "{} runs ({} grid points × {} seeds){} on {jobs} threads",
+        todo.len(),
         grid.len(),
-        spec.seeds.len()
+        spec.seeds.len(),
+        if prior.is_some() {
+            format!(", {} already done", range.end - range.start - todo.len() as u64)
+        } else {
+            "".into()
+        }
     );
+    install_stop_handler();
     let progress = progress_printer("sweep".into());
-    let state =
-        execute(&spec, &grid, range, jobs, &*progress).map_err(|e| BadInput(format!("{}: {}", e.key, e.message)))?;
-    let info = SweepInfo { command: &command, spec: &spec, grid: &grid, shard };
+    let execution = execute(&spec, &grid, &todo, jobs, &STOP, &*progress, &run)
+        .map_err(|e| BadInput(format!("{}: {}", e.key, e.message)))?;
+    let mut state = execution.state;
+    if let Some(mut prior) = prior {
+        prior.merge(&state);
+        state = prior;
+    }
     write_outputs(&staged, &info, &state)?;
+    if execution.interrupted {
+        let done = state.rows.len();
+        let mut resume = command.clone();
+        if let Some((i, n)) = shard {
+            resume.push_str(&format!(" --shard {i}/{n}"));
+        }
+        resume.push_str(&format!(" --out {} --resume", out.display()));
+        staged.write(
+            INCOMPLETE,
+            format!("Interrupted after {done} of {} runs. Finish with:\n{resume}\n", range.end - range.start),
+        )?;
+        staged.commit().map_err(|e| BadInput(e.to_string()))?;
+        return Err(Interrupted(format!(
+            "interrupted: kept {done} of {} runs in {} (marked {INCOMPLETE}); finish with:\n{resume}",
+            range.end - range.start,
+            out.display()
+        ))
+        .into());
+    }
     let dir = staged.commit().map_err(|e| BadInput(e.to_string()))?;
     print!("{}", table(&state));
     println!(
         "\nreport: {}  (runs.csv, locks.csv, histograms.csv, hgrm/, deadlocks.txt, plots/)",
         dir.join("report.md").display()
     );
+    if !state.failures.is_empty() {
+        for f in &state.failures {
+            eprintln!("internal error in run {} (seed {}): {}\n  replay: {}", f.run, f.seed, f.message, f.replay);
+        }
+        anyhow::bail!(
+            "{} of {} runs hit an internal error (a bug in cpuhpsim; listed in report.md); the other runs are kept",
+            state.failures.len(),
+            state.rows.len()
+        );
+    }
     Ok(())
+}
+
+/// The saved state of the interrupted sweep in `out`, or `None` if that sweep is complete.
+fn resumable(out: &Path, info: &SweepInfo<'_>) -> Result<Option<SweepState>> {
+    let read = |name: &str| {
+        std::fs::read_to_string(out.join(name))
+            .map_err(|e| BadInput(format!("--resume: {} holds no sweep to resume ({name}: {e})", out.display())))
+    };
+    let saved = read("manifest.json")?;
+    if saved != manifest(info) {
+        return Err(BadInput(format!(
+            "--resume: {} holds a different sweep; pass the arguments it was started with (see its manifest.json)",
+            out.display()
+        ))
+        .into());
+    }
+    if !out.join(INCOMPLETE).exists() {
+        return Ok(None);
+    }
+    let state = SweepState::from_json(&read("state.json")?).map_err(|e| BadInput(format!("--resume: {e}")))?;
+    Ok(Some(state))
 }
 
 pub fn merge(args: &MergeArgs) -> Result<()> {
@@ -236,6 +330,11 @@ pub fn merge(args: &MergeArgs) -> Result<()> {
             std::fs::read_to_string(dir.join(name))
                 .map_err(|e| BadInput(format!("{}: cannot read {name}: {e}", dir.display())))
         };
+        if dir.join(INCOMPLETE).exists() {
+            return Err(
+                BadInput(format!("{}: the shard is incomplete; finish it with --resume first", dir.display())).into()
+            );
+        }
         let manifest: serde_json::Value = serde_json::from_str(&read("manifest.json")?)
             .map_err(|e| BadInput(format!("{}: manifest.json: {e}", dir.display())))?;
         let state =
@@ -292,5 +391,6 @@ pub fn default_args() -> SweepArgs {
         shards: None,
         out: None,
         force: false,
+        resume: false,
     }
 }

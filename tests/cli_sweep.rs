@@ -270,3 +270,61 @@ fn run_trace_is_chrome_trace_json() {
     assert!(events.iter().any(|e| e["cat"] == "hold" && e["name"].as_str().unwrap().starts_with("cpu_hotplug_lock")));
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// Ctrl-C (SIGINT to the child) mid-sweep keeps the completed runs in a valid directory marked
+/// INCOMPLETE, exit 130; `--resume` finishes it into the bytes of an uninterrupted sweep.
+#[cfg(unix)]
+#[test]
+fn an_interrupted_sweep_resumes_to_the_bytes_of_an_uninterrupted_one() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let args = ["sweep", "--schemes", "legacy,pmus-lock", "--cpus", "64,256", "--seeds", "250", "--duration", "5s"];
+    let (cut, whole) = (scratch("interrupted"), scratch("uninterrupted"));
+    let with_out = |out: &Path, extra: &[&'static str]| {
+        let mut all: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        all.extend(["--jobs".into(), "2".into(), "--out".into(), out.to_str().unwrap().into()]);
+        all.extend(extra.iter().map(|s| s.to_string()));
+        all
+    };
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cpuhpsim"))
+        .args(with_out(&cut, &[]))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.contains("runs\n") || line.contains("grid points") {
+        line.clear();
+        assert!(stderr.read_line(&mut line).unwrap() > 0, "the sweep printed progress before ending");
+    }
+    // SAFETY: kill(2) on the child's pid, which has not been reaped yet.
+    assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) }, 0);
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{rest}");
+    assert!(rest.contains("--resume"), "the message says how to finish: {rest}");
+    let marker = std::fs::read_to_string(cut.join("INCOMPLETE")).expect("marked incomplete");
+    let (_, kept) = rows(&cut);
+    assert!(!kept.is_empty() && kept.len() < 1000, "kept {} of 1000 runs", kept.len());
+    assert!(marker.starts_with(&format!("Interrupted after {} of 1000 runs", kept.len())), "{marker}");
+    let merged = cpuhpsim(&["merge", cut.to_str().unwrap(), "--out", scratch("merged").to_str().unwrap()]);
+    assert_eq!(merged.status.code(), Some(2), "an incomplete directory is not merged");
+
+    let resumed = cpuhpsim(&with_out(&cut, &["--resume"]).iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(resumed.status.success(), "{}", String::from_utf8_lossy(&resumed.stderr));
+    let full = cpuhpsim(&with_out(&whole, &[]).iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(full.status.success(), "{}", String::from_utf8_lossy(&full.stderr));
+    assert_same_tree(&cut, &whole);
+    let again = cpuhpsim(&with_out(&cut, &["--resume"]).iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(again.status.success() && String::from_utf8_lossy(&again.stdout).contains("nothing to resume"));
+    let other =
+        ["sweep", "--cpus", "64", "--seeds", "2", "--duration", "5s", "--out", cut.to_str().unwrap(), "--resume"];
+    let mismatch = cpuhpsim(&other);
+    assert_eq!(mismatch.status.code(), Some(2), "resuming with other arguments is refused");
+    assert!(String::from_utf8_lossy(&mismatch.stderr).contains("different sweep"));
+    for dir in [cut, whole] {
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
-use crate::runs::run_fields;
+use crate::runs::{RUNS_CSV_HEADER, run_fields};
 use crate::sim::lockdep::{EdgeSeen, LockOrder, OrderNode};
 use crate::sim::locks::Mode;
 use crate::sim::lockstat::{LockStat, new_histogram};
@@ -29,6 +29,17 @@ pub struct DeadlockRecord {
     pub tasks: usize,
     pub signature: String,
     pub report: String,
+    pub replay: String,
+}
+
+/// A run that hit an internal bug (a panic) instead of finishing, with what replays it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FailureRecord {
+    pub run: u64,
+    pub label: String,
+    pub cpus: u32,
+    pub seed: u64,
+    pub message: String,
     pub replay: String,
 }
 
@@ -127,6 +138,8 @@ pub struct SweepState {
     /// `runs.csv` records by run index (the replay command last).
     pub rows: BTreeMap<u64, Vec<String>>,
     pub deadlocks: Vec<DeadlockRecord>,
+    /// Runs that panicked, by run index; their rows say `internal_error`.
+    pub failures: Vec<FailureRecord>,
 }
 
 impl SweepState {
@@ -153,6 +166,29 @@ impl SweepState {
         }
     }
 
+    /// Records run `index` of grid point `point` as failed: a `runs.csv` row that says
+    /// `internal_error` (not `ok`), and a failure record; the group's figures are left alone.
+    pub fn add_failure(&mut self, index: u64, point: u64, seed: u64, message: String, replay: &str) {
+        let group = &self.groups[point as usize];
+        let mut fields = vec![String::new(); RUNS_CSV_HEADER.len()];
+        let column = |name: &str| RUNS_CSV_HEADER.iter().position(|c| *c == name).expect("runs.csv column");
+        fields[column("scheme")] = group.label.clone();
+        fields[column("cpus")] = group.cpus.to_string();
+        fields[column("seed")] = seed.to_string();
+        fields[column("stop_reason")] = "internal_error".to_string();
+        fields[column("ok")] = "false".to_string();
+        fields.push(replay.to_string());
+        self.rows.insert(index, fields);
+        self.failures.push(FailureRecord {
+            run: index,
+            label: group.label.clone(),
+            cpus: group.cpus,
+            seed,
+            message,
+            replay: replay.to_string(),
+        });
+    }
+
     /// Folds in another state of the same sweep (a shard's); order does not matter.
     pub fn merge(&mut self, other: &SweepState) {
         for (mine, theirs) in self.groups.iter_mut().zip(&other.groups) {
@@ -164,6 +200,9 @@ impl SweepState {
         self.deadlocks.extend(other.deadlocks.iter().cloned());
         self.deadlocks.sort_by_key(|d| (d.run, d.time_ns));
         self.deadlocks.dedup();
+        self.failures.extend(other.failures.iter().cloned());
+        self.failures.sort_by_key(|f| f.run);
+        self.failures.dedup();
     }
 
     /// The first deadlock of each cycle kind (its classes and modes, positions aside), by run
@@ -192,6 +231,8 @@ struct StateFile {
     groups: Vec<GroupFile>,
     rows: Vec<(u64, Vec<String>)>,
     deadlocks: Vec<DeadlockRecord>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    failures: Vec<FailureRecord>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -319,6 +360,7 @@ impl SweepState {
             groups,
             rows: self.rows.iter().map(|(i, r)| (*i, r.clone())).collect(),
             deadlocks: self.deadlocks.clone(),
+            failures: self.failures.clone(),
         };
         serde_json::to_string(&file).expect("state serialises") + "\n"
     }
@@ -379,6 +421,11 @@ impl SweepState {
                 },
             })
             .collect();
-        Ok(SweepState { groups, rows: file.rows.into_iter().collect(), deadlocks: file.deadlocks })
+        Ok(SweepState {
+            groups,
+            rows: file.rows.into_iter().collect(),
+            deadlocks: file.deadlocks,
+            failures: file.failures,
+        })
     }
 }

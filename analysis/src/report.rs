@@ -194,6 +194,22 @@ pub fn write(staged: &StagedDir, state: &SweepState) -> Result<(), OutputError> 
         "{runs} runs in {} groups (scheme × options × CPUs). Latencies are simulated time; deadlock rates carry 95% Wilson intervals.\n",
         state.groups.len()
     );
+    if !state.failures.is_empty() {
+        let _ = writeln!(
+            md,
+            "## Internal errors\n\n{} runs stopped on a bug in cpuhpsim, not in the simulated kernel; \
+             they are left out of every figure. Replay one and report it.\n",
+            state.failures.len()
+        );
+        for f in &state.failures {
+            let _ = writeln!(
+                md,
+                "- run {} ({}, {} CPUs, seed {}): {}\n  Replay: `{}`",
+                f.run, f.label, f.cpus, f.seed, f.message, f.replay
+            );
+        }
+        md.push('\n');
+    }
     md.push_str("## Comparison\n\n");
     md.push_str(&table(state));
     md.push_str("\n## Figures\n\n");
