@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use analysis::aggregate::SweepState;
 use analysis::output_dir::StagedDir;
-use analysis::report::table;
+use analysis::report::{pmu_table, table};
 use analysis::sweep::{SweepInfo, execute, manifest, write_outputs};
 use analysis::workloads::presets::preset_text;
 use analysis::workloads::run::run;
@@ -285,6 +285,9 @@ pub fn run_sweep(args: &SweepArgs, default_out: &Path, replace_default: bool) ->
     }
     let dir = staged.commit().map_err(|e| BadInput(e.to_string()))?;
     print!("{}", table(&state));
+    if let Some(pmu) = pmu_table(&state) {
+        print!("\n{pmu}");
+    }
     println!(
         "\nreport: {}  (runs.csv, locks.csv, histograms.csv, hgrm/, deadlocks.txt, plots/)",
         dir.join("report.md").display()
@@ -371,6 +374,9 @@ pub fn merge(args: &MergeArgs) -> Result<()> {
     analysis::outputs::write_all(&staged, &state)?;
     let dir = staged.commit().map_err(|e| BadInput(e.to_string()))?;
     print!("{}", table(&state));
+    if let Some(pmu) = pmu_table(&state) {
+        print!("\n{pmu}");
+    }
     println!("\nreport: {}", dir.join("report.md").display());
     Ok(())
 }

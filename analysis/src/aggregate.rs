@@ -32,6 +32,35 @@ pub struct DeadlockRecord {
     pub replay: String,
 }
 
+/// Histogram metric of runs with PMU load: |scaled − true| of multiplexed events, in events.
+pub const MUX_ERROR_METRIC: &str = "mux_error_events";
+
+/// PMU figures summed over a group's runs that carried PMU load.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PmuTotals {
+    pub runs: u64,
+    pub pmis: u64,
+    pub samples: u64,
+    pub samples_throttled: u64,
+    pub throttles: u64,
+    /// Largest folded-count error of any run (invariant 3 says 0).
+    pub max_count_error_events: u64,
+    /// Simulation events spent on PMU wakes.
+    pub wakes: u64,
+}
+
+impl PmuTotals {
+    fn add(&mut self, p: &PmuTotals) {
+        self.runs += p.runs;
+        self.pmis += p.pmis;
+        self.samples += p.samples;
+        self.samples_throttled += p.samples_throttled;
+        self.throttles += p.throttles;
+        self.max_count_error_events = self.max_count_error_events.max(p.max_count_error_events);
+        self.wakes += p.wakes;
+    }
+}
+
 /// A run that hit an internal bug (a panic) instead of finishing, with what replays it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FailureRecord {
@@ -61,6 +90,8 @@ pub struct Group {
     pub histograms: BTreeMap<String, Histogram<u64>>,
     pub locks: Vec<(String, LockStat)>,
     pub order: LockOrder,
+    /// Present once a run with PMU load was folded in.
+    pub pmu: Option<PmuTotals>,
 }
 
 impl Group {
@@ -80,6 +111,7 @@ impl Group {
             histograms: RUN_METRICS.iter().map(|m| (m.to_string(), new_histogram())).collect(),
             locks: CLASSES.iter().map(|(name, _, _)| (name.to_string(), LockStat::default())).collect(),
             order: LockOrder::default(),
+            pmu: None,
         }
     }
 
@@ -109,6 +141,19 @@ impl Group {
             stat.merge(run_stat);
         }
         self.order.merge(&r.lock_order);
+        if let Some(p) = &r.pmu {
+            let run = PmuTotals {
+                runs: 1,
+                pmis: p.pmis,
+                samples: p.samples,
+                samples_throttled: p.samples_throttled,
+                throttles: p.throttles,
+                max_count_error_events: p.max_count_error_events,
+                wakes: p.wakes,
+            };
+            self.pmu.get_or_insert_with(PmuTotals::default).add(&run);
+            add(self.histograms.entry(MUX_ERROR_METRIC.to_string()).or_insert_with(new_histogram), &p.mux_error_events);
+        }
     }
 
     /// Folds another aggregate of the same grid point in (a shard's).
@@ -122,7 +167,14 @@ impl Group {
         self.opens += other.opens;
         self.enodev += other.enodev;
         for (metric, h) in &other.histograms {
-            self.histograms.get_mut(metric).expect("same metrics").add(h).expect("auto-resizing histogram");
+            self.histograms
+                .entry(metric.clone())
+                .or_insert_with(new_histogram)
+                .add(h)
+                .expect("auto-resizing histogram");
+        }
+        if let Some(p) = &other.pmu {
+            self.pmu.get_or_insert_with(PmuTotals::default).add(p);
         }
         for ((_, stat), (_, theirs)) in self.locks.iter_mut().zip(&other.locks) {
             stat.merge(theirs);
@@ -252,6 +304,8 @@ struct GroupFile {
     histograms: BTreeMap<String, Vec<(u64, u64)>>,
     locks: Vec<LockFile>,
     order: Vec<EdgeFile>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pmu: Option<PmuTotals>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -354,6 +408,7 @@ impl SweepState {
                         count: seen.count,
                     })
                     .collect(),
+                pmu: g.pmu.clone(),
             })
             .collect();
         let file = StateFile {
@@ -419,6 +474,7 @@ impl SweepState {
                     }
                     order
                 },
+                pmu: g.pmu,
             })
             .collect();
         Ok(SweepState {

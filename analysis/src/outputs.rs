@@ -11,7 +11,7 @@ use crate::output_dir::StagedDir;
 use crate::runs::RUNS_CSV_HEADER;
 use crate::workloads::schemes::CLASSES;
 
-/// `.hgrm` values are written in microseconds (counts for `deadlocks_per_run`).
+/// `.hgrm` values are written in microseconds (counts for `deadlocks_per_run` and `mux_error_events`).
 pub const HGRM_UNIT_NS: f64 = 1_000.0;
 
 pub fn write_all(staged: &StagedDir, state: &SweepState) -> Result<(), OutputError> {
@@ -43,7 +43,8 @@ pub fn write_all(staged: &StagedDir, state: &SweepState) -> Result<(), OutputErr
     write_histograms_csv(staged.file("histograms.csv")?, &rows)?;
     std::fs::create_dir_all(staged.path().join("hgrm")).map_err(|e| OutputError::Io(staged.path().join("hgrm"), e))?;
     for (metric, scheme, cpus, h) in &names {
-        let unit = if metric == "deadlocks_per_run" { 1.0 } else { HGRM_UNIT_NS };
+        let counts = [crate::aggregate::MUX_ERROR_METRIC, "deadlocks_per_run"].contains(&metric.as_str());
+        let unit = if counts { 1.0 } else { HGRM_UNIT_NS };
         staged.write(&format!("hgrm/{}", hgrm_file_name(metric, scheme, *cpus)), hgrm(h, unit))?;
     }
     write_deadlocks(staged, state)?;

@@ -78,6 +78,39 @@ pub fn table(state: &SweepState) -> String {
     t
 }
 
+/// Per group: PMIs and samples per run, throttled share, worst folded-count error and the
+/// multiplexing error's percentiles; `None` when no run carried PMU load.
+pub fn pmu_table(state: &SweepState) -> Option<String> {
+    if state.groups.iter().all(|g| g.pmu.is_none()) {
+        return None;
+    }
+    let mut t = String::from(
+        "| scheme | CPUs | runs | PMIs / run | samples / run | throttled samples | max count error | mux error p50 / p99 / max (events) | sim events / PMI |\n|---|---:|---:|---:|---:|---:|---:|---|---:|\n",
+    );
+    for g in &state.groups {
+        let Some(p) = &g.pmu else { continue };
+        let mux = g.histograms.get(crate::aggregate::MUX_ERROR_METRIC);
+        let q = |x: f64| mux.map_or(0, |h| quantile(h, x));
+        let _ = writeln!(
+            t,
+            "| {} | {} | {} | {:.0} | {:.0} | {} ({:.2}%) | {} | {} / {} / {} | {:.3} |",
+            g.label,
+            g.cpus,
+            p.runs,
+            p.pmis as f64 / p.runs.max(1) as f64,
+            p.samples as f64 / p.runs.max(1) as f64,
+            p.samples_throttled,
+            100.0 * p.samples_throttled as f64 / (p.samples + p.samples_throttled).max(1) as f64,
+            p.max_count_error_events,
+            q(0.5),
+            q(0.99),
+            mux.map_or(0, |h| if h.is_empty() { 0 } else { h.max() }),
+            p.wakes as f64 / p.pmis.max(1) as f64,
+        );
+    }
+    Some(t)
+}
+
 fn cdf_series(state: &SweepState, metric: &str, cpus: u32) -> Vec<Series> {
     state
         .groups
@@ -212,6 +245,10 @@ pub fn write(staged: &StagedDir, state: &SweepState) -> Result<(), OutputError> 
     }
     md.push_str("## Comparison\n\n");
     md.push_str(&table(state));
+    if let Some(pmu) = pmu_table(state) {
+        md.push_str("\n## PMU load\n\n");
+        md.push_str(&pmu);
+    }
     md.push_str("\n## Figures\n\n");
     for (file, _, title) in &figures {
         let _ = writeln!(md, "### {title}\n\n![{title}](plots/{file})\n");

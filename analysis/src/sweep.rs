@@ -239,4 +239,22 @@ mod tests {
         resumed.merge(&second.state);
         assert_eq!(bytes(&resumed), bytes(&whole.state));
     }
+
+    #[test]
+    fn pmu_figures_and_the_mux_histogram_survive_state_json_and_shard_merges() {
+        let spec = SweepSpec { base_text: preset_text("pmu-load").unwrap().into(), ..spec() };
+        let grid = spec.grid().unwrap();
+        let never = AtomicBool::new(false);
+        let whole = execute(&spec, &grid, &[0, 1, 2, 3, 4, 5], 2, &never, &|_, _| {}, &run).unwrap().state;
+        let p = whole.groups[1].pmu.as_ref().expect("PMU load was on");
+        assert_eq!(p.runs, 3);
+        let column = crate::runs::RUNS_CSV_HEADER.iter().position(|c| *c == "pmis").unwrap();
+        let pmis: u64 = (3..6).map(|i| whole.rows[&i][column].parse::<u64>().unwrap()).sum();
+        assert!(pmis > 0 && p.pmis == pmis, "the group sums its runs' PMIs");
+        assert!(!whole.groups[1].histograms[crate::aggregate::MUX_ERROR_METRIC].is_empty());
+        let mut merged = execute(&spec, &grid, &[4, 1], 1, &never, &|_, _| {}, &run).unwrap().state;
+        let rest = execute(&spec, &grid, &[0, 2, 3, 5], 2, &never, &|_, _| {}, &run).unwrap().state;
+        merged.merge(&SweepState::from_json(&rest.to_json()).unwrap());
+        assert_eq!(bytes(&merged), bytes(&whole));
+    }
 }
