@@ -8,7 +8,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use analysis::aggregate::SweepState;
 use analysis::output_dir::StagedDir;
 use analysis::report::{pmu_table, table};
-use analysis::sweep::{SweepInfo, execute, manifest, write_outputs};
+use analysis::run_log::RunLog;
+use analysis::sweep::{Executor, SweepInfo, empty_state, manifest, write_outputs};
 use analysis::workloads::presets::preset_text;
 use analysis::workloads::run::run;
 use analysis::workloads::schemes::SchemeKind;
@@ -256,16 +257,15 @@ pub fn run_sweep(args: &SweepArgs, default_out: &Path, replace_default: bool) ->
     );
     install_stop_handler();
     let progress = progress_printer("sweep".into());
-    let execution = execute(&spec, &grid, &todo, jobs, &STOP, &*progress, &run)
+    let executor = Executor { spec: &spec, grid: &grid, jobs, stop: &STOP, progress: &*progress, run_fn: &run };
+    let mut state = prior.unwrap_or_else(|| empty_state(&spec, &grid));
+    let mut log = RunLog::create(&staged)?;
+    let interrupted = executor
+        .execute(&todo, &mut state, Some(&mut log))
         .map_err(|e| BadInput(format!("{}: {}", e.key, e.message)))?;
-    let mut state = execution.state;
-    if let Some(mut prior) = prior {
-        prior.merge(&state);
-        state = prior;
-    }
-    write_outputs(&staged, &info, &state)?;
-    if execution.interrupted {
-        let done = state.rows.len();
+    write_outputs(&staged, &manifest(&info), log, &mut state)?;
+    if interrupted {
+        let done = state.recorded;
         let mut resume = command.clone();
         if let Some((i, n)) = shard {
             resume.push_str(&format!(" --shard {i}/{n}"));
@@ -299,7 +299,7 @@ pub fn run_sweep(args: &SweepArgs, default_out: &Path, replace_default: bool) ->
         anyhow::bail!(
             "{} of {} runs hit an internal error (a bug in cpuhpsim; listed in report.md); the other runs are kept",
             state.failures.len(),
-            state.rows.len()
+            state.recorded
         );
     }
     Ok(())
@@ -368,10 +368,10 @@ pub fn merge(args: &MergeArgs) -> Result<()> {
         ))
         .into());
     }
+    let mut state = state;
     let staged = StagedDir::create(&args.out, args.force).map_err(|e| BadInput(e.to_string()))?;
-    staged.write("manifest.json", serde_json::to_string_pretty(&manifest)? + "\n")?;
-    staged.write("state.json", state.to_json())?;
-    analysis::outputs::write_all(&staged, &state)?;
+    let log = RunLog::create(&staged)?;
+    write_outputs(&staged, &(serde_json::to_string_pretty(&manifest)? + "\n"), log, &mut state)?;
     let dir = staged.commit().map_err(|e| BadInput(e.to_string()))?;
     print!("{}", table(&state));
     if let Some(pmu) = pmu_table(&state) {

@@ -62,7 +62,7 @@ impl PmuTotals {
 }
 
 /// A run that hit an internal bug (a panic) instead of finishing, with what replays it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FailureRecord {
     pub run: u64,
     pub label: String,
@@ -192,21 +192,32 @@ pub struct SweepState {
     pub deadlocks: Vec<DeadlockRecord>,
     /// Runs that panicked, by run index; their rows say `internal_error`.
     pub failures: Vec<FailureRecord>,
+    /// Runs recorded so far, including rows a [`crate::run_log::RunLog`] already wrote out.
+    pub recorded: u64,
+    /// The first deadlock of each (scheme label, cycle kind), kept when `deadlocks` is drained.
+    firsts: BTreeMap<(String, String), DeadlockRecord>,
 }
 
 impl SweepState {
+    /// An aggregate of no runs yet over these groups.
+    pub fn with_groups(groups: Vec<Group>) -> SweepState {
+        SweepState { groups, ..SweepState::default() }
+    }
+
     /// Folds in run `index` of grid point `point` (groups must already exist for every point).
     pub fn add_run(&mut self, index: u64, point: u64, r: &RunResult, replay: &str) {
         let group = &mut self.groups[point as usize];
         group.add_run(r);
+        let label = group.label.clone();
         let mut fields = run_fields(r);
-        fields[0] = group.label.clone();
+        fields[0] = label.clone();
         fields.push(replay.to_string());
         self.rows.insert(index, fields);
+        self.recorded += 1;
         for d in &r.deadlocks {
-            self.deadlocks.push(DeadlockRecord {
+            self.push_deadlock(DeadlockRecord {
                 run: index,
-                label: group.label.clone(),
+                label: label.clone(),
                 cpus: r.cpus,
                 seed: r.seed,
                 time_ns: d.time_ns,
@@ -216,6 +227,15 @@ impl SweepState {
                 replay: replay.to_string(),
             });
         }
+    }
+
+    fn push_deadlock(&mut self, d: DeadlockRecord) {
+        let key = (d.label.clone(), cycle_kind(&d.signature));
+        let earlier = self.firsts.get(&key).is_some_and(|f| (f.run, f.time_ns) <= (d.run, d.time_ns));
+        if !earlier {
+            self.firsts.insert(key, d.clone());
+        }
+        self.deadlocks.push(d);
     }
 
     /// Records run `index` of grid point `point` as failed: a `runs.csv` row that says
@@ -231,6 +251,7 @@ impl SweepState {
         fields[column("ok")] = "false".to_string();
         fields.push(replay.to_string());
         self.rows.insert(index, fields);
+        self.recorded += 1;
         self.failures.push(FailureRecord {
             run: index,
             label: group.label.clone(),
@@ -249,7 +270,16 @@ impl SweepState {
         for (index, row) in &other.rows {
             self.rows.insert(*index, row.clone());
         }
-        self.deadlocks.extend(other.deadlocks.iter().cloned());
+        self.recorded += other.recorded;
+        for d in &other.deadlocks {
+            self.push_deadlock(d.clone());
+        }
+        for d in other.firsts.values() {
+            let key = (d.label.clone(), cycle_kind(&d.signature));
+            if self.firsts.get(&key).is_none_or(|f| (f.run, f.time_ns) > (d.run, d.time_ns)) {
+                self.firsts.insert(key, d.clone());
+            }
+        }
         self.deadlocks.sort_by_key(|d| (d.run, d.time_ns));
         self.deadlocks.dedup();
         self.failures.extend(other.failures.iter().cloned());
@@ -260,13 +290,20 @@ impl SweepState {
     /// The first deadlock of each cycle kind (its classes and modes, positions aside), by run
     /// index, per scheme label.
     pub fn first_of_each_kind(&self) -> Vec<&DeadlockRecord> {
-        let mut seen = BTreeMap::new();
-        for d in &self.deadlocks {
-            seen.entry((d.label.clone(), cycle_kind(&d.signature))).or_insert(d);
-        }
-        let mut firsts: Vec<&DeadlockRecord> = seen.into_values().collect();
+        let mut firsts: Vec<&DeadlockRecord> = self.firsts.values().collect();
         firsts.sort_by_key(|d| (d.run, d.time_ns));
         firsts
+    }
+
+    /// Removes and returns the rows and deadlocks of runs before `index`, in run order, for a
+    /// [`crate::run_log::RunLog`] to write out.
+    pub fn take_records_before(&mut self, index: u64) -> (Vec<(u64, Vec<String>)>, Vec<DeadlockRecord>) {
+        let later = self.rows.split_off(&index);
+        let rows = std::mem::replace(&mut self.rows, later).into_iter().collect();
+        self.deadlocks.sort_by_key(|d| (d.run, d.time_ns));
+        let split = self.deadlocks.partition_point(|d| d.run < index);
+        let later = self.deadlocks.split_off(split);
+        (rows, std::mem::replace(&mut self.deadlocks, later))
     }
 }
 
@@ -275,6 +312,27 @@ pub fn cycle_kind(signature: &str) -> String {
     let parts: Vec<&str> = signature.split(" -> ").map(|p| p.split('@').next().unwrap_or(p)).collect();
     let start = (0..parts.len()).min_by_key(|&i| parts[i]).unwrap_or(0);
     parts[start..].iter().chain(&parts[..start]).copied().collect::<Vec<_>>().join(" -> ")
+}
+
+/// One element of `state.json`'s `rows`.
+pub fn row_json(index: u64, row: &[String]) -> String {
+    serde_json::to_string(&(index, row)).expect("row serialises")
+}
+
+/// One element of `state.json`'s `deadlocks`.
+pub fn deadlock_json(d: &DeadlockRecord) -> String {
+    serde_json::to_string(d).expect("deadlock serialises")
+}
+
+/// `state.json` from its parts (each array's elements already joined by commas), byte for byte
+/// what serialising [`StateFile`] writes, so it can be assembled from streamed records.
+pub fn state_json(groups: &str, rows: &str, deadlocks: &str, failures: &[FailureRecord]) -> String {
+    let failures = if failures.is_empty() {
+        String::new()
+    } else {
+        format!(",\"failures\":{}", serde_json::to_string(failures).expect("failures serialise"))
+    };
+    format!("{{\"groups\":{groups},\"rows\":[{rows}],\"deadlocks\":[{deadlocks}]{failures}}}\n")
 }
 
 /// `state.json`: a sweep's aggregate in a form shards are merged from.
@@ -358,8 +416,25 @@ fn order_node((class, subclass, write): (u16, u8, bool)) -> OrderNode {
 }
 
 impl SweepState {
+    /// The aggregate as `state.json` holds it (histograms by bucket), with the records it still
+    /// holds, the first deadlocks and the run count kept.
+    pub fn normalized(&self) -> Result<SweepState, String> {
+        let mut state = SweepState::from_json(&self.to_json())?;
+        state.firsts = self.firsts.clone();
+        state.recorded = self.recorded;
+        Ok(state)
+    }
+
+    /// `state.json`: groups, rows, deadlocks (and failures, if any), compact.
     pub fn to_json(&self) -> String {
-        let groups = self
+        let rows: Vec<String> = self.rows.iter().map(|(i, r)| row_json(*i, r)).collect();
+        let deadlocks: Vec<String> = self.deadlocks.iter().map(deadlock_json).collect();
+        state_json(&self.groups_json(), &rows.join(","), &deadlocks.join(","), &self.failures)
+    }
+
+    /// The `groups` array of `state.json`.
+    pub fn groups_json(&self) -> String {
+        let groups: Vec<GroupFile> = self
             .groups
             .iter()
             .map(|g| GroupFile {
@@ -411,13 +486,7 @@ impl SweepState {
                 pmu: g.pmu.clone(),
             })
             .collect();
-        let file = StateFile {
-            groups,
-            rows: self.rows.iter().map(|(i, r)| (*i, r.clone())).collect(),
-            deadlocks: self.deadlocks.clone(),
-            failures: self.failures.clone(),
-        };
-        serde_json::to_string(&file).expect("state serialises") + "\n"
+        serde_json::to_string(&groups).expect("groups serialise")
     }
 
     pub fn from_json(text: &str) -> Result<SweepState, String> {
@@ -477,11 +546,36 @@ impl SweepState {
                 pmu: g.pmu,
             })
             .collect();
-        Ok(SweepState {
+        let mut state = SweepState {
             groups,
+            recorded: file.rows.len() as u64,
             rows: file.rows.into_iter().collect(),
-            deadlocks: file.deadlocks,
             failures: file.failures,
-        })
+            ..SweepState::default()
+        };
+        for d in file.deadlocks {
+            state.push_deadlock(d);
+        }
+        Ok(state)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn assembled_state_json_is_byte_for_byte_the_serialised_state_file() {
+        let mut state = crate::run_log::tests::records();
+        for failures in [vec![], vec![FailureRecord { message: "a \"b\"\n".into(), ..FailureRecord::default() }]] {
+            state.failures = failures;
+            let file = StateFile {
+                groups: Vec::new(),
+                rows: state.rows.iter().map(|(i, r)| (*i, r.clone())).collect(),
+                deadlocks: state.deadlocks.clone(),
+                failures: state.failures.clone(),
+            };
+            assert_eq!(state.to_json(), serde_json::to_string(&file).unwrap() + "\n");
+        }
     }
 }

@@ -9,6 +9,7 @@ pub mod output_dir;
 pub mod outputs;
 pub mod plots;
 pub mod report;
+pub mod run_log;
 pub mod runs;
 pub mod sweep;
 pub mod trace;

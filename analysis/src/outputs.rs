@@ -1,5 +1,6 @@
-//! Every file of a sweep directory, rendered from its aggregate alone (so shards merged write
-//! the same bytes as the whole sweep): CSVs, `.hgrm`s, deadlock and lock-order text, plots, report.
+//! The files of a sweep directory rendered from its aggregate alone (so shards merged write the
+//! same bytes as the whole sweep): `locks.csv`, `histograms.csv`, `.hgrm`s, lock-order text,
+//! plots, report. The per-run records are streamed by [`crate::run_log`].
 
 use std::fmt::Write as _;
 
@@ -8,14 +9,13 @@ use crate::aggregate::SweepState;
 use crate::histograms::{HistogramRow, hgrm, hgrm_file_name, write_histograms_csv};
 use crate::lock_stat::{LockRow, write_locks_csv};
 use crate::output_dir::StagedDir;
-use crate::runs::RUNS_CSV_HEADER;
 use crate::workloads::schemes::CLASSES;
 
 /// `.hgrm` values are written in microseconds (counts for `deadlocks_per_run` and `mux_error_events`).
 pub const HGRM_UNIT_NS: f64 = 1_000.0;
 
+/// Writes every file rendered from the aggregate.
 pub fn write_all(staged: &StagedDir, state: &SweepState) -> Result<(), OutputError> {
-    write_runs(staged, state)?;
     let locks: Vec<LockRow<'_>> = state
         .groups
         .iter()
@@ -47,53 +47,9 @@ pub fn write_all(staged: &StagedDir, state: &SweepState) -> Result<(), OutputErr
         let unit = if counts { 1.0 } else { HGRM_UNIT_NS };
         staged.write(&format!("hgrm/{}", hgrm_file_name(metric, scheme, *cpus)), hgrm(h, unit))?;
     }
-    write_deadlocks(staged, state)?;
     staged.write("lock_order.txt", lock_order_text(state))?;
     crate::report::write(staged, state)?;
     Ok(())
-}
-
-fn write_runs(staged: &StagedDir, state: &SweepState) -> Result<(), OutputError> {
-    let mut w = csv::Writer::from_writer(staged.file("runs.csv")?);
-    let mut header: Vec<&str> = RUNS_CSV_HEADER.to_vec();
-    header.push("replay");
-    w.write_record(&header).map_err(OutputError::csv)?;
-    for row in state.rows.values() {
-        w.write_record(row).map_err(OutputError::csv)?;
-    }
-    w.flush().map_err(|e| OutputError::Io("runs.csv".into(), e))
-}
-
-/// `deadlocks.csv` columns.
-pub const DEADLOCKS_CSV_HEADER: [&str; 8] = ["run", "scheme", "cpus", "seed", "time_ns", "tasks", "cycle", "replay"];
-
-fn write_deadlocks(staged: &StagedDir, state: &SweepState) -> Result<(), OutputError> {
-    let mut w = csv::Writer::from_writer(staged.file("deadlocks.csv")?);
-    w.write_record(DEADLOCKS_CSV_HEADER).map_err(OutputError::csv)?;
-    let mut text = String::new();
-    for d in &state.deadlocks {
-        w.write_record([
-            d.run.to_string(),
-            d.label.clone(),
-            d.cpus.to_string(),
-            d.seed.to_string(),
-            d.time_ns.to_string(),
-            d.tasks.to_string(),
-            d.signature.clone(),
-            d.replay.clone(),
-        ])
-        .map_err(OutputError::csv)?;
-        let _ = write!(
-            text,
-            "# run {} ({}, {} CPUs, seed {})\n# replay: {}\n{}\n",
-            d.run, d.label, d.cpus, d.seed, d.replay, d.report
-        );
-    }
-    w.flush().map_err(|e| OutputError::Io("deadlocks.csv".into(), e))?;
-    if text.is_empty() {
-        text.push_str("no deadlocks\n");
-    }
-    staged.write("deadlocks.txt", text)
 }
 
 fn lock_order_text(state: &SweepState) -> String {

@@ -10,6 +10,7 @@ use rayon::prelude::*;
 use crate::OutputError;
 use crate::aggregate::{Group, SweepState};
 use crate::output_dir::StagedDir;
+use crate::run_log::RunLog;
 use crate::workloads::run::RunResult;
 use crate::workloads::scenario::{Scenario, ScenarioError};
 use crate::workloads::sweep::{GridPoint, SweepSpec};
@@ -36,78 +37,84 @@ pub fn label(spec: &SweepSpec, point: &GridPoint) -> String {
 
 /// An empty aggregate with one group per grid point.
 pub fn empty_state(spec: &SweepSpec, grid: &[GridPoint]) -> SweepState {
-    SweepState {
-        groups: grid
-            .iter()
+    SweepState::with_groups(
+        grid.iter()
             .map(|p| Group::new(p.index, label(spec, p), p.scenario.scheme.name.clone(), p.scenario.machine.cpus))
             .collect(),
-        ..SweepState::default()
-    }
+    )
 }
 
 /// Runs one scenario (the real `workloads::run::run`, or a stand-in in tests).
 pub type RunFn = dyn Fn(&Scenario, u64) -> Result<RunResult, ScenarioError> + Sync;
 
-/// How an execution ended: every requested run done, or stopped early by `stop`.
-pub struct Execution {
-    pub state: SweepState,
-    pub interrupted: bool,
+/// What runs a sweep's runs: the grid, the threads, the stop flag and the run function.
+pub struct Executor<'a> {
+    pub spec: &'a SweepSpec,
+    pub grid: &'a [GridPoint],
+    pub jobs: usize,
+    /// Once set, no new run starts; runs already started finish and are kept.
+    pub stop: &'a AtomicBool,
+    /// Called with `(done, total)` after each run.
+    pub progress: &'a (dyn Fn(u64, u64) + Sync),
+    pub run_fn: &'a RunFn,
 }
 
-/// Runs the given run indices on `jobs` threads; `progress(done, total)` after each run.
-/// Once `stop` is set no new run starts; runs already started finish and are kept. A run that
-/// panics (an internal bug) is recorded as a failure with its seed and replay command.
-pub fn execute(
-    spec: &SweepSpec,
-    grid: &[GridPoint],
-    runs: &[u64],
-    jobs: usize,
-    stop: &AtomicBool,
-    progress: &(dyn Fn(u64, u64) + Sync),
-    run_fn: &RunFn,
-) -> Result<Execution, ScenarioError> {
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(jobs.max(1))
-        .build()
-        .map_err(|e| ScenarioError::new("--jobs", e.to_string()))?;
-    let mut state = empty_state(spec, grid);
-    let total = runs.len() as u64;
-    let done = AtomicU64::new(0);
-    for chunk in runs.chunks(jobs.max(1) * 16) {
-        let results: Vec<Option<Result<Finished, ScenarioError>>> = pool.install(|| {
-            chunk
-                .par_iter()
-                .map(|&index| {
-                    if stop.load(Ordering::SeqCst) {
-                        return None;
-                    }
-                    let planned = spec.planned(index);
-                    let point = &grid[planned.point as usize];
-                    let mut scenario = point.scenario.clone();
-                    scenario.run.seed = planned.seed;
-                    let outcome = match panic::catch_unwind(AssertUnwindSafe(|| run_fn(&scenario, index))) {
-                        Ok(Ok(result)) => Ok(result),
-                        Ok(Err(e)) => return Some(Err(e)),
-                        Err(payload) => Err(panic_message(payload.as_ref())),
-                    };
-                    progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
-                    let replay = spec.replay_command(point, planned.seed);
-                    Some(Ok(Finished { index, point: planned.point, seed: planned.seed, outcome, replay }))
-                })
-                .collect()
-        });
-        for finished in results.into_iter().flatten() {
-            let f = finished?;
-            match f.outcome {
-                Ok(result) => state.add_run(f.index, f.point, &result, &f.replay),
-                Err(message) => state.add_failure(f.index, f.point, f.seed, message, &f.replay),
+impl Executor<'_> {
+    /// Runs the run indices `runs` (ascending) into `state`, in parallel chunks folded in index
+    /// order, so the result is the same for any number of threads. With a `log`, each chunk's
+    /// records are written out as it completes. A run that panics (an internal bug) is recorded
+    /// as a failure with its seed and replay command. Returns whether `stop` cut it short.
+    pub fn execute(
+        &self,
+        runs: &[u64],
+        state: &mut SweepState,
+        mut log: Option<&mut RunLog>,
+    ) -> Result<bool, ScenarioError> {
+        let jobs = self.jobs.max(1);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(jobs)
+            .build()
+            .map_err(|e| ScenarioError::new("--jobs", e.to_string()))?;
+        let total = runs.len() as u64;
+        let done = AtomicU64::new(0);
+        let chunk_len = jobs * 16;
+        for (c, chunk) in runs.chunks(chunk_len).enumerate() {
+            let results: Vec<Option<Result<Finished, ScenarioError>>> =
+                pool.install(|| chunk.par_iter().map(|&index| self.run_one(index, &done, total)).collect());
+            for finished in results.into_iter().flatten() {
+                let f = finished?;
+                match f.outcome {
+                    Ok(result) => state.add_run(f.index, f.point, &result, &f.replay),
+                    Err(message) => state.add_failure(f.index, f.point, f.seed, message, &f.replay),
+                }
+            }
+            if self.stop.load(Ordering::SeqCst) {
+                return Ok(true);
+            }
+            if let Some(log) = log.as_deref_mut() {
+                log.drain_before(state, runs.get((c + 1) * chunk_len).copied().unwrap_or(u64::MAX));
             }
         }
-        if stop.load(Ordering::SeqCst) {
-            return Ok(Execution { state, interrupted: true });
-        }
+        Ok(false)
     }
-    Ok(Execution { state, interrupted: false })
+
+    fn run_one(&self, index: u64, done: &AtomicU64, total: u64) -> Option<Result<Finished, ScenarioError>> {
+        if self.stop.load(Ordering::SeqCst) {
+            return None;
+        }
+        let planned = self.spec.planned(index);
+        let point = &self.grid[planned.point as usize];
+        let mut scenario = point.scenario.clone();
+        scenario.run.seed = planned.seed;
+        let outcome = match panic::catch_unwind(AssertUnwindSafe(|| (self.run_fn)(&scenario, index))) {
+            Ok(Ok(result)) => Ok(result),
+            Ok(Err(e)) => return Some(Err(e)),
+            Err(payload) => Err(panic_message(payload.as_ref())),
+        };
+        (self.progress)(done.fetch_add(1, Ordering::Relaxed) + 1, total);
+        let replay = self.spec.replay_command(point, planned.seed);
+        Some(Ok(Finished { index, point: planned.point, seed: planned.seed, outcome, replay }))
+    }
 }
 
 struct Finished {
@@ -157,15 +164,19 @@ pub fn manifest(info: &SweepInfo<'_>) -> String {
     serde_json::to_string_pretty(&value).expect("manifest serialises") + "\n"
 }
 
-/// Writes every output of a sweep (or shard) into `staged`.
-pub fn write_outputs(staged: &StagedDir, info: &SweepInfo<'_>, state: &SweepState) -> Result<(), OutputError> {
-    staged.write("manifest.json", manifest(info))?;
-    let json = state.to_json();
-    staged.write("state.json", &json)?;
-    // Render from the state as a merge would read it back, so whole and merged sweeps agree.
-    let state = SweepState::from_json(&json).map_err(OutputError::Csv)?;
-    crate::outputs::write_all(staged, &state)?;
-    Ok(())
+/// Writes every output of a sweep (or shard, or merge) into `staged`: the manifest, the run
+/// records `log` has not yet written, `state.json`, and the files rendered from the aggregate.
+pub fn write_outputs(
+    staged: &StagedDir,
+    manifest: &str,
+    log: RunLog,
+    state: &mut SweepState,
+) -> Result<(), OutputError> {
+    staged.write("manifest.json", manifest)?;
+    log.finish(state)?;
+    // Render from the aggregate as a merge would read it back, so whole and merged sweeps agree.
+    let state = state.normalized().map_err(OutputError::Csv)?;
+    crate::outputs::write_all(staged, &state)
 }
 
 #[cfg(test)]
@@ -185,76 +196,86 @@ mod tests {
         }
     }
 
-    fn bytes(state: &SweepState) -> String {
-        state.to_json()
+    /// Runs `runs` of `spec` into a fresh aggregate; `(state, interrupted)`.
+    fn execute(
+        spec: &SweepSpec,
+        runs: &[u64],
+        jobs: usize,
+        stop: &AtomicBool,
+        progress: &(dyn Fn(u64, u64) + Sync),
+        run_fn: &RunFn,
+    ) -> (SweepState, bool) {
+        let grid = spec.grid().unwrap();
+        let executor = Executor { spec, grid: &grid, jobs, stop, progress, run_fn };
+        let mut state = empty_state(spec, &grid);
+        let interrupted = executor.execute(runs, &mut state, None).unwrap();
+        (state, interrupted)
     }
 
     #[test]
     fn a_panicking_run_is_recorded_with_its_seed_and_replay_and_the_others_are_untouched() {
         let spec = spec();
-        let grid = spec.grid().unwrap();
         let all: Vec<u64> = (0..6).collect();
         let stop = AtomicBool::new(false);
-        let clean = execute(&spec, &grid, &all, 2, &stop, &|_, _| {}, &run).unwrap();
+        let (clean, _) = execute(&spec, &all, 2, &stop, &|_, _| {}, &run);
         let buggy = |s: &Scenario, index: u64| {
             if index == 4 {
                 panic!("invariant broken in run {index}");
             }
             run(s, index)
         };
-        let hit = execute(&spec, &grid, &all, 2, &stop, &|_, _| {}, &buggy).unwrap();
-        assert!(!hit.interrupted);
-        assert_eq!(hit.state.failures.len(), 1);
-        let f = &hit.state.failures[0];
+        let (hit, interrupted) = execute(&spec, &all, 2, &stop, &|_, _| {}, &buggy);
+        assert!(!interrupted);
+        assert_eq!(hit.failures.len(), 1);
+        let f = &hit.failures[0];
         assert_eq!((f.run, f.cpus, f.seed), (4, 16, 2));
         assert_eq!(f.message, "invariant broken in run 4");
-        assert_eq!(f.replay, spec.replay_command(&grid[1], 2));
-        assert_eq!(hit.state.rows[&4][4], "internal_error");
+        assert_eq!(f.replay, spec.replay_command(&spec.grid().unwrap()[1], 2));
+        assert_eq!(hit.rows[&4][4], "internal_error");
         for i in [0, 1, 2, 3, 5] {
-            assert_eq!(hit.state.rows[&i], clean.state.rows[&i], "run {i} is unaffected");
+            assert_eq!(hit.rows[&i], clean.rows[&i], "run {i} is unaffected");
         }
-        assert_eq!(hit.state.groups[0].runs, 3);
-        assert_eq!(hit.state.groups[1].runs, 2, "the failed run adds nothing to its group");
+        assert_eq!(hit.groups[0].runs, 3);
+        assert_eq!(hit.groups[1].runs, 2, "the failed run adds nothing to its group");
     }
 
     #[test]
     fn a_stopped_execution_keeps_what_it_finished_and_the_rest_completes_it_exactly() {
         let spec = spec();
-        let grid = spec.grid().unwrap();
         let all: Vec<u64> = (0..6).collect();
         let never = AtomicBool::new(false);
-        let whole = execute(&spec, &grid, &all, 1, &never, &|_, _| {}, &run).unwrap();
+        let (whole, _) = execute(&spec, &all, 1, &never, &|_, _| {}, &run);
         let stop = AtomicBool::new(false);
         let stop_after_two = |done: u64, _: u64| {
             if done == 2 {
                 stop.store(true, Ordering::SeqCst);
             }
         };
-        let first = execute(&spec, &grid, &all, 1, &stop, &stop_after_two, &run).unwrap();
-        assert!(first.interrupted);
-        assert_eq!(first.state.rows.keys().copied().collect::<Vec<_>>(), vec![0, 1]);
-        let rest: Vec<u64> = all.iter().copied().filter(|i| !first.state.rows.contains_key(i)).collect();
-        let second = execute(&spec, &grid, &rest, 2, &never, &|_, _| {}, &run).unwrap();
-        let mut resumed = SweepState::from_json(&first.state.to_json()).unwrap();
-        resumed.merge(&second.state);
-        assert_eq!(bytes(&resumed), bytes(&whole.state));
+        let (first, interrupted) = execute(&spec, &all, 1, &stop, &stop_after_two, &run);
+        assert!(interrupted);
+        assert_eq!(first.rows.keys().copied().collect::<Vec<_>>(), vec![0, 1]);
+        let rest: Vec<u64> = all.iter().copied().filter(|i| !first.rows.contains_key(i)).collect();
+        let grid = spec.grid().unwrap();
+        let executor = Executor { spec: &spec, grid: &grid, jobs: 2, stop: &never, progress: &|_, _| {}, run_fn: &run };
+        let mut resumed = SweepState::from_json(&first.to_json()).unwrap();
+        assert!(!executor.execute(&rest, &mut resumed, None).unwrap());
+        assert_eq!(resumed.to_json(), whole.to_json());
     }
 
     #[test]
     fn pmu_figures_and_the_mux_histogram_survive_state_json_and_shard_merges() {
         let spec = SweepSpec { base_text: preset_text("pmu-load").unwrap().into(), ..spec() };
-        let grid = spec.grid().unwrap();
         let never = AtomicBool::new(false);
-        let whole = execute(&spec, &grid, &[0, 1, 2, 3, 4, 5], 2, &never, &|_, _| {}, &run).unwrap().state;
+        let (whole, _) = execute(&spec, &[0, 1, 2, 3, 4, 5], 2, &never, &|_, _| {}, &run);
         let p = whole.groups[1].pmu.as_ref().expect("PMU load was on");
         assert_eq!(p.runs, 3);
         let column = crate::runs::RUNS_CSV_HEADER.iter().position(|c| *c == "pmis").unwrap();
         let pmis: u64 = (3..6).map(|i| whole.rows[&i][column].parse::<u64>().unwrap()).sum();
         assert!(pmis > 0 && p.pmis == pmis, "the group sums its runs' PMIs");
         assert!(!whole.groups[1].histograms[crate::aggregate::MUX_ERROR_METRIC].is_empty());
-        let mut merged = execute(&spec, &grid, &[4, 1], 1, &never, &|_, _| {}, &run).unwrap().state;
-        let rest = execute(&spec, &grid, &[0, 2, 3, 5], 2, &never, &|_, _| {}, &run).unwrap().state;
+        let (mut merged, _) = execute(&spec, &[1, 4], 1, &never, &|_, _| {}, &run);
+        let (rest, _) = execute(&spec, &[0, 2, 3, 5], 2, &never, &|_, _| {}, &run);
         merged.merge(&SweepState::from_json(&rest.to_json()).unwrap());
-        assert_eq!(bytes(&merged), bytes(&whole));
+        assert_eq!(merged.to_json(), whole.to_json());
     }
 }

@@ -1,0 +1,199 @@
+//! A sweep's per-run records (`runs.csv`, `deadlocks.csv`, `deadlocks.txt` and the rows and
+//! deadlocks of `state.json`) streamed to disk in run-index order as runs finish, so a sweep's
+//! memory does not grow with its number of runs.
+
+use std::fs::{self, File};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use crate::OutputError;
+use crate::aggregate::{DeadlockRecord, SweepState, deadlock_json, row_json, state_json};
+use crate::output_dir::StagedDir;
+use crate::runs::RUNS_CSV_HEADER;
+
+/// `deadlocks.csv` columns.
+pub const DEADLOCKS_CSV_HEADER: [&str; 8] = ["run", "scheme", "cpus", "seed", "time_ns", "tasks", "cycle", "replay"];
+
+const ROWS_PART: &str = ".state-rows.part";
+const DEADLOCKS_PART: &str = ".state-deadlocks.part";
+
+/// The open record files of a sweep directory being written.
+pub struct RunLog {
+    dir: PathBuf,
+    runs_csv: csv::Writer<File>,
+    deadlocks_csv: csv::Writer<File>,
+    deadlocks_txt: BufWriter<File>,
+    state_rows: BufWriter<File>,
+    state_deadlocks: BufWriter<File>,
+    rows: u64,
+    deadlocks: u64,
+    /// The first write error; later writes are skipped and [`finish`](Self::finish) returns it.
+    error: Option<OutputError>,
+}
+
+fn create(dir: &Path, name: &str) -> Result<File, OutputError> {
+    let path = dir.join(name);
+    File::create(&path).map_err(|e| OutputError::Io(path, e))
+}
+
+impl RunLog {
+    /// Opens the record files in `staged` and writes the CSV headers.
+    pub fn create(staged: &StagedDir) -> Result<RunLog, OutputError> {
+        let dir = staged.path().to_path_buf();
+        let mut runs_csv = csv::Writer::from_writer(create(&dir, "runs.csv")?);
+        let mut header: Vec<&str> = RUNS_CSV_HEADER.to_vec();
+        header.push("replay");
+        runs_csv.write_record(&header).map_err(OutputError::csv)?;
+        let mut deadlocks_csv = csv::Writer::from_writer(create(&dir, "deadlocks.csv")?);
+        deadlocks_csv.write_record(DEADLOCKS_CSV_HEADER).map_err(OutputError::csv)?;
+        Ok(RunLog {
+            runs_csv,
+            deadlocks_csv,
+            deadlocks_txt: BufWriter::new(create(&dir, "deadlocks.txt")?),
+            state_rows: BufWriter::new(create(&dir, ROWS_PART)?),
+            state_deadlocks: BufWriter::new(create(&dir, DEADLOCKS_PART)?),
+            dir,
+            rows: 0,
+            deadlocks: 0,
+            error: None,
+        })
+    }
+
+    /// Writes out, and drops from `state`, the records of every run before `index`. Callers
+    /// pass increasing indices, so the files stay in run order.
+    pub fn drain_before(&mut self, state: &mut SweepState, index: u64) {
+        let (rows, deadlocks) = state.take_records_before(index);
+        if self.error.is_none()
+            && let Err(e) = self.write(&rows, &deadlocks)
+        {
+            self.error = Some(e);
+        }
+    }
+
+    fn write(&mut self, rows: &[(u64, Vec<String>)], deadlocks: &[DeadlockRecord]) -> Result<(), OutputError> {
+        let io = |name: &str| {
+            let path = self.dir.join(name);
+            move |e| OutputError::Io(path, e)
+        };
+        for (index, row) in rows {
+            self.runs_csv.write_record(row).map_err(OutputError::csv)?;
+            let sep = if self.rows == 0 { "" } else { "," };
+            write!(self.state_rows, "{sep}{}", row_json(*index, row)).map_err(io(ROWS_PART))?;
+            self.rows += 1;
+        }
+        for d in deadlocks {
+            self.deadlocks_csv
+                .write_record([
+                    d.run.to_string(),
+                    d.label.clone(),
+                    d.cpus.to_string(),
+                    d.seed.to_string(),
+                    d.time_ns.to_string(),
+                    d.tasks.to_string(),
+                    d.signature.clone(),
+                    d.replay.clone(),
+                ])
+                .map_err(OutputError::csv)?;
+            write!(
+                self.deadlocks_txt,
+                "# run {} ({}, {} CPUs, seed {})\n# replay: {}\n{}\n",
+                d.run, d.label, d.cpus, d.seed, d.replay, d.report
+            )
+            .map_err(io("deadlocks.txt"))?;
+            let sep = if self.deadlocks == 0 { "" } else { "," };
+            write!(self.state_deadlocks, "{sep}{}", deadlock_json(d)).map_err(io(DEADLOCKS_PART))?;
+            self.deadlocks += 1;
+        }
+        Ok(())
+    }
+
+    /// Writes the remaining records, then `state.json` around the streamed ones.
+    pub fn finish(mut self, state: &mut SweepState) -> Result<(), OutputError> {
+        self.drain_before(state, u64::MAX);
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        let io = |name: &str| {
+            let path = self.dir.join(name);
+            move |e| OutputError::Io(path, e)
+        };
+        self.runs_csv.flush().map_err(io("runs.csv"))?;
+        self.deadlocks_csv.flush().map_err(io("deadlocks.csv"))?;
+        if self.deadlocks == 0 {
+            self.deadlocks_txt.write_all(b"no deadlocks\n").map_err(io("deadlocks.txt"))?;
+        }
+        self.deadlocks_txt.flush().map_err(io("deadlocks.txt"))?;
+        self.state_rows.flush().map_err(io(ROWS_PART))?;
+        self.state_deadlocks.flush().map_err(io(DEADLOCKS_PART))?;
+        // Assemble state.json from a template whose array bodies are the two part files.
+        const HOLE: &str = "\u{0}";
+        let template = state_json(&state.groups_json(), HOLE, HOLE, &state.failures);
+        let mut parts = template.split(HOLE);
+        let mut out = BufWriter::new(create(&self.dir, "state.json")?);
+        for (text, part) in
+            [(parts.next(), Some(ROWS_PART)), (parts.next(), Some(DEADLOCKS_PART)), (parts.next(), None)]
+        {
+            out.write_all(text.expect("template has two holes").as_bytes()).map_err(io("state.json"))?;
+            if let Some(part) = part {
+                let mut file = File::open(self.dir.join(part)).map_err(io(part))?;
+                std::io::copy(&mut file, &mut out).map_err(io("state.json"))?;
+                fs::remove_file(self.dir.join(part)).map_err(io(part))?;
+            }
+        }
+        out.flush().map_err(io("state.json"))
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::aggregate::FailureRecord;
+
+    /// Rows, deadlocks and failures with characters JSON and CSV must escape.
+    pub(crate) fn records() -> SweepState {
+        let mut state = SweepState::default();
+        for i in 0..5u64 {
+            let mut row = vec![format!("s\"{i}"), "x,y".into()];
+            row.resize(RUNS_CSV_HEADER.len() + 1, String::new());
+            state.rows.insert(i, row);
+        }
+        state.deadlocks = (1..3)
+            .map(|run| DeadlockRecord {
+                run,
+                label: "legacy".into(),
+                cpus: 8,
+                seed: run * 7,
+                time_ns: 100 * run,
+                tasks: 2,
+                signature: "a@1 -> b@2".into(),
+                report: "line 1\nline \"2\"".into(),
+                replay: "cpuhpsim run --seed 7".into(),
+            })
+            .collect();
+        state
+    }
+
+    #[test]
+    fn assembled_state_json_is_what_serialising_the_whole_state_writes() {
+        let root = std::env::temp_dir().join(format!("cpuhpsim-run-log-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        let mut state = records();
+        for failures in [vec![], vec![FailureRecord::default()]] {
+            state.failures = failures;
+            let whole = state.to_json();
+            let staged = StagedDir::create(&root.join("dir"), true).unwrap();
+            let mut log = RunLog::create(&staged).unwrap();
+            let mut streamed = state.clone();
+            log.drain_before(&mut streamed, 3);
+            assert_eq!(streamed.rows.len(), 2, "rows 3 and 4 wait");
+            log.finish(&mut streamed).unwrap();
+            let dir = staged.commit().unwrap();
+            assert_eq!(fs::read_to_string(dir.join("state.json")).unwrap(), whole);
+            let names: Vec<String> =
+                fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+            assert!(names.iter().all(|n| !n.ends_with(".part")), "{names:?}");
+            assert_eq!(fs::read_to_string(dir.join("runs.csv")).unwrap().lines().count(), 6);
+        }
+        fs::remove_dir_all(root).unwrap();
+    }
+}
