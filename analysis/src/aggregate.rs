@@ -47,6 +47,9 @@ pub struct PmuTotals {
     pub max_count_error_events: u64,
     /// Simulation events spent on PMU wakes.
     pub wakes: u64,
+    pub lost_samples: u64,
+    pub wraps: u64,
+    pub wraps_lost: u64,
 }
 
 impl PmuTotals {
@@ -58,6 +61,9 @@ impl PmuTotals {
         self.throttles += p.throttles;
         self.max_count_error_events = self.max_count_error_events.max(p.max_count_error_events);
         self.wakes += p.wakes;
+        self.lost_samples += p.lost_samples;
+        self.wraps += p.wraps;
+        self.wraps_lost += p.wraps_lost;
     }
 }
 
@@ -150,6 +156,9 @@ impl Group {
                 throttles: p.throttles,
                 max_count_error_events: p.max_count_error_events,
                 wakes: p.wakes,
+                lost_samples: p.lost_samples,
+                wraps: p.wraps,
+                wraps_lost: p.wraps_lost,
             };
             self.pmu.get_or_insert_with(PmuTotals::default).add(&run);
             add(self.histograms.entry(MUX_ERROR_METRIC.to_string()).or_insert_with(new_histogram), &p.mux_error_events);

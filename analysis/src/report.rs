@@ -85,7 +85,7 @@ pub fn pmu_table(state: &SweepState) -> Option<String> {
         return None;
     }
     let mut t = String::from(
-        "| scheme | CPUs | runs | PMIs / run | samples / run | throttled samples | max count error | mux error p50 / p99 / max (events) | sim events / PMI |\n|---|---:|---:|---:|---:|---:|---:|---|---:|\n",
+        "| scheme | CPUs | runs | PMIs / run | samples / run | throttled samples | lost samples | wraps lost | max count error | mux error p50 / p99 / max (events) | sim events / PMI |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|\n",
     );
     for g in &state.groups {
         let Some(p) = &g.pmu else { continue };
@@ -93,7 +93,7 @@ pub fn pmu_table(state: &SweepState) -> Option<String> {
         let q = |x: f64| mux.map_or(0, |h| quantile(h, x));
         let _ = writeln!(
             t,
-            "| {} | {} | {} | {:.0} | {:.0} | {} ({:.2}%) | {} | {} / {} / {} | {:.3} |",
+            "| {} | {} | {} | {:.0} | {:.0} | {} ({:.2}%) | {} | {} | {} | {} / {} / {} | {:.3} |",
             g.label,
             g.cpus,
             p.runs,
@@ -101,6 +101,8 @@ pub fn pmu_table(state: &SweepState) -> Option<String> {
             p.samples as f64 / p.runs.max(1) as f64,
             p.samples_throttled,
             100.0 * p.samples_throttled as f64 / (p.samples + p.samples_throttled).max(1) as f64,
+            p.lost_samples,
+            p.wraps_lost,
             p.max_count_error_events,
             q(0.5),
             q(0.99),

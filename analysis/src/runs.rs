@@ -8,7 +8,7 @@ use crate::OutputError;
 use crate::workloads::run::RunResult;
 
 /// `runs.csv` columns; times in nanoseconds.
-pub const RUNS_CSV_HEADER: [&str; 30] = [
+pub const RUNS_CSV_HEADER: [&str; 35] = [
     "scheme",
     "cpus",
     "pmus",
@@ -36,8 +36,13 @@ pub const RUNS_CSV_HEADER: [&str; 30] = [
     "pmis",
     "samples",
     "throttled_samples",
+    "lost_samples",
+    "wraps",
+    "wraps_lost",
     "max_count_error_events",
+    "mux_error_events_p50",
     "mux_error_events_p99",
+    "mux_error_events_max",
     "ok",
 ];
 
@@ -81,8 +86,13 @@ pub fn run_fields(r: &RunResult) -> Vec<String> {
         r.pmu.as_ref().map_or(0, |p| p.pmis).to_string(),
         r.pmu.as_ref().map_or(0, |p| p.samples).to_string(),
         r.pmu.as_ref().map_or(0, |p| p.samples_throttled).to_string(),
+        r.pmu.as_ref().map_or(0, |p| p.lost_samples).to_string(),
+        r.pmu.as_ref().map_or(0, |p| p.wraps).to_string(),
+        r.pmu.as_ref().map_or(0, |p| p.wraps_lost).to_string(),
         r.pmu.as_ref().map_or(0, |p| p.max_count_error_events).to_string(),
+        r.pmu.as_ref().map_or(0, |p| quantile(&p.mux_error_events, 0.5)).to_string(),
         r.pmu.as_ref().map_or(0, |p| quantile(&p.mux_error_events, 0.99)).to_string(),
+        r.pmu.as_ref().map_or(0, |p| max(&p.mux_error_events)).to_string(),
         r.ok().to_string(),
     ]
 }

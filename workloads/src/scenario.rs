@@ -401,6 +401,11 @@ pub struct PmuLoadSpec {
     pub hz: u64,
     pub cpu_time_max_percent: u64,
     pub uncore_counting: bool,
+    /// Counting events fold every overflow into their count (a PMI per wrap); `false` leaves
+    /// them to the periodic read, which loses each wrap it misses.
+    pub fold_on_overflow: bool,
+    /// Every counting event is read at this interval (`perf stat -I`); 0s: only at removal.
+    pub read_interval: Duration,
 }
 
 impl Default for PmuLoadSpec {
@@ -420,6 +425,8 @@ impl Default for PmuLoadSpec {
             hz: governor.hz,
             cpu_time_max_percent: governor.cpu_time_max_percent,
             uncore_counting: false,
+            fold_on_overflow: true,
+            read_interval: Duration(0),
         }
     }
 }
@@ -458,9 +465,19 @@ impl PmuLoadSpec {
                 format!("{per_cpu} events per CPU; at most {}", sim::pmu::MAX_EVENTS_PER_CPU),
             ));
         }
+        let counting = self.counting_events > 0 || self.uncore_counting;
+        if counting && !self.fold_on_overflow && self.read_interval.0 == 0 {
+            return Err(ScenarioError::new(
+                "pmu_load.read_interval",
+                "0s with fold_on_overflow = false: unfolded counts are only read at this interval; \
+                 set one above 0s, e.g. \"2s\"",
+            ));
+        }
         Ok(sim::kernel::PmuLoadConfig {
             sampling_events: self.sampling_events,
             counting_events: self.counting_events,
+            fold_on_overflow: self.fold_on_overflow,
+            read_interval_ns: self.read_interval.0,
             sample_period_events: self.sample_period,
             kind: sim::pmu::EventKind::Cycles,
             cpu,

@@ -188,3 +188,39 @@ fn with_pmu_load_the_fixed_schemes_keep_every_invariant_over_300_seeds() {
         }
     }
 }
+
+#[test]
+fn unfolded_32_bit_counts_read_every_2_s_are_short_by_exactly_their_lost_wraps() {
+    // Cycles at about 3 GHz wrap a 32-bit counter every ~1.43 s: a 2 s read misses wraps.
+    let base = [
+        ("machine.cpus", "8"),
+        ("machine.packages", "1"),
+        ("pmu_load.counting_events", "2"),
+        ("pmu_load.uncore_counting", "true"),
+        ("pmu_load.width_bits", "32"),
+        ("scheme.name", "\"percpu-state\""),
+        ("scheme.free_outside_ctx_mutex", "true"),
+        ("run.duration", "\"60s\""),
+    ];
+    let with = |extra: &[(&'static str, &'static str)]| {
+        let mut overrides = base.to_vec();
+        overrides.extend_from_slice(extra);
+        run(&scenario(&overrides), 0).unwrap()
+    };
+    let unfolded = with(&[("pmu_load.fold_on_overflow", "false"), ("pmu_load.read_interval", "\"2s\"")]);
+    let pmu = unfolded.pmu.as_ref().unwrap();
+    assert!(unfolded.violations.is_empty(), "every read is short by exactly its lost wraps: {:?}", unfolded.violations);
+    assert!(pmu.reads >= 30 * 10 && pmu.wraps_lost > 0, "{} reads, {} wraps lost", pmu.reads, pmu.wraps_lost);
+    assert_eq!((pmu.pmis, pmu.wraps), (0, 0), "unfolded counting events raise no PMI");
+    let folded = with(&[("pmu_load.read_interval", "\"2s\"")]);
+    let pmu = folded.pmu.as_ref().unwrap();
+    assert!(folded.violations.is_empty(), "{:?}", folded.violations);
+    assert_eq!((pmu.wraps_lost, pmu.max_count_error_events), (0, 0));
+    assert!(pmu.wraps > 0 && pmu.pmis > 0, "wraps are folded by PMIs: {} wraps, {} PMIs", pmu.wraps, pmu.pmis);
+    let overrides = [
+        ("pmu_load.counting_events".to_string(), "1".to_string()),
+        ("pmu_load.fold_on_overflow".into(), "false".into()),
+    ];
+    let err = resolve(preset_text("default").unwrap(), &overrides).unwrap_err();
+    assert_eq!(err.key, "pmu_load.read_interval", "{err:?}");
+}

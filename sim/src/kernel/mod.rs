@@ -236,6 +236,8 @@ const EV_SRCU_GP_DONE: u32 = 2;
 const EV_IPI_HANDLER: u32 = 3;
 /// A PMU unit has a PMI, rotation or tick due; the target is the unit, the data its due time.
 const EV_PMU_WAKE: u32 = 4;
+/// The periodic read of every counting event (`perf stat -I`), machine-wide: one event per interval.
+const EV_PMU_READ: u32 = 5;
 
 const NO_CPU: u32 = u32::MAX;
 
@@ -442,9 +444,13 @@ impl Kernel {
             pmu_core_slot,
         })
         .map(|mut kernel| {
-            if let Some(units) = kernel.pmu.as_ref().map(|p| p.units.len()) {
+            if let Some(load) = &kernel.pmu {
+                let (units, interval_ns) = (load.units.len(), load.config.read_interval_ns);
                 for unit in 0..units {
                     kernel.pmu_reschedule(unit, sched);
+                }
+                if interval_ns > 0 {
+                    sched.schedule_at(interval_ns, Event::new(0, EV_PMU_READ, 0));
                 }
             }
             kernel
@@ -1241,6 +1247,32 @@ impl Kernel {
         }
     }
 
+    /// Reads every counting event on the machine and judges each count (invariant 3).
+    fn pmu_read(&mut self, sched: &mut Scheduler) {
+        let now_ns = sched.now_ns();
+        let load = self.pmu.as_mut().expect("PMU read without PMU load");
+        let mut wrong = Vec::new();
+        for unit in 0..load.units.len() {
+            wrong.extend(load.read_all(unit, now_ns).into_iter().map(|(event, error)| (unit, event, error)));
+        }
+        let (units, interval_ns) = (load.units.len(), load.config.read_interval_ns);
+        for (unit, event, error) in wrong {
+            let cpu = load.units[unit].cpu();
+            self.violations.push(Violation {
+                invariant: 3,
+                time_ns: now_ns,
+                cpu,
+                task: String::new(),
+                position: String::new(),
+                what: format!("PMU event {event} of unit {unit} read {error} events off its ground truth"),
+            });
+        }
+        for unit in 0..units {
+            self.pmu_reschedule(unit, sched);
+        }
+        sched.schedule_at(now_ns + interval_ns, Event::new(0, EV_PMU_READ, 0));
+    }
+
     fn pmu_wake(&mut self, unit: usize, due_ns: u64, sched: &mut Scheduler) {
         let now_ns = sched.now_ns();
         let load = self.pmu.as_mut().expect("PMU wake without PMU load");
@@ -1277,6 +1309,10 @@ impl Model for Kernel {
     fn handle(&mut self, event: Event, sched: &mut Scheduler) {
         if event.kind == EV_PMU_WAKE {
             self.pmu_wake(event.target as usize, event.data, sched);
+            return;
+        }
+        if event.kind == EV_PMU_READ {
+            self.pmu_read(sched);
             return;
         }
         self.handle_task_event(event, sched);

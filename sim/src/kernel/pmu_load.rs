@@ -6,7 +6,8 @@ use hdrhistogram::Histogram;
 
 use crate::lockstat::new_histogram;
 use crate::pmu::{
-    CounterMode, CpuPmu, CpuPmuConfig, EventKind, EventSource, GovernorConfig, PhaseConfig, SampleRateGovernor,
+    Counter, CounterMode, CpuPmu, CpuPmuConfig, EventKind, EventReading, EventSource, GovernorConfig, PhaseConfig,
+    SampleRateGovernor,
 };
 use crate::rng::{stream_id, stream_rng};
 
@@ -18,8 +19,13 @@ pub const STREAM_PMU_SOURCE: u16 = 100;
 pub struct PmuLoadConfig {
     /// Sampling events per CPU on the core PMU.
     pub sampling_events: u32,
-    /// Counting events per CPU on the core PMU (folded on overflow).
+    /// Counting events per CPU on the core PMU.
     pub counting_events: u32,
+    /// Counting events fold each overflow into their 64-bit count (a PMI per wrap); without,
+    /// only reads fold, and a wrap between two reads is lost.
+    pub fold_on_overflow: bool,
+    /// Every counting event is read at this interval (`perf stat -I`); 0: only at removal.
+    pub read_interval_ns: u64,
     pub sample_period_events: u64,
     pub kind: EventKind,
     pub cpu: CpuPmuConfig,
@@ -38,6 +44,16 @@ pub struct PmuStats {
     pub throttles: u64,
     /// Largest |count − ground truth| of a folded counting event at any read.
     pub max_count_error_events: u64,
+    /// Overflows whose PMI never ran (scheduled out, removed or offline during the skid): a
+    /// sampling event's lost samples.
+    pub lost_samples: u64,
+    /// Counter wraps past 2^width (every overflow, sampling or counting).
+    pub wraps: u64,
+    /// Wraps an unfolded counting event missed between reads: its count is short by
+    /// exactly this many × 2^width.
+    pub wraps_lost: u64,
+    /// Counting-event reads (periodic, at handoff and at removal).
+    pub reads: u64,
     /// |scaled − true| of multiplexed events at removal, in events.
     pub mux_error_events: Histogram<u64>,
     /// Simulation events spent on PMU wakes (for events-per-PMI).
@@ -87,6 +103,10 @@ impl PmuLoad {
                 samples_throttled: 0,
                 throttles: 0,
                 max_count_error_events: 0,
+                lost_samples: 0,
+                wraps: 0,
+                wraps_lost: 0,
+                reads: 0,
                 mux_error_events: new_histogram(),
                 wakes: 0,
             },
@@ -96,7 +116,7 @@ impl PmuLoad {
         }
         for unit in cpus as usize..n {
             if load.config.uncore_counting {
-                load.add(unit, 0, CounterMode::Counting { fold_on_overflow: true })?;
+                load.add(unit, 0, load.counting_mode())?;
             }
         }
         Ok(load)
@@ -114,39 +134,40 @@ impl PmuLoad {
             self.add(cpu, now_ns, CounterMode::Sampling { period_events: self.config.sample_period_events })?;
         }
         for _ in 0..self.config.counting_events {
-            self.add(cpu, now_ns, CounterMode::Counting { fold_on_overflow: true })?;
+            self.add(cpu, now_ns, self.counting_mode())?;
         }
         Ok(())
     }
 
-    /// Checks a counting event's reading against ground truth (invariant 3); returns the error.
-    fn check(&mut self, reading: &crate::pmu::EventReading, folded: bool, multiplexed: bool) -> u64 {
-        if multiplexed {
-            if let Some(error) = reading.scaled_error_events() {
-                self.stats
-                    .mux_error_events
-                    .record(error.unsigned_abs().min(u64::MAX as u128) as u64)
-                    .expect("auto-resizing");
-            }
+    fn counting_mode(&self) -> CounterMode {
+        CounterMode::Counting { fold_on_overflow: self.config.fold_on_overflow }
+    }
+
+    /// Records a reading: the multiplexing error, and for a counting event its count error
+    /// (from [`count_error`]), which it returns.
+    fn record(&mut self, reading: &EventReading, counter: &Counter, multiplexed: bool) -> u64 {
+        if multiplexed && let Some(error) = reading.scaled_error_events() {
+            let error = error.unsigned_abs().min(u64::MAX as u128) as u64;
+            self.stats.mux_error_events.record(error).expect("auto-resizing");
         }
-        if !folded {
-            return 0;
+        let Some(error) = count_error(reading, counter) else { return 0 };
+        self.stats.reads += 1;
+        if matches!(counter.config().mode, CounterMode::Counting { fold_on_overflow: true }) {
+            self.stats.max_count_error_events = self.stats.max_count_error_events.max(error);
         }
-        let error = reading.count.abs_diff(reading.truth_running_events);
-        self.stats.max_count_error_events = self.stats.max_count_error_events.max(error);
         error
     }
 
     /// Removes every event of a unit (perf exit of its core context); returns the events whose
-    /// folded count was wrong.
+    /// count was wrong.
     pub fn remove_all(&mut self, unit: usize, now_ns: u64) -> Vec<(u64, u64)> {
         let multiplexed = self.units[unit].events().len() > self.config.cpu.counters as usize;
         let ids: Vec<u64> = self.units[unit].events().iter().map(|e| e.id()).collect();
         let mut wrong = Vec::new();
         for id in ids {
             if let Some(event) = self.units[unit].remove_event(now_ns, id, &mut self.governor) {
-                let folded = matches!(event.counter().config().mode, CounterMode::Counting { fold_on_overflow: true });
-                let error = self.check(&event.reading(), folded, multiplexed);
+                let error = self.record(&event.reading(), event.counter(), multiplexed);
+                self.stats.wraps_lost += event.counter().wraps_lost();
                 if error > 0 {
                     wrong.push((id, error));
                 }
@@ -155,20 +176,18 @@ impl PmuLoad {
         wrong
     }
 
-    /// Reads every folded counting event of a unit (at an uncore handoff); the wrong ones.
+    /// Reads every counting event of a unit (at an uncore handoff, or periodically); the
+    /// wrong ones.
     pub fn read_all(&mut self, unit: usize, now_ns: u64) -> Vec<(u64, u64)> {
-        let ids: Vec<(u64, bool)> = self.units[unit]
-            .events()
-            .iter()
-            .map(|e| (e.id(), matches!(e.counter().config().mode, CounterMode::Counting { fold_on_overflow: true })))
-            .collect();
+        let ids: Vec<u64> =
+            self.units[unit].events().iter().filter(|e| !e.counter().config().is_sampling()).map(|e| e.id()).collect();
         let mut wrong = Vec::new();
-        for (id, folded) in ids {
-            if let Some(reading) = self.units[unit].read_event(now_ns, id, &mut self.governor) {
-                let error = self.check(&reading, folded, false);
-                if error > 0 {
-                    wrong.push((id, error));
-                }
+        for id in ids {
+            let Some(reading) = self.units[unit].read_event(now_ns, id, &mut self.governor) else { continue };
+            let counter = self.units[unit].event(id).expect("just read").counter().clone();
+            let error = self.record(&reading, &counter, false);
+            if error > 0 {
+                wrong.push((id, error));
             }
         }
         wrong
@@ -186,7 +205,21 @@ impl PmuLoad {
             stats.samples += s.samples;
             stats.samples_throttled += s.samples_throttled;
             stats.throttles += s.throttles;
+            stats.lost_samples += s.overflows_dropped;
+            stats.wraps += s.overflows;
+            stats.wraps_lost += unit.events().iter().map(|e| e.counter().wraps_lost()).sum::<u64>();
         }
         stats
     }
+}
+
+/// Invariant 3 on a counting event's reading: a folded count equals its ground truth, an
+/// unfolded one is short by exactly its lost wraps × 2^width. The error beyond that; `None`
+/// for a sampling event.
+fn count_error(reading: &EventReading, counter: &Counter) -> Option<u64> {
+    let config = counter.config();
+    let CounterMode::Counting { fold_on_overflow } = config.mode else { return None };
+    let lost = if fold_on_overflow { 0 } else { (counter.wraps_lost() as i128) << config.width_bits };
+    let short = reading.truth_running_events as i128 - reading.count as i128;
+    Some((short - lost).unsigned_abs().min(u64::MAX as u128) as u64)
 }
