@@ -388,6 +388,8 @@ impl Default for ChurnSpec {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PmuLoadSpec {
+    /// The hardware event every PMU-load event counts, by perf's name.
+    pub event: String,
     pub sampling_events: u32,
     pub counting_events: u32,
     /// Events between samples (cycles: 750000 at 3 GHz is 4 kHz).
@@ -413,6 +415,7 @@ impl Default for PmuLoadSpec {
         let cpu = sim::pmu::CpuPmuConfig::default();
         let governor = sim::pmu::GovernorConfig::default();
         PmuLoadSpec {
+            event: sim::pmu::EventKind::Cycles.as_str().to_string(),
             sampling_events: 0,
             counting_events: 0,
             sample_period: 750_000,
@@ -439,6 +442,13 @@ impl PmuLoadSpec {
     /// The kernel's PMU load, validated by the PMU model (errors name the field).
     pub fn config(&self) -> Result<sim::kernel::PmuLoadConfig, ScenarioError> {
         let err = |e: sim::pmu::PmuError| ScenarioError::new("pmu_load", e.to_string());
+        let kind = sim::pmu::EventKind::ALL.into_iter().find(|k| k.as_str() == self.event).ok_or_else(|| {
+            let names: Vec<&str> = sim::pmu::EventKind::ALL.iter().map(|k| k.as_str()).collect();
+            ScenarioError::new(
+                "pmu_load.event",
+                format!("`{}` is not a modelled event; events: {}", self.event, names.join(", ")),
+            )
+        })?;
         let cpu = sim::pmu::CpuPmuConfig {
             counters: self.counters,
             width_bits: self.width_bits,
@@ -454,9 +464,7 @@ impl PmuLoadSpec {
         };
         governor.validate().map_err(err)?;
         if self.sampling_events > 0 {
-            sim::pmu::CounterConfig::sampling(sim::pmu::EventKind::Cycles, self.width_bits, self.sample_period)
-                .validate()
-                .map_err(err)?;
+            sim::pmu::CounterConfig::sampling(kind, self.width_bits, self.sample_period).validate().map_err(err)?;
         }
         let per_cpu = self.sampling_events + self.counting_events;
         if per_cpu as usize > sim::pmu::MAX_EVENTS_PER_CPU {
@@ -479,7 +487,7 @@ impl PmuLoadSpec {
             fold_on_overflow: self.fold_on_overflow,
             read_interval_ns: self.read_interval.0,
             sample_period_events: self.sample_period,
-            kind: sim::pmu::EventKind::Cycles,
+            kind,
             cpu,
             phases: sim::pmu::PhaseConfig::default(),
             governor,
