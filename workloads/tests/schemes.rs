@@ -2,6 +2,7 @@
 //! analysis finds the cycles lockdep found, and the negative control breaks invariants.
 
 use sim::lockdep::LockOrder;
+use sim::pmu::EventKind;
 use workloads::presets::{preset_text, resolve};
 use workloads::run::{RunResult, run};
 use workloads::scenario::Scenario;
@@ -223,4 +224,20 @@ fn unfolded_32_bit_counts_read_every_2_s_are_short_by_exactly_their_lost_wraps()
     ];
     let err = resolve(preset_text("default").unwrap(), &overrides).unwrap_err();
     assert_eq!(err.key, "pmu_load.read_interval", "{err:?}");
+}
+
+#[test]
+fn pmu_load_counts_the_named_event_and_rejects_unknown_ones() {
+    let owned = |event: &str| {
+        let mut o: Vec<(String, String)> =
+            [("pmu_load.sampling_events", "1"), ("machine.cpus", "8")].map(|(k, v)| (k.into(), v.into())).to_vec();
+        o.push(("pmu_load.event".into(), format!("\"{event}\"")));
+        resolve(preset_text("default").unwrap(), &o)
+    };
+    for (event, kind) in [("cycles", EventKind::Cycles), ("cache-misses", EventKind::CacheMisses)] {
+        assert_eq!(owned(event).unwrap().pmu_load.config().unwrap().kind, kind);
+    }
+    let err = owned("branch-misses").unwrap_err();
+    assert_eq!(err.key, "pmu_load.event");
+    assert!(err.message.contains("branch-misses") && err.message.contains("instructions"), "{}", err.message);
 }
