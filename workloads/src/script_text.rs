@@ -1,8 +1,8 @@
 //! Scripts in their text form: printing a scheme's scripts, and reading a scenario's own,
 //! checked to be balanced.
 
-use sim::script::text::{ClassInfo, parse_steps, print_steps};
-use sim::script::{Step, verify_balanced};
+use sim::script::Step;
+use sim::script::text::{ClassInfo, parse_steps, print_steps, verify_balanced_text};
 
 use crate::scenario::ScenarioError;
 use crate::schemes::CLASSES;
@@ -20,7 +20,10 @@ pub fn print(steps: &[Step]) -> String {
 pub fn parse_checked(name: &str, text: &str) -> Result<Vec<Step>, ScenarioError> {
     let key = format!("scheme.scripts.{name}");
     let steps = parse_steps(text, &classes()).map_err(|e| ScenarioError::new(&key, e.to_string()))?;
-    verify_balanced(&steps).map_err(|e| ScenarioError::new(&key, e))?;
+    let classes = classes();
+    verify_balanced_text(&steps, &classes).map_err(|e| {
+        ScenarioError::new(&key, format!("{e}; a script must release every lock it takes, and only those"))
+    })?;
     Ok(steps)
 }
 
@@ -55,8 +58,9 @@ mod tests {
         let e = parse_checked("perf_event_open", "lock pmus_lock\nwork 1us\n").unwrap_err();
         assert_eq!(e.key, "scheme.scripts.perf_event_open");
         assert!(e.message.contains("never releases"), "{e}");
+        assert!(e.message.contains("takes pmus_lock"), "{e}");
         let e = parse_checked("cpu_up", "unlock pmus_lock\n").unwrap_err();
-        assert!(e.message.contains("not held"), "{e}");
+        assert!(e.message.contains("unlocks pmus_lock, which is not held"), "{e}");
         let e = parse_checked("cpu_up", "lock pmu_lock\n").unwrap_err();
         assert!(e.message.contains("unknown lock class `pmu_lock`"), "{e}");
     }
