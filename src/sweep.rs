@@ -203,7 +203,7 @@ pub fn run_sweep(args: &SweepArgs, default_out: &Path, replace_default: bool) ->
         eprintln!("replacing {} (the previous default experiment)", out.display());
     }
     let force = args.force || (replace_default && args.out.is_none());
-    let staged = StagedDir::create(&out, force).map_err(|e| BadInput(e.to_string()))?;
+    let staged = StagedDir::create(&out, force).map_err(|e| BadInput(format!("--out {}: {e}", out.display())))?;
     let range = match shard {
         Some((i, n)) => shard_range(total, i - 1, n),
         None => 0..total,
