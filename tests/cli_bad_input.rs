@@ -236,6 +236,20 @@ fn a_scenario_scheme_that_never_releases_a_lock() {
     c.rejects(&["run", "--scenario", &file], &["scheme.scripts.ftrace_toggle", "does not release"]);
 }
 
+/// Found by `scenario_props`: a register script without `register_pmu` made PMU churn
+/// unregister a PMU that was never listed, and the model panicked.
+#[test]
+fn a_scenario_register_script_that_never_lists_the_pmu() {
+    let c = Case::new("register");
+    let file = c.scenario(
+        "s.toml",
+        b"[scheme]\nname = \"forgetful\"\nbase = \"pmus-lock\"\n[scheme.scripts]\nperf_pmu_register = \"work 1us\"\n[pmu_churn]\ntasks = 1\n",
+    );
+    let names = ["scheme.scripts.perf_pmu_register", "0 `register_pmu` steps", "needs exactly 1"];
+    c.rejects(&["run", "--scenario", &file], &names);
+    c.rejects(&["sweep", "--scenario", &file], &names);
+}
+
 #[test]
 fn malformed_toml() {
     let c = Case::new("malformed");
