@@ -269,6 +269,7 @@ fn unknown_keys() {
     let names = ["machine.cores", "unknown field `cores`", "expected `cpus` or `packages`"];
     c.rejects(&["run", "--set", "machine.cores=4"], &names);
     c.rejects(&["sweep", "--set", "machine.cores=4"], &names);
+    c.rejects(&["run", "--set", "machine..cpus=4"], &["--set", "`machine..cpus` is not a key", "like machine.cpus"]);
     let file = c.scenario("s.toml", b"[machine]\ncpus = 8\nsockets = 2\n");
     c.rejects(&["run", "--scenario", &file], &["machine.sockets", "unknown field `sockets`"]);
     let file = c.scenario("section.toml", b"[machines]\ncpus = 8\n");
