@@ -209,7 +209,7 @@ pub fn run_to_dir(
     force: bool,
     trace: Option<&std::path::Path>,
 ) -> Result<()> {
-    let staged = StagedDir::create(out, force).map_err(|e| BadInput(e.to_string()))?;
+    let staged = StagedDir::create(out, force).map_err(|e| BadInput(format!("--out {}: {e}", out.display())))?;
     if let Some(path) = trace
         && path.parent().is_some_and(|p| !p.as_os_str().is_empty() && !p.is_dir())
     {

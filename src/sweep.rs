@@ -237,7 +237,8 @@ pub fn run_sweep(args: &SweepArgs, default_out: &Path, replace_default: bool) ->
             }
         },
     };
-    let staged = StagedDir::create(&out, force || args.resume).map_err(|e| BadInput(e.to_string()))?;
+    let staged =
+        StagedDir::create(&out, force || args.resume).map_err(|e| BadInput(format!("--out {}: {e}", out.display())))?;
     let range = match shard {
         Some((i, n)) => shard_range(total, i - 1, n),
         None => 0..total,

@@ -37,7 +37,13 @@ pub fn resolve(text: &str, overrides: &[(String, String)]) -> Result<Scenario, S
             Err(_) => toml::Value::String(value.clone()),
         };
         let mut parts: Vec<&str> = key.split('.').collect();
-        let leaf = parts.pop().filter(|l| !l.is_empty()).ok_or_else(|| ScenarioError::new(key, "empty key"))?;
+        if parts.iter().any(|p| p.is_empty()) {
+            return Err(ScenarioError::new(
+                "--set",
+                format!("`{key}` is not a key; keys are dotted, like machine.cpus"),
+            ));
+        }
+        let leaf = parts.pop().expect("split yields at least one part");
         let mut at = &mut table;
         for part in parts {
             let entry = at.entry(part.to_string()).or_insert_with(|| toml::Value::Table(toml::Table::new()));

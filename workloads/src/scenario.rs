@@ -436,7 +436,45 @@ impl Default for PmuLoadSpec {
 
 impl PmuLoadSpec {
     pub fn enabled(&self) -> bool {
-        self.sampling_events + self.counting_events > 0 || self.uncore_counting
+        self.sampling_events > 0 || self.counting_events > 0 || self.uncore_counting
+    }
+
+    /// Checks the fields a user is most likely to get wrong by name, whether or not the load is
+    /// on (a counter of 0 or 65 bits is wrong either way); the rest by the PMU model when it is.
+    fn validate(&self) -> Result<(), ScenarioError> {
+        range("pmu_load.width_bits", self.width_bits, sim::pmu::MIN_WIDTH_BITS, sim::pmu::MAX_WIDTH_BITS)?;
+        range("pmu_load.counters", self.counters, 1, sim::pmu::MAX_COUNTERS)?;
+        if self.counting_events > 0 || self.uncore_counting {
+            // A counting event folds every 2^(width_bits-1) - 1 events, so it needs 2 bits.
+            range("pmu_load.width_bits", self.width_bits, 2, sim::pmu::MAX_WIDTH_BITS)?;
+        }
+        // A sampling period must fit the counter it is preloaded into.
+        let max_period = match self.sampling_events {
+            0 => sim::pmu::MAX_PERIOD_EVENTS,
+            _ => sim::pmu::counter_mask(self.width_bits).min(sim::pmu::MAX_PERIOD_EVENTS),
+        };
+        range("pmu_load.sample_period", self.sample_period, 1, max_period)?;
+        duration_range("pmu_load.skid", self.skid, 0, sim::pmu::MAX_PMI_NS)?;
+        duration_range("pmu_load.handler", self.handler, 0, sim::pmu::MAX_PMI_NS)?;
+        duration_range("pmu_load.mux_interval", self.mux_interval, 1, sim::pmu::MAX_MUX_INTERVAL_NS)?;
+        duration_range("pmu_load.read_interval", self.read_interval, 0, MAX_COST_NS)?;
+        range("pmu_load.max_sample_rate", self.max_sample_rate, 1, sim::pmu::MAX_SAMPLE_RATE_PER_S)?;
+        range("pmu_load.hz", self.hz, 1, sim::pmu::MAX_HZ)?;
+        range("pmu_load.cpu_time_max_percent", self.cpu_time_max_percent, 0, 100)?;
+        let per_cpu = u64::from(self.sampling_events) + u64::from(self.counting_events);
+        if per_cpu > sim::pmu::MAX_EVENTS_PER_CPU as u64 {
+            return Err(ScenarioError::new(
+                "pmu_load.sampling_events",
+                format!(
+                    "{per_cpu} events per CPU (sampling_events + counting_events); at most {}",
+                    sim::pmu::MAX_EVENTS_PER_CPU
+                ),
+            ));
+        }
+        if self.enabled() {
+            self.config()?;
+        }
+        Ok(())
     }
 
     /// The kernel's PMU load, validated by the PMU model (errors name the field).
@@ -466,8 +504,8 @@ impl PmuLoadSpec {
         if self.sampling_events > 0 {
             sim::pmu::CounterConfig::sampling(kind, self.width_bits, self.sample_period).validate().map_err(err)?;
         }
-        let per_cpu = self.sampling_events + self.counting_events;
-        if per_cpu as usize > sim::pmu::MAX_EVENTS_PER_CPU {
+        let per_cpu = u64::from(self.sampling_events) + u64::from(self.counting_events);
+        if per_cpu > sim::pmu::MAX_EVENTS_PER_CPU as u64 {
             return Err(ScenarioError::new(
                 "pmu_load",
                 format!("{per_cpu} events per CPU; at most {}", sim::pmu::MAX_EVENTS_PER_CPU),
@@ -552,6 +590,16 @@ fn range<T: PartialOrd + fmt::Display>(key: &str, value: T, min: T, max: T) -> R
     }
 }
 
+/// [`range`] for durations, printed in the units a user writes (`0ns`, `1ns`, `86400s`).
+fn duration_range(key: &str, value: Duration, min: u64, max: u64) -> Result<(), ScenarioError> {
+    if value.0 < min || value.0 > max {
+        let (min, max) = (Duration(min), Duration(max));
+        Err(ScenarioError::new(key, format!("{value} is out of range; allowed {min} to {max}")))
+    } else {
+        Ok(())
+    }
+}
+
 fn fraction(key: &str, value: f64) -> Result<(), ScenarioError> {
     if !(0.0..=1.0).contains(&value) {
         return Err(ScenarioError::new(key, format!("{value} is not a probability; allowed 0 to 1")));
@@ -595,28 +643,26 @@ impl Scenario {
         }
         self.scheme_kind()?;
         for (key, cost) in self.costs.entries() {
-            range(&format!("costs.{key}"), cost.0, 0, MAX_COST_NS)?;
+            duration_range(&format!("costs.{key}"), cost, 0, MAX_COST_NS)?;
         }
         let h = &self.hotplug;
-        range("hotplug.interval", h.interval.0, 0, MAX_COST_NS)?;
-        range("hotplug.holdoff", h.holdoff.0, 0, MAX_COST_NS)?;
+        duration_range("hotplug.interval", h.interval, 0, MAX_COST_NS)?;
+        duration_range("hotplug.holdoff", h.holdoff, 0, MAX_COST_NS)?;
         let o = &self.openers;
         range("openers.tasks", o.tasks, 0, MAX_WORKLOAD_TASKS)?;
-        range("openers.think", o.think.0, 0, MAX_COST_NS)?;
-        range("openers.lifetime", o.lifetime.0, 0, MAX_COST_NS)?;
+        duration_range("openers.think", o.think, 0, MAX_COST_NS)?;
+        duration_range("openers.lifetime", o.lifetime, 0, MAX_COST_NS)?;
         fraction("openers.tracepoint_fraction", o.tracepoint_fraction)?;
         range("ftrace.tasks", self.ftrace.tasks, 0, MAX_WORKLOAD_TASKS)?;
-        range("ftrace.interval", self.ftrace.interval.0, 0, MAX_COST_NS)?;
+        duration_range("ftrace.interval", self.ftrace.interval, 0, MAX_COST_NS)?;
         range("driver_probe.tasks", self.driver_probe.tasks, 0, MAX_WORKLOAD_TASKS)?;
-        range("driver_probe.interval", self.driver_probe.interval.0, 0, MAX_COST_NS)?;
+        duration_range("driver_probe.interval", self.driver_probe.interval, 0, MAX_COST_NS)?;
         range("pmu_churn.tasks", self.pmu_churn.tasks, 0, p.churn_slots)?;
-        range("pmu_churn.interval", self.pmu_churn.interval.0, 0, MAX_COST_NS)?;
-        range("pmu_churn.lifetime", self.pmu_churn.lifetime.0, 0, MAX_COST_NS)?;
-        range("run.duration", self.run.duration.0, 1, MAX_RUN_NS)?;
+        duration_range("pmu_churn.interval", self.pmu_churn.interval, 0, MAX_COST_NS)?;
+        duration_range("pmu_churn.lifetime", self.pmu_churn.lifetime, 0, MAX_COST_NS)?;
+        duration_range("run.duration", self.run.duration, 1, MAX_RUN_NS)?;
         range("run.seed", self.run.seed, 0, sim::rng::MAX_SEED)?;
-        if self.pmu_load.enabled() {
-            self.pmu_load.config()?;
-        }
+        self.pmu_load.validate()?;
         range("run.max_events", self.run.max_events, 1, u64::MAX / 2)?;
         for (name, text) in &self.scheme.scripts {
             if !op::NAMES.contains(&name.as_str()) {

@@ -450,15 +450,25 @@ fn emit(
 /// that point, every loop body is balanced, and nothing is held at the end. A failed `check`
 /// releases what is still held, so its `otherwise` block may leave locks held.
 pub fn verify_balanced(steps: &[Step]) -> Result<(), String> {
+    verify_balanced_named(steps, &|lock| format!("{lock:?}"))
+}
+
+/// [`verify_balanced`], naming locks in its messages with `name` (e.g. as the text form does).
+pub fn verify_balanced_named(steps: &[Step], name: &dyn Fn(LockRef) -> String) -> Result<(), String> {
     let mut held = Vec::new();
-    walk(steps, &mut held, &mut 0)?;
+    walk(steps, &mut held, &mut 0, name)?;
     match held.last() {
         None => Ok(()),
-        Some((lock, at)) => Err(format!("step {at} takes {lock:?} and the script never releases it")),
+        Some((lock, at)) => Err(format!("step {at} takes {} and the script never releases it", name(*lock))),
     }
 }
 
-fn walk(steps: &[Step], held: &mut Vec<(LockRef, usize)>, step: &mut usize) -> Result<(), String> {
+fn walk(
+    steps: &[Step],
+    held: &mut Vec<(LockRef, usize)>,
+    step: &mut usize,
+    name: &dyn Fn(LockRef) -> String,
+) -> Result<(), String> {
     for s in steps {
         let at = *step;
         *step += 1;
@@ -468,15 +478,15 @@ fn walk(steps: &[Step], held: &mut Vec<(LockRef, usize)>, step: &mut usize) -> R
                 Some(i) => {
                     held.remove(i);
                 }
-                None => return Err(format!("step {at} unlocks {lock:?}, which is not held there")),
+                None => return Err(format!("step {at} unlocks {}, which is not held there", name(*lock))),
             },
             Step::Check { otherwise, .. } => {
                 let mut inner = held.clone();
-                walk(otherwise, &mut inner, step)?;
+                walk(otherwise, &mut inner, step, name)?;
             }
             Step::Repeat { body, .. } | Step::ForEachPmu { body, .. } | Step::ForEachHandoff { body } => {
                 let before = held.clone();
-                walk(body, held, step)?;
+                walk(body, held, step, name)?;
                 if *held != before {
                     return Err(format!("the loop at step {at} does not release what its body takes"));
                 }

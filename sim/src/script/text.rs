@@ -160,6 +160,11 @@ fn pmu_text(pmu: PmuRef) -> &'static str {
     word_of(&PMU_WORDS, pmu)
 }
 
+/// [`super::verify_balanced`] with locks named as this text form writes them (`pmus_lock`).
+pub fn verify_balanced_text(steps: &[Step], classes: &[ClassInfo<'_>]) -> Result<(), String> {
+    super::verify_balanced_named(steps, &|lock| lock_text(lock, classes))
+}
+
 fn lock_text(lock: LockRef, classes: &[ClassInfo<'_>]) -> String {
     let name = classes
         .get(usize::from(lock.class()))
