@@ -337,3 +337,26 @@ fn other_sweep_flags_out_of_range() {
     c.rejects(&["sweep", "--seeds", "0"], &["--seeds `0`", "between 1 and 10000000 seeds"]);
     c.rejects(&["sweep", "--seeds", "5..1"], &["--seeds", "`5..1`", "empty"]);
 }
+
+#[test]
+fn resume_without_a_sweep_to_finish() {
+    let c = Case::new("resume");
+    c.rejects(&["sweep", "--cpus", "8", "--resume"], &["--resume", "holds no sweep to resume"]);
+    c.rejects(&["sweep", "--cpus", "8", "--resume", "--force"], &["--resume", "--force"]);
+    // A directory holding another sweep is left alone.
+    let out = c.out();
+    common::cpuhpsim_ok(&[
+        "sweep",
+        "--cpus",
+        "8",
+        "--seeds",
+        "1",
+        "--duration",
+        "10ms",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let before = common::tree(&out);
+    let all = bad_input(&["sweep", "--cpus", "16", "--duration", "10ms", "--resume"], &out, &["different sweep"]);
+    assert_eq!(common::tree(&out), before, "{all:?} changed the directory");
+}
