@@ -671,6 +671,11 @@ fn bench_model(args: &ModelArgs) -> Result<()> {
             hi.0,
             n_log_n_slope(lo.0, hi.0)
         );
+        let steps: Vec<String> = points
+            .windows(2)
+            .filter_map(|w| Some(format!("{}->{} {:.2}", w[0].0, w[1].0, log_log_slope(w)?)))
+            .collect();
+        let _ = writeln!(summary, "scaling: slope between consecutive sizes: {}", steps.join(", "));
     }
     let _ = writeln!(
         summary,
