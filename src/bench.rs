@@ -1,16 +1,30 @@
-//! `cpuhpsim bench`: wall-clock measurements of the engine (never part of simulation results).
+//! `cpuhpsim bench`: wall-clock measurements of the engine and the model (never part of
+//! simulation results). Each timed model run happens in a child process of its own, so its peak
+//! memory is its own.
 
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::process::Command;
 use std::time::Instant;
 
-use anyhow::{Result, ensure};
-use clap::{Args, Subcommand};
+use analysis::output_dir::StagedDir;
+use anyhow::{Context, Result, bail, ensure};
+use clap::{Args, Subcommand, ValueEnum};
+use serde_json::json;
 use sim::phold::{self, MAX_LPS, PholdConfig, PholdResult};
 use sim::queue::RadixHeap;
+use workloads::duration::parse_duration_ns;
+use workloads::presets::{preset_text, resolve};
+use workloads::scenario::{MAX_RUN_NS, MAX_SCENARIO_CPUS, Scenario};
+
+use crate::BadInput;
 
 #[derive(Subcommand)]
 pub enum BenchCommand {
     /// PHOLD on the engine against a bare std BinaryHeap loop doing the same work.
     Phold(PholdArgs),
+    /// The model's speed and memory from 64 to 65,536 CPUs, and the speed targets' pass/fail.
+    Model(ModelArgs),
 }
 
 #[derive(Args)]
@@ -31,11 +45,97 @@ pub struct PholdArgs {
     /// Timed runs of each loop, alternating engine and baseline; medians are reported.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
     runs: u32,
+    /// Also write phold.csv (with the git commit) to this directory.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Replace the --out directory if it exists.
+    #[arg(long)]
+    force: bool,
 }
+
+/// Most CPU counts one model bench measures.
+const MAX_SIZES: usize = 32;
+
+#[derive(Args)]
+#[command(allow_negative_numbers = true)]
+pub struct ModelArgs {
+    /// CPU counts of the scaling rows, comma-separated (each 1 to 65,536).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "64,512,4096,16384,65536",
+        value_parser = clap::value_parser!(u32).range(1..=MAX_SCENARIO_CPUS as i64)
+    )]
+    cpus: Vec<u32>,
+    /// Timed runs per row, each in its own process; medians are reported.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
+    runs: u32,
+    /// Simulated time of each scaling run.
+    #[arg(long, default_value = "250ms", allow_hyphen_values = true)]
+    duration: String,
+    /// Only the scaling rows: skip the storm cycles, the default 60 s runs and the queue row.
+    #[arg(long)]
+    no_targets: bool,
+    /// Output directory: model.csv, wall_vs_cpus.svg, summary.txt.
+    #[arg(long, default_value = "results/bench")]
+    out: PathBuf,
+    /// Replace the output directory if it exists.
+    #[arg(long)]
+    force: bool,
+    /// Run one measurement in this process and print it as one JSON line (used by the bench itself).
+    #[arg(long, hide = true)]
+    one: Option<Workload>,
+}
+
+/// What one timed run simulates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Workload {
+    /// Per CPU: one sampling event at 100 Hz (`pmu-load` preset, 64 CPUs per package).
+    Scaling,
+    /// The `storm` preset with 16 PMUs (8 core, 8 uncore, no churn slot) for one down/up cycle.
+    Storm,
+    /// The `default` preset at 4,096 CPUs for 60 s.
+    Default,
+    /// The `default` preset at 4,096 CPUs for 60 s with the 2019 release path (no deadlock).
+    DefaultFixed,
+    /// PHOLD holding 4,194,304 pending events: the queue's bytes per pending event.
+    Queue,
+}
+
+impl Workload {
+    fn name(self) -> &'static str {
+        match self {
+            Workload::Scaling => "scaling",
+            Workload::Storm => "storm",
+            Workload::Default => "default",
+            Workload::DefaultFixed => "default-fixed",
+            Workload::Queue => "queue",
+        }
+    }
+}
+
+/// The scaling workload's PMU load: one sampling event per CPU every 30,000,000 cycles (100 Hz
+/// at 3 GHz), so events grow in proportion to CPUs.
+const SCALING_SAMPLE_PERIOD: u64 = 30_000_000;
+/// CPUs per package in the scaling workload (uncore counting runs per package).
+const SCALING_CPUS_PER_PACKAGE: u32 = 64;
+/// PMUs of the storm rows: 8 core + 8 uncore, and `pmus.churn_slots = 0`.
+const STORM_PMUS: u32 = 16;
+/// Simulated time of the default rows.
+const DEFAULT_RUN_NS: u64 = 60_000_000_000;
+/// CPUs of the default rows and of the small storm row.
+const TARGET_CPUS: u32 = 4096;
+/// PHOLD population of the queue row: 65,536 LPs × 64 events pending throughout.
+const QUEUE_LPS: u32 = 65_536;
+const QUEUE_POP: u32 = 64;
 
 pub fn run(cmd: BenchCommand) -> Result<()> {
     match cmd {
         BenchCommand::Phold(args) => bench_phold(&args),
+        BenchCommand::Model(args) => match args.one {
+            Some(workload) => print_one(workload, &args),
+            None => bench_model(&args),
+        },
     }
 }
 
@@ -51,9 +151,45 @@ fn median(mut xs: Vec<f64>) -> f64 {
     if n % 2 == 1 { xs[n / 2] } else { (xs[n / 2 - 1] + xs[n / 2]) / 2.0 }
 }
 
+/// The commit of the source tree this binary was built from (`git rev-parse --short HEAD`, with
+/// `-dirty` for uncommitted changes to tracked files), or `unknown`.
+fn git_commit() -> String {
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .arg("-C")
+            .arg(env!("CARGO_MANIFEST_DIR"))
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    match git(&["rev-parse", "--short", "HEAD"]) {
+        Some(hash) if !hash.is_empty() => {
+            let dirty = git(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
+            if dirty { format!("{hash}-dirty") } else { hash }
+        }
+        _ => "unknown".into(),
+    }
+}
+
+/// The host's threads and 1-minute load average, for reading wall times on a shared machine.
+fn host_load() -> (usize, f64) {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let load = std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|l| l.parse().ok()))
+        .unwrap_or(f64::NAN);
+    (threads, load)
+}
+
 fn bench_phold(args: &PholdArgs) -> Result<()> {
     let config = PholdConfig { lps: args.lps, pop: args.pop, events: args.events, seed: args.seed };
-    config.validate().map_err(|e| crate::BadInput(e.to_string()))?;
+    config.validate().map_err(|e| BadInput(e.to_string()))?;
+    let staged = match &args.out {
+        Some(out) => Some(StagedDir::create(out, args.force).map_err(|e| BadInput(e.to_string()))?),
+        None => None,
+    };
     println!(
         "PHOLD lps={} pop={} events={} seed={} mean_delay_ns={} runs={}",
         config.lps,
@@ -82,5 +218,508 @@ fn bench_phold(args: &PholdArgs) -> Result<()> {
         baseline / 1e6,
         engine / baseline
     );
+    if let Some(staged) = staged {
+        let (threads, load) = host_load();
+        let csv = format!(
+            "commit,host_threads,load_1m,lps,pop,events,seed,runs,engine_events_per_s,baseline_events_per_s,engine_over_baseline\n\
+             {},{threads},{load:.2},{},{},{},{},{},{engine:.0},{baseline:.0},{:.4}\n",
+            git_commit(),
+            config.lps,
+            config.pop,
+            config.events,
+            config.seed,
+            args.runs,
+            engine / baseline
+        );
+        let io = |e: analysis::OutputError| BadInput(e.to_string());
+        staged.write("phold.csv", csv).map_err(io)?;
+        println!("wrote {}", staged.commit().map_err(io)?.display());
+    }
     Ok(())
+}
+
+/// One timed run, as a child prints it.
+#[derive(Clone, Debug, PartialEq)]
+struct Sample {
+    events: u64,
+    wall_s: f64,
+    sim_ns: u64,
+    pmus: u32,
+    stop: String,
+    cpu_downs: u64,
+    cpu_ups: u64,
+    /// Events pending throughout (the queue row only).
+    pending: u64,
+    /// The process's `VmHWM` before and after the timed part (bytes; 0 where unknown).
+    rss_before_bytes: u64,
+    rss_peak_bytes: u64,
+}
+
+/// The process's peak resident set so far (`VmHWM`), in bytes; `None` off Linux.
+fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.trim_start_matches("VmHWM:").trim().trim_end_matches("kB").trim().parse().ok()?;
+    Some(kb * 1024)
+}
+
+fn overrides(pairs: &[(&str, String)]) -> Vec<(String, String)> {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
+}
+
+/// The scenario a model row runs at `cpus` for `duration_ns`.
+fn scenario(workload: Workload, cpus: u32, duration_ns: u64) -> Result<Scenario> {
+    let duration = format!("\"{duration_ns}ns\"");
+    let (preset, pairs) = match workload {
+        Workload::Scaling => (
+            "pmu-load",
+            vec![
+                ("machine.cpus", cpus.to_string()),
+                ("machine.packages", cpus.div_ceil(SCALING_CPUS_PER_PACKAGE).to_string()),
+                ("pmu_load.sampling_events", "1".into()),
+                ("pmu_load.sample_period", SCALING_SAMPLE_PERIOD.to_string()),
+                ("run.duration", duration),
+            ],
+        ),
+        Workload::Storm => (
+            "storm",
+            vec![
+                ("machine.cpus", cpus.to_string()),
+                ("machine.packages", cpus.min(8).to_string()),
+                ("pmus.core", "8".into()),
+                ("pmus.uncore", "8".into()),
+                ("pmus.churn_slots", "0".into()),
+                ("run.duration", duration),
+            ],
+        ),
+        Workload::Default | Workload::DefaultFixed => {
+            let fixed = (workload == Workload::DefaultFixed).to_string();
+            let pairs = vec![
+                ("machine.cpus", cpus.to_string()),
+                ("scheme.free_outside_ctx_mutex", fixed),
+                ("run.duration", duration),
+            ];
+            ("default", pairs)
+        }
+        Workload::Queue => bail!("internal error: the queue row runs PHOLD, not a scenario"),
+    };
+    let text = preset_text(preset).map_err(|e| BadInput(e.to_string()))?;
+    resolve(text, &overrides(&pairs)).map_err(|e| BadInput(format!("{}: {e}", workload.name())).into())
+}
+
+/// Runs one measurement in this process and prints it as one JSON line on stdout.
+fn print_one(workload: Workload, args: &ModelArgs) -> Result<()> {
+    let [cpus] = args.cpus[..] else {
+        return Err(BadInput("--one: give exactly one --cpus".into()).into());
+    };
+    let duration_ns = duration_arg(&args.duration)?;
+    let sample = if workload == Workload::Queue {
+        let config = PholdConfig { lps: QUEUE_LPS, pop: QUEUE_POP, events: 1_000_000, seed: 1 };
+        let before = peak_rss_bytes().unwrap_or(0);
+        let (result, wall_s) = timed(|| phold::run_engine::<RadixHeap>(&config))?;
+        Sample {
+            events: result.events,
+            wall_s,
+            sim_ns: result.end_ns,
+            pmus: 0,
+            stop: "event_budget".into(),
+            cpu_downs: 0,
+            cpu_ups: 0,
+            pending: u64::from(QUEUE_LPS) * u64::from(QUEUE_POP),
+            rss_before_bytes: before,
+            rss_peak_bytes: peak_rss_bytes().unwrap_or(0),
+        }
+    } else {
+        let scenario = scenario(workload, cpus, duration_ns)?;
+        let before = peak_rss_bytes().unwrap_or(0);
+        let start = Instant::now();
+        let r = workloads::run::run(&scenario, 0).map_err(|e| BadInput(e.to_string()))?;
+        let wall_s = start.elapsed().as_secs_f64();
+        Sample {
+            events: r.events_processed,
+            wall_s,
+            sim_ns: r.end_ns,
+            pmus: r.pmus,
+            stop: r.stop_name().into(),
+            cpu_downs: r.cpu_down_ns.len(),
+            cpu_ups: r.cpu_up_ns.len(),
+            pending: 0,
+            rss_before_bytes: before,
+            rss_peak_bytes: peak_rss_bytes().unwrap_or(0),
+        }
+    };
+    let line = json!({
+        "events": sample.events,
+        "wall_s": sample.wall_s,
+        "sim_ns": sample.sim_ns,
+        "pmus": sample.pmus,
+        "stop": sample.stop,
+        "cpu_downs": sample.cpu_downs,
+        "cpu_ups": sample.cpu_ups,
+        "pending": sample.pending,
+        "rss_before_bytes": sample.rss_before_bytes,
+        "rss_peak_bytes": sample.rss_peak_bytes,
+    });
+    println!("{line}");
+    Ok(())
+}
+
+fn duration_arg(text: &str) -> Result<u64, BadInput> {
+    let ns = parse_duration_ns(text).map_err(|e| BadInput(format!("--duration {text}: {e}")))?;
+    if ns == 0 || ns > MAX_RUN_NS {
+        return Err(BadInput(format!("--duration {text}: must be between 1ns and one day")));
+    }
+    Ok(ns)
+}
+
+/// Runs `workload` once in a child process of this binary and reads its measurement.
+fn child(workload: Workload, cpus: u32, duration_ns: u64) -> Result<Sample> {
+    let exe = std::env::current_exe().context("cannot find this binary to run the bench in a child")?;
+    let out = Command::new(exe)
+        .args(["bench", "model", "--one", workload.name(), "--cpus", &cpus.to_string()])
+        .args(["--duration", &format!("{duration_ns}ns")])
+        .output()
+        .context("cannot start a bench child process")?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    ensure!(out.status.success(), "bench child ({} at {cpus} CPUs) failed: {}", workload.name(), stderr.trim());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let v: serde_json::Value = serde_json::from_str(stdout.trim())
+        .with_context(|| format!("bench child printed something other than JSON: {stdout}"))?;
+    let u = |key: &str| v[key].as_u64().with_context(|| format!("bench child's JSON has no {key}: {stdout}"));
+    Ok(Sample {
+        events: u("events")?,
+        wall_s: v["wall_s"].as_f64().with_context(|| format!("bench child's JSON has no wall_s: {stdout}"))?,
+        sim_ns: u("sim_ns")?,
+        pmus: u("pmus")? as u32,
+        stop: v["stop"].as_str().unwrap_or("").to_string(),
+        cpu_downs: u("cpu_downs")?,
+        cpu_ups: u("cpu_ups")?,
+        pending: u("pending")?,
+        rss_before_bytes: u("rss_before_bytes")?,
+        rss_peak_bytes: u("rss_peak_bytes")?,
+    })
+}
+
+/// What a row must achieve, from issue #8.
+#[derive(Clone, Copy, Debug)]
+struct Target {
+    wall_s: f64,
+    rss_bytes: Option<u64>,
+}
+
+/// One row of the table: a workload at a size, `runs` times.
+struct Row {
+    label: String,
+    workload: Workload,
+    cpus: u32,
+    samples: Vec<Sample>,
+    target: Option<Target>,
+    /// What the row must show to count (e.g. a complete storm cycle); `None` if nothing.
+    check: Option<String>,
+    load_1m: f64,
+}
+
+impl Row {
+    fn first(&self) -> &Sample {
+        &self.samples[0]
+    }
+    fn wall_s(&self) -> f64 {
+        median(self.samples.iter().map(|s| s.wall_s).collect())
+    }
+    fn peak_rss_bytes(&self) -> u64 {
+        median(self.samples.iter().map(|s| s.rss_peak_bytes as f64).collect()) as u64
+    }
+    /// Memory the timed part added, per CPU (over its `VmHWM` before it).
+    fn bytes_per_cpu(&self) -> Option<f64> {
+        let added: Vec<f64> =
+            self.samples.iter().map(|s| s.rss_peak_bytes.saturating_sub(s.rss_before_bytes) as f64).collect();
+        (self.workload != Workload::Queue && self.first().rss_peak_bytes > 0)
+            .then(|| median(added) / f64::from(self.cpus))
+    }
+    fn bytes_per_pending_event(&self) -> Option<f64> {
+        let s = self.first();
+        (s.pending > 0 && s.rss_peak_bytes > 0).then(|| {
+            let added = self.samples.iter().map(|s| s.rss_peak_bytes.saturating_sub(s.rss_before_bytes) as f64);
+            median(added.collect()) / s.pending as f64
+        })
+    }
+    fn pass(&self) -> Option<bool> {
+        let target = self.target?;
+        let wall_ok = self.wall_s() < target.wall_s;
+        let rss_ok = target.rss_bytes.is_none_or(|max| self.peak_rss_bytes() < max);
+        Some(wall_ok && rss_ok && self.check.is_none())
+    }
+}
+
+/// Runs `workload` `runs` times in children; every run must simulate the same thing.
+fn measure(label: &str, workload: Workload, cpus: u32, duration_ns: u64, runs: u32) -> Result<Row> {
+    let (_, load_1m) = host_load();
+    eprintln!("bench: {label} at {cpus} CPUs, {runs} run(s)");
+    let mut samples = Vec::new();
+    for _ in 0..runs {
+        let s = child(workload, cpus, duration_ns)?;
+        if let Some(first) = samples.first() {
+            let same = |a: &Sample, b: &Sample| (a.events, a.sim_ns, a.cpu_ups) == (b.events, b.sim_ns, b.cpu_ups);
+            ensure!(same(first, &s), "internal error: two runs of {label} at {cpus} CPUs differ: {first:?} vs {s:?}");
+        }
+        samples.push(s);
+    }
+    Ok(Row { label: label.into(), workload, cpus, samples, target: None, check: None, load_1m })
+}
+
+/// Simulated time at which the storm's first cycle ends (its last `cpu_up` returns) at `cpus`,
+/// found by runs whose lengths are extrapolated from the progress of the previous one.
+fn storm_cycle_ns(cpus: u32) -> Result<u64> {
+    let cycle_ops = u64::from(cpus - 1);
+    let mut duration_ns = (60_000_000_000 * u64::from(cpus) / u64::from(TARGET_CPUS)).max(1_000_000_000);
+    for _ in 0..16 {
+        let r = workloads::run::run(&scenario(Workload::Storm, cpus, duration_ns)?, 0)?;
+        let (downs, ups) = (r.cpu_down_ns.len(), r.cpu_up_ns.len());
+        ensure!(r.ok(), "the storm at {cpus} CPUs deadlocked, stalled or broke an invariant; no cycle to time");
+        if ups == cycle_ops {
+            return Ok(r.cpu_up_last_ns);
+        }
+        duration_ns = if ups > cycle_ops {
+            // Into the next cycle's ups: its downs alone take longer than the cut.
+            duration_ns / 4 * 3
+        } else {
+            let done = (downs.min(cycle_ops) + ups) as f64 / (2 * cycle_ops) as f64;
+            if done > 0.0 { (duration_ns as f64 / done * 1.05) as u64 } else { duration_ns * 2 }
+        }
+        .min(MAX_RUN_NS);
+    }
+    bail!("could not find the length of one storm cycle at {cpus} CPUs")
+}
+
+fn mb(bytes: u64) -> f64 {
+    bytes as f64 / (1024.0 * 1024.0)
+}
+
+fn opt(v: Option<f64>, decimals: usize) -> String {
+    v.map_or(String::new(), |v| format!("{v:.decimals$}"))
+}
+
+/// Least-squares slope of ln(wall) on ln(CPUs).
+fn log_log_slope(points: &[(f64, f64)]) -> Option<f64> {
+    let pts: Vec<(f64, f64)> =
+        points.iter().filter(|p| p.0 > 0.0 && p.1 > 0.0).map(|&(x, y)| (x.ln(), y.ln())).collect();
+    let n = pts.len() as f64;
+    let (mx, my) = (pts.iter().map(|p| p.0).sum::<f64>() / n, pts.iter().map(|p| p.1).sum::<f64>() / n);
+    let sxx: f64 = pts.iter().map(|p| (p.0 - mx).powi(2)).sum();
+    let sxy: f64 = pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    (pts.len() >= 2 && sxx > 0.0).then(|| sxy / sxx)
+}
+
+/// The log-log slope n·log2(n) has between `lo` and `hi` CPUs (1 is O(n)).
+fn n_log_n_slope(lo: f64, hi: f64) -> f64 {
+    let f = |n: f64| n * n.log2().max(1.0);
+    (f(hi) / f(lo)).ln() / (hi / lo).ln()
+}
+
+fn table(rows: &[Row]) -> String {
+    let mut s = format!(
+        "{:<14} {:>6} {:>4} {:>10} {:>11} {:>9} {:>12} {:>10} {:>9} {:>8} {:>9}  {}\n",
+        "row",
+        "cpus",
+        "pmus",
+        "sim_s",
+        "events",
+        "wall_s",
+        "events/s",
+        "sim_s/s",
+        "peak_MB",
+        "B/cpu",
+        "B/pending",
+        "target"
+    );
+    for r in rows {
+        let f = r.first();
+        let wall = r.wall_s();
+        let target = match (r.target, r.pass()) {
+            (Some(t), Some(pass)) => {
+                let mut text = format!("wall < {}", fmt_s(t.wall_s));
+                if let Some(max) = t.rss_bytes {
+                    text.push_str(&format!(", peak < {:.0} MiB", mb(max)));
+                }
+                let verdict = if pass { "PASS" } else { "FAIL" };
+                match &r.check {
+                    Some(why) => format!("{text}: {verdict} ({why})"),
+                    None => format!("{text}: {verdict}"),
+                }
+            }
+            _ => String::new(),
+        };
+        let _ = writeln!(
+            s,
+            "{:<14} {:>6} {:>4} {:>10.3} {:>11} {:>9.4} {:>12.0} {:>10.1} {:>9.1} {:>8} {:>9}  {}",
+            r.label,
+            r.cpus,
+            f.pmus,
+            f.sim_ns as f64 / 1e9,
+            f.events,
+            wall,
+            f.events as f64 / wall,
+            f.sim_ns as f64 / 1e9 / wall,
+            mb(r.peak_rss_bytes()),
+            opt(r.bytes_per_cpu(), 0),
+            opt(r.bytes_per_pending_event(), 1),
+            target
+        );
+    }
+    s
+}
+
+fn fmt_s(s: f64) -> String {
+    if s < 1.0 { format!("{:.0} ms", s * 1e3) } else { format!("{s:.0} s") }
+}
+
+const CSV_HEADER: &str = "commit,host_threads,load_1m,row,workload,cpus,pmus,runs,sim_ns,events,stop,cpu_downs,cpu_ups,\
+wall_s_median,wall_s_min,wall_s_max,events_per_wall_s,sim_s_per_wall_s,peak_rss_bytes,bytes_per_cpu,pending_events,\
+bytes_per_pending_event,target_wall_s,target_peak_rss_bytes,pass";
+
+fn csv(rows: &[Row], commit: &str, threads: usize) -> String {
+    let mut s = format!("{CSV_HEADER}\n");
+    for r in rows {
+        let f = r.first();
+        let walls: Vec<f64> = r.samples.iter().map(|s| s.wall_s).collect();
+        let min = walls.iter().copied().fold(f64::INFINITY, f64::min);
+        let max = walls.iter().copied().fold(0.0, f64::max);
+        let wall = r.wall_s();
+        let _ = writeln!(
+            s,
+            "{commit},{threads},{:.2},{},{},{},{},{},{},{},{},{},{},{wall:.6},{min:.6},{max:.6},{:.0},{:.3},{},{},{},{},{},{},{}",
+            r.load_1m,
+            r.label,
+            r.workload.name(),
+            r.cpus,
+            f.pmus,
+            r.samples.len(),
+            f.sim_ns,
+            f.events,
+            f.stop,
+            f.cpu_downs,
+            f.cpu_ups,
+            f.events as f64 / wall,
+            f.sim_ns as f64 / 1e9 / wall,
+            r.peak_rss_bytes(),
+            opt(r.bytes_per_cpu(), 1),
+            if f.pending > 0 { f.pending.to_string() } else { String::new() },
+            opt(r.bytes_per_pending_event(), 2),
+            r.target.map_or(String::new(), |t| t.wall_s.to_string()),
+            r.target.and_then(|t| t.rss_bytes).map_or(String::new(), |b| b.to_string()),
+            r.pass().map_or(String::new(), |p| p.to_string()),
+        );
+    }
+    s
+}
+
+fn bench_model(args: &ModelArgs) -> Result<()> {
+    let duration_ns = duration_arg(&args.duration)?;
+    let mut sizes = args.cpus.clone();
+    sizes.sort_unstable();
+    sizes.dedup();
+    if sizes.len() > MAX_SIZES {
+        return Err(BadInput(format!("--cpus: {} sizes; at most {MAX_SIZES}", sizes.len())).into());
+    }
+    let staged = StagedDir::create(&args.out, args.force).map_err(|e| BadInput(e.to_string()))?;
+    let commit = git_commit();
+    let (threads, load) = host_load();
+    println!(
+        "model bench at commit {commit}: {} run(s) per row, each in its own process; {threads} host threads, load {load:.2}",
+        args.runs
+    );
+    println!(
+        "scaling rows: pmu-load preset, 1 sampling event per CPU at 100 Hz + uncore counting ({SCALING_CPUS_PER_PACKAGE} CPUs \
+         per package), one hotplug driver, 32 openers, 1 ftrace toggler; {} simulated",
+        workloads::scenario::Duration(duration_ns)
+    );
+    let mut rows = Vec::new();
+    for &cpus in &sizes {
+        rows.push(measure("scaling", Workload::Scaling, cpus, duration_ns, args.runs)?);
+    }
+    if !args.no_targets {
+        for (cpus, target) in [
+            (TARGET_CPUS, Target { wall_s: 0.05, rss_bytes: None }),
+            (MAX_SCENARIO_CPUS, Target { wall_s: 10.0, rss_bytes: Some(1 << 30) }),
+        ] {
+            eprintln!("bench: finding the length of one storm cycle at {cpus} CPUs");
+            let cycle_ns = storm_cycle_ns(cpus)?;
+            let mut row = measure("storm_cycle", Workload::Storm, cpus, cycle_ns + 1, args.runs)?;
+            let (ups, pmus) = (row.first().cpu_ups, row.first().pmus);
+            if ups != u64::from(cpus - 1) || pmus != STORM_PMUS {
+                row.check = Some(format!("{ups} cpu_up and {pmus} PMUs"));
+            }
+            row.target = Some(target);
+            rows.push(row);
+        }
+        for workload in [Workload::Default, Workload::DefaultFixed] {
+            let mut row = measure(workload.name(), workload, TARGET_CPUS, DEFAULT_RUN_NS, args.runs)?;
+            row.target = Some(Target { wall_s: 0.1, rss_bytes: None });
+            rows.push(row);
+        }
+        rows.push(measure("queue", Workload::Queue, 1, 1, args.runs)?);
+    }
+    let mut summary = table(&rows);
+    let points: Vec<(f64, f64)> =
+        rows.iter().filter(|r| r.workload == Workload::Scaling).map(|r| (f64::from(r.cpus), r.wall_s())).collect();
+    if let (Some(slope), Some(lo), Some(hi)) = (log_log_slope(&points), points.first(), points.last()) {
+        let _ = writeln!(
+            summary,
+            "scaling: wall time grows as CPUs^{slope:.2} from {} to {} CPUs (least squares on log-log; O(n) is 1.00, \
+             O(n log n) over this range is {:.2})",
+            lo.0,
+            hi.0,
+            n_log_n_slope(lo.0, hi.0)
+        );
+        let steps: Vec<String> = points
+            .windows(2)
+            .filter_map(|w| Some(format!("{}->{} {:.2}", w[0].0, w[1].0, log_log_slope(w)?)))
+            .collect();
+        let _ = writeln!(summary, "scaling: slope between consecutive sizes: {}", steps.join(", "));
+    }
+    let _ = writeln!(
+        summary,
+        "storm_cycle: simulated until the first cycle's last cpu_up returns; pmus counts 8 core + 8 uncore PMUs \
+         (pmus.churn_slots = 0). default-fixed: the default preset with scheme.free_outside_ctx_mutex = true. \
+         queue: PHOLD with {} events pending. Peak memory is each child's VmHWM; B/cpu and B/pending are what the \
+         timed part added to it.",
+        u64::from(QUEUE_LPS) * u64::from(QUEUE_POP)
+    );
+    print!("{summary}");
+    let io = |e: analysis::OutputError| BadInput(e.to_string());
+    staged.write("model.csv", csv(&rows, &commit, threads)).map_err(io)?;
+    staged
+        .write("summary.txt", format!("commit {commit}, {threads} host threads, load {load:.2}\n{summary}"))
+        .map_err(io)?;
+    let title = format!("Wall time vs CPUs, scaling workload ({})", workloads::scenario::Duration(duration_ns));
+    let svg = analysis::plots::wall_time_vs_cpus(&title, &points)?;
+    staged.write("wall_vs_cpus.svg", svg).map_err(io)?;
+    let dir = staged.commit().map_err(io)?;
+    println!("wrote {}", dir.display());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_log_slope_of_a_power_law_is_its_exponent() {
+        let points: Vec<(f64, f64)> = [64.0, 512.0, 4096.0].iter().map(|&n: &f64| (n, 3e-6 * n.powf(1.3))).collect();
+        assert!((log_log_slope(&points).unwrap() - 1.3).abs() < 1e-9);
+        assert_eq!(log_log_slope(&points[..1]), None);
+    }
+
+    #[test]
+    fn n_log_n_slope_is_a_little_above_one() {
+        // n log2 n from 64 to 65,536: ×1024 in n and ×16/6 in log2 n.
+        let expected = 1.0 + (16.0f64 / 6.0).ln() / 1024f64.ln();
+        assert!((n_log_n_slope(64.0, 65536.0) - expected).abs() < 1e-12);
+    }
+
+    #[test]
+    fn median_of_an_even_count_is_the_mean_of_the_middle_two() {
+        assert_eq!(median(vec![4.0, 1.0, 3.0, 2.0]), 2.5);
+        assert_eq!(median(vec![5.0, 1.0, 3.0]), 3.0);
+    }
 }

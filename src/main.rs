@@ -22,7 +22,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Measure the engine's speed.
+    /// Measure the engine (PHOLD) and the model (64 to 65,536 CPUs, speed targets) on this machine.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
     /// Hammer one simulated lock with N tasks (locktorture's idea) and print lock_stat.

@@ -38,3 +38,112 @@ fn phold_prints_engine_baseline_and_ratio() {
     let median = stdout.lines().find(|l| l.starts_with("median:")).expect("median line");
     assert!(median.contains("engine") && median.contains("baseline") && median.contains("engine/baseline"));
 }
+
+/// A fresh scratch directory for one test's output.
+fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("cpuhpsim-cli-bench-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("scratch directory");
+    dir
+}
+
+const MODEL_HEADER: &str = "commit,host_threads,load_1m,row,workload,cpus,pmus,runs,sim_ns,events,stop,cpu_downs,\
+cpu_ups,wall_s_median,wall_s_min,wall_s_max,events_per_wall_s,sim_s_per_wall_s,peak_rss_bytes,bytes_per_cpu,\
+pending_events,bytes_per_pending_event,target_wall_s,target_peak_rss_bytes,pass";
+
+#[test]
+fn model_writes_a_scaling_row_per_size_a_csv_and_a_plot() {
+    let root = scratch("model");
+    let out = root.join("bench");
+    let out_arg = out.to_str().unwrap();
+    let args =
+        ["bench", "model", "--cpus", "64,16", "--runs", "1", "--duration", "1s", "--no-targets", "--out", out_arg];
+    let run = cpuhpsim(&args);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(stdout.contains("scaling: wall time grows as CPUs^"), "{stdout}");
+
+    let mut reader = csv::Reader::from_path(out.join("model.csv")).expect("model.csv");
+    assert_eq!(reader.headers().unwrap().iter().collect::<Vec<_>>().join(","), MODEL_HEADER);
+    let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("a CSV row")).collect();
+    let field = |row: &csv::StringRecord, name: &str| {
+        let i = MODEL_HEADER.split(',').position(|h| h == name).expect("a column");
+        row[i].to_string()
+    };
+    let cpus: Vec<String> = rows.iter().map(|r| field(r, "cpus")).collect();
+    assert_eq!(cpus, ["16", "64"], "sizes in increasing order");
+    for row in &rows {
+        assert_eq!(field(row, "workload"), "scaling");
+        assert_eq!(field(row, "runs"), "1");
+        assert_eq!(field(row, "sim_ns"), "1000000000");
+        assert_eq!(field(row, "stop"), "time_limit");
+        assert!(field(row, "events").parse::<u64>().unwrap() > 0);
+        assert!(field(row, "wall_s_median").parse::<f64>().unwrap() > 0.0);
+        assert!(!field(row, "commit").is_empty());
+        assert_eq!(field(row, "pass"), "", "scaling rows have no target");
+    }
+
+    let svg = std::fs::read_to_string(out.join("wall_vs_cpus.svg")).expect("the plot");
+    let doc = roxmltree::Document::parse(&svg).expect("the plot is well-formed XML");
+    assert_eq!(doc.root_element().tag_name().name(), "svg");
+    let texts: Vec<&str> = doc.descendants().filter(|n| n.has_tag_name("text")).filter_map(|n| n.text()).collect();
+    for label in ["CPUs", "wall time (s)", "measured (median)", "O(n) from the smallest size"] {
+        assert!(texts.iter().any(|t| t.trim() == label), "{label} in {texts:?}");
+    }
+    assert!(out.join("summary.txt").exists());
+
+    let again = cpuhpsim(&args);
+    assert_eq!(again.status.code(), Some(2), "an existing --out needs --force");
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+#[test]
+fn model_rejects_bad_sizes_runs_and_durations_and_writes_nothing() {
+    let root = scratch("model-bad");
+    let out = root.join("bench");
+    let out_arg = out.to_str().unwrap();
+    for (args, names) in [
+        (&["--cpus", "0"][..], "--cpus"),
+        (&["--cpus", "64,100000"][..], "--cpus"),
+        (&["--cpus", "sixty-four"][..], "--cpus"),
+        (&["--runs", "0"][..], "--runs"),
+        (&["--duration", "0s"][..], "--duration"),
+        (&["--duration", "-1s"][..], "--duration"),
+    ] {
+        let mut full = vec!["bench", "model", "--out", out_arg];
+        full.extend_from_slice(args);
+        assert_bad_input(&full, names);
+        assert!(!out.exists(), "{args:?} created {}", out.display());
+    }
+    assert_eq!(std::fs::read_dir(&root).unwrap().count(), 0, "nothing at all was written");
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+#[test]
+fn phold_writes_its_csv_row_when_given_out() {
+    let root = scratch("phold");
+    let out = root.join("phold");
+    let run = cpuhpsim(&[
+        "bench",
+        "phold",
+        "--lps",
+        "64",
+        "--events",
+        "10000",
+        "--runs",
+        "1",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    let text = std::fs::read_to_string(out.join("phold.csv")).expect("phold.csv");
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "commit,host_threads,load_1m,lps,pop,events,seed,runs,engine_events_per_s,baseline_events_per_s,engine_over_baseline"
+    );
+    let row: Vec<&str> = lines.next().expect("one row").split(',').collect();
+    assert_eq!(row[3..8], ["64", "4", "10000", "1", "1"]);
+    assert_eq!(lines.next(), None);
+    std::fs::remove_dir_all(root).unwrap();
+}

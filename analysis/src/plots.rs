@@ -215,6 +215,21 @@ pub fn lines(
     })
 }
 
+/// Wall time vs CPUs on log-log axes, with O(n) and O(n log n) lines through the smallest size
+/// (`points` are `(cpus, wall s)`): a cost growing faster than n log n climbs away from both.
+pub fn wall_time_vs_cpus(title: &str, points: &[(f64, f64)]) -> Result<String, PlotError> {
+    let mut measured: Vec<(f64, f64)> = points.iter().copied().filter(|&(n, t)| n >= 1.0 && t > 0.0).collect();
+    measured.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let n_log_n = |n: f64| n * n.log2().max(1.0);
+    let mut series = vec![Series { label: "measured (median)".into(), points: measured.clone() }];
+    if let Some(&(n0, t0)) = measured.first() {
+        let through = |f: &dyn Fn(f64) -> f64| measured.iter().map(|&(n, _)| (n, t0 * f(n) / f(n0))).collect();
+        series.push(Series { label: "O(n) from the smallest size".into(), points: through(&|n| n) });
+        series.push(Series { label: "O(n log n) from the smallest size".into(), points: through(&n_log_n) });
+    }
+    lines(title, "CPUs", "wall time (s)", &series, true, true)
+}
+
 const WIDTH: u32 = 900;
 const HEIGHT: u32 = 560;
 /// Font sizes in plotters units; the SVG backend writes `font-size` as this divided by 1.24.
@@ -866,6 +881,16 @@ mod tests {
             // Per point: a marker, the bar and two caps; per series: one line.
             assert_eq!(drawn(&svg, 0) - drawn(&svg, 2), 1 + 2 * 4);
         }
+    }
+
+    #[test]
+    fn wall_time_vs_cpus_draws_the_measurements_and_both_reference_lines() {
+        let points = [(4096.0, 0.04), (64.0, 0.001), (512.0, 0.005), (65536.0, 1.2)];
+        let svg = wall_time_vs_cpus("model bench", &points).unwrap();
+        let labels = ["measured (median)", "O(n) from the smallest size", "O(n log n) from the smallest size"];
+        check(&svg, "model bench", &["CPUs", "wall time (s)"], &labels, &[]);
+        let empty = wall_time_vs_cpus("model bench", &[]).unwrap();
+        check(&empty, "model bench", &["CPUs", "wall time (s)"], &labels[..1], &[0]);
     }
 
     #[test]

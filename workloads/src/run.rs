@@ -47,6 +47,8 @@ pub struct RunResult {
     pub violations: Vec<Violation>,
     pub cpu_down_ns: Histogram<u64>,
     pub cpu_up_ns: Histogram<u64>,
+    /// When the last `cpu_up` returned (0 if none did): with `cpu_up_ns.len()` CPUs - 1, a storm's end.
+    pub cpu_up_last_ns: u64,
     pub open_ns: Histogram<u64>,
     pub opens_ok: u64,
     pub enodev: u64,
@@ -250,6 +252,7 @@ fn collect(scenario: &Scenario, kernel: &Kernel, outcome: sim::RunOutcome, pmus:
         violations: kernel.violations().to_vec(),
         cpu_down_ns: ops[op::CPU_DOWN as usize].latency_ns.clone(),
         cpu_up_ns: ops[op::CPU_UP as usize].latency_ns.clone(),
+        cpu_up_last_ns: ops[op::CPU_UP as usize].last_ended_ns,
         open_ns,
         opens_ok: ops[op::OPEN as usize].completed + ops[op::OPEN_TP as usize].completed,
         enodev: ops[op::OPEN as usize].failed + ops[op::OPEN_TP as usize].failed,

@@ -117,6 +117,30 @@ fn same_scenario_same_seed_same_result() {
 }
 
 #[test]
+fn cpu_up_last_ns_is_when_the_traced_storms_last_cpu_up_returned() {
+    let storm = resolve(
+        preset_text("storm").unwrap(),
+        &[
+            ("machine.cpus".into(), "16".into()),
+            ("machine.packages".into(), "2".into()),
+            ("run.duration".into(), "\"2s\"".into()),
+        ],
+    )
+    .unwrap();
+    let (r, timeline) = workloads::run::run_with_trace(&storm, 0, true).unwrap();
+    let last_up = timeline
+        .unwrap()
+        .spans
+        .iter()
+        .filter(|s| s.category == "hotplug" && s.name.starts_with("cpu_up"))
+        .map(|s| s.end_ns)
+        .max()
+        .expect("a cpu_up in 2 s");
+    assert!(r.cpu_up_ns.len() >= 15, "{} ups", r.cpu_up_ns.len());
+    assert_eq!(r.cpu_up_last_ns, last_up);
+}
+
+#[test]
 fn storm_takes_every_cpu_but_0_down_then_up_and_rolling_visits_cpus_in_turn() {
     let storm = resolve(
         preset_text("storm").unwrap(),

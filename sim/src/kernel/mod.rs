@@ -247,6 +247,8 @@ pub struct OpStat {
     pub completed: u64,
     pub failed: u64,
     pub latency_ns: Histogram<u64>,
+    /// When the last of these operations returned (0 if none has): a storm's end, for benches.
+    pub last_ended_ns: u64,
 }
 
 pub struct Kernel {
@@ -419,7 +421,7 @@ impl Kernel {
             op_stats: config
                 .programs
                 .iter()
-                .map(|_| OpStat { completed: 0, failed: 0, latency_ns: new_histogram() })
+                .map(|_| OpStat { completed: 0, failed: 0, latency_ns: new_histogram(), last_ended_ns: 0 })
                 .collect(),
             classes: config.classes,
             class_base,
@@ -1026,6 +1028,7 @@ impl Kernel {
             Err(_) => stat.failed += 1,
         }
         stat.latency_ns.record(now_ns - op.started_ns).expect("auto-resizing histogram");
+        stat.last_ended_ns = now_ns;
         t.last =
             Some(OpOutcome { script: op.script, args: op.args, started_ns: op.started_ns, ended_ns: now_ns, result });
     }
