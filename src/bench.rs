@@ -25,6 +25,8 @@ pub enum BenchCommand {
     Phold(PholdArgs),
     /// The model's speed and memory from 64 to 65,536 CPUs, and the speed targets' pass/fail.
     Model(ModelArgs),
+    /// A sweep's throughput on one thread against every core (same grid, same results).
+    Sweep(crate::bench_sweep::SweepBenchArgs),
 }
 
 #[derive(Args)]
@@ -136,6 +138,7 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
             Some(workload) => print_one(workload, &args),
             None => bench_model(&args),
         },
+        BenchCommand::Sweep(args) => crate::bench_sweep::bench_sweep(&args),
     }
 }
 
@@ -145,7 +148,7 @@ fn timed(f: impl FnOnce() -> Result<PholdResult, phold::PholdError>) -> Result<(
     Ok((result, start.elapsed().as_secs_f64()))
 }
 
-fn median(mut xs: Vec<f64>) -> f64 {
+pub fn median(mut xs: Vec<f64>) -> f64 {
     xs.sort_by(f64::total_cmp);
     let n = xs.len();
     if n % 2 == 1 { xs[n / 2] } else { (xs[n / 2 - 1] + xs[n / 2]) / 2.0 }

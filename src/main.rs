@@ -2,6 +2,7 @@
 //! codes (2 for bad input, 130 for an interrupted sweep, 1 for anything else).
 
 mod bench;
+mod bench_sweep;
 mod catalog;
 mod lockbench;
 mod replay;

@@ -147,3 +147,27 @@ fn phold_writes_its_csv_row_when_given_out() {
     assert_eq!(lines.next(), None);
     std::fs::remove_dir_all(root).unwrap();
 }
+
+#[test]
+fn sweep_compares_one_thread_with_two_and_checks_they_agree() {
+    let out = cpuhpsim(&[
+        "bench",
+        "sweep",
+        "--cpus",
+        "16",
+        "--seeds",
+        "2",
+        "--duration",
+        "100ms",
+        "--jobs",
+        "2",
+        "--samples",
+        "1",
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("16 runs per sample; 1 thread vs 2"), "{stdout}");
+    assert!(stdout.lines().last().unwrap().starts_with("median: 1 thread"), "{stdout}");
+    assert_bad_input(&["bench", "sweep", "--jobs", "1"], "--jobs");
+    assert_bad_input(&["bench", "sweep", "--cpus", "0"], "machine.cpus");
+}

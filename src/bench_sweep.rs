@@ -1,0 +1,74 @@
+//! `cpuhpsim bench sweep`: a sweep's throughput on one thread against every core, alternating,
+//! on the same grid, checking that both give the same aggregate byte for byte.
+
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use analysis::sweep::{Executor, empty_state};
+use anyhow::{Result, ensure};
+use clap::Args;
+use workloads::run::run;
+
+use crate::BadInput;
+use crate::bench::median;
+use crate::sweep::{SweepArgs, default_args, spec};
+
+#[derive(Args)]
+#[command(allow_negative_numbers = true)]
+pub struct SweepBenchArgs {
+    /// CPUs of every run (the default experiment's schemes × release paths at this size).
+    #[arg(long, default_value = "256")]
+    cpus: String,
+    /// Seeds per grid point (8 grid points).
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    seeds: u32,
+    /// Simulated time per run.
+    #[arg(long, default_value = "10s", allow_hyphen_values = true)]
+    duration: String,
+    /// Threads of the parallel side [default: every core].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(2..=1024))]
+    jobs: Option<u32>,
+    /// Timed pairs (one thread, then every thread); medians are reported.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100))]
+    samples: u32,
+}
+
+pub fn bench_sweep(args: &SweepBenchArgs) -> Result<()> {
+    let sweep = SweepArgs {
+        cpus: vec![args.cpus.clone()],
+        seeds: args.seeds.to_string(),
+        duration: Some(args.duration.clone()),
+        ..default_args()
+    };
+    let (spec, command) = spec(&sweep)?;
+    let grid = spec.grid().map_err(|e| BadInput(format!("{}: {}", e.key, e.message)))?;
+    let runs: Vec<u64> = (0..spec.run_count(grid.len())).collect();
+    let jobs = args.jobs.map_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()), |j| j as usize);
+    let never = AtomicBool::new(false);
+    let time = |jobs: usize| -> Result<(f64, String)> {
+        let executor = Executor { spec: &spec, grid: &grid, jobs, stop: &never, progress: &|_, _| {}, run_fn: &run };
+        let mut state = empty_state(&spec, &grid);
+        let start = Instant::now();
+        executor.execute(&runs, &mut state, None).map_err(|e| BadInput(format!("{}: {}", e.key, e.message)))?;
+        Ok((runs.len() as f64 / start.elapsed().as_secs_f64(), state.to_json()))
+    };
+    println!("{command}: {} runs per sample; 1 thread vs {jobs}", runs.len());
+    println!("{:>6} {:>14} {:>14} {:>7}", "sample", "1_thread_runs_s", format!("{jobs}_threads_runs_s"), "ratio");
+    let (mut one, mut all) = (Vec::new(), Vec::new());
+    for sample in 1..=args.samples {
+        let (rate_one, state_one) = time(1)?;
+        let (rate_all, state_all) = time(jobs)?;
+        ensure!(state_one == state_all, "internal error: 1 and {jobs} threads gave different results");
+        println!("{sample:>6} {rate_one:>14.1} {rate_all:>14.1} {:>7.3}", rate_all / rate_one);
+        one.push(rate_one);
+        all.push(rate_all);
+    }
+    let ratios: Vec<f64> = one.iter().zip(&all).map(|(a, b)| b / a).collect();
+    println!(
+        "median: 1 thread {:.1} runs/s, {jobs} threads {:.1} runs/s, speedup {:.3} (median of per-sample ratios)",
+        median(one),
+        median(all),
+        median(ratios)
+    );
+    Ok(())
+}
