@@ -110,6 +110,8 @@ pub struct PmuEvent {
     scheduled: bool,
     /// When the counter reaches its overflow at the current rate; cached between steps.
     overflow_ns: Option<u64>,
+    /// The counter was started, stopped or reprogrammed since `overflow_ns` was solved for.
+    overflow_stale: bool,
     /// The overflow happened here and its PMI has not run yet.
     overflowed_at_ns: Option<u64>,
     /// The tick at which a throttled event restarts.
@@ -146,7 +148,7 @@ impl PmuEvent {
 }
 
 /// What one CPU's PMU did.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CpuPmuStats {
     /// PMIs delivered; each handles every counter that had overflowed by then.
     pub pmis: u64,
@@ -161,24 +163,6 @@ pub struct CpuPmuStats {
     pub rotations: u64,
     /// Internal steps taken: the model's cost, proportional to what happened, not to time.
     pub steps: u64,
-    /// From a counter's overflow to the PMI that handled it: skid, plus any wait for a handler.
-    pub pmi_latency_ns: Histogram<u64>,
-}
-
-impl Default for CpuPmuStats {
-    fn default() -> Self {
-        CpuPmuStats {
-            pmis: 0,
-            overflows: 0,
-            overflows_dropped: 0,
-            samples: 0,
-            samples_throttled: 0,
-            throttles: 0,
-            rotations: 0,
-            steps: 0,
-            pmi_latency_ns: new_histogram(),
-        }
-    }
 }
 
 /// One PMU of one CPU (the hardware side of a `perf_cpu_context`).
@@ -194,13 +178,20 @@ pub struct CpuPmu {
     handler_busy_until_ns: u64,
     /// This CPU's `running_sample_length` for the governor.
     running_sample_length_ns: u64,
+    /// The source segment in which every cached `overflow_ns` was solved for.
+    overflows_segment: u64,
     stats: CpuPmuStats,
+    /// Handled overflows by latency, except the latest run of equal latencies (usually the
+    /// skid), kept as `(latency_ns, overflows)` so that most PMIs touch no histogram bucket.
+    pmi_latency_ns: Histogram<u64>,
+    pmi_latency_run: (u64, u64),
 }
 
 impl CpuPmu {
     /// A PMU reading `source`, online iff the source is running, at the source's clock.
     pub fn new(config: CpuPmuConfig, source: EventSource) -> Result<CpuPmu, PmuError> {
         config.validate()?;
+        let overflows_segment = source.segment();
         Ok(CpuPmu {
             config,
             online: source.is_running(),
@@ -210,7 +201,10 @@ impl CpuPmu {
             pmi_pending_ns: None,
             handler_busy_until_ns: 0,
             running_sample_length_ns: 0,
+            overflows_segment,
             stats: CpuPmuStats::default(),
+            pmi_latency_ns: new_histogram(),
+            pmi_latency_run: (0, 0),
         })
     }
 
@@ -249,6 +243,16 @@ impl CpuPmu {
 
     pub fn stats(&self) -> &CpuPmuStats {
         &self.stats
+    }
+
+    /// From a counter's overflow to the PMI that handled it: skid, plus any wait for a handler.
+    pub fn pmi_latency_ns(&self) -> Histogram<u64> {
+        let mut histogram = self.pmi_latency_ns.clone();
+        let (latency_ns, overflows) = self.pmi_latency_run;
+        if overflows > 0 {
+            histogram.record_n(latency_ns, overflows).expect("auto-resizing histogram");
+        }
+        histogram
     }
 
     /// When a raised PMI will be delivered, if one is pending.
@@ -310,6 +314,7 @@ impl CpuPmu {
             synced_source_count: self.source.count(kind),
             scheduled: false,
             overflow_ns: None,
+            overflow_stale: true,
             overflowed_at_ns: None,
             unthrottle_ns: None,
         };
@@ -353,6 +358,7 @@ impl CpuPmu {
         self.advance_to(now_ns, governor);
         event.synced_ns = now_ns;
         event.synced_source_count = self.source.count(event.counter.config().kind);
+        event.overflow_stale = true;
         self.events.push(event);
         self.reschedule();
         self.refresh_overflows();
@@ -442,6 +448,7 @@ impl CpuPmu {
                 event.unthrottle_ns = None;
                 let before = event.counter.samples_throttled();
                 event.counter.unthrottle(&mut self.source, step_ns);
+                event.overflow_stale = true;
                 self.stats.samples_throttled += event.counter.samples_throttled() - before;
             }
         }
@@ -467,8 +474,17 @@ impl CpuPmu {
             let Some(overflowed_at_ns) = event.overflowed_at_ns.take() else {
                 continue;
             };
-            self.stats.pmi_latency_ns.record(now_ns - overflowed_at_ns).expect("auto-resizing histogram");
+            let latency_ns = now_ns - overflowed_at_ns;
+            if self.pmi_latency_run.0 == latency_ns {
+                self.pmi_latency_run.1 += 1;
+            } else {
+                let (run_latency_ns, run_overflows) = std::mem::replace(&mut self.pmi_latency_run, (latency_ns, 1));
+                if run_overflows > 0 {
+                    self.pmi_latency_ns.record_n(run_latency_ns, run_overflows).expect("auto-resizing histogram");
+                }
+            }
             let outcome = event.counter.handle_pmi(&mut self.source, now_ns, tick, governor.max_samples_per_tick());
+            event.overflow_stale = true;
             match outcome {
                 PmiOutcome::Folded => {}
                 PmiOutcome::Sampled => self.stats.samples += 1,
@@ -498,6 +514,7 @@ impl CpuPmu {
                 let event = &mut self.events[index];
                 event.counter.start(&mut self.source, self.now_ns);
                 event.scheduled = true;
+                event.overflow_stale = true;
             }
         }
     }
@@ -511,6 +528,7 @@ impl CpuPmu {
             self.stats.overflows_dropped += 1;
         }
         event.overflow_ns = None;
+        event.overflow_stale = true;
         event.unthrottle_ns = None;
         let before = event.counter.samples_throttled();
         event.counter.stop(&mut self.source, self.now_ns);
@@ -533,9 +551,17 @@ impl CpuPmu {
         event.synced_source_count = count;
     }
 
-    /// Recomputes every cached overflow time at the current rate.
+    /// Solves again for the overflow times that may have moved: every one if the rate may have
+    /// changed (a new source segment), else those of counters changed since.
     fn refresh_overflows(&mut self) {
+        let segment = self.source.segment();
+        let rate_changed = segment != self.overflows_segment;
+        self.overflows_segment = segment;
         for event in &mut self.events {
+            if !(rate_changed || event.overflow_stale) {
+                continue;
+            }
+            event.overflow_stale = false;
             event.overflow_ns = None;
             if Self::awaits_overflow(event) {
                 assert!(!event.counter.overflow_reached(&self.source), "event {} overflowed unseen", event.id);

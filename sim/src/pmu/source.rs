@@ -200,6 +200,8 @@ pub struct EventSource {
     segment_start_ns: u64,
     /// `I(segment_start_ns)` per kind, in events × 10^-9 (rate per second × nanoseconds).
     segment_start_integral: [u128; EventKind::COUNT],
+    /// Segments closed so far: a time solved for in one segment holds until this changes.
+    segments_closed: u64,
     now_ns: u64,
 }
 
@@ -215,6 +217,7 @@ impl EventSource {
             running: true,
             segment_start_ns: origin_ns,
             segment_start_integral: [0; EventKind::COUNT],
+            segments_closed: 0,
             now_ns: origin_ns,
         })
     }
@@ -237,6 +240,7 @@ impl EventSource {
             running: true,
             segment_start_ns: origin_ns,
             segment_start_integral: [0; EventKind::COUNT],
+            segments_closed: 0,
             now_ns: origin_ns,
         })
     }
@@ -272,6 +276,13 @@ impl EventSource {
     #[inline]
     pub fn next_change_ns(&self) -> Option<u64> {
         self.phase_end_ns
+    }
+
+    /// Identifies the current constant-rate segment: every [`time_of_count`](Self::time_of_count)
+    /// answer stays exact while this is unchanged.
+    #[inline]
+    pub fn segment(&self) -> u64 {
+        self.segments_closed
     }
 
     /// Moves the source's clock to `now_ns`, entering every phase that starts at or before it.
@@ -345,6 +356,7 @@ impl EventSource {
             self.segment_start_integral[kind.index()] = self.integral_at(kind, end_ns);
         }
         self.segment_start_ns = end_ns;
+        self.segments_closed += 1;
     }
 }
 
