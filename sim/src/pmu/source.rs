@@ -5,6 +5,8 @@
 //! is `⌊I(t) / 10^9⌋` with `I(t)` the exact `u128` integral of rate (events/s) × nanoseconds
 //! since the origin, so counts over adjacent intervals always sum to the count over their union.
 
+use std::cell::Cell;
+
 use rand::Rng;
 
 use super::PmuError;
@@ -203,6 +205,9 @@ pub struct EventSource {
     /// Segments closed so far: a time solved for in one segment holds until this changes.
     segments_closed: u64,
     now_ns: u64,
+    /// The last count asked for, `(time_ns, kind, count)`: each is a `u128` division, and one
+    /// step asks for the same count several times. `C(t)` depends on `t` alone, so it never goes stale.
+    count_memo: Cell<Option<(u64, EventKind, u64)>>,
 }
 
 impl EventSource {
@@ -219,6 +224,7 @@ impl EventSource {
             segment_start_integral: [0; EventKind::COUNT],
             segments_closed: 0,
             now_ns: origin_ns,
+            count_memo: Cell::new(None),
         })
     }
 
@@ -242,6 +248,7 @@ impl EventSource {
             segment_start_integral: [0; EventKind::COUNT],
             segments_closed: 0,
             now_ns: origin_ns,
+            count_memo: Cell::new(None),
         })
     }
 
@@ -313,8 +320,15 @@ impl EventSource {
     /// The cumulative count of `kind` from the origin to the source's clock.
     #[inline]
     pub fn count(&self, kind: EventKind) -> u64 {
+        if let Some((time_ns, memo_kind, count)) = self.count_memo.get()
+            && time_ns == self.now_ns
+            && memo_kind == kind
+        {
+            return count;
+        }
         let count = self.integral_at(kind, self.now_ns) / NS_PER_S as u128;
         assert!(count <= u64::MAX as u128, "source {} produced more than 2^64 {} events", self.id, kind.as_str());
+        self.count_memo.set(Some((self.now_ns, kind, count as u64)));
         count as u64
     }
 
