@@ -410,6 +410,13 @@ impl CpuPmu {
         Ok(())
     }
 
+    /// Events on hardware counters: the first `counters` of an online CPU. Only they have
+    /// pending steps, so the scans for steps stop here.
+    #[inline]
+    fn running(&self) -> usize {
+        if self.online { self.events.len().min(self.config.counters as usize) } else { 0 }
+    }
+
     fn mux_needed(&self) -> bool {
         self.online && self.events.len() > self.config.counters as usize
     }
@@ -427,7 +434,8 @@ impl CpuPmu {
         self.source.advance_to(step_ns);
         self.now_ns = step_ns;
         // Overflows and unthrottles touch different counters and commute, so one pass does both.
-        for (index, steps) in self.steps.iter_mut().enumerate() {
+        let running = self.running();
+        for (index, steps) in self.steps[..running].iter_mut().enumerate() {
             if let Some(overflow_ns) = steps.overflow_ns.filter(|&overflow_ns| overflow_ns <= step_ns) {
                 let event = &self.events[index];
                 assert_eq!(overflow_ns, step_ns, "overflow of event {} at {overflow_ns} ns passed unseen", event.id);
@@ -470,7 +478,8 @@ impl CpuPmu {
         self.pmi_pending_ns = None;
         self.stats.pmis += 1;
         let tick = governor.tick_of(now_ns);
-        for (index, steps) in self.steps.iter_mut().enumerate() {
+        let running = self.running();
+        for (index, steps) in self.steps[..running].iter_mut().enumerate() {
             let Some(overflowed_at_ns) = steps.overflowed_at_ns.take() else {
                 continue;
             };
@@ -503,7 +512,7 @@ impl CpuPmu {
 
     /// Puts the first `counters` events on counters and takes the rest off (all off while offline).
     fn reschedule(&mut self) {
-        let running = if self.online { self.events.len().min(self.config.counters as usize) } else { 0 };
+        let running = self.running();
         for index in running..self.events.len() {
             if self.events[index].scheduled {
                 self.sync(index);
@@ -568,7 +577,8 @@ impl CpuPmu {
             return;
         }
         self.any_stale = false;
-        for (event, steps) in self.events.iter().zip(&mut self.steps) {
+        let running = self.running();
+        for (index, (event, steps)) in self.events.iter().zip(&mut self.steps).enumerate() {
             if !(rate_changed || steps.stale) {
                 continue;
             }
@@ -577,6 +587,12 @@ impl CpuPmu {
             let counter = &event.counter;
             steps.awaits_overflow =
                 counter.is_counting() && counter.config().raises_pmi() && steps.overflowed_at_ns.is_none();
+            assert!(
+                index < running
+                    || (!counter.is_counting() && steps.overflowed_at_ns.is_none() && steps.unthrottle_ns.is_none()),
+                "event {} has steps pending but is not on a counter",
+                event.id
+            );
             if steps.awaits_overflow {
                 assert!(!counter.overflow_reached(&self.source), "event {} overflowed unseen", event.id);
                 steps.overflow_ns = counter.next_overflow_ns(&self.source);
@@ -597,7 +613,7 @@ impl CpuPmu {
         consider(self.rotation_due_ns());
         consider(self.pmi_pending_ns);
         let mut rate_matters = false;
-        for steps in &self.steps {
+        for steps in &self.steps[..self.running()] {
             consider(steps.overflow_ns);
             consider(steps.unthrottle_ns);
             rate_matters |= steps.awaits_overflow;
