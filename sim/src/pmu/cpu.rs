@@ -108,12 +108,6 @@ pub struct PmuEvent {
     synced_ns: u64,
     synced_source_count: u64,
     scheduled: bool,
-    /// When the counter reaches its overflow at the current rate; cached between steps.
-    overflow_ns: Option<u64>,
-    /// The overflow happened here and its PMI has not run yet.
-    overflowed_at_ns: Option<u64>,
-    /// The tick at which a throttled event restarts.
-    unthrottle_ns: Option<u64>,
 }
 
 impl PmuEvent {
@@ -145,8 +139,24 @@ impl PmuEvent {
     }
 }
 
+/// What is pending for one installed event. Kept beside the events, in the same order, so that
+/// finding the next step reads this short array and not every counter.
+#[derive(Clone, Copy, Debug, Default)]
+struct EventSteps {
+    /// When the counter reaches its overflow at the current rate; cached between steps.
+    overflow_ns: Option<u64>,
+    /// The overflow happened here and its PMI has not run yet.
+    overflowed_at_ns: Option<u64>,
+    /// The tick at which a throttled event restarts.
+    unthrottle_ns: Option<u64>,
+    /// Counting towards a PMI not yet raised, so the overflow time depends on the rate.
+    awaits_overflow: bool,
+    /// The counter was started, stopped or reprogrammed since `overflow_ns` was solved for.
+    stale: bool,
+}
+
 /// What one CPU's PMU did.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CpuPmuStats {
     /// PMIs delivered; each handles every counter that had overflowed by then.
     pub pmis: u64,
@@ -161,24 +171,6 @@ pub struct CpuPmuStats {
     pub rotations: u64,
     /// Internal steps taken: the model's cost, proportional to what happened, not to time.
     pub steps: u64,
-    /// From a counter's overflow to the PMI that handled it: skid, plus any wait for a handler.
-    pub pmi_latency_ns: Histogram<u64>,
-}
-
-impl Default for CpuPmuStats {
-    fn default() -> Self {
-        CpuPmuStats {
-            pmis: 0,
-            overflows: 0,
-            overflows_dropped: 0,
-            samples: 0,
-            samples_throttled: 0,
-            throttles: 0,
-            rotations: 0,
-            steps: 0,
-            pmi_latency_ns: new_histogram(),
-        }
-    }
 }
 
 /// One PMU of one CPU (the hardware side of a `perf_cpu_context`).
@@ -188,29 +180,48 @@ pub struct CpuPmu {
     source: EventSource,
     online: bool,
     now_ns: u64,
+    /// When the next step is due; recomputed whenever anything it depends on changes.
+    next_step_ns: Option<u64>,
     /// Rotation order (`ctx->flexible_groups`): the first `counters` run.
     events: Vec<PmuEvent>,
+    /// `steps[i]` is what is pending for `events[i]`.
+    steps: Vec<EventSteps>,
+    /// Some entry of `steps` is stale.
+    any_stale: bool,
     pmi_pending_ns: Option<u64>,
     handler_busy_until_ns: u64,
     /// This CPU's `running_sample_length` for the governor.
     running_sample_length_ns: u64,
+    /// The source segment in which every cached `overflow_ns` was solved for.
+    overflows_segment: u64,
     stats: CpuPmuStats,
+    /// Handled overflows by latency, except the latest run of equal latencies (usually the
+    /// skid), kept as `(latency_ns, overflows)` so that most PMIs touch no histogram bucket.
+    pmi_latency_ns: Histogram<u64>,
+    pmi_latency_run: (u64, u64),
 }
 
 impl CpuPmu {
     /// A PMU reading `source`, online iff the source is running, at the source's clock.
     pub fn new(config: CpuPmuConfig, source: EventSource) -> Result<CpuPmu, PmuError> {
         config.validate()?;
+        let overflows_segment = source.segment();
         Ok(CpuPmu {
             config,
             online: source.is_running(),
             now_ns: source.now_ns(),
+            next_step_ns: None,
             source,
             events: Vec::new(),
+            steps: Vec::new(),
+            any_stale: false,
             pmi_pending_ns: None,
             handler_busy_until_ns: 0,
             running_sample_length_ns: 0,
+            overflows_segment,
             stats: CpuPmuStats::default(),
+            pmi_latency_ns: new_histogram(),
+            pmi_latency_run: (0, 0),
         })
     }
 
@@ -251,37 +262,33 @@ impl CpuPmu {
         &self.stats
     }
 
+    /// From a counter's overflow to the PMI that handled it: skid, plus any wait for a handler.
+    pub fn pmi_latency_ns(&self) -> Histogram<u64> {
+        let mut histogram = self.pmi_latency_ns.clone();
+        let (latency_ns, overflows) = self.pmi_latency_run;
+        if overflows > 0 {
+            histogram.record_n(latency_ns, overflows).expect("auto-resizing histogram");
+        }
+        histogram
+    }
+
     /// When a raised PMI will be delivered, if one is pending.
+    #[inline]
     pub fn pmi_pending_ns(&self) -> Option<u64> {
         self.pmi_pending_ns
     }
 
     /// When the next internal step is due: wake the CPU then and call [`advance_to`](Self::advance_to).
     /// Any public call can change it, so ask again after each.
+    #[inline]
     pub fn next_event_ns(&self) -> Option<u64> {
-        let mut next = self.rotation_due_ns();
-        let mut consider = |time_ns: Option<u64>| {
-            if let Some(time_ns) = time_ns {
-                next = Some(next.map_or(time_ns, |next_ns| next_ns.min(time_ns)));
-            }
-        };
-        consider(self.pmi_pending_ns);
-        let mut rate_matters = false;
-        for event in &self.events {
-            consider(event.overflow_ns);
-            consider(event.unthrottle_ns);
-            rate_matters |= Self::awaits_overflow(event);
-        }
-        if rate_matters {
-            consider(self.source.next_change_ns());
-        }
-        next
+        self.next_step_ns
     }
 
     /// Processes every step due at or before `now_ns`, in time order, and moves the clock there.
     pub fn advance_to(&mut self, now_ns: u64, governor: &mut SampleRateGovernor) {
         assert!(now_ns >= self.now_ns, "cpu {} moved back from {} ns to {now_ns} ns", self.cpu(), self.now_ns);
-        while let Some(step_ns) = self.next_event_ns().filter(|&step_ns| step_ns <= now_ns) {
+        while let Some(step_ns) = self.next_step_ns.filter(|&step_ns| step_ns <= now_ns) {
             self.step(step_ns, governor);
         }
         self.source.advance_to(now_ns);
@@ -309,11 +316,10 @@ impl CpuPmu {
             synced_ns: now_ns,
             synced_source_count: self.source.count(kind),
             scheduled: false,
-            overflow_ns: None,
-            overflowed_at_ns: None,
-            unthrottle_ns: None,
         };
         self.events.push(event);
+        self.steps.push(EventSteps { stale: true, ..EventSteps::default() });
+        self.any_stale = true;
         self.reschedule();
         self.refresh_overflows();
         Ok(())
@@ -329,6 +335,7 @@ impl CpuPmu {
             self.sched_out(index);
         }
         let event = self.events.remove(index);
+        self.steps.remove(index);
         self.reschedule();
         self.refresh_overflows();
         Some(event)
@@ -354,6 +361,8 @@ impl CpuPmu {
         event.synced_ns = now_ns;
         event.synced_source_count = self.source.count(event.counter.config().kind);
         self.events.push(event);
+        self.steps.push(EventSteps { stale: true, ..EventSteps::default() });
+        self.any_stale = true;
         self.reschedule();
         self.refresh_overflows();
         Ok(())
@@ -401,10 +410,11 @@ impl CpuPmu {
         Ok(())
     }
 
-    /// A counting counter with interrupts whose overflow is not yet raised: its overflow time
-    /// depends on the rate.
-    fn awaits_overflow(event: &PmuEvent) -> bool {
-        event.counter.is_counting() && event.counter.config().raises_pmi() && event.overflowed_at_ns.is_none()
+    /// Events on hardware counters: the first `counters` of an online CPU. Only they have
+    /// pending steps, so the scans for steps stop here.
+    #[inline]
+    fn running(&self) -> usize {
+        if self.online { self.events.len().min(self.config.counters as usize) } else { 0 }
     }
 
     fn mux_needed(&self) -> bool {
@@ -423,23 +433,27 @@ impl CpuPmu {
         self.stats.steps += 1;
         self.source.advance_to(step_ns);
         self.now_ns = step_ns;
-        for event in &mut self.events {
-            if let Some(overflow_ns) = event.overflow_ns.filter(|&overflow_ns| overflow_ns <= step_ns) {
+        // Overflows and unthrottles touch different counters and commute, so one pass does both.
+        let running = self.running();
+        for (index, steps) in self.steps[..running].iter_mut().enumerate() {
+            if let Some(overflow_ns) = steps.overflow_ns.filter(|&overflow_ns| overflow_ns <= step_ns) {
+                let event = &self.events[index];
                 assert_eq!(overflow_ns, step_ns, "overflow of event {} at {overflow_ns} ns passed unseen", event.id);
                 assert!(event.counter.overflow_reached(&self.source), "event {} overflowed early", event.id);
-                event.overflow_ns = None;
-                event.overflowed_at_ns = Some(step_ns);
+                steps.overflow_ns = None;
+                steps.awaits_overflow = false;
+                steps.overflowed_at_ns = Some(step_ns);
                 self.stats.overflows += 1;
                 if self.pmi_pending_ns.is_none() {
                     let skid_end_ns = step_ns.saturating_add(self.config.skid_ns);
                     self.pmi_pending_ns = Some(skid_end_ns.max(self.handler_busy_until_ns));
                 }
             }
-        }
-        for index in 0..self.events.len() {
-            if self.events[index].unthrottle_ns.is_some_and(|tick_ns| tick_ns <= step_ns) {
+            if steps.unthrottle_ns.is_some_and(|tick_ns| tick_ns <= step_ns) {
                 let event = &mut self.events[index];
-                event.unthrottle_ns = None;
+                steps.unthrottle_ns = None;
+                steps.stale = true;
+                self.any_stale = true;
                 let before = event.counter.samples_throttled();
                 event.counter.unthrottle(&mut self.source, step_ns);
                 self.stats.samples_throttled += event.counter.samples_throttled() - before;
@@ -447,6 +461,7 @@ impl CpuPmu {
         }
         if rotation_due {
             self.events.rotate_left(1);
+            self.steps.rotate_left(1);
             self.stats.rotations += 1;
             self.reschedule();
         }
@@ -463,19 +478,31 @@ impl CpuPmu {
         self.pmi_pending_ns = None;
         self.stats.pmis += 1;
         let tick = governor.tick_of(now_ns);
-        for event in &mut self.events {
-            let Some(overflowed_at_ns) = event.overflowed_at_ns.take() else {
+        let running = self.running();
+        for (index, steps) in self.steps[..running].iter_mut().enumerate() {
+            let Some(overflowed_at_ns) = steps.overflowed_at_ns.take() else {
                 continue;
             };
-            self.stats.pmi_latency_ns.record(now_ns - overflowed_at_ns).expect("auto-resizing histogram");
-            let outcome = event.counter.handle_pmi(&mut self.source, now_ns, tick, governor.max_samples_per_tick());
+            let latency_ns = now_ns - overflowed_at_ns;
+            if self.pmi_latency_run.0 == latency_ns {
+                self.pmi_latency_run.1 += 1;
+            } else {
+                let (run_latency_ns, run_overflows) = std::mem::replace(&mut self.pmi_latency_run, (latency_ns, 1));
+                if run_overflows > 0 {
+                    self.pmi_latency_ns.record_n(run_latency_ns, run_overflows).expect("auto-resizing histogram");
+                }
+            }
+            let counter = &mut self.events[index].counter;
+            let outcome = counter.handle_pmi(&mut self.source, now_ns, tick, governor.max_samples_per_tick());
+            steps.stale = true;
+            self.any_stale = true;
             match outcome {
                 PmiOutcome::Folded => {}
                 PmiOutcome::Sampled => self.stats.samples += 1,
                 PmiOutcome::SampledThrottled => {
                     self.stats.samples += 1;
                     self.stats.throttles += 1;
-                    event.unthrottle_ns = Some((tick + 1).saturating_mul(governor.tick_ns()));
+                    steps.unthrottle_ns = Some((tick + 1).saturating_mul(governor.tick_ns()));
                 }
             }
         }
@@ -485,7 +512,7 @@ impl CpuPmu {
 
     /// Puts the first `counters` events on counters and takes the rest off (all off while offline).
     fn reschedule(&mut self) {
-        let running = if self.online { self.events.len().min(self.config.counters as usize) } else { 0 };
+        let running = self.running();
         for index in running..self.events.len() {
             if self.events[index].scheduled {
                 self.sync(index);
@@ -498,6 +525,8 @@ impl CpuPmu {
                 let event = &mut self.events[index];
                 event.counter.start(&mut self.source, self.now_ns);
                 event.scheduled = true;
+                self.steps[index].stale = true;
+                self.any_stale = true;
             }
         }
     }
@@ -506,12 +535,15 @@ impl CpuPmu {
     /// overflow whose PMI has not run is lost with the counter's active bit.
     fn sched_out(&mut self, index: usize) {
         let event = &mut self.events[index];
+        let steps = &mut self.steps[index];
         debug_assert_eq!(event.synced_ns, self.now_ns);
-        if event.overflowed_at_ns.take().is_some() {
+        if steps.overflowed_at_ns.take().is_some() {
             self.stats.overflows_dropped += 1;
         }
-        event.overflow_ns = None;
-        event.unthrottle_ns = None;
+        steps.overflow_ns = None;
+        steps.unthrottle_ns = None;
+        steps.stale = true;
+        self.any_stale = true;
         let before = event.counter.samples_throttled();
         event.counter.stop(&mut self.source, self.now_ns);
         self.stats.samples_throttled += event.counter.samples_throttled() - before;
@@ -533,14 +565,62 @@ impl CpuPmu {
         event.synced_source_count = count;
     }
 
-    /// Recomputes every cached overflow time at the current rate.
+    /// Solves again for the overflow times that may have moved: every one if the rate may have
+    /// changed (a new source segment), else those of counters changed since; then finds the
+    /// next step. Every change of state ends here.
     fn refresh_overflows(&mut self) {
-        for event in &mut self.events {
-            event.overflow_ns = None;
-            if Self::awaits_overflow(event) {
-                assert!(!event.counter.overflow_reached(&self.source), "event {} overflowed unseen", event.id);
-                event.overflow_ns = event.counter.next_overflow_ns(&self.source);
+        let segment = self.source.segment();
+        let rate_changed = segment != self.overflows_segment;
+        self.overflows_segment = segment;
+        if !(rate_changed || self.any_stale) {
+            self.next_step_ns = self.find_next_step();
+            return;
+        }
+        self.any_stale = false;
+        let running = self.running();
+        for (index, (event, steps)) in self.events.iter().zip(&mut self.steps).enumerate() {
+            if !(rate_changed || steps.stale) {
+                continue;
+            }
+            steps.stale = false;
+            steps.overflow_ns = None;
+            let counter = &event.counter;
+            steps.awaits_overflow =
+                counter.is_counting() && counter.config().raises_pmi() && steps.overflowed_at_ns.is_none();
+            assert!(
+                index < running
+                    || (!counter.is_counting() && steps.overflowed_at_ns.is_none() && steps.unthrottle_ns.is_none()),
+                "event {} has steps pending but is not on a counter",
+                event.id
+            );
+            if steps.awaits_overflow {
+                assert!(!counter.overflow_reached(&self.source), "event {} overflowed unseen", event.id);
+                steps.overflow_ns = counter.next_overflow_ns(&self.source);
             }
         }
+        self.next_step_ns = self.find_next_step();
+    }
+
+    /// The earliest of the rotation, the pending PMI, every overflow and unthrottling tick, and
+    /// the next rate change if an overflow time depends on it.
+    fn find_next_step(&self) -> Option<u64> {
+        // Branch-free minimum: `None` counts as the end of time, and `any` tells it from `Some(u64::MAX)`.
+        let (mut next_ns, mut any) = (u64::MAX, false);
+        let mut consider = |time_ns: Option<u64>| {
+            next_ns = next_ns.min(time_ns.unwrap_or(u64::MAX));
+            any |= time_ns.is_some();
+        };
+        consider(self.rotation_due_ns());
+        consider(self.pmi_pending_ns);
+        let mut rate_matters = false;
+        for steps in &self.steps[..self.running()] {
+            consider(steps.overflow_ns);
+            consider(steps.unthrottle_ns);
+            rate_matters |= steps.awaits_overflow;
+        }
+        if rate_matters {
+            consider(self.source.next_change_ns());
+        }
+        any.then_some(next_ns)
     }
 }

@@ -5,6 +5,8 @@
 //! is `⌊I(t) / 10^9⌋` with `I(t)` the exact `u128` integral of rate (events/s) × nanoseconds
 //! since the origin, so counts over adjacent intervals always sum to the count over their union.
 
+use std::cell::Cell;
+
 use rand::Rng;
 
 use super::PmuError;
@@ -200,7 +202,12 @@ pub struct EventSource {
     segment_start_ns: u64,
     /// `I(segment_start_ns)` per kind, in events × 10^-9 (rate per second × nanoseconds).
     segment_start_integral: [u128; EventKind::COUNT],
+    /// Segments closed so far: a time solved for in one segment holds until this changes.
+    segments_closed: u64,
     now_ns: u64,
+    /// The last count asked for, `(time_ns, kind, count)`: each is a `u128` division, and one
+    /// step asks for the same count several times. `C(t)` depends on `t` alone, so it never goes stale.
+    count_memo: Cell<Option<(u64, EventKind, u64)>>,
 }
 
 impl EventSource {
@@ -215,7 +222,9 @@ impl EventSource {
             running: true,
             segment_start_ns: origin_ns,
             segment_start_integral: [0; EventKind::COUNT],
+            segments_closed: 0,
             now_ns: origin_ns,
+            count_memo: Cell::new(None),
         })
     }
 
@@ -237,7 +246,9 @@ impl EventSource {
             running: true,
             segment_start_ns: origin_ns,
             segment_start_integral: [0; EventKind::COUNT],
+            segments_closed: 0,
             now_ns: origin_ns,
+            count_memo: Cell::new(None),
         })
     }
 
@@ -274,6 +285,13 @@ impl EventSource {
         self.phase_end_ns
     }
 
+    /// Identifies the current constant-rate segment: every [`time_of_count`](Self::time_of_count)
+    /// answer stays exact while this is unchanged.
+    #[inline]
+    pub fn segment(&self) -> u64 {
+        self.segments_closed
+    }
+
     /// Moves the source's clock to `now_ns`, entering every phase that starts at or before it.
     pub fn advance_to(&mut self, now_ns: u64) {
         assert!(now_ns >= self.now_ns, "source {} moved back from {} ns to {now_ns} ns", self.id, self.now_ns);
@@ -302,8 +320,15 @@ impl EventSource {
     /// The cumulative count of `kind` from the origin to the source's clock.
     #[inline]
     pub fn count(&self, kind: EventKind) -> u64 {
+        if let Some((time_ns, memo_kind, count)) = self.count_memo.get()
+            && time_ns == self.now_ns
+            && memo_kind == kind
+        {
+            return count;
+        }
         let count = self.integral_at(kind, self.now_ns) / NS_PER_S as u128;
         assert!(count <= u64::MAX as u128, "source {} produced more than 2^64 {} events", self.id, kind.as_str());
+        self.count_memo.set(Some((self.now_ns, kind, count as u64)));
         count as u64
     }
 
@@ -345,6 +370,7 @@ impl EventSource {
             self.segment_start_integral[kind.index()] = self.integral_at(kind, end_ns);
         }
         self.segment_start_ns = end_ns;
+        self.segments_closed += 1;
     }
 }
 
