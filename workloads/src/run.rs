@@ -91,7 +91,7 @@ pub fn scenario_scripts(scenario: &Scenario) -> Result<Vec<(String, Vec<Step>)>,
         .collect();
     for (name, text) in &scenario.scheme.scripts {
         let index = op::NAMES.iter().position(|n| n == name).expect("validated operation name");
-        scripts[index].1 = crate::script_text::parse_checked(name, text)?;
+        scripts[index].1 = crate::script_text::parse_checked(name, text, scenario.script_machine())?;
     }
     Ok(scripts)
 }

@@ -671,9 +671,15 @@ impl Scenario {
                     format!("no operation `{name}`; scripts exist for {}", op::NAMES.join(", ")),
                 ));
             }
-            crate::script_text::parse_checked(name, text)?;
+            crate::script_text::parse_checked(name, text, self.script_machine())?;
         }
         Ok(())
+    }
+
+    /// The machine this scenario's scripts are checked against.
+    pub fn script_machine(&self) -> crate::script_text::ScriptMachine {
+        let p = &self.pmus;
+        crate::script_text::ScriptMachine { cpus: self.machine.cpus, pmus: p.core + p.uncore + p.churn_slots }
     }
 
     /// The built-in scheme this scenario runs or starts from.

@@ -1,11 +1,13 @@
 //! Scripts in their text form: printing a scheme's scripts, and reading a scenario's own,
-//! checked to be balanced.
+//! checked to be balanced and to use only what their operation provides.
 
-use sim::script::Step;
-use sim::script::text::{ClassInfo, parse_steps, print_steps, verify_balanced_text};
+use sim::script::text::{
+    ClassInfo, parse_steps_located, print_steps, step_text, verify_balanced_text, verify_placement_text,
+};
+use sim::script::{Mark, PlacementError, ScriptEnv, Step, nth_step};
 
 use crate::scenario::ScenarioError;
-use crate::schemes::CLASSES;
+use crate::schemes::{CLASSES, op};
 
 fn classes() -> Vec<ClassInfo<'static>> {
     CLASSES.iter().map(|&(name, _, layout)| ClassInfo { name, layout }).collect()
@@ -16,23 +18,96 @@ pub fn print(steps: &[Step]) -> String {
     print_steps(steps, &classes(), 0)
 }
 
-/// Parses the script `name` of a scenario's `[scheme.scripts]` and checks it is balanced.
-pub fn parse_checked(name: &str, text: &str) -> Result<Vec<Step>, ScenarioError> {
+/// The machine a scenario's scripts run on, as far as their checks need it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ScriptMachine {
+    /// Possible CPUs.
+    pub cpus: u32,
+    /// PMU slots (core, uncore and churn).
+    pub pmus: u32,
+}
+
+/// Parses the script `name` of a scenario's `[scheme.scripts]` and checks it: balanced, every
+/// step where its operation and the interpreter allow it (see [`sim::script::verify_placement`]),
+/// marks only in their hotplug operation, PMU list changes only where PMU churn expects them.
+pub fn parse_checked(name: &str, text: &str, machine: ScriptMachine) -> Result<Vec<Step>, ScenarioError> {
     let key = format!("scheme.scripts.{name}");
-    let steps = parse_steps(text, &classes()).map_err(|e| ScenarioError::new(&key, e.to_string()))?;
     let classes = classes();
+    let (steps, positions) =
+        parse_steps_located(text, &classes).map_err(|e| ScenarioError::new(&key, e.to_string()))?;
     verify_balanced_text(&steps, &classes).map_err(|e| {
         ScenarioError::new(&key, format!("{e}; a script must release every lock it takes, and only those"))
     })?;
-    check_pmu_list_steps(name, &steps).map_err(|e| ScenarioError::new(&key, e))?;
+    let id = op::NAMES.iter().position(|n| *n == name).ok_or_else(|| {
+        ScenarioError::new(&key, format!("no operation `{name}`; scripts exist for {}", op::NAMES.join(", ")))
+    })?;
+    let (cpu_arg, pmu_arg, event) = op::ARGS[id];
+    let kinds: Vec<_> = CLASSES.iter().map(|&(_, kind, _)| kind).collect();
+    let env = ScriptEnv { name, cpu_arg, pmu_arg, event, cpus: machine.cpus, pmus: machine.pmus, kinds: &kinds };
+    let located = |e: PlacementError| {
+        let step = nth_step(&steps, e.step).map_or_else(String::new, |s| format!("`{}` ", step_text(s, &classes)));
+        let (line, column) = positions.get(e.step).copied().unwrap_or((0, 0));
+        ScenarioError::new(&key, format!("line {line}, column {column}: {step}(step {}): {}", e.step, e.message))
+    };
+    verify_placement_text(&steps, &classes, &env).map_err(located)?;
+    check_marks(name, op::MARKS[id], &steps).map_err(located)?;
+    check_pmu_list_steps(name, &steps).map_err(|e| match e {
+        ListError::Located(e) => located(e),
+        ListError::Count(message) => ScenarioError::new(&key, message),
+    })?;
     Ok(steps)
+}
+
+/// Marks are the invariant checks' bookkeeping (DESIGN §6) and mean something only in their
+/// hotplug operation: anywhere else they would switch those checks off or on at random.
+fn check_marks(name: &str, allowed: &[Mark], steps: &[Step]) -> Result<(), PlacementError> {
+    let mut at = 0;
+    let mut found = None;
+    visit(steps, &mut at, &mut |step, s| {
+        if let Step::Mark(mark) = s
+            && !allowed.contains(mark)
+            && found.is_none()
+        {
+            found = Some((step, *mark));
+        }
+    });
+    let Some((step, mark)) = found else { return Ok(()) };
+    let home = op::MARKS.iter().position(|m| m.contains(&mark)).map_or("no operation", |i| op::NAMES[i]);
+    Err(PlacementError {
+        step,
+        message: format!(
+            "marks are bookkeeping of the invariant checks; this one belongs to {home} only, not {name} \
+             (cpu_down: perf_exit_done; cpu_up: perf_init_start, cpu_up_done)"
+        ),
+    })
+}
+
+/// Calls `f(step_number, step)` on every step in the order verification numbers them.
+fn visit<'s>(steps: &'s [Step], at: &mut usize, f: &mut dyn FnMut(usize, &'s Step)) {
+    for s in steps {
+        f(*at, s);
+        *at += 1;
+        if let Step::Check { otherwise: body, .. }
+        | Step::Repeat { body, .. }
+        | Step::ForEachPmu { body, .. }
+        | Step::ForEachHandoff { body } = s
+        {
+            visit(body, at, f);
+        }
+    }
+}
+
+enum ListError {
+    Located(PlacementError),
+    Count(String),
 }
 
 /// `register_pmu` and `unregister_pmu` change the PMU list for the PMU churn is working on, so
 /// each belongs exactly once, unconditionally, to its own operation and to no other: a
 /// register that never lists the PMU, or lists it twice, leaves the churn task's next
-/// unregister (or register) with nothing consistent to act on.
-fn check_pmu_list_steps(name: &str, steps: &[Step]) -> Result<(), String> {
+/// unregister (or register) with nothing consistent to act on. For the same reason no `check`
+/// may come before it: a failed check would end the operation without the list change.
+fn check_pmu_list_steps(name: &str, steps: &[Step]) -> Result<(), ListError> {
     for (step_name, op, is) in [
         ("register_pmu", "perf_pmu_register", (|s: &Step| matches!(s, Step::RegisterPmu { .. })) as fn(&Step) -> bool),
         ("unregister_pmu", "perf_pmu_unregister", |s: &Step| matches!(s, Step::UnregisterPmu)),
@@ -40,12 +115,31 @@ fn check_pmu_list_steps(name: &str, steps: &[Step]) -> Result<(), String> {
         let top = steps.iter().filter(|s| is(s)).count();
         let all = count_steps(steps, is);
         if name == op && (top != 1 || all != 1) {
-            return Err(format!(
+            return Err(ListError::Count(format!(
                 "{op} has {all} `{step_name}` steps ({top} outside blocks); it needs exactly 1, outside any block"
-            ));
+            )));
         }
         if name != op && all > 0 {
-            return Err(format!("`{step_name}` is allowed only in {op}"));
+            return Err(ListError::Count(format!("`{step_name}` is allowed only in {op}")));
+        }
+        if name == op {
+            let (mut at, mut list_at, mut first_check) = (0, None, None);
+            visit(steps, &mut at, &mut |step, s| {
+                if is(s) {
+                    list_at = Some(step);
+                } else if matches!(s, Step::Check { .. }) && list_at.is_none() && first_check.is_none() {
+                    first_check = Some(step);
+                }
+            });
+            if let Some(step) = first_check {
+                return Err(ListError::Located(PlacementError {
+                    step,
+                    message: format!(
+                        "a `check` before `{step_name}` could end {op} without it, and PMU churn would then act \
+                         on a PMU list that never changed; put checks after `{step_name}`"
+                    ),
+                }));
+            }
         }
     }
     Ok(())
@@ -72,6 +166,8 @@ mod tests {
     use super::*;
     use crate::schemes::{ContextLayout, Handoff, PerfCosts, SchemeKind, SchemeOptions, build};
 
+    const MACHINE: ScriptMachine = ScriptMachine { cpus: 4, pmus: 3 };
+
     #[test]
     fn every_built_in_script_prints_parses_back_and_is_balanced() {
         for kind in SchemeKind::ALL {
@@ -86,7 +182,12 @@ mod tests {
                     };
                     for (name, steps) in build(&options, &PerfCosts::default()) {
                         let text = print(&steps);
-                        assert_eq!(parse_checked(name, &text).as_ref(), Ok(&steps), "{}/{name}:\n{text}", kind.name());
+                        assert_eq!(
+                            parse_checked(name, &text, MACHINE).as_ref(),
+                            Ok(&steps),
+                            "{}/{name}:\n{text}",
+                            kind.name()
+                        );
                     }
                 }
             }
@@ -95,17 +196,133 @@ mod tests {
 
     #[test]
     fn a_script_that_never_releases_is_rejected_naming_its_key() {
-        let e = parse_checked("perf_event_open", "lock pmus_lock\nwork 1us\n").unwrap_err();
+        let e = parse_checked("perf_event_open", "lock pmus_lock\nwork 1us\n", MACHINE).unwrap_err();
         assert_eq!(e.key, "scheme.scripts.perf_event_open");
         assert!(e.message.contains("never releases"), "{e}");
         assert!(e.message.contains("takes pmus_lock"), "{e}");
-        let e = parse_checked("cpu_up", "unlock pmus_lock\n").unwrap_err();
+        let e = parse_checked("cpu_up", "unlock pmus_lock\n", MACHINE).unwrap_err();
         assert!(e.message.contains("unlocks pmus_lock, which is not held"), "{e}");
-        let e = parse_checked("perf_pmu_register", "work 1us\n").unwrap_err();
+        let e = parse_checked("perf_pmu_register", "work 1us\n", MACHINE).unwrap_err();
         assert!(e.message.contains("0 `register_pmu` steps"), "{e}");
-        let e = parse_checked("ftrace_toggle", "unregister_pmu\n").unwrap_err();
+        let e = parse_checked("ftrace_toggle", "unregister_pmu\n", MACHINE).unwrap_err();
         assert!(e.message.contains("only in perf_pmu_unregister"), "{e}");
-        let e = parse_checked("cpu_up", "lock pmu_lock\n").unwrap_err();
+        let e = parse_checked("cpu_up", "lock pmu_lock\n", MACHINE).unwrap_err();
         assert!(e.message.contains("unknown lock class `pmu_lock`"), "{e}");
+    }
+
+    /// `(key, message)` of a rejected script, checked to be one line.
+    fn misplaced(op: &str, text: &str) -> (String, String) {
+        let e = parse_checked(op, text, MACHINE).unwrap_err();
+        assert!(!e.to_string().contains('\n'), "{e}");
+        (e.key, e.message)
+    }
+
+    #[test]
+    fn misplaced_steps_are_rejected_naming_the_op_line_and_step() {
+        let (key, message) = misplaced("cpu_down", "work 1ms\nfor_each_pmu {\n    ipi cpu install_event\n}\n");
+        assert_eq!(key, "scheme.scripts.cpu_down");
+        assert_eq!(
+            message,
+            "line 3, column 5: `ipi cpu install_event` (step 2): `install_event` programs the new event of an open, \
+             and cpu_down has no event"
+        );
+        let cases = [
+            (
+                "ftrace_toggle",
+                "set usable[cpu]",
+                "line 1, column 1: `set usable[cpu]` (step 0): `cpu` is the operation's CPU argument, and ftrace_toggle has none",
+            ),
+            (
+                "cpu_up",
+                "lock dev->mutex[pmu]\nunlock dev->mutex[pmu]",
+                "`lock dev->mutex[pmu]` (step 0): `pmu` is the operation's PMU argument, and cpu_up has none",
+            ),
+            (
+                "cpu_up",
+                "ipi 4 work 1us",
+                "`ipi 4 work 1us` (step 0): CPU 4 does not exist: the machine has CPUs 0 to 3",
+            ),
+            (
+                "cpu_down",
+                "clear ctx_online[cpu, loop_pmu]",
+                "`loop_pmu` is bound by `for_each_pmu` or `for_each_handoff`",
+            ),
+            (
+                "cpu_down",
+                "for_each_pmu {\n  lock ctx->mutex[lower, loop_pmu]\n  unlock ctx->mutex[lower, loop_pmu]\n}",
+                "line 2, column 3: `lock ctx->mutex[lower, loop_pmu]` (step 1): `lower` is bound by `for_each_handoff`",
+            ),
+            ("cpu_down", "move_events", "`move_events` moves the handoff loop's PMU to its target"),
+            ("perf_event_open", "ipi cpu remove_events", "`remove_events` removes the loop PMU's events"),
+            (
+                "perf_event_open",
+                "ipi cpu install_event\nipi cpu install_event",
+                "line 2, column 1: `ipi cpu install_event` (step 1): a second `install_event`",
+            ),
+            ("perf_event_release", "ipi cpu install_event", "perf_event_release has one opened earlier"),
+            (
+                "ftrace_toggle",
+                "ipi this_cpu remove_event",
+                "`remove_event` removes the operation's event, and ftrace_toggle has none",
+            ),
+            (
+                "driver_probe",
+                "adopt_uncore",
+                "`adopt_uncore` acts on the operation's CPU argument, and driver_probe has none",
+            ),
+            (
+                "cpu_up",
+                "lock pmus_lock read\nunlock pmus_lock",
+                "`lock pmus_lock read` (step 0): `pmus_lock` is a mutex, taken exclusively",
+            ),
+            ("cpu_up", "lock pmus_srcu\nunlock pmus_srcu", "`pmus_srcu` is SRCU: readers write `lock pmus_srcu read`"),
+            (
+                "perf_pmu_unregister",
+                "unregister_pmu\nsynchronize_srcu pmus_lock",
+                "line 2, column 1: `synchronize_srcu pmus_lock` (step 1): `synchronize_srcu` waits for an SRCU class's readers; `pmus_lock` is a mutex",
+            ),
+            (
+                "cpu_up",
+                "repeat 2000 {\n  repeat 2000 {\n    set usable[cpu]\n  }\n}",
+                "line 2, column 3: `repeat 2000` (step 1): this loop's body may run 4000000 times",
+            ),
+            (
+                "perf_event_open",
+                "mark perf_exit_done",
+                "`mark perf_exit_done` (step 0): marks are bookkeeping of the invariant checks; this one belongs to cpu_down only, not perf_event_open",
+            ),
+            ("cpu_down", "mark cpu_up_done", "this one belongs to cpu_up only, not cpu_down"),
+            (
+                "perf_pmu_register",
+                "work 1us\ncheck usable[this_cpu] else EBUSY\nregister_pmu cpu_online",
+                "line 2, column 1: `check usable[this_cpu] else EBUSY` (step 1): a `check` before `register_pmu` could end perf_pmu_register without it",
+            ),
+            (
+                "perf_pmu_unregister",
+                "repeat 1 {\n  check usable[this_cpu] else EBUSY\n}\nunregister_pmu",
+                "`check usable[this_cpu] else EBUSY` (step 1): a `check` before `unregister_pmu`",
+            ),
+        ];
+        for (op, text, needle) in cases {
+            let (key, message) = misplaced(op, text);
+            assert_eq!(key, format!("scheme.scripts.{op}"));
+            assert!(message.contains(needle), "{op}:\n{text}\n{message}");
+        }
+    }
+
+    #[test]
+    fn placed_steps_are_accepted() {
+        let ok = [
+            ("perf_pmu_register", "register_pmu cpu_online\ncheck usable[this_cpu] else EBUSY"),
+            (
+                "cpu_down",
+                "for_each_handoff {\n  lock ctx->mutex[lower, loop_pmu]\n  move_events\n  unlock ctx->mutex[lower, loop_pmu]\n}",
+            ),
+            ("perf_event_open", "check usable[cpu] else ENODEV {\n  ipi cpu install_event\n}\nipi cpu install_event"),
+            ("ftrace_toggle", "ipi 3 work 1us\nlock event->child_mutex[task]\nunlock event->child_mutex[task]"),
+        ];
+        for (op, text) in ok {
+            assert!(parse_checked(op, text, MACHINE).is_ok(), "{op}:\n{text}");
+        }
     }
 }

@@ -4,7 +4,10 @@
 //! into numbered instructions so that a script position is one number, printed as
 //! `name+step` in the style of lockdep's `function+offset`.
 
+mod placement;
 pub mod text;
+
+pub use placement::{EventArg, MAX_STEP_RUNS, PlacementError, ScriptEnv, nth_step, verify_placement};
 
 use std::fmt;
 

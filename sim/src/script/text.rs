@@ -4,8 +4,8 @@
 //! [`print_steps`] and [`parse_steps`] round-trip exactly.
 
 use super::{
-    ClassId, Cost, CpuRef, Errno, Flag, InitFrom, IpiHandler, Layout, LockRef, MAX_SCRIPT_DEPTH, Mark, PmuFilter,
-    PmuRef, Step, SyncKind,
+    ClassId, Cost, CpuRef, Errno, Flag, InitFrom, IpiHandler, Layout, LockRef, MAX_SCRIPT_DEPTH, Mark, PlacementError,
+    PmuFilter, PmuRef, ScriptEnv, Step, SyncKind,
 };
 use crate::locks::Mode;
 
@@ -149,6 +149,11 @@ fn step_line<'s>(step: &'s Step, classes: &[ClassInfo<'_>]) -> (String, Option<&
     (line, None)
 }
 
+/// A step's line as [`print_steps`] writes it; for a block, its header.
+pub fn step_text(step: &Step, classes: &[ClassInfo<'_>]) -> String {
+    step_line(step, classes).0
+}
+
 fn cpu_text(cpu: CpuRef) -> String {
     match cpu {
         CpuRef::Fixed(n) => n.to_string(),
@@ -163,6 +168,15 @@ fn pmu_text(pmu: PmuRef) -> &'static str {
 /// [`super::verify_balanced`] with locks named as this text form writes them (`pmus_lock`).
 pub fn verify_balanced_text(steps: &[Step], classes: &[ClassInfo<'_>]) -> Result<(), String> {
     super::verify_balanced_named(steps, &|lock| lock_text(lock, classes))
+}
+
+/// [`super::verify_placement`] with locks named as this text form writes them.
+pub fn verify_placement_text(
+    steps: &[Step],
+    classes: &[ClassInfo<'_>],
+    env: &ScriptEnv<'_>,
+) -> Result<(), PlacementError> {
+    super::verify_placement(steps, env, &|lock| lock_text(lock, classes))
 }
 
 fn lock_text(lock: LockRef, classes: &[ClassInfo<'_>]) -> String {
@@ -224,8 +238,18 @@ fn duration_text(ns: u64) -> String {
 
 /// Parses the text form; class names are looked up in `classes` (index = ClassId).
 pub fn parse_steps(text: &str, classes: &[ClassInfo<'_>]) -> Result<Vec<Step>, ParseError> {
-    let mut parser = Parser { tokens: lex(text), pos: 0, classes };
-    parser.block(0, None)
+    parse_steps_located(text, classes).map(|(steps, _)| steps)
+}
+
+/// Each step's `(line, column)`, in step order.
+pub type Positions = Vec<(usize, usize)>;
+
+/// [`parse_steps`], also giving each step's `(line, column)`, in the order
+/// [`super::verify_balanced`] and [`super::verify_placement`] number steps.
+pub fn parse_steps_located(text: &str, classes: &[ClassInfo<'_>]) -> Result<(Vec<Step>, Positions), ParseError> {
+    let mut parser = Parser { tokens: lex(text), pos: 0, classes, positions: Vec::new() };
+    let steps = parser.block(0, None)?;
+    Ok((steps, parser.positions))
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -419,6 +443,8 @@ struct Parser<'a, 'b> {
     tokens: Vec<Token>,
     pos: usize,
     classes: &'a [ClassInfo<'b>],
+    /// Where each step starts, in step order (a block's header before its body).
+    positions: Positions,
 }
 
 impl Parser<'_, '_> {
@@ -482,6 +508,7 @@ impl Parser<'_, '_> {
                 }
                 _ => {}
             }
+            self.positions.push((t.line, t.column));
             steps.push(self.step(depth)?);
             let t = self.peek();
             match t.kind {
@@ -1119,6 +1146,14 @@ mark cpu_up_done
         let e = parse("work 1us\0").unwrap_err();
         assert_eq!(e.to_string(), format!("line 1, column 9: {}", e.message));
         assert!(e.message.starts_with("unexpected character `\\0`"), "{}", e.message);
+    }
+
+    #[test]
+    fn located_steps_give_each_step_its_line_and_column_in_step_order() {
+        let text = "work 1us\nfor_each_pmu {\n  # comment\n    stop_machine; adopt_uncore\n}\nmark cpu_up_done\n";
+        let (steps, positions) = parse_steps_located(text, &CLASSES).unwrap();
+        assert_eq!(parse(text), Ok(steps));
+        assert_eq!(positions, vec![(1, 1), (2, 1), (4, 5), (4, 19), (6, 1)]);
     }
 
     #[test]

@@ -107,7 +107,7 @@ impl SchemeOptions {
 
 /// Indices of the operations in every scheme's script table; agents run them by these ids.
 pub mod op {
-    use sim::script::ScriptId;
+    use sim::script::{EventArg, Mark, ScriptId};
     pub const CPU_DOWN: ScriptId = 0;
     pub const CPU_UP: ScriptId = 1;
     pub const OPEN: ScriptId = 2;
@@ -131,4 +131,24 @@ pub mod op {
         "ftrace_toggle",
         "driver_probe",
     ];
+
+    /// The arguments each operation's agent passes it (`crate::generators`), in id order:
+    /// whether it has a CPU and a PMU, and its event. Scripts may refer only to these.
+    pub const ARGS: [(bool, bool, EventArg); 10] = [
+        (true, false, EventArg::None),
+        (true, false, EventArg::None),
+        (true, true, EventArg::New),
+        (true, true, EventArg::New),
+        (true, true, EventArg::Opened),
+        (true, true, EventArg::Opened),
+        (false, true, EventArg::None),
+        (false, true, EventArg::None),
+        (false, false, EventArg::None),
+        (false, true, EventArg::None),
+    ];
+
+    /// The invariant checks' bookkeeping marks each operation records, in id order: perf's
+    /// exit ends in `cpu_down`, its init starts in `cpu_up`, which ends with every context usable.
+    pub const MARKS: [&[Mark]; 10] =
+        [&[Mark::PerfExitDone], &[Mark::PerfInitStart, Mark::CpuUpDone], &[], &[], &[], &[], &[], &[], &[], &[]];
 }
