@@ -62,8 +62,8 @@ pub struct Executor<'a> {
 impl Executor<'_> {
     /// Runs the run indices `runs` (ascending) into `state`, in parallel chunks folded in index
     /// order, so the result is the same for any number of threads. With a `log`, each chunk's
-    /// records are written out as it completes. A run that panics (an internal bug) is recorded
-    /// as a failure with its seed and replay command. Returns whether `stop` cut it short.
+    /// records are written out while the next chunk runs. A run that panics (an internal bug) is
+    /// recorded as a failure with its seed and replay command. Returns whether `stop` cut it short.
     pub fn execute(
         &self,
         runs: &[u64],
@@ -78,24 +78,29 @@ impl Executor<'_> {
         let total = runs.len() as u64;
         let done = AtomicU64::new(0);
         let chunk_len = jobs * 16;
+        // Chunk c's results are folded on this thread while the pool runs chunk c + 1.
+        let mut pending: Option<(usize, ChunkResults)> = None;
+        let mut folded = 0;
+        let bound = |c: usize| runs.get((c + 1) * chunk_len).copied().unwrap_or(u64::MAX);
         for (c, chunk) in runs.chunks(chunk_len).enumerate() {
-            let results: Vec<Option<Result<Finished, ScenarioError>>> =
-                pool.install(|| chunk.par_iter().map(|&index| self.run_one(index, &done, total)).collect());
-            for finished in results.into_iter().flatten() {
-                let f = finished?;
-                match f.outcome {
-                    Ok(result) => state.add_run(f.index, f.point, &result, &f.replay),
-                    Err(message) => state.add_failure(f.index, f.point, f.seed, message, &f.replay),
-                }
-            }
+            let (fold, results) = std::thread::scope(|scope| {
+                let folder = pending.take().map(|(p, results)| {
+                    let (state, log) = (&mut *state, log.as_deref_mut());
+                    scope.spawn(move || fold(results, state, log, bound(p)))
+                });
+                let results = pool.install(|| chunk.par_iter().map(|&i| self.run_one(i, &done, total)).collect());
+                (folder.map_or(Ok(0), |f| f.join().expect("folding does not panic")), results)
+            });
+            folded += fold?;
+            pending = Some((c, results));
             if self.stop.load(Ordering::SeqCst) {
-                return Ok(true);
-            }
-            if let Some(log) = log.as_deref_mut() {
-                log.drain_before(state, runs.get((c + 1) * chunk_len).copied().unwrap_or(u64::MAX));
+                break;
             }
         }
-        Ok(false)
+        if let Some((p, results)) = pending {
+            folded += fold(results, state, log, bound(p))?;
+        }
+        Ok(folded < runs.len())
     }
 
     fn run_one(&self, index: u64, done: &AtomicU64, total: u64) -> Option<Result<Finished, ScenarioError>> {
@@ -116,6 +121,32 @@ impl Executor<'_> {
         Some(Ok(Finished { index, point: planned.point, seed: planned.seed, outcome, replay }))
     }
 }
+
+/// Folds one chunk's finished runs into `state` in index order, then writes out every record
+/// before `bound`; returns how many runs it folded.
+fn fold(
+    results: ChunkResults,
+    state: &mut SweepState,
+    log: Option<&mut RunLog>,
+    bound: u64,
+) -> Result<usize, ScenarioError> {
+    let mut folded = 0;
+    for finished in results.into_iter().flatten() {
+        let f = finished?;
+        match f.outcome {
+            Ok(result) => state.add_run(f.index, f.point, &result, &f.replay),
+            Err(message) => state.add_failure(f.index, f.point, f.seed, message, &f.replay),
+        }
+        folded += 1;
+    }
+    if let Some(log) = log {
+        log.drain_before(state, bound);
+    }
+    Ok(folded)
+}
+
+/// One chunk's runs as the pool returns them: `None` for a run the stop flag kept from starting.
+type ChunkResults = Vec<Option<Result<Finished, ScenarioError>>>;
 
 struct Finished {
     index: u64,
