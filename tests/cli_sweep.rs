@@ -1,23 +1,16 @@
 //! End-to-end tests of `cpuhpsim sweep`, `merge` and `replay`: identical bytes for any --jobs,
 //! shards that merge into the unsharded directory, rows that replay exactly, and readable files.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn cpuhpsim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cpuhpsim"))
-        .args(args)
-        .env_remove("SLURM_ARRAY_TASK_ID")
-        .env_remove("JOB_COMPLETION_INDEX")
-        .output()
-        .expect("binary runs")
-}
+use common::{assert_same_tree, cpuhpsim};
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("cpuhpsim-cli-sweep-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
+    common::scratch("cli-sweep", name)
 }
 
 /// A small sweep: two schemes × both release paths × two CPU counts × 3 seeds, 2 s each.
@@ -43,32 +36,6 @@ fn sweep(out: &Path, extra: &[&str]) -> Output {
     let output = cpuhpsim(&args);
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     output
-}
-
-/// Every file under `dir`, by relative path.
-fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut files = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for entry in std::fs::read_dir(&d).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                let rel = path.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
-                files.insert(rel, std::fs::read(&path).unwrap());
-            }
-        }
-    }
-    files
-}
-
-fn assert_same_tree(a: &Path, b: &Path) {
-    let (ta, tb) = (tree(a), tree(b));
-    assert_eq!(ta.keys().collect::<Vec<_>>(), tb.keys().collect::<Vec<_>>(), "file lists differ");
-    for (name, bytes) in &ta {
-        assert!(bytes == &tb[name], "{name} differs between {} and {}", a.display(), b.display());
-    }
 }
 
 #[test]
