@@ -219,12 +219,13 @@ impl Agent for Opener {
                 Next::Sleep { ns: self.think.draw(cx) }
             }
             OpenerPhase::Thinking => {
-                let boot_pmus: Vec<u16> =
-                    cx.perf.list().iter().copied().filter(|&p| cx.perf.pmus()[p as usize].at_boot).collect();
-                if boot_pmus.is_empty() {
+                let perf = cx.perf;
+                let mut boot_pmus = perf.list().iter().copied().filter(|&p| perf.pmus()[p as usize].at_boot);
+                let count = boot_pmus.clone().count();
+                if count == 0 {
                     return Next::Exit;
                 }
-                let pmu = boot_pmus[cx.rng.random_range(0..boot_pmus.len())];
+                let pmu = boot_pmus.nth(cx.rng.random_range(0..count)).expect("counted");
                 let cpus = cx.online.len() as u32;
                 let cpu = match cx.perf.pmus()[pmu as usize].scope {
                     PmuScope::Core => cx.rng.random_range(0..cpus),

@@ -147,8 +147,13 @@ impl Kernel {
             self.visit_stamp.iter_mut().for_each(|s| *s = 0);
             self.stamp = 1;
         }
+        let first = self.blockers(start);
+        // A cycle needs a blocker that waits in turn (or `start` itself): most blocks have none.
+        if first.iter().all(|&t| t != start && !self.waits(t)) {
+            return None;
+        }
         let mut path = vec![start];
-        let mut stack = vec![(self.blockers(start), 0usize)];
+        let mut stack = vec![(first, 0usize)];
         self.visit_stamp[start as usize] = self.stamp;
         while let Some((edges, next)) = stack.last_mut() {
             let Some(&to) = edges.get(*next) else {

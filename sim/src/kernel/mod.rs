@@ -1188,6 +1188,12 @@ impl Kernel {
         self.resume_in(sched, task, latency_ns);
     }
 
+    /// Whether `task` has wait-for edges at all (blocked or frozen on a lock).
+    fn waits(&self, task: TaskId) -> bool {
+        let t = &self.tasks[task as usize];
+        t.wait.is_some() && matches!(t.state, TaskState::Blocked | TaskState::Frozen)
+    }
+
     /// The tasks `task` waits for (its wait-for edges).
     fn blockers(&self, task: TaskId) -> Vec<TaskId> {
         let t = &self.tasks[task as usize];
