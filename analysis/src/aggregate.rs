@@ -239,12 +239,16 @@ impl SweepState {
     }
 
     fn push_deadlock(&mut self, d: DeadlockRecord) {
+        self.note_first(&d);
+        self.deadlocks.push(d);
+    }
+
+    /// Keeps `d` as the first of its kind unless one at least as early is kept.
+    fn note_first(&mut self, d: &DeadlockRecord) {
         let key = (d.label.clone(), cycle_kind(&d.signature));
-        let earlier = self.firsts.get(&key).is_some_and(|f| (f.run, f.time_ns) <= (d.run, d.time_ns));
-        if !earlier {
+        if self.firsts.get(&key).is_none_or(|f| (f.run, f.time_ns) > (d.run, d.time_ns)) {
             self.firsts.insert(key, d.clone());
         }
-        self.deadlocks.push(d);
     }
 
     /// Records run `index` of grid point `point` as failed: a `runs.csv` row that says
@@ -284,10 +288,7 @@ impl SweepState {
             self.push_deadlock(d.clone());
         }
         for d in other.firsts.values() {
-            let key = (d.label.clone(), cycle_kind(&d.signature));
-            if self.firsts.get(&key).is_none_or(|f| (f.run, f.time_ns) > (d.run, d.time_ns)) {
-                self.firsts.insert(key, d.clone());
-            }
+            self.note_first(d);
         }
         self.deadlocks.sort_by_key(|d| (d.run, d.time_ns));
         self.deadlocks.dedup();

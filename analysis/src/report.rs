@@ -106,7 +106,7 @@ pub fn pmu_table(state: &SweepState) -> Option<String> {
             p.max_count_error_events,
             q(0.5),
             q(0.99),
-            mux.map_or(0, |h| if h.is_empty() { 0 } else { h.max() }),
+            mux.map_or(0, crate::runs::max),
             p.wakes as f64 / p.pmis.max(1) as f64,
         );
     }

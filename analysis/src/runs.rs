@@ -51,7 +51,8 @@ pub fn quantile(h: &Histogram<u64>, q: f64) -> u64 {
     if h.is_empty() { 0 } else { h.value_at_quantile(q) }
 }
 
-fn max(h: &Histogram<u64>) -> u64 {
+/// A histogram's largest value, 0 when it is empty.
+pub fn max(h: &Histogram<u64>) -> u64 {
     if h.is_empty() { 0 } else { h.max() }
 }
 

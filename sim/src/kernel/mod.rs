@@ -670,6 +670,12 @@ impl Kernel {
         self.violations.push(Violation { invariant, time_ns: now_ns, cpu, task: name, position, what });
     }
 
+    /// A violation seen by the machine (a PMU), not at a task's script step.
+    fn machine_violation(&mut self, invariant: u8, cpu: u32, what: String, now_ns: u64) {
+        let (task, position) = (String::new(), String::new());
+        self.violations.push(Violation { invariant, time_ns: now_ns, cpu, task, position, what });
+    }
+
     /// A handler's cost, reserved on the target CPU when the IPI is sent.
     fn ipi_handler_cost(&mut self, task: TaskId, cpu: u32, handler: IpiHandler) -> u64 {
         match handler {
@@ -1262,19 +1268,13 @@ impl Kernel {
         let load = self.pmu.as_mut().expect("PMU read without PMU load");
         let mut wrong = Vec::new();
         for unit in 0..load.units.len() {
-            wrong.extend(load.read_all(unit, now_ns).into_iter().map(|(event, error)| (unit, event, error)));
+            let cpu = load.units[unit].cpu();
+            wrong.extend(load.read_all(unit, now_ns).into_iter().map(|(event, error)| (unit, cpu, event, error)));
         }
         let (units, interval_ns) = (load.units.len(), load.config.read_interval_ns);
-        for (unit, event, error) in wrong {
-            let cpu = load.units[unit].cpu();
-            self.violations.push(Violation {
-                invariant: 3,
-                time_ns: now_ns,
-                cpu,
-                task: String::new(),
-                position: String::new(),
-                what: format!("PMU event {event} of unit {unit} read {error} events off its ground truth"),
-            });
+        for (unit, cpu, event, error) in wrong {
+            let what = format!("PMU event {event} of unit {unit} read {error} events off its ground truth");
+            self.machine_violation(3, cpu, what, now_ns);
         }
         for unit in 0..units {
             self.pmu_reschedule(unit, sched);
@@ -1299,14 +1299,7 @@ impl Kernel {
         let pmi_due = load.units[unit].pmi_pending_ns().is_some_and(|t| t <= now_ns);
         if pmi_due && !reader.is_some_and(|c| self.online[c as usize]) {
             let cpu = reader.unwrap_or(u32::MAX);
-            self.violations.push(Violation {
-                invariant: 2,
-                time_ns: now_ns,
-                cpu,
-                task: String::new(),
-                position: String::new(),
-                what: format!("PMI of PMU unit {unit} due on offline cpu {cpu}"),
-            });
+            self.machine_violation(2, cpu, format!("PMI of PMU unit {unit} due on offline cpu {cpu}"), now_ns);
         }
         let load = self.pmu.as_mut().expect("checked");
         load.units[unit].advance_to(now_ns, &mut load.governor);

@@ -143,21 +143,6 @@ impl PmuLoad {
         CounterMode::Counting { fold_on_overflow: self.config.fold_on_overflow }
     }
 
-    /// Records a reading: the multiplexing error, and for a counting event its count error
-    /// (from [`count_error`]), which it returns.
-    fn record(&mut self, reading: &EventReading, counter: &Counter, multiplexed: bool) -> u64 {
-        if multiplexed && let Some(error) = reading.scaled_error_events() {
-            let error = error.unsigned_abs().min(u64::MAX as u128) as u64;
-            self.stats.mux_error_events.record(error).expect("auto-resizing");
-        }
-        let Some(error) = count_error(reading, counter) else { return 0 };
-        self.stats.reads += 1;
-        if matches!(counter.config().mode, CounterMode::Counting { fold_on_overflow: true }) {
-            self.stats.max_count_error_events = self.stats.max_count_error_events.max(error);
-        }
-        error
-    }
-
     /// Removes every event of a unit (perf exit of its core context); returns the events whose
     /// count was wrong.
     pub fn remove_all(&mut self, unit: usize, now_ns: u64) -> Vec<(u64, u64)> {
@@ -166,7 +151,7 @@ impl PmuLoad {
         let mut wrong = Vec::new();
         for id in ids {
             if let Some(event) = self.units[unit].remove_event(now_ns, id, &mut self.governor) {
-                let error = self.record(&event.reading(), event.counter(), multiplexed);
+                let error = record(&mut self.stats, &event.reading(), event.counter(), multiplexed);
                 self.stats.wraps_lost += event.counter().wraps_lost();
                 if error > 0 {
                     wrong.push((id, error));
@@ -182,10 +167,10 @@ impl PmuLoad {
         let ids: Vec<u64> =
             self.units[unit].events().iter().filter(|e| !e.counter().config().is_sampling()).map(|e| e.id()).collect();
         let mut wrong = Vec::new();
+        let PmuLoad { units, governor, stats, .. } = self;
         for id in ids {
-            let Some(reading) = self.units[unit].read_event(now_ns, id, &mut self.governor) else { continue };
-            let counter = self.units[unit].event(id).expect("just read").counter().clone();
-            let error = self.record(&reading, &counter, false);
+            let Some(reading) = units[unit].read_event(now_ns, id, governor) else { continue };
+            let error = record(stats, &reading, units[unit].event(id).expect("just read").counter(), false);
             if error > 0 {
                 wrong.push((id, error));
             }
@@ -211,6 +196,21 @@ impl PmuLoad {
         }
         stats
     }
+}
+
+/// Records a reading in `stats`: the multiplexing error, and for a counting event its count
+/// error (from [`count_error`]), which it returns.
+fn record(stats: &mut PmuStats, reading: &EventReading, counter: &Counter, multiplexed: bool) -> u64 {
+    if multiplexed && let Some(error) = reading.scaled_error_events() {
+        let error = error.unsigned_abs().min(u64::MAX as u128) as u64;
+        stats.mux_error_events.record(error).expect("auto-resizing");
+    }
+    let Some(error) = count_error(reading, counter) else { return 0 };
+    stats.reads += 1;
+    if matches!(counter.config().mode, CounterMode::Counting { fold_on_overflow: true }) {
+        stats.max_count_error_events = stats.max_count_error_events.max(error);
+    }
+    error
 }
 
 /// Invariant 3 on a counting event's reading: a folded count equals its ground truth, an
