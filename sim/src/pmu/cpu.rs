@@ -317,12 +317,17 @@ impl CpuPmu {
             synced_source_count: self.source.count(kind),
             scheduled: false,
         };
+        self.push_event(event);
+        Ok(())
+    }
+
+    /// Appends an event with its (stale) step entry, keeping `events` and `steps` in lockstep.
+    fn push_event(&mut self, event: PmuEvent) {
         self.events.push(event);
         self.steps.push(EventSteps { stale: true, ..EventSteps::default() });
         self.any_stale = true;
         self.reschedule();
         self.refresh_overflows();
-        Ok(())
     }
 
     /// Takes an event off this CPU with its count, times and truth
@@ -360,11 +365,7 @@ impl CpuPmu {
         self.advance_to(now_ns, governor);
         event.synced_ns = now_ns;
         event.synced_source_count = self.source.count(event.counter.config().kind);
-        self.events.push(event);
-        self.steps.push(EventSteps { stale: true, ..EventSteps::default() });
-        self.any_stale = true;
-        self.reschedule();
-        self.refresh_overflows();
+        self.push_event(event);
         Ok(())
     }
 
