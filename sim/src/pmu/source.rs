@@ -214,18 +214,7 @@ impl EventSource {
     /// A source of constant rates with count 0 at `origin_ns`, running.
     pub fn constant(id: u32, rates: Rates, origin_ns: u64) -> Result<EventSource, PmuError> {
         rates.validate()?;
-        Ok(EventSource {
-            id,
-            plan: PhasePlan::Constant,
-            phase_rates: rates,
-            phase_end_ns: None,
-            running: true,
-            segment_start_ns: origin_ns,
-            segment_start_integral: [0; EventKind::COUNT],
-            segments_closed: 0,
-            now_ns: origin_ns,
-            count_memo: Cell::new(None),
-        })
+        Ok(EventSource::running(id, PhasePlan::Constant, rates, None, origin_ns))
     }
 
     /// A source whose phases are drawn from `rng` (the CPU's own stream), with count 0 at
@@ -238,18 +227,24 @@ impl EventSource {
     ) -> Result<EventSource, PmuError> {
         config.validate()?;
         let (length_ns, phase_rates) = config.draw(&mut rng);
-        Ok(EventSource {
+        let plan = PhasePlan::Random { config, rng: Box::new(rng) };
+        Ok(EventSource::running(id, plan, phase_rates, Some(origin_ns.saturating_add(length_ns)), origin_ns))
+    }
+
+    /// A running source with count 0 at `origin_ns`, in its first phase.
+    fn running(id: u32, plan: PhasePlan, phase_rates: Rates, phase_end_ns: Option<u64>, origin_ns: u64) -> EventSource {
+        EventSource {
             id,
-            plan: PhasePlan::Random { config, rng: Box::new(rng) },
+            plan,
             phase_rates,
-            phase_end_ns: Some(origin_ns.saturating_add(length_ns)),
+            phase_end_ns,
             running: true,
             segment_start_ns: origin_ns,
             segment_start_integral: [0; EventKind::COUNT],
             segments_closed: 0,
             now_ns: origin_ns,
             count_memo: Cell::new(None),
-        })
+        }
     }
 
     /// The CPU this source belongs to; counters check it so a count is never read off the wrong CPU.
