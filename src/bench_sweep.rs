@@ -11,7 +11,7 @@ use workloads::run::run;
 
 use crate::BadInput;
 use crate::bench::median;
-use crate::sweep::{SweepArgs, default_args, spec};
+use crate::sweep::{SweepArgs, default_args, jobs, spec};
 
 #[derive(Args)]
 #[command(allow_negative_numbers = true)]
@@ -43,7 +43,7 @@ pub fn bench_sweep(args: &SweepBenchArgs) -> Result<()> {
     let (spec, command) = spec(&sweep)?;
     let grid = spec.grid().map_err(|e| BadInput(format!("{}: {}", e.key, e.message)))?;
     let runs: Vec<u64> = (0..spec.run_count(grid.len())).collect();
-    let jobs = args.jobs.map_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()), |j| j as usize);
+    let jobs = jobs(args.jobs);
     let never = AtomicBool::new(false);
     let time = |jobs: usize| -> Result<(f64, String)> {
         let executor = Executor { spec: &spec, grid: &grid, jobs, stop: &never, progress: &|_, _| {}, run_fn: &run };

@@ -244,7 +244,7 @@ pub fn run_sweep(args: &SweepArgs, default_out: &Path, replace_default: bool) ->
         None => 0..total,
     };
     let todo: Vec<u64> = range.clone().filter(|i| prior.as_ref().is_none_or(|p| !p.rows.contains_key(i))).collect();
-    let jobs = args.jobs.map_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()), |j| j as usize);
+    let jobs = jobs(args.jobs);
     eprintln!(
         "{} runs ({} grid points × {} seeds){} on {jobs} threads",
         todo.len(),
@@ -380,6 +380,11 @@ pub fn merge(args: &MergeArgs) -> Result<()> {
     }
     println!("\nreport: {}", dir.join("report.md").display());
     Ok(())
+}
+
+/// Worker threads: `--jobs`, or one per core the host offers.
+pub fn jobs(asked: Option<u32>) -> usize {
+    asked.map_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()), |j| j as usize)
 }
 
 /// The default experiment: every scheme × both release paths × 64 to 4,096 CPUs.
