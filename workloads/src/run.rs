@@ -217,6 +217,7 @@ pub fn run_with_trace(
     }
     let limits = Limits { until_ns: scenario.run.duration.0, max_events: scenario.run.max_events };
     let outcome = sched.run(&mut kernel, &limits);
+    kernel.finish(&outcome);
     let timeline = trace.then(|| Timeline {
         spans: kernel.trace().to_vec(),
         tasks: kernel.task_names().into_iter().map(String::from).collect(),

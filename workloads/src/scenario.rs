@@ -408,6 +408,9 @@ pub struct PmuLoadSpec {
     pub fold_on_overflow: bool,
     /// Every counting event is read at this interval (`perf stat -I`); 0s: only at removal.
     pub read_interval: Duration,
+    /// Core PMUs run ahead of the engine in quanta when no result can change (the governor
+    /// cannot lower the rate); `false` spends one engine event per wake, for comparison.
+    pub run_ahead: bool,
 }
 
 impl Default for PmuLoadSpec {
@@ -430,6 +433,7 @@ impl Default for PmuLoadSpec {
             uncore_counting: false,
             fold_on_overflow: true,
             read_interval: Duration(0),
+            run_ahead: true,
         }
     }
 }
@@ -530,6 +534,7 @@ impl PmuLoadSpec {
             phases: sim::pmu::PhaseConfig::default(),
             governor,
             uncore_counting: self.uncore_counting,
+            run_ahead: self.run_ahead,
         })
     }
 }

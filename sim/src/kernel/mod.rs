@@ -31,7 +31,7 @@ pub enum Track {
     Cpu(u32),
 }
 
-use crate::engine::{Model, Scheduler};
+use crate::engine::{Model, RunOutcome, Scheduler, StopReason};
 use crate::event::Event;
 use crate::lockdep::{EdgeSeen, LockOrder, OrderNode};
 use crate::locks::{Handoff, LockKind, Mode, Mutex, PercpuRwsem, Srcu, TaskId, WriteStart};
@@ -238,6 +238,8 @@ const EV_IPI_HANDLER: u32 = 3;
 const EV_PMU_WAKE: u32 = 4;
 /// The periodic read of every counting event (`perf stat -I`), machine-wide: one event per interval.
 const EV_PMU_READ: u32 = 5;
+/// A run-ahead quantum: every core PMU unit takes its wakes up to the due time (the data).
+const EV_PMU_QUANTUM: u32 = 6;
 
 const NO_CPU: u32 = u32::MAX;
 
@@ -1218,29 +1220,81 @@ impl Kernel {
 }
 
 impl Kernel {
-    /// PMU figures of the run, if it carried PMU load.
+    /// PMU figures of the run, if it carried PMU load; [`finish`](Self::finish) first.
     pub fn pmu_stats(&self) -> Option<PmuStats> {
-        self.pmu.as_ref().map(|p| p.totals())
+        self.pmu.as_ref().map(|p| {
+            assert!(p.finished, "PMU figures read before Kernel::finish");
+            p.totals()
+        })
     }
 
-    /// Schedules a PMU unit's next wake if it moved; an earlier one becomes stale.
+    /// Schedules a PMU unit's next wake if it moved; an earlier one becomes stale. A unit that
+    /// runs ahead only notes the time, and pulls the quantum forward if it needs one sooner.
     fn pmu_reschedule(&mut self, unit: usize, sched: &mut Scheduler) {
         let Some(load) = &mut self.pmu else { return };
-        // An overflow only arms a PMI one skid later, and nothing outside the unit sees the
-        // instant between (advance_to steps through it exactly), so one wake serves both.
-        let u = &load.units[unit];
-        let next = match (u.next_event_ns(), u.pmi_pending_ns()) {
-            (Some(next), Some(pmi)) => next.saturating_add(u.config().skid_ns).min(pmi),
-            (Some(next), None) => next.saturating_add(u.config().skid_ns),
-            (None, _) => u64::MAX,
-        };
+        let next = load.wake_ns(unit);
         let next = if next == u64::MAX { next } else { next.max(sched.now_ns()) };
+        if load.runs_ahead(unit) {
+            load.scheduled_ns[unit] = next;
+            let quantum_ns = quantum_end(next);
+            if quantum_ns < load.quantum_ns {
+                load.quantum_ns = quantum_ns;
+                sched.schedule_at(quantum_ns, Event::new(0, EV_PMU_QUANTUM, quantum_ns));
+            }
+            return;
+        }
         if next != load.scheduled_ns[unit] {
             load.scheduled_ns[unit] = next;
             if next != u64::MAX {
                 sched.schedule_at(next, Event::new(unit as u32, EV_PMU_WAKE, next));
             }
         }
+    }
+
+    /// A run-ahead quantum: every core unit takes its wakes up to now; the next quantum is the
+    /// one that holds the earliest wake still to come.
+    fn pmu_quantum(&mut self, due_ns: u64, sched: &mut Scheduler) {
+        let load = self.pmu.as_mut().expect("PMU quantum without PMU load");
+        if load.quantum_ns != due_ns {
+            return;
+        }
+        load.stats.wakes += 1;
+        let (offline, next_ns) = load.run_ahead_to(due_ns, &self.online);
+        load.quantum_ns = quantum_end(next_ns);
+        if load.quantum_ns != u64::MAX {
+            sched.schedule_at(load.quantum_ns, Event::new(0, EV_PMU_QUANTUM, load.quantum_ns));
+        }
+        self.report_offline_pmis(offline);
+    }
+
+    /// Records PMIs found due on offline CPUs while running ahead; they happened before the
+    /// quantum, so each goes in time order among the violations already recorded.
+    fn report_offline_pmis(&mut self, offline: Vec<pmu_load::OfflinePmi>) {
+        for pmi in offline {
+            let (unit, cpu, time_ns) = (pmi.unit, pmi.unit as u32, pmi.time_ns);
+            let what = format!("PMI of PMU unit {unit} due on offline cpu {cpu}");
+            let at = self.violations.partition_point(|v| v.time_ns <= time_ns);
+            let (task, position) = (String::new(), String::new());
+            self.violations.insert(at, Violation { invariant: 2, time_ns, cpu, task, position, what });
+        }
+    }
+
+    /// Brings core units that run ahead to where one event per wake would have left them when
+    /// the engine stopped: every wake before the time limit, or at or before the last event.
+    /// Call once after the run, before [`pmu_stats`](Self::pmu_stats).
+    pub fn finish(&mut self, outcome: &RunOutcome) {
+        let Some(load) = &mut self.pmu else { return };
+        assert!(!load.finished, "Kernel::finish called twice");
+        load.finished = true;
+        if !load.run_ahead {
+            return;
+        }
+        let limit_ns = match outcome.stop {
+            StopReason::TimeLimit => outcome.end_ns.saturating_sub(1),
+            _ => outcome.end_ns,
+        };
+        let (offline, _) = load.run_ahead_to(limit_ns, &self.online);
+        self.report_offline_pmis(offline);
     }
 
     /// Uncore units of a package run while the package has a designated reader.
@@ -1307,6 +1361,11 @@ impl Kernel {
     }
 }
 
+/// The end of the run-ahead quantum that holds `time_ns` (`u64::MAX` stays the end of time).
+fn quantum_end(time_ns: u64) -> u64 {
+    time_ns.div_ceil(pmu_load::PMU_QUANTUM_NS).saturating_mul(pmu_load::PMU_QUANTUM_NS)
+}
+
 impl Model for Kernel {
     fn handle(&mut self, event: Event, sched: &mut Scheduler) {
         if event.kind == EV_PMU_WAKE {
@@ -1315,6 +1374,10 @@ impl Model for Kernel {
         }
         if event.kind == EV_PMU_READ {
             self.pmu_read(sched);
+            return;
+        }
+        if event.kind == EV_PMU_QUANTUM {
+            self.pmu_quantum(event.data, sched);
             return;
         }
         self.handle_task_event(event, sched);

@@ -1,8 +1,15 @@
 //! PMU load in the kernel model: per-CPU core-PMU events (like `perf record -a`) and one
 //! counting event per uncore PMU per package, on the computed-overflow model of `crate::pmu`.
 //! The kernel wakes a CPU's PMU only when it has something due (a PMI, a rotation, a tick).
+//!
+//! While no CPU's PMIs can affect another's (the governor cannot lower the sample rate), the
+//! core units *run ahead*: instead of one engine event per wake, one quantum event steps every
+//! core unit through its wakes up to the quantum, in parallel. Each unit takes exactly the wakes
+//! it would have taken one event at a time, so every PMU figure is the same; only the engine's
+//! event count drops.
 
 use hdrhistogram::Histogram;
+use rayon::prelude::*;
 
 use crate::lockstat::new_histogram;
 use crate::pmu::{
@@ -33,7 +40,14 @@ pub struct PmuLoadConfig {
     pub governor: GovernorConfig,
     /// One counting event per uncore PMU per package, read by the package's designated CPU.
     pub uncore_counting: bool,
+    /// Let core units run ahead in quanta when that cannot change a result (see the module
+    /// doc); `false` keeps one engine event per wake.
+    pub run_ahead: bool,
 }
+
+/// Length of a run-ahead quantum: long enough that a unit's state stays in cache across many
+/// PMIs, short enough that the engine's clock stays near the units'.
+pub const PMU_QUANTUM_NS: u64 = 10_000_000;
 
 /// PMU figures of one run.
 #[derive(Clone, Debug)]
@@ -56,8 +70,16 @@ pub struct PmuStats {
     pub reads: u64,
     /// |scaled − true| of multiplexed events at removal, in events.
     pub mux_error_events: Histogram<u64>,
-    /// Simulation events spent on PMU wakes (for events-per-PMI).
+    /// Simulation events spent on PMU wakes and run-ahead quanta (for events-per-PMI).
     pub wakes: u64,
+}
+
+/// A PMI due on a core unit whose CPU the hotplug mask shows offline (invariant 2), found
+/// while running ahead.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct OfflinePmi {
+    pub time_ns: u64,
+    pub unit: usize,
 }
 
 pub(super) struct PmuLoad {
@@ -65,8 +87,16 @@ pub(super) struct PmuLoad {
     pub governor: SampleRateGovernor,
     /// Core PMU units, one per CPU, then uncore units `(pmu, package)`.
     pub units: Vec<CpuPmu>,
-    /// When each unit's wake event is scheduled (`u64::MAX`: none).
+    /// When each unit's wake event is scheduled (`u64::MAX`: none); for a core unit that runs
+    /// ahead, when its next wake is due.
     pub scheduled_ns: Vec<u64>,
+    /// Core units run ahead: the configuration asks for it and the governor can never lower
+    /// the sample rate, so no unit's PMIs depend on another's.
+    pub run_ahead: bool,
+    /// When the pending run-ahead quantum event is (`u64::MAX`: none).
+    pub quantum_ns: u64,
+    /// [`Kernel::finish`](super::Kernel::finish) has brought the units to the run's end.
+    pub finished: bool,
     pub core_units: usize,
     /// `(uncore pmu slot, package)` of each uncore unit.
     pub uncore: Vec<(u16, u32)>,
@@ -89,11 +119,15 @@ impl PmuLoad {
             units.push(CpuPmu::new(config.cpu, source)?);
         }
         let n = units.len();
+        let run_ahead = config.run_ahead && !governor.can_lower(config.cpu.handler_ns);
         let mut load = PmuLoad {
             config,
             governor,
             units,
             scheduled_ns: vec![u64::MAX; n],
+            run_ahead,
+            quantum_ns: u64::MAX,
+            finished: false,
             core_units: cpus as usize,
             uncore,
             next_event_id: 1,
@@ -178,6 +212,56 @@ impl PmuLoad {
         wrong
     }
 
+    /// When the kernel must next wake a unit (`u64::MAX`: never). An overflow only arms a PMI
+    /// one skid later, and nothing outside the unit sees the instant between (advance_to steps
+    /// through it exactly), so one wake serves both.
+    pub fn wake_ns(&self, unit: usize) -> u64 {
+        wake_ns(&self.units[unit])
+    }
+
+    /// Whether `unit` runs ahead of the engine rather than being woken by its own events.
+    #[inline]
+    pub fn runs_ahead(&self, unit: usize) -> bool {
+        self.run_ahead && unit < self.core_units
+    }
+
+    /// Steps every running-ahead core unit through its wakes at or before `limit_ns`, exactly as
+    /// one wake event each would, in parallel. `online` is the hotplug mask, for invariant 2.
+    /// Returns the PMIs found due on offline CPUs, in time order, and the earliest next wake.
+    pub fn run_ahead_to(&mut self, limit_ns: u64, online: &[bool]) -> (Vec<OfflinePmi>, u64) {
+        assert!(self.run_ahead, "run-ahead quantum without run-ahead");
+        let core = self.core_units;
+        let PmuLoad { units, scheduled_ns, governor, .. } = self;
+        let governor = &*governor;
+        let per_unit: Vec<(u64, Vec<OfflinePmi>)> = units[..core]
+            .par_iter_mut()
+            .zip(scheduled_ns[..core].par_iter_mut())
+            .enumerate()
+            .with_min_len(64)
+            .map_init(
+                || governor.clone(),
+                |unit_governor, (unit, (pmu, scheduled_ns))| {
+                    let mut offline = Vec::new();
+                    while *scheduled_ns <= limit_ns {
+                        let wake = *scheduled_ns;
+                        if pmu.pmi_pending_ns().is_some_and(|t| t <= wake) && !online[unit] {
+                            offline.push(OfflinePmi { time_ns: wake, unit });
+                        }
+                        pmu.advance_to(wake, unit_governor);
+                        *scheduled_ns = wake_ns(pmu);
+                        assert!(*scheduled_ns > wake, "cpu {unit}: next wake {} not after {wake}", *scheduled_ns);
+                    }
+                    assert_eq!(unit_governor, governor, "cpu {unit} changed the governor while running ahead");
+                    (*scheduled_ns, offline)
+                },
+            )
+            .collect();
+        let next_ns = per_unit.iter().map(|(next_ns, _)| *next_ns).min().unwrap_or(u64::MAX);
+        let mut offline: Vec<OfflinePmi> = per_unit.into_iter().flat_map(|(_, offline)| offline).collect();
+        offline.sort_by_key(|pmi| (pmi.time_ns, pmi.unit));
+        (offline, next_ns)
+    }
+
     pub fn uncore_unit(&self, pmu: u16, package: u32) -> Option<usize> {
         self.uncore.iter().position(|&u| u == (pmu, package)).map(|i| self.core_units + i)
     }
@@ -195,6 +279,15 @@ impl PmuLoad {
             stats.wraps_lost += unit.events().iter().map(|e| e.counter().wraps_lost()).sum::<u64>();
         }
         stats
+    }
+}
+
+/// See [`PmuLoad::wake_ns`].
+fn wake_ns(unit: &CpuPmu) -> u64 {
+    match (unit.next_event_ns(), unit.pmi_pending_ns()) {
+        (Some(next), Some(pmi)) => next.saturating_add(unit.config().skid_ns).min(pmi),
+        (Some(next), None) => next.saturating_add(unit.config().skid_ns),
+        (None, _) => u64::MAX,
     }
 }
 

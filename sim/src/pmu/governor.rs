@@ -126,6 +126,13 @@ impl SampleRateGovernor {
         self.lowerings
     }
 
+    /// Whether handlers of `handler_ns` each can ever lower the limits. They cannot if
+    /// `handler_ns <= sample_allowed_ns`: from 0, `running −= running / 128; running += len`
+    /// never exceeds `128 × len`, so the average never exceeds the allowance.
+    pub fn can_lower(&self, handler_ns: u64) -> bool {
+        self.sample_allowed_ns != 0 && handler_ns > self.sample_allowed_ns
+    }
+
     /// Accounts one PMI handler of `sample_len_ns` on a CPU whose running handler time is
     /// `running_sample_length_ns`; returns whether the limits were lowered.
     /// Mirrors perf_sample_event_took(): `running −= running / 128; running += len`; if
@@ -192,6 +199,19 @@ mod tests {
         }
         assert_eq!(governor.lowerings(), 1);
         assert_eq!(running_ns, 384_000);
+    }
+
+    #[test]
+    fn can_lower_is_exact_at_the_allowance() {
+        let governor = SampleRateGovernor::new(GovernorConfig::default()).expect("valid defaults");
+        for (handler_ns, lowers) in [(2_500, false), (2_501, true)] {
+            assert_eq!(governor.can_lower(handler_ns), lowers);
+            let (mut governor, mut running_ns) = (governor.clone(), 0);
+            let lowered = (0..20_000).any(|_| governor.sample_event_took(&mut running_ns, handler_ns));
+            assert_eq!(lowered, lowers, "handler {handler_ns} ns");
+        }
+        let disabled = GovernorConfig { cpu_time_max_percent: 0, ..GovernorConfig::default() };
+        assert!(!SampleRateGovernor::new(disabled).expect("valid").can_lower(1_000_000_000));
     }
 
     #[test]

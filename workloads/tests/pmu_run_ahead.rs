@@ -1,0 +1,117 @@
+//! Core PMUs that run ahead in quanta take exactly the wakes one engine event per wake takes:
+//! every figure of a run, PMU or not, is the same both ways; only the engine's event count drops.
+//! And run-ahead stays off when the governor could lower the sample rate, where it would not be
+//! exact.
+
+use proptest::prelude::*;
+use workloads::presets::{preset_text, resolve};
+use workloads::run::{RunResult, run};
+
+/// Everything a run reports except the engine's event count and the PMU's engine events.
+fn observable(r: &RunResult) -> String {
+    let pmu = r.pmu.as_ref().map(|p| {
+        let mut p = p.clone();
+        p.wakes = 0;
+        format!("{p:?}")
+    });
+    let locks: Vec<String> = r.locks.iter().map(|(name, stat)| format!("{name}: {stat:?}")).collect();
+    format!(
+        "stop {:?} end {} deadlocks {:?} stalls {:?} violations {:?} down {:?} up {:?} last up {} open {:?} \
+         ok {} enodev {} locks {locks:?} order {:?} cycles {:?} pmu {pmu:?}",
+        r.stop,
+        r.end_ns,
+        r.deadlocks,
+        r.stalls,
+        r.violations,
+        r.cpu_down_ns,
+        r.cpu_up_ns,
+        r.cpu_up_last_ns,
+        r.open_ns,
+        r.opens_ok,
+        r.enodev,
+        r.lock_order,
+        r.order_cycles,
+    )
+}
+
+/// The run with run-ahead allowed, then with one engine event per wake.
+fn run_both(keys: &[(String, String)], seed: u64) -> (RunResult, RunResult) {
+    let [ahead, eager] = [true, false].map(|run_ahead| {
+        let mut keys = keys.to_vec();
+        keys.push(key("pmu_load.run_ahead", run_ahead));
+        let scenario = resolve(preset_text("pmu-load").expect("preset"), &keys).expect("valid scenario");
+        run(&scenario, seed).expect("runs")
+    });
+    (ahead, eager)
+}
+
+fn key(k: &str, v: impl ToString) -> (String, String) {
+    (k.to_string(), v.to_string())
+}
+
+#[test]
+fn the_preset_runs_ahead_with_the_same_figures_and_a_hundredth_of_the_events() {
+    let keys = [key("machine.cpus", 32), key("run.duration", "\"1s\"")];
+    let (ahead, eager) = run_both(&keys, 1);
+    assert_eq!(observable(&ahead), observable(&eager));
+    let (a, e) = (ahead.pmu.as_ref().unwrap(), eager.pmu.as_ref().unwrap());
+    assert!(a.pmis > 100_000, "{} PMIs: too few to test anything", a.pmis);
+    assert!(e.wakes >= a.pmis, "one wake per PMI or more without run-ahead: {} wakes, {} PMIs", e.wakes, a.pmis);
+    assert!(a.wakes * 100 < a.pmis, "{} engine events for {} PMIs with run-ahead", a.wakes, a.pmis);
+    assert!(ahead.events_processed * 10 < eager.events_processed);
+}
+
+#[test]
+fn a_handler_the_governor_would_act_on_turns_run_ahead_off() {
+    // 2,501 ns over the 2,500 ns allowance: the governor can lower the rate, which couples the
+    // CPUs, so each wake stays an engine event and the two runs are the same event for event.
+    let keys = [key("machine.cpus", 16), key("run.duration", "\"300ms\""), key("pmu_load.handler", "\"2501ns\"")];
+    let (ahead, eager) = run_both(&keys, 3);
+    assert_eq!(observable(&ahead), observable(&eager));
+    assert_eq!(ahead.events_processed, eager.events_processed);
+    assert_eq!(ahead.pmu.unwrap().wakes, eager.pmu.unwrap().wakes);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 40, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// Any PMU load, scheme and machine: hotplug, multiplexing, throttling, unfolded wraps,
+    /// periodic reads and uncore handoffs, the same both ways.
+    #[test]
+    fn run_ahead_changes_no_figure(
+        seed in 1u64..1_000,
+        scheme in prop_oneof![Just("pmus-lock"), Just("percpu-state"), Just("legacy"), Just("pmus-lock-nocheck")],
+        cpus in 2u32..=24,
+        packages in 1u32..=2,
+        sampling in 0u32..=6,
+        counting in 0u32..=3,
+        counters in 1u32..=6,
+        width_bits in prop_oneof![Just(32u32), Just(48u32), Just(20u32)],
+        period in prop_oneof![Just(750_000u64), Just(20_000u64), Just(3_000_000u64)],
+        fold in any::<bool>(),
+        read_ms in prop_oneof![Just(0u64), Just(7u64), Just(50u64)],
+        uncore in any::<bool>(),
+        skid_ns in prop_oneof![Just(0u64), Just(100u64), Just(5_000u64)],
+        handler_ns in prop_oneof![Just(0u64), Just(1_500u64), Just(2_500u64)],
+    ) {
+        let read_ms = if !fold && read_ms == 0 { 7 } else { read_ms };
+        let keys = vec![
+            key("scheme.name", format!("\"{scheme}\"")),
+            key("machine.cpus", cpus),
+            key("machine.packages", packages.min(cpus)),
+            key("run.duration", "\"400ms\""),
+            key("pmu_load.sampling_events", sampling),
+            key("pmu_load.counting_events", counting),
+            key("pmu_load.counters", counters),
+            key("pmu_load.width_bits", width_bits),
+            key("pmu_load.sample_period", period.min((1u64 << width_bits) - 1)),
+            key("pmu_load.fold_on_overflow", fold),
+            key("pmu_load.read_interval", format!("\"{read_ms}ms\"")),
+            key("pmu_load.uncore_counting", uncore),
+            key("pmu_load.skid", format!("\"{skid_ns}ns\"")),
+            key("pmu_load.handler", format!("\"{handler_ns}ns\"")),
+        ];
+        let (ahead, eager) = run_both(&keys, seed);
+        prop_assert_eq!(observable(&ahead), observable(&eager));
+    }
+}
