@@ -595,8 +595,7 @@ impl CpuPmu {
                 event.id
             );
             if steps.awaits_overflow {
-                assert!(!counter.overflow_reached(&self.source), "event {} overflowed unseen", event.id);
-                steps.overflow_ns = counter.next_overflow_ns(&self.source);
+                steps.overflow_ns = counter.pending_overflow_ns(&self.source);
             }
         }
         self.next_step_ns = self.find_next_step();

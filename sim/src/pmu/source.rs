@@ -202,6 +202,10 @@ pub struct EventSource {
     segment_start_ns: u64,
     /// `I(segment_start_ns)` per kind, in events × 10^-9 (rate per second × nanoseconds).
     segment_start_integral: [u128; EventKind::COUNT],
+    /// The same split as `I / 10^9` and `I mod 10^9`, so that counts and times within the
+    /// segment need only 64-bit division.
+    segment_start_count: [u128; EventKind::COUNT],
+    segment_start_rem: [u64; EventKind::COUNT],
     /// Segments closed so far: a time solved for in one segment holds until this changes.
     segments_closed: u64,
     now_ns: u64,
@@ -241,6 +245,8 @@ impl EventSource {
             running: true,
             segment_start_ns: origin_ns,
             segment_start_integral: [0; EventKind::COUNT],
+            segment_start_count: [0; EventKind::COUNT],
+            segment_start_rem: [0; EventKind::COUNT],
             segments_closed: 0,
             now_ns: origin_ns,
             count_memo: Cell::new(None),
@@ -321,7 +327,14 @@ impl EventSource {
         {
             return count;
         }
-        let count = self.integral_at(kind, self.now_ns) / NS_PER_S as u128;
+        // C = (I0 + r·Δt) / 10^9 = I0 / 10^9 + (I0 mod 10^9 + r·Δt) / 10^9, in 64 bits when r·Δt fits.
+        let k = kind.index();
+        let produced = self.rate_per_s(kind) as u128 * (self.now_ns - self.segment_start_ns) as u128;
+        let within = match u64::try_from(produced).ok().and_then(|p| p.checked_add(self.segment_start_rem[k])) {
+            Some(sum) => (sum / NS_PER_S) as u128,
+            None => (self.segment_start_rem[k] as u128 + produced) / NS_PER_S as u128,
+        };
+        let count = self.segment_start_count[k] + within;
         assert!(count <= u64::MAX as u128, "source {} produced more than 2^64 {} events", self.id, kind.as_str());
         self.count_memo.set(Some((self.now_ns, kind, count as u64)));
         count as u64
@@ -348,10 +361,15 @@ impl EventSource {
         if rate == 0 {
             return None;
         }
-        let start = self.segment_start_integral[kind.index()];
-        let needed = target * NS_PER_S as u128 - start;
-        let time_ns = self.segment_start_ns as u128 + needed.div_ceil(rate);
-        u64::try_from(time_ns).ok()
+        // needed = target·10^9 − I0 = (target − I0 / 10^9)·10^9 − I0 mod 10^9, in 64 bits when it fits.
+        let k = kind.index();
+        let ahead = target - self.segment_start_count[k];
+        let needed = ahead * NS_PER_S as u128 - self.segment_start_rem[k] as u128;
+        let elapsed_ns = match (u64::try_from(needed), u64::try_from(rate)) {
+            (Ok(needed), Ok(rate)) => needed.div_ceil(rate) as u128,
+            _ => needed.div_ceil(rate),
+        };
+        u64::try_from(self.segment_start_ns as u128 + elapsed_ns).ok()
     }
 
     fn integral_at(&self, kind: EventKind, time_ns: u64) -> u128 {
@@ -362,7 +380,11 @@ impl EventSource {
 
     fn close_segment(&mut self, end_ns: u64) {
         for kind in EventKind::ALL {
-            self.segment_start_integral[kind.index()] = self.integral_at(kind, end_ns);
+            let integral = self.integral_at(kind, end_ns);
+            let k = kind.index();
+            self.segment_start_integral[k] = integral;
+            self.segment_start_count[k] = integral / NS_PER_S as u128;
+            self.segment_start_rem[k] = (integral % NS_PER_S as u128) as u64;
         }
         self.segment_start_ns = end_ns;
         self.segments_closed += 1;
@@ -484,6 +506,38 @@ mod tests {
             let t1 = *cuts.last().expect("non-empty");
             let pieces: u64 = cuts.windows(2).map(|w| count_between(rate, w[0], w[1])).sum();
             prop_assert_eq!(pieces, count_between(rate, t0, t1));
+        }
+
+        /// Across phases and stops, counts and solved times match the plain `u128` formulas:
+        /// `C = I / 10^9` and `t = start + ⌈(target·10^9 − I0) / r⌉`, on both the 64-bit path
+        /// and the wide one (up to 2^60 events ahead).
+        #[test]
+        fn counts_and_times_match_the_u128_formulas_across_segments(
+            seed in 0u64..1_000,
+            steps in proptest::collection::vec((1u64..1 << 34, any::<bool>(), 0u32..60), 1..30),
+        ) {
+            let mut source = phased(seed);
+            let mut now_ns = 0;
+            for (advance_ns, toggle, ahead_bits) in steps {
+                now_ns += advance_ns;
+                if toggle {
+                    let running = !source.is_running();
+                    source.set_running(now_ns, running);
+                } else {
+                    source.advance_to(now_ns);
+                }
+                for kind in EventKind::ALL {
+                    let integral = source.integral_at(kind, now_ns);
+                    prop_assert_eq!(source.count(kind) as u128, integral / NS_PER_S as u128);
+                    let target = integral / NS_PER_S as u128 + (1u128 << ahead_bits);
+                    let rate = source.rate_per_s(kind) as u128;
+                    let start = source.segment_start_integral[kind.index()];
+                    let expected = (rate > 0)
+                        .then(|| source.segment_start_ns as u128 + (target * NS_PER_S as u128 - start).div_ceil(rate))
+                        .and_then(|t| u64::try_from(t).ok());
+                    prop_assert_eq!(source.time_of_count(kind, target), expected);
+                }
+            }
         }
 
         #[test]
