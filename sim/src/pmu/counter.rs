@@ -296,8 +296,8 @@ impl Counter {
     pub fn next_overflow_ns(&self, source: &EventSource) -> Option<u64> {
         let first = self.first_wrap_count(source)?;
         let now = source.count(self.config.kind) as u128;
-        let wrap = 1u128 << self.config.width_bits;
-        let target = if now < first { first } else { first + ((now - first) / wrap + 1) * wrap };
+        let width = self.config.width_bits;
+        let target = if now < first { first } else { first + ((((now - first) >> width) + 1) << width) };
         source.time_of_count(self.config.kind, target)
     }
 
@@ -380,7 +380,7 @@ impl Counter {
         self.period_left -= delta as i128;
         self.truth_running_events += true_delta;
         let unseen = (true_delta - delta) as u128;
-        assert_eq!(unseen % (1u128 << self.config.width_bits), 0, "shift trick lost a partial wrap");
+        assert_eq!(unseen & ((1u128 << self.config.width_bits) - 1), 0, "shift trick lost a partial wrap");
         self.wraps_lost += (unseen >> self.config.width_bits) as u64;
     }
 

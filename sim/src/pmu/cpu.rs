@@ -182,6 +182,9 @@ pub struct CpuPmu {
     now_ns: u64,
     /// When the next step is due; recomputed whenever anything it depends on changes.
     next_step_ns: Option<u64>,
+    /// The first multiple of `mux_interval_ns` strictly after `now_ns`: when a rotation is due
+    /// if one is needed. Moves with the clock, so no step divides to find it.
+    rotation_after_ns: u64,
     /// Rotation order (`ctx->flexible_groups`): the first `counters` run.
     events: Vec<PmuEvent>,
     /// `steps[i]` is what is pending for `events[i]`.
@@ -211,6 +214,7 @@ impl CpuPmu {
             online: source.is_running(),
             now_ns: source.now_ns(),
             next_step_ns: None,
+            rotation_after_ns: multiple_after(source.now_ns(), config.mux_interval_ns),
             source,
             events: Vec::new(),
             steps: Vec::new(),
@@ -292,7 +296,14 @@ impl CpuPmu {
             self.step(step_ns, governor);
         }
         self.source.advance_to(now_ns);
+        self.set_clock(now_ns);
+    }
+
+    fn set_clock(&mut self, now_ns: u64) {
         self.now_ns = now_ns;
+        if now_ns >= self.rotation_after_ns {
+            self.rotation_after_ns = multiple_after(now_ns, self.config.mux_interval_ns);
+        }
     }
 
     /// Installs a new event (perf_install_in_context()); it runs at once if a counter is free.
@@ -424,8 +435,8 @@ impl CpuPmu {
 
     /// Rotations fall on multiples of `mux_interval_ns` strictly after the clock.
     fn rotation_due_ns(&self) -> Option<u64> {
-        let interval_ns = self.config.mux_interval_ns;
-        self.mux_needed().then(|| (self.now_ns / interval_ns + 1).saturating_mul(interval_ns))
+        debug_assert_eq!(self.rotation_after_ns, multiple_after(self.now_ns, self.config.mux_interval_ns));
+        self.mux_needed().then_some(self.rotation_after_ns)
     }
 
     /// Everything due at `step_ns`: raised overflows, then tick work, then a rotation, then a PMI.
@@ -433,7 +444,7 @@ impl CpuPmu {
         let rotation_due = self.rotation_due_ns().is_some_and(|due_ns| due_ns <= step_ns);
         self.stats.steps += 1;
         self.source.advance_to(step_ns);
-        self.now_ns = step_ns;
+        self.set_clock(step_ns);
         // Overflows and unthrottles touch different counters and commute, so one pass does both.
         let running = self.running();
         for (index, steps) in self.steps[..running].iter_mut().enumerate() {
@@ -623,4 +634,9 @@ impl CpuPmu {
         }
         any.then_some(next_ns)
     }
+}
+
+/// The first multiple of `interval_ns` strictly after `time_ns` (saturating at the end of time).
+fn multiple_after(time_ns: u64, interval_ns: u64) -> u64 {
+    (time_ns / interval_ns + 1).saturating_mul(interval_ns)
 }
