@@ -104,6 +104,9 @@ enum Workload {
     DefaultFixed,
     /// PHOLD holding 4,194,304 pending events: the queue's bytes per pending event.
     Queue,
+    /// The `pmu-load` preset (8 sampling events per CPU at about 4 kHz) at 4,096 CPUs: PMIs per
+    /// wall second and simulation events per PMI.
+    PmuLoad,
 }
 
 impl Workload {
@@ -115,6 +118,7 @@ impl Workload {
             Workload::Default => "default",
             Workload::DefaultFixed => "default-fixed",
             Workload::Queue => "queue",
+            Workload::PmuLoad => "pmu-load",
         }
     }
 }
@@ -133,6 +137,11 @@ const TARGET_CPUS: u32 = 4096;
 /// PHOLD population of the queue row: 65,536 LPs × 64 events pending throughout.
 const QUEUE_LPS: u32 = 65_536;
 const QUEUE_POP: u32 = 64;
+/// Simulated time of the PMU-load row.
+const PMU_LOAD_RUN_NS: u64 = 1_000_000_000;
+/// The PMU-load row's targets: simulated PMIs per wall second, and simulation events per PMI.
+const PMU_LOAD_PMIS_PER_S: f64 = 20e6;
+const PMU_LOAD_EVENTS_PER_PMI: f64 = 1.1;
 
 pub fn run(cmd: BenchCommand) -> Result<()> {
     match cmd {
@@ -256,6 +265,8 @@ struct Sample {
     cpu_ups: u64,
     /// Events pending throughout (the queue row only).
     pending: u64,
+    /// PMIs simulated (0 without PMU load).
+    pmis: u64,
     /// The process's `VmHWM` before and after the timed part (bytes; 0 where unknown).
     rss_before_bytes: u64,
     rss_peak_bytes: u64,
@@ -306,6 +317,14 @@ fn scenario(workload: Workload, cpus: u32, duration_ns: u64) -> Result<Scenario>
                 ("run.duration", duration),
             ],
         ),
+        Workload::PmuLoad => (
+            "pmu-load",
+            vec![
+                ("machine.cpus", cpus.to_string()),
+                ("machine.packages", cpus.div_ceil(SCALING_CPUS_PER_PACKAGE).to_string()),
+                ("run.duration", duration),
+            ],
+        ),
         Workload::Default | Workload::DefaultFixed => {
             let fixed = (workload == Workload::DefaultFixed).to_string();
             let pairs = vec![
@@ -340,6 +359,7 @@ fn print_one(workload: Workload, args: &ModelArgs) -> Result<()> {
             cpu_downs: 0,
             cpu_ups: 0,
             pending: u64::from(QUEUE_LPS) * u64::from(QUEUE_POP),
+            pmis: 0,
             rss_before_bytes: before,
             rss_peak_bytes: peak_rss_bytes().unwrap_or(0),
         }
@@ -358,6 +378,7 @@ fn print_one(workload: Workload, args: &ModelArgs) -> Result<()> {
             cpu_downs: r.cpu_down_ns.len(),
             cpu_ups: r.cpu_up_ns.len(),
             pending: 0,
+            pmis: r.pmu.as_ref().map_or(0, |p| p.pmis),
             rss_before_bytes: before,
             rss_peak_bytes: peak_rss_bytes().unwrap_or(0),
         }
@@ -371,6 +392,7 @@ fn print_one(workload: Workload, args: &ModelArgs) -> Result<()> {
         "cpu_downs": sample.cpu_downs,
         "cpu_ups": sample.cpu_ups,
         "pending": sample.pending,
+        "pmis": sample.pmis,
         "rss_before_bytes": sample.rss_before_bytes,
         "rss_peak_bytes": sample.rss_peak_bytes,
     });
@@ -409,6 +431,7 @@ fn child(workload: Workload, cpus: u32, duration_ns: u64) -> Result<Sample> {
         cpu_downs: u("cpu_downs")?,
         cpu_ups: u("cpu_ups")?,
         pending: u("pending")?,
+        pmis: u("pmis")?,
         rss_before_bytes: u("rss_before_bytes")?,
         rss_peak_bytes: u("rss_peak_bytes")?,
     })
@@ -473,12 +496,25 @@ fn measure(label: &str, workload: Workload, cpus: u32, duration_ns: u64, runs: u
     for _ in 0..runs {
         let s = child(workload, cpus, duration_ns)?;
         if let Some(first) = samples.first() {
-            let same = |a: &Sample, b: &Sample| (a.events, a.sim_ns, a.cpu_ups) == (b.events, b.sim_ns, b.cpu_ups);
+            let same = |a: &Sample, b: &Sample| {
+                (a.events, a.sim_ns, a.cpu_ups, a.pmis) == (b.events, b.sim_ns, b.cpu_ups, b.pmis)
+            };
             ensure!(same(first, &s), "internal error: two runs of {label} at {cpus} CPUs differ: {first:?} vs {s:?}");
         }
         samples.push(s);
     }
     Ok(Row { label: label.into(), workload, cpus, samples, target: None, check: None, load_1m })
+}
+
+/// The PMU-load row: its wall target is the time that many PMIs may take at the target rate.
+fn pmu_load_row(runs: u32) -> Result<Row> {
+    let mut row = measure("pmu_load", Workload::PmuLoad, TARGET_CPUS, PMU_LOAD_RUN_NS, runs)?;
+    let (pmis, events) = (row.first().pmis, row.first().events);
+    row.target = Some(Target { wall_s: pmis as f64 / PMU_LOAD_PMIS_PER_S, rss_bytes: None });
+    if pmis == 0 || events as f64 > PMU_LOAD_EVENTS_PER_PMI * pmis as f64 {
+        row.check = Some(format!("{events} events for {pmis} PMIs"));
+    }
+    Ok(row)
 }
 
 /// Simulated time at which the storm's first cycle ends (its last `cpu_up` returns) at `cpus`,
@@ -584,12 +620,12 @@ fn table(rows: &[Row]) -> String {
 }
 
 fn fmt_s(s: f64) -> String {
-    if s < 1.0 { format!("{:.0} ms", s * 1e3) } else { format!("{s:.0} s") }
+    if s < 1.0 { format!("{:.0} ms", s * 1e3) } else { format!("{s:.2} s") }
 }
 
 const CSV_HEADER: &str = "commit,host_threads,load_1m,row,workload,cpus,pmus,runs,sim_ns,events,stop,cpu_downs,cpu_ups,\
 wall_s_median,wall_s_min,wall_s_max,events_per_wall_s,sim_s_per_wall_s,peak_rss_bytes,bytes_per_cpu,pending_events,\
-bytes_per_pending_event,target_wall_s,target_peak_rss_bytes,pass";
+bytes_per_pending_event,target_wall_s,target_peak_rss_bytes,pass,pmis,pmis_per_wall_s";
 
 fn csv(rows: &[Row], commit: &str, threads: usize) -> String {
     let mut s = format!("{CSV_HEADER}\n");
@@ -601,7 +637,7 @@ fn csv(rows: &[Row], commit: &str, threads: usize) -> String {
         let wall = r.wall_s();
         let _ = writeln!(
             s,
-            "{commit},{threads},{:.2},{},{},{},{},{},{},{},{},{},{},{wall:.6},{min:.6},{max:.6},{:.0},{:.3},{},{},{},{},{},{},{}",
+            "{commit},{threads},{:.2},{},{},{},{},{},{},{},{},{},{},{wall:.6},{min:.6},{max:.6},{:.0},{:.3},{},{},{},{},{},{},{},{},{}",
             r.load_1m,
             r.label,
             r.workload.name(),
@@ -622,6 +658,8 @@ fn csv(rows: &[Row], commit: &str, threads: usize) -> String {
             r.target.map_or(String::new(), |t| t.wall_s.to_string()),
             r.target.and_then(|t| t.rss_bytes).map_or(String::new(), |b| b.to_string()),
             r.pass().map_or(String::new(), |p| p.to_string()),
+            f.pmis,
+            if f.pmis > 0 { format!("{:.0}", f.pmis as f64 / wall) } else { String::new() },
         );
     }
     s
@@ -673,8 +711,22 @@ fn bench_model(args: &ModelArgs) -> Result<()> {
             rows.push(row);
         }
         rows.push(measure("queue", Workload::Queue, 1, 1, args.runs)?);
+        rows.push(pmu_load_row(args.runs)?);
     }
     let mut summary = table(&rows);
+    if let Some(row) = rows.iter().find(|r| r.workload == Workload::PmuLoad) {
+        let (f, wall) = (row.first(), row.wall_s());
+        let _ = writeln!(
+            summary,
+            "pmu-load: {} PMIs in {wall:.3} s = {:.1} M PMIs per wall second (target >= {:.0} M), {:.4} simulation \
+             events per PMI (target <= {PMU_LOAD_EVENTS_PER_PMI}): {}",
+            f.pmis,
+            f.pmis as f64 / wall / 1e6,
+            PMU_LOAD_PMIS_PER_S / 1e6,
+            f.events as f64 / f.pmis.max(1) as f64,
+            if row.pass() == Some(true) { "PASS" } else { "FAIL" }
+        );
+    }
     let points: Vec<(f64, f64)> =
         rows.iter().filter(|r| r.workload == Workload::Scaling).map(|r| (f64::from(r.cpus), r.wall_s())).collect();
     if let (Some(slope), Some(lo), Some(hi)) = (log_log_slope(&points), points.first(), points.last()) {
@@ -696,7 +748,8 @@ fn bench_model(args: &ModelArgs) -> Result<()> {
         summary,
         "storm_cycle: simulated until the first cycle's last cpu_up returns; the storm preset as it is (4 PMUs), \
          then with 8 core + 8 uncore PMUs (pmus.churn_slots = 0). default-fixed: the default preset with \
-         scheme.free_outside_ctx_mutex = true. queue: PHOLD with {} events pending. Peak memory is each child's VmHWM; B/cpu and B/pending are what the \
+         scheme.free_outside_ctx_mutex = true. queue: PHOLD with {} events pending. pmu_load: the pmu-load preset \
+         (8 sampling events per CPU at about 4 kHz, 64 CPUs per package) for 1 s. Peak memory is each child's VmHWM; B/cpu and B/pending are what the \
          timed part added to it.",
         u64::from(QUEUE_LPS) * u64::from(QUEUE_POP)
     );
