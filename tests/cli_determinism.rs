@@ -54,7 +54,7 @@ fn remove(dirs: &[&PathBuf]) {
 }
 
 #[test]
-fn a_run_with_a_scenario_scheme_and_pmu_load_repeats_byte_for_byte_with_its_trace() {
+fn a_run_with_a_scenario_scheme_and_pmu_load_repeats_byte_for_byte_with_its_trace_on_1_and_3_threads() {
     let root = dir("run");
     std::fs::create_dir_all(&root).unwrap();
     // percpu-state with an open that never checks the usable bit (a bug on purpose): invariant
@@ -95,8 +95,10 @@ duration = "400ms"
     .unwrap();
     let (a, b) = (root.join("a"), root.join("b"));
     let (ta, tb) = (root.join("a.json"), root.join("b.json"));
-    for (out, trace) in [(&a, &ta), (&b, &tb)] {
-        cpuhpsim_ok(&[
+    // The core PMUs run ahead on rayon's threads: one thread, then three, same bytes.
+    for (out, trace, threads) in [(&a, &ta, "1"), (&b, &tb, "3")] {
+        let mut run = std::process::Command::new(env!("CARGO_BIN_EXE_cpuhpsim"));
+        run.env("RAYON_NUM_THREADS", threads).args([
             "run",
             "--scenario",
             scenario.to_str().unwrap(),
@@ -107,6 +109,8 @@ duration = "400ms"
             "--out",
             out.to_str().unwrap(),
         ]);
+        let run = run.output().expect("binary runs");
+        assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
     }
     assert_same_tree(&a, &b);
     assert!(std::fs::read(&ta).unwrap() == std::fs::read(&tb).unwrap(), "traces differ");
