@@ -139,20 +139,35 @@ impl PmuEvent {
     }
 }
 
-/// What is pending for one installed event. Kept beside the events, in the same order, so that
-/// finding the next step reads this short array and not every counter.
-#[derive(Clone, Copy, Debug, Default)]
+/// A step time meaning "none pending"; no run reaches it (runs last at most a day).
+const NEVER: u64 = u64::MAX;
+
+/// What is pending for one installed event, times [`NEVER`] when nothing is. Kept beside the
+/// events, in the same order and in 32 bytes, so that finding the next step reads this short
+/// array and not every counter.
+#[derive(Clone, Copy, Debug)]
 struct EventSteps {
     /// When the counter reaches its overflow at the current rate; cached between steps.
-    overflow_ns: Option<u64>,
+    overflow_ns: u64,
     /// The overflow happened here and its PMI has not run yet.
-    overflowed_at_ns: Option<u64>,
+    overflowed_at_ns: u64,
     /// The tick at which a throttled event restarts.
-    unthrottle_ns: Option<u64>,
+    unthrottle_ns: u64,
     /// Counting towards a PMI not yet raised, so the overflow time depends on the rate.
     awaits_overflow: bool,
     /// The counter was started, stopped or reprogrammed since `overflow_ns` was solved for.
     stale: bool,
+}
+
+impl EventSteps {
+    /// A new event's entry: nothing pending, to be solved for.
+    const STALE: EventSteps = EventSteps {
+        overflow_ns: NEVER,
+        overflowed_at_ns: NEVER,
+        unthrottle_ns: NEVER,
+        awaits_overflow: false,
+        stale: true,
+    };
 }
 
 /// What one CPU's PMU did.
@@ -335,7 +350,7 @@ impl CpuPmu {
     /// Appends an event with its (stale) step entry, keeping `events` and `steps` in lockstep.
     fn push_event(&mut self, event: PmuEvent) {
         self.events.push(event);
-        self.steps.push(EventSteps { stale: true, ..EventSteps::default() });
+        self.steps.push(EventSteps::STALE);
         self.any_stale = true;
         self.reschedule();
         self.refresh_overflows();
@@ -441,6 +456,7 @@ impl CpuPmu {
 
     /// Everything due at `step_ns`: raised overflows, then tick work, then a rotation, then a PMI.
     fn step(&mut self, step_ns: u64, governor: &mut SampleRateGovernor) {
+        assert!(step_ns < NEVER, "cpu {}: a step at the end of time", self.cpu());
         let rotation_due = self.rotation_due_ns().is_some_and(|due_ns| due_ns <= step_ns);
         self.stats.steps += 1;
         self.source.advance_to(step_ns);
@@ -448,22 +464,23 @@ impl CpuPmu {
         // Overflows and unthrottles touch different counters and commute, so one pass does both.
         let running = self.running();
         for (index, steps) in self.steps[..running].iter_mut().enumerate() {
-            if let Some(overflow_ns) = steps.overflow_ns.filter(|&overflow_ns| overflow_ns <= step_ns) {
+            if steps.overflow_ns <= step_ns {
                 let event = &self.events[index];
+                let overflow_ns = steps.overflow_ns;
                 assert_eq!(overflow_ns, step_ns, "overflow of event {} at {overflow_ns} ns passed unseen", event.id);
                 assert!(event.counter.overflow_reached(&self.source), "event {} overflowed early", event.id);
-                steps.overflow_ns = None;
+                steps.overflow_ns = NEVER;
                 steps.awaits_overflow = false;
-                steps.overflowed_at_ns = Some(step_ns);
+                steps.overflowed_at_ns = step_ns;
                 self.stats.overflows += 1;
                 if self.pmi_pending_ns.is_none() {
                     let skid_end_ns = step_ns.saturating_add(self.config.skid_ns);
                     self.pmi_pending_ns = Some(skid_end_ns.max(self.handler_busy_until_ns));
                 }
             }
-            if steps.unthrottle_ns.is_some_and(|tick_ns| tick_ns <= step_ns) {
+            if steps.unthrottle_ns <= step_ns {
                 let event = &mut self.events[index];
-                steps.unthrottle_ns = None;
+                steps.unthrottle_ns = NEVER;
                 steps.stale = true;
                 self.any_stale = true;
                 let before = event.counter.samples_throttled();
@@ -492,9 +509,10 @@ impl CpuPmu {
         let tick = governor.tick_of(now_ns);
         let running = self.running();
         for (index, steps) in self.steps[..running].iter_mut().enumerate() {
-            let Some(overflowed_at_ns) = steps.overflowed_at_ns.take() else {
+            let overflowed_at_ns = std::mem::replace(&mut steps.overflowed_at_ns, NEVER);
+            if overflowed_at_ns == NEVER {
                 continue;
-            };
+            }
             let latency_ns = now_ns - overflowed_at_ns;
             if self.pmi_latency_run.0 == latency_ns {
                 self.pmi_latency_run.1 += 1;
@@ -514,7 +532,7 @@ impl CpuPmu {
                 PmiOutcome::SampledThrottled => {
                     self.stats.samples += 1;
                     self.stats.throttles += 1;
-                    steps.unthrottle_ns = Some((tick + 1).saturating_mul(governor.tick_ns()));
+                    steps.unthrottle_ns = (tick + 1).saturating_mul(governor.tick_ns());
                 }
             }
         }
@@ -549,11 +567,11 @@ impl CpuPmu {
         let event = &mut self.events[index];
         let steps = &mut self.steps[index];
         debug_assert_eq!(event.synced_ns, self.now_ns);
-        if steps.overflowed_at_ns.take().is_some() {
+        if std::mem::replace(&mut steps.overflowed_at_ns, NEVER) != NEVER {
             self.stats.overflows_dropped += 1;
         }
-        steps.overflow_ns = None;
-        steps.unthrottle_ns = None;
+        steps.overflow_ns = NEVER;
+        steps.unthrottle_ns = NEVER;
         steps.stale = true;
         self.any_stale = true;
         let before = event.counter.samples_throttled();
@@ -595,18 +613,18 @@ impl CpuPmu {
                 continue;
             }
             steps.stale = false;
-            steps.overflow_ns = None;
+            steps.overflow_ns = NEVER;
             let counter = &event.counter;
             steps.awaits_overflow =
-                counter.is_counting() && counter.config().raises_pmi() && steps.overflowed_at_ns.is_none();
+                counter.is_counting() && counter.config().raises_pmi() && steps.overflowed_at_ns == NEVER;
             assert!(
                 index < running
-                    || (!counter.is_counting() && steps.overflowed_at_ns.is_none() && steps.unthrottle_ns.is_none()),
+                    || (!counter.is_counting() && steps.overflowed_at_ns == NEVER && steps.unthrottle_ns == NEVER),
                 "event {} has steps pending but is not on a counter",
                 event.id
             );
             if steps.awaits_overflow {
-                steps.overflow_ns = counter.pending_overflow_ns(&self.source);
+                steps.overflow_ns = counter.pending_overflow_ns(&self.source).unwrap_or(NEVER);
             }
         }
         self.next_step_ns = self.find_next_step();
@@ -615,24 +633,17 @@ impl CpuPmu {
     /// The earliest of the rotation, the pending PMI, every overflow and unthrottling tick, and
     /// the next rate change if an overflow time depends on it.
     fn find_next_step(&self) -> Option<u64> {
-        // Branch-free minimum: `None` counts as the end of time, and `any` tells it from `Some(u64::MAX)`.
-        let (mut next_ns, mut any) = (u64::MAX, false);
-        let mut consider = |time_ns: Option<u64>| {
-            next_ns = next_ns.min(time_ns.unwrap_or(u64::MAX));
-            any |= time_ns.is_some();
-        };
-        consider(self.rotation_due_ns());
-        consider(self.pmi_pending_ns);
+        // Branch-free minimum, with `None` as NEVER: no step is ever due there.
+        let mut next_ns = self.rotation_due_ns().unwrap_or(NEVER).min(self.pmi_pending_ns.unwrap_or(NEVER));
         let mut rate_matters = false;
         for steps in &self.steps[..self.running()] {
-            consider(steps.overflow_ns);
-            consider(steps.unthrottle_ns);
+            next_ns = next_ns.min(steps.overflow_ns).min(steps.unthrottle_ns);
             rate_matters |= steps.awaits_overflow;
         }
         if rate_matters {
-            consider(self.source.next_change_ns());
+            next_ns = next_ns.min(self.source.next_change_ns().unwrap_or(NEVER));
         }
-        any.then_some(next_ns)
+        (next_ns != NEVER).then_some(next_ns)
     }
 }
 
