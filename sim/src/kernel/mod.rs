@@ -34,7 +34,7 @@ pub enum Track {
 use crate::engine::{Model, Scheduler};
 use crate::event::Event;
 use crate::lockdep::{EdgeSeen, LockOrder, OrderNode};
-use crate::locks::{Handoff, LockKind, Mode, Mutex, PercpuRwsem, Srcu, TaskId, WriteStart};
+use crate::locks::{LockKind, Mode, Mutex, PercpuRwsem, Srcu, TaskId, WriteStart};
 use crate::lockstat::{LockStat, new_histogram};
 use crate::perf::{Perf, PerfConfig};
 use crate::rng::{ChaCha8Rng, exp_ns, stream_rng};
@@ -1164,23 +1164,29 @@ impl Kernel {
             let name = format!("{} ({})", self.lock_name(lock), held.mode.letter());
             self.trace_span(Track::Task(task), "hold", held.acquired_ns, now_ns, || name);
         }
-        let handoffs: Vec<Handoff> = match &mut self.locks[lock as usize] {
+        match &mut self.locks[lock as usize] {
             LockState::Mutex(m) | LockState::Spinlock(m) => {
-                m.unlock(task).map(|next| Handoff { task: next, mode: Mode::Write }).into_iter().collect()
+                if let Some(next) = m.unlock(task) {
+                    self.wake_with_lock(next, sched);
+                }
             }
             LockState::PercpuRwsem(sem) => match held.mode {
-                Mode::Read => sem.up_read(task).into_iter().collect(),
-                Mode::Write => sem.up_write(task, now_ns),
+                Mode::Read => {
+                    if let Some(handoff) = sem.up_read(task) {
+                        self.wake_with_lock(handoff.task, sched);
+                    }
+                }
+                Mode::Write => {
+                    for handoff in sem.up_write(task, now_ns) {
+                        self.wake_with_lock(handoff.task, sched);
+                    }
+                }
             },
             LockState::Srcu(srcu) => {
                 for done in srcu.read_unlock(task) {
                     self.finish_srcu_sync(done, sched);
                 }
-                Vec::new()
             }
-        };
-        for handoff in handoffs {
-            self.wake_with_lock(handoff.task, sched);
         }
     }
 
