@@ -215,6 +215,21 @@ struct Task {
     ipi: Option<PendingIpi>,
 }
 
+/// A task's wait-for edges: a mutex or spinlock owner inline (most blocks), else a list.
+enum Blockers {
+    Owner(Option<TaskId>),
+    List(Vec<TaskId>),
+}
+
+impl Blockers {
+    fn as_slice(&self) -> &[TaskId] {
+        match self {
+            Blockers::Owner(owner) => owner.as_slice(),
+            Blockers::List(tasks) => tasks,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug)]
 struct PendingIpi {
     cpu: u32,
@@ -535,7 +550,7 @@ impl Kernel {
             waits_for: self.lock_name(wait.lock),
             mode: wait.mode,
             position: self.position_name(wait.at),
-            blockers: self.blockers(id).into_iter().map(|b| self.tasks[b as usize].name.clone()).collect(),
+            blockers: self.blockers(id).as_slice().iter().map(|&b| self.tasks[b as usize].name.clone()).collect(),
         }
     }
 
@@ -1207,18 +1222,18 @@ impl Kernel {
     }
 
     /// The tasks `task` waits for (its wait-for edges).
-    fn blockers(&self, task: TaskId) -> Vec<TaskId> {
+    fn blockers(&self, task: TaskId) -> Blockers {
         let t = &self.tasks[task as usize];
         let Some(wait) = t.wait else {
-            return Vec::new();
+            return Blockers::Owner(None);
         };
         if !matches!(t.state, TaskState::Blocked | TaskState::Frozen) {
-            return Vec::new();
+            return Blockers::Owner(None);
         }
         match &self.locks[wait.lock as usize] {
-            LockState::Mutex(m) | LockState::Spinlock(m) => m.owner().into_iter().collect(),
-            LockState::PercpuRwsem(sem) => sem.blockers(task),
-            LockState::Srcu(srcu) => srcu.blockers(task),
+            LockState::Mutex(m) | LockState::Spinlock(m) => Blockers::Owner(m.owner()),
+            LockState::PercpuRwsem(sem) => Blockers::List(sem.blockers(task)),
+            LockState::Srcu(srcu) => Blockers::List(srcu.blockers(task)),
         }
     }
 }
