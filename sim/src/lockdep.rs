@@ -19,6 +19,18 @@ pub struct OrderNode {
     pub mode: Mode,
 }
 
+impl OrderNode {
+    /// The node as one integer that sorts as `OrderNode` does: class, then subclass, then mode.
+    fn packed(self) -> u32 {
+        (self.class as u32) << 16 | (self.subclass as u32) << 8 | self.mode as u32
+    }
+}
+
+/// An edge's key: sorts as the pair `(held, acquiring)` does, and compares in one instruction.
+fn edge_key(held: OrderNode, acquiring: OrderNode) -> u64 {
+    (held.packed() as u64) << 32 | acquiring.packed() as u64
+}
+
 /// Where an edge was first seen: the run, time, task, and both script positions.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EdgeSeen {
@@ -32,7 +44,10 @@ pub struct EdgeSeen {
 
 #[derive(Clone, Debug, Default)]
 pub struct LockOrder {
-    edges: BTreeMap<(OrderNode, OrderNode), EdgeSeen>,
+    /// [`edge_key`] of each edge, ascending: edges are listed in `(held, acquiring)` order.
+    keys: Vec<u64>,
+    /// The edges, in step with `keys`.
+    edges: Vec<(OrderNode, OrderNode, EdgeSeen)>,
 }
 
 /// One possible deadlock: a cycle of edges, each `(held, acquiring, first seen)`.
@@ -44,7 +59,14 @@ pub struct OrderCycle {
 impl LockOrder {
     /// Records "held `held`, acquiring `acquiring`"; the first sighting is kept.
     pub fn record(&mut self, held: OrderNode, acquiring: OrderNode, seen: impl FnOnce() -> EdgeSeen) {
-        self.edges.entry((held, acquiring)).and_modify(|e| e.count += 1).or_insert_with(seen);
+        let key = edge_key(held, acquiring);
+        match self.keys.binary_search(&key) {
+            Ok(index) => self.edges[index].2.count += 1,
+            Err(index) => {
+                self.keys.insert(index, key);
+                self.edges.insert(index, (held, acquiring, seen()));
+            }
+        }
     }
 
     pub fn edge_count(&self) -> usize {
@@ -52,30 +74,33 @@ impl LockOrder {
     }
 
     pub fn edges(&self) -> impl Iterator<Item = (&OrderNode, &OrderNode, &EdgeSeen)> {
-        self.edges.iter().map(|((a, b), seen)| (a, b, seen))
+        self.edges.iter().map(|(a, b, seen)| (a, b, seen))
     }
 
     /// Adds another graph's edges. Each edge keeps its earliest sighting by (run, time), so
     /// merging in any order gives the same graph.
     pub fn merge(&mut self, other: &LockOrder) {
-        for (key, seen) in &other.edges {
-            self.edges
-                .entry(*key)
-                .and_modify(|e| {
+        for (&key, (a, b, seen)) in other.keys.iter().zip(&other.edges) {
+            match self.keys.binary_search(&key) {
+                Ok(index) => {
+                    let e = &mut self.edges[index].2;
                     let count = e.count + seen.count;
                     if (seen.run, seen.time_ns) < (e.run, e.time_ns) {
                         *e = seen.clone();
                     }
                     e.count = count;
-                })
-                .or_insert_with(|| seen.clone());
+                }
+                Err(index) => {
+                    self.keys.insert(index, key);
+                    self.edges.insert(index, (*a, *b, seen.clone()));
+                }
+            }
         }
     }
 
     /// Inserts an edge as another graph saw it (for graphs read back from a file).
     pub fn insert(&mut self, held: OrderNode, acquiring: OrderNode, seen: EdgeSeen) {
-        let mut one = LockOrder::default();
-        one.edges.insert((held, acquiring), seen);
+        let one = LockOrder { keys: vec![edge_key(held, acquiring)], edges: vec![(held, acquiring, seen)] };
         self.merge(&one);
     }
 
@@ -85,7 +110,7 @@ impl LockOrder {
         type Key = (ClassId, u8);
         let key = |n: &OrderNode| (n.class, n.subclass);
         let mut out: BTreeMap<Key, Vec<(&OrderNode, &OrderNode, &EdgeSeen)>> = BTreeMap::new();
-        for ((a, b), seen) in &self.edges {
+        for (a, b, seen) in &self.edges {
             out.entry(key(a)).or_default().push((a, b, seen));
         }
         let mut cycles = Vec::new();
@@ -260,6 +285,37 @@ mod tests {
         let mut lengths: Vec<usize> = g.cycles(kind).iter().map(|c| c.edges.len()).collect();
         lengths.sort();
         assert_eq!(lengths, vec![1, 2]);
+    }
+
+    #[test]
+    fn edge_keys_sort_as_node_pairs() {
+        let mut nodes = Vec::new();
+        for class in [0, 1, 255, 256, ClassId::MAX] {
+            for subclass in [0, 1, u8::MAX] {
+                for mode in [Mode::Read, Mode::Write] {
+                    nodes.push(OrderNode { class, subclass, mode });
+                }
+            }
+        }
+        for &a in &nodes {
+            for &b in &nodes {
+                for &c in &nodes {
+                    assert_eq!(edge_key(a, b).cmp(&edge_key(a, c)), (a, b).cmp(&(a, c)));
+                    assert_eq!(edge_key(a, c).cmp(&edge_key(b, c)), (a, c).cmp(&(b, c)));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn edges_are_listed_in_held_then_acquiring_order_and_counted() {
+        let mut g = LockOrder::default();
+        let pairs = [(2, 0), (0, 3), (2, 1), (0, 1), (1, 0), (0, 3)];
+        for (held, acquiring) in pairs {
+            g.record(node(held, Mode::Write), node(acquiring, Mode::Read), || seen(0));
+        }
+        let listed: Vec<_> = g.edges().map(|(a, b, s)| (a.class, b.class, s.count)).collect();
+        assert_eq!(listed, vec![(0, 1, 1), (0, 3, 2), (1, 0, 1), (2, 0, 1), (2, 1, 1)]);
     }
 
     #[test]

@@ -80,8 +80,14 @@ impl HotplugDriver {
         let cpus = cx.online.len() as u32;
         match self.mode {
             HotplugMode::Random => {
-                let eligible: Vec<u32> = (1..cpus).filter(|&c| cx.online[c as usize]).collect();
-                (!eligible.is_empty()).then(|| eligible[cx.rng.random_range(0..eligible.len())])
+                // The same draw as indexing a list of the eligible CPUs, without building it.
+                let eligible = cx.online.get(1..).unwrap_or(&[]);
+                let count = eligible.iter().filter(|&&online| online).count();
+                (count > 0).then(|| {
+                    let nth = cx.rng.random_range(0..count);
+                    let index = eligible.iter().enumerate().filter(|(_, online)| **online).nth(nth).expect("counted").0;
+                    index as u32 + 1
+                })
             }
             HotplugMode::Rolling => {
                 for _ in 1..cpus {

@@ -149,14 +149,14 @@ impl Kernel {
         }
         let first = self.blockers(start);
         // A cycle needs a blocker that waits in turn (or `start` itself): most blocks have none.
-        if first.iter().all(|&t| t != start && !self.waits(t)) {
+        if first.as_slice().iter().all(|&t| t != start && !self.waits(t)) {
             return None;
         }
         let mut path = vec![start];
         let mut stack = vec![(first, 0usize)];
         self.visit_stamp[start as usize] = self.stamp;
         while let Some((edges, next)) = stack.last_mut() {
-            let Some(&to) = edges.get(*next) else {
+            let Some(&to) = edges.as_slice().get(*next) else {
                 stack.pop();
                 path.pop();
                 continue;

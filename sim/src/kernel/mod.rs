@@ -34,7 +34,7 @@ pub enum Track {
 use crate::engine::{Model, RunOutcome, Scheduler, StopReason};
 use crate::event::Event;
 use crate::lockdep::{EdgeSeen, LockOrder, OrderNode};
-use crate::locks::{Handoff, LockKind, Mode, Mutex, PercpuRwsem, Srcu, TaskId, WriteStart};
+use crate::locks::{LockKind, Mode, Mutex, PercpuRwsem, Srcu, TaskId, WriteStart};
 use crate::lockstat::{LockStat, new_histogram};
 use crate::perf::{Perf, PerfConfig};
 use crate::rng::{ChaCha8Rng, exp_ns, stream_rng};
@@ -213,6 +213,21 @@ struct Task {
     last: Option<OpOutcome>,
     /// An IPI whose handler has not run yet.
     ipi: Option<PendingIpi>,
+}
+
+/// A task's wait-for edges: a mutex or spinlock owner inline (most blocks), else a list.
+enum Blockers {
+    Owner(Option<TaskId>),
+    List(Vec<TaskId>),
+}
+
+impl Blockers {
+    fn as_slice(&self) -> &[TaskId] {
+        match self {
+            Blockers::Owner(owner) => owner.as_slice(),
+            Blockers::List(tasks) => tasks,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -537,7 +552,7 @@ impl Kernel {
             waits_for: self.lock_name(wait.lock),
             mode: wait.mode,
             position: self.position_name(wait.at),
-            blockers: self.blockers(id).into_iter().map(|b| self.tasks[b as usize].name.clone()).collect(),
+            blockers: self.blockers(id).as_slice().iter().map(|&b| self.tasks[b as usize].name.clone()).collect(),
         }
     }
 
@@ -1166,23 +1181,29 @@ impl Kernel {
             let name = format!("{} ({})", self.lock_name(lock), held.mode.letter());
             self.trace_span(Track::Task(task), "hold", held.acquired_ns, now_ns, || name);
         }
-        let handoffs: Vec<Handoff> = match &mut self.locks[lock as usize] {
+        match &mut self.locks[lock as usize] {
             LockState::Mutex(m) | LockState::Spinlock(m) => {
-                m.unlock(task).map(|next| Handoff { task: next, mode: Mode::Write }).into_iter().collect()
+                if let Some(next) = m.unlock(task) {
+                    self.wake_with_lock(next, sched);
+                }
             }
             LockState::PercpuRwsem(sem) => match held.mode {
-                Mode::Read => sem.up_read(task).into_iter().collect(),
-                Mode::Write => sem.up_write(task, now_ns),
+                Mode::Read => {
+                    if let Some(handoff) = sem.up_read(task) {
+                        self.wake_with_lock(handoff.task, sched);
+                    }
+                }
+                Mode::Write => {
+                    for handoff in sem.up_write(task, now_ns) {
+                        self.wake_with_lock(handoff.task, sched);
+                    }
+                }
             },
             LockState::Srcu(srcu) => {
                 for done in srcu.read_unlock(task) {
                     self.finish_srcu_sync(done, sched);
                 }
-                Vec::new()
             }
-        };
-        for handoff in handoffs {
-            self.wake_with_lock(handoff.task, sched);
         }
     }
 
@@ -1203,18 +1224,18 @@ impl Kernel {
     }
 
     /// The tasks `task` waits for (its wait-for edges).
-    fn blockers(&self, task: TaskId) -> Vec<TaskId> {
+    fn blockers(&self, task: TaskId) -> Blockers {
         let t = &self.tasks[task as usize];
         let Some(wait) = t.wait else {
-            return Vec::new();
+            return Blockers::Owner(None);
         };
         if !matches!(t.state, TaskState::Blocked | TaskState::Frozen) {
-            return Vec::new();
+            return Blockers::Owner(None);
         }
         match &self.locks[wait.lock as usize] {
-            LockState::Mutex(m) | LockState::Spinlock(m) => m.owner().into_iter().collect(),
-            LockState::PercpuRwsem(sem) => sem.blockers(task),
-            LockState::Srcu(srcu) => srcu.blockers(task),
+            LockState::Mutex(m) | LockState::Spinlock(m) => Blockers::Owner(m.owner()),
+            LockState::PercpuRwsem(sem) => Blockers::List(sem.blockers(task)),
+            LockState::Srcu(srcu) => Blockers::List(srcu.blockers(task)),
         }
     }
 }

@@ -326,7 +326,7 @@ proptest! {
                     continue;
                 }
                 reaches_frozen |= k.tasks[u as usize].state == TaskState::Frozen;
-                frontier.extend(k.blockers(u));
+                frontier.extend_from_slice(k.blockers(u).as_slice());
             }
             prop_assert!(reaches_frozen, "task {} blocked but not behind a reported cycle", t);
         }

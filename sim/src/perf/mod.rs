@@ -2,7 +2,8 @@
 //! PMU (`online` flag and installed events), `perf_online_mask`, the usable mask of the
 //! percpu-state scheme, and which CPU reads each uncore PMU in each package.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 /// Most PMU slots (registered at boot or by churn) a machine may have.
 pub const MAX_PMUS: usize = 64;
@@ -61,6 +62,27 @@ impl PerfConfig {
     }
 }
 
+/// Hashes event ids for the `installed` index with splitmix64: fixed, cheap, and spreading the
+/// task bits of an id (`task << 32 | counter`) over the table.
+#[derive(Default)]
+struct EventIdHasher(u64);
+
+impl Hasher for EventIdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &byte in bytes {
+            self.write_u64(byte as u64);
+        }
+    }
+
+    fn write_u64(&mut self, id: u64) {
+        self.0 = crate::rng::splitmix64(self.0 ^ id);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Installed {
     pub cpu: u32,
@@ -84,7 +106,8 @@ pub struct Perf {
     active: Vec<bool>,
     /// `[pmu * packages + package]`: the CPU that reads an uncore PMU in a package.
     uncore_owner: Vec<u32>,
-    installed: BTreeMap<u64, Installed>,
+    /// Where each installed event is. Only looked up, never iterated: no hash order leaks out.
+    installed: HashMap<u64, Installed, BuildHasherDefault<EventIdHasher>>,
     pub events_installed_total: u64,
     pub events_removed_total: u64,
     pub events_moved_total: u64,
@@ -110,7 +133,7 @@ impl Perf {
             usable: vec![true; cpus as usize],
             active: vec![true; cpus as usize],
             uncore_owner: vec![NO_CPU; npmus * config.packages as usize],
-            installed: BTreeMap::new(),
+            installed: HashMap::default(),
             events_installed_total: 0,
             events_removed_total: 0,
             events_moved_total: 0,

@@ -59,23 +59,32 @@ impl RadixHeap {
     }
 
     /// Makes bucket 0 hold the minimum, if there is any item.
+    #[inline]
     fn refill(&mut self) {
+        if self.occupied[0] & 1 != 0 {
+            return;
+        }
         let Some(bucket) = self.lowest_occupied() else {
             return;
         };
-        if bucket == 0 {
+        self.unmark(bucket);
+        let (lower, upper) = self.buckets.split_at_mut(bucket);
+        let items = &mut upper[0];
+        // Most refills find a bucket of one: it is the minimum and moves straight to bucket 0.
+        if let [item] = items[..] {
+            items.clear();
+            self.last = item.key();
+            lower[0].push(item);
+            self.mark(0);
             return;
         }
-        let mut items = std::mem::take(&mut self.buckets[bucket]);
-        self.unmark(bucket);
         self.last = items.iter().map(Scheduled::key).min().expect("occupied bucket is non-empty");
         for item in items.drain(..) {
             let to = bucket_of(item.key(), self.last);
             debug_assert!(to < bucket);
-            self.buckets[to].push(item);
-            self.mark(to);
+            lower[to].push(item);
+            self.occupied[to >> 6] |= 1 << (to & 63);
         }
-        self.buckets[bucket] = items;
     }
 
     /// Re-buckets everything around a new, lower minimum. Only needed when a peek moved `last`
