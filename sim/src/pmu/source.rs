@@ -294,8 +294,19 @@ impl EventSource {
     }
 
     /// Moves the source's clock to `now_ns`, entering every phase that starts at or before it.
+    #[inline]
     pub fn advance_to(&mut self, now_ns: u64) {
         assert!(now_ns >= self.now_ns, "source {} moved back from {} ns to {now_ns} ns", self.id, self.now_ns);
+        if self.phase_end_ns.is_some_and(|end_ns| end_ns <= now_ns) {
+            self.enter_phases_to(now_ns);
+        }
+        self.now_ns = now_ns;
+    }
+
+    /// Enters every phase that starts at or before `now_ns`; kept out of line, as most calls
+    /// stay within the phase.
+    #[inline(never)]
+    fn enter_phases_to(&mut self, now_ns: u64) {
         while let Some(end_ns) = self.phase_end_ns.filter(|&end_ns| end_ns <= now_ns) {
             self.close_segment(end_ns);
             let PhasePlan::Random { config, rng } = &mut self.plan else {
@@ -305,7 +316,6 @@ impl EventSource {
             self.phase_rates = rates;
             self.phase_end_ns = Some(end_ns.saturating_add(length_ns));
         }
-        self.now_ns = now_ns;
     }
 
     /// Starts or stops production at `now_ns` (the CPU comes online or goes offline). The
