@@ -608,10 +608,12 @@ impl CpuPmu {
         }
         self.any_stale = false;
         let running = self.running();
-        for (index, (event, steps)) in self.events.iter().zip(&mut self.steps).enumerate() {
+        // Only the entries to solve again touch their (much larger) event.
+        for (index, steps) in self.steps.iter_mut().enumerate() {
             if !(rate_changed || steps.stale) {
                 continue;
             }
+            let event = &self.events[index];
             steps.stale = false;
             steps.overflow_ns = NEVER;
             let counter = &event.counter;
