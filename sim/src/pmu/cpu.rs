@@ -200,6 +200,8 @@ pub struct CpuPmu {
     /// The first multiple of `mux_interval_ns` strictly after `now_ns`: when a rotation is due
     /// if one is needed. Moves with the clock, so no step divides to find it.
     rotation_after_ns: u64,
+    /// The tick of the latest PMI and where it ends, so that most PMIs need no division.
+    pmi_tick: (u64, u64),
     /// Rotation order (`ctx->flexible_groups`): the first `counters` run.
     events: Vec<PmuEvent>,
     /// `steps[i]` is what is pending for `events[i]`.
@@ -230,6 +232,7 @@ impl CpuPmu {
             now_ns: source.now_ns(),
             next_step_ns: None,
             rotation_after_ns: multiple_after(source.now_ns(), config.mux_interval_ns),
+            pmi_tick: (0, 0),
             source,
             events: Vec::new(),
             steps: Vec::new(),
@@ -506,7 +509,12 @@ impl CpuPmu {
         assert!(self.online, "PMI delivered on offline cpu {}", self.cpu());
         self.pmi_pending_ns = None;
         self.stats.pmis += 1;
-        let tick = governor.tick_of(now_ns);
+        if now_ns >= self.pmi_tick.1 {
+            let tick = governor.tick_of(now_ns);
+            self.pmi_tick = (tick, (tick + 1).saturating_mul(governor.tick_ns()));
+        }
+        let tick = self.pmi_tick.0;
+        debug_assert_eq!(tick, governor.tick_of(now_ns));
         let running = self.running();
         for (index, steps) in self.steps[..running].iter_mut().enumerate() {
             let overflowed_at_ns = std::mem::replace(&mut steps.overflowed_at_ns, NEVER);
@@ -532,7 +540,7 @@ impl CpuPmu {
                 PmiOutcome::SampledThrottled => {
                     self.stats.samples += 1;
                     self.stats.throttles += 1;
-                    steps.unthrottle_ns = (tick + 1).saturating_mul(governor.tick_ns());
+                    steps.unthrottle_ns = self.pmi_tick.1;
                 }
             }
         }
