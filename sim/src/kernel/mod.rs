@@ -687,10 +687,12 @@ impl Kernel {
         self.violations.push(Violation { invariant, time_ns: now_ns, cpu, task: name, position, what });
     }
 
-    /// A violation seen by the machine (a PMU), not at a task's script step.
-    fn machine_violation(&mut self, invariant: u8, cpu: u32, what: String, now_ns: u64) {
+    /// A violation seen by the machine (a PMU), not at a task's script step. A PMU that ran
+    /// ahead finds it after the fact, so it goes in time order among those already recorded.
+    fn machine_violation(&mut self, invariant: u8, cpu: u32, what: String, time_ns: u64) {
         let (task, position) = (String::new(), String::new());
-        self.violations.push(Violation { invariant, time_ns: now_ns, cpu, task, position, what });
+        let at = self.violations.partition_point(|v| v.time_ns <= time_ns);
+        self.violations.insert(at, Violation { invariant, time_ns, cpu, task, position, what });
     }
 
     /// A handler's cost, reserved on the target CPU when the IPI is sent.
@@ -1288,16 +1290,16 @@ impl Kernel {
         self.report_offline_pmis(offline);
     }
 
-    /// Records PMIs found due on offline CPUs while running ahead; they happened before the
-    /// quantum, so each goes in time order among the violations already recorded.
+    /// Records PMIs found due on offline CPUs while running ahead (a core unit's CPU is its reader).
     fn report_offline_pmis(&mut self, offline: Vec<pmu_load::OfflinePmi>) {
         for pmi in offline {
-            let (unit, cpu, time_ns) = (pmi.unit, pmi.unit as u32, pmi.time_ns);
-            let what = format!("PMI of PMU unit {unit} due on offline cpu {cpu}");
-            let at = self.violations.partition_point(|v| v.time_ns <= time_ns);
-            let (task, position) = (String::new(), String::new());
-            self.violations.insert(at, Violation { invariant: 2, time_ns, cpu, task, position, what });
+            self.offline_pmi(pmi.unit, pmi.unit as u32, pmi.time_ns);
         }
+    }
+
+    /// Invariant 2: a PMI of `unit` due while its reader `cpu` is offline.
+    fn offline_pmi(&mut self, unit: usize, cpu: u32, time_ns: u64) {
+        self.machine_violation(2, cpu, format!("PMI of PMU unit {unit} due on offline cpu {cpu}"), time_ns);
     }
 
     /// Brings core units that run ahead to where one event per wake would have left them when
@@ -1374,7 +1376,7 @@ impl Kernel {
         let pmi_due = load.units[unit].pmi_pending_ns().is_some_and(|t| t <= now_ns);
         if pmi_due && !reader.is_some_and(|c| self.online[c as usize]) {
             let cpu = reader.unwrap_or(u32::MAX);
-            self.machine_violation(2, cpu, format!("PMI of PMU unit {unit} due on offline cpu {cpu}"), now_ns);
+            self.offline_pmi(unit, cpu, now_ns);
         }
         let load = self.pmu.as_mut().expect("checked");
         load.units[unit].advance_to(now_ns, &mut load.governor);
