@@ -200,10 +200,9 @@ pub struct EventSource {
     /// The current constant-rate segment starts at the later of the phase start and the last
     /// `set_running` change.
     segment_start_ns: u64,
-    /// `I(segment_start_ns)` per kind, in events × 10^-9 (rate per second × nanoseconds).
-    segment_start_integral: [u128; EventKind::COUNT],
-    /// The same split as `I / 10^9` and `I mod 10^9`, so that counts and times within the
-    /// segment need only 64-bit division.
+    /// `I(segment_start_ns)` per kind, in events × 10^-9 (rate per second × nanoseconds), kept
+    /// split as `I / 10^9` and `I mod 10^9` so that counts and times within the segment need
+    /// only 64-bit division.
     segment_start_count: [u128; EventKind::COUNT],
     segment_start_rem: [u64; EventKind::COUNT],
     /// Segments closed so far: a time solved for in one segment holds until this changes.
@@ -244,7 +243,6 @@ impl EventSource {
             phase_end_ns,
             running: true,
             segment_start_ns: origin_ns,
-            segment_start_integral: [0; EventKind::COUNT],
             segment_start_count: [0; EventKind::COUNT],
             segment_start_rem: [0; EventKind::COUNT],
             segments_closed: 0,
@@ -385,14 +383,15 @@ impl EventSource {
     fn integral_at(&self, kind: EventKind, time_ns: u64) -> u128 {
         debug_assert!(time_ns >= self.segment_start_ns);
         let elapsed_ns = (time_ns - self.segment_start_ns) as u128;
-        self.segment_start_integral[kind.index()] + self.rate_per_s(kind) as u128 * elapsed_ns
+        let k = kind.index();
+        let start = self.segment_start_count[k] * NS_PER_S as u128 + self.segment_start_rem[k] as u128;
+        start + self.rate_per_s(kind) as u128 * elapsed_ns
     }
 
     fn close_segment(&mut self, end_ns: u64) {
         for kind in EventKind::ALL {
             let integral = self.integral_at(kind, end_ns);
             let k = kind.index();
-            self.segment_start_integral[k] = integral;
             self.segment_start_count[k] = integral / NS_PER_S as u128;
             self.segment_start_rem[k] = (integral % NS_PER_S as u128) as u64;
         }
@@ -541,7 +540,7 @@ mod tests {
                     prop_assert_eq!(source.count(kind) as u128, integral / NS_PER_S as u128);
                     let target = integral / NS_PER_S as u128 + (1u128 << ahead_bits);
                     let rate = source.rate_per_s(kind) as u128;
-                    let start = source.segment_start_integral[kind.index()];
+                    let start = source.integral_at(kind, source.segment_start_ns);
                     let expected = (rate > 0)
                         .then(|| source.segment_start_ns as u128 + (target * NS_PER_S as u128 - start).div_ceil(rate))
                         .and_then(|t| u64::try_from(t).ok());
