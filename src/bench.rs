@@ -286,53 +286,30 @@ fn overrides(pairs: &[(&str, String)]) -> Vec<(String, String)> {
 
 /// The scenario a model row runs at `cpus` for `duration_ns`.
 fn scenario(workload: Workload, cpus: u32, duration_ns: u64) -> Result<Scenario> {
-    let duration = format!("\"{duration_ns}ns\"");
-    let (preset, pairs) = match workload {
-        Workload::Scaling => (
-            "pmu-load",
-            vec![
-                ("machine.cpus", cpus.to_string()),
-                ("machine.packages", cpus.div_ceil(SCALING_CPUS_PER_PACKAGE).to_string()),
-                ("pmu_load.sampling_events", "1".into()),
-                ("pmu_load.sample_period", SCALING_SAMPLE_PERIOD.to_string()),
-                ("run.duration", duration),
-            ],
-        ),
-        Workload::Storm => (
-            "storm",
-            vec![
-                ("machine.cpus", cpus.to_string()),
-                ("machine.packages", cpus.min(8).to_string()),
-                ("run.duration", duration),
-            ],
-        ),
-        Workload::Storm16 => (
-            "storm",
-            vec![
-                ("machine.cpus", cpus.to_string()),
-                ("machine.packages", cpus.min(8).to_string()),
-                ("pmus.core", "8".into()),
-                ("pmus.uncore", "8".into()),
-                ("pmus.churn_slots", "0".into()),
-                ("run.duration", duration),
-            ],
-        ),
-        Workload::PmuLoad => (
-            "pmu-load",
-            vec![
-                ("machine.cpus", cpus.to_string()),
-                ("machine.packages", cpus.div_ceil(SCALING_CPUS_PER_PACKAGE).to_string()),
-                ("run.duration", duration),
-            ],
-        ),
+    let mut pairs = vec![("machine.cpus", cpus.to_string()), ("run.duration", format!("\"{duration_ns}ns\""))];
+    let preset = match workload {
+        Workload::Scaling | Workload::PmuLoad => {
+            pairs.push(("machine.packages", cpus.div_ceil(SCALING_CPUS_PER_PACKAGE).to_string()));
+            if workload == Workload::Scaling {
+                pairs.push(("pmu_load.sampling_events", "1".into()));
+                pairs.push(("pmu_load.sample_period", SCALING_SAMPLE_PERIOD.to_string()));
+            }
+            "pmu-load"
+        }
+        Workload::Storm | Workload::Storm16 => {
+            pairs.push(("machine.packages", cpus.min(8).to_string()));
+            if workload == Workload::Storm16 {
+                pairs.extend([
+                    ("pmus.core", "8".into()),
+                    ("pmus.uncore", "8".into()),
+                    ("pmus.churn_slots", "0".into()),
+                ]);
+            }
+            "storm"
+        }
         Workload::Default | Workload::DefaultFixed => {
-            let fixed = (workload == Workload::DefaultFixed).to_string();
-            let pairs = vec![
-                ("machine.cpus", cpus.to_string()),
-                ("scheme.free_outside_ctx_mutex", fixed),
-                ("run.duration", duration),
-            ];
-            ("default", pairs)
+            pairs.push(("scheme.free_outside_ctx_mutex", (workload == Workload::DefaultFixed).to_string()));
+            "default"
         }
         Workload::Queue => bail!("internal error: the queue row runs PHOLD, not a scenario"),
     };
