@@ -1,10 +1,8 @@
 //! End-to-end tests of `cpuhpsim bench`: the real binary, its exit codes and its output.
 
-use std::process::{Command, Output};
+mod common;
 
-fn cpuhpsim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cpuhpsim")).args(args).output().expect("binary runs")
-}
+use common::cpuhpsim;
 
 fn assert_bad_input(args: &[&str], names: &str) {
     let out = cpuhpsim(args);
@@ -39,10 +37,9 @@ fn phold_prints_engine_baseline_and_ratio() {
     assert!(median.contains("engine") && median.contains("baseline") && median.contains("engine/baseline"));
 }
 
-/// A fresh scratch directory for one test's output.
+/// A fresh, empty scratch directory for one test's output.
 fn scratch(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("cpuhpsim-cli-bench-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+    let dir = common::scratch("cli-bench", name);
     std::fs::create_dir_all(&dir).expect("scratch directory");
     dir
 }

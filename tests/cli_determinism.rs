@@ -97,7 +97,7 @@ duration = "400ms"
     let (ta, tb) = (root.join("a.json"), root.join("b.json"));
     // The core PMUs run ahead on rayon's threads: one thread, then three, same bytes.
     for (out, trace, threads) in [(&a, &ta, "1"), (&b, &tb, "3")] {
-        let mut run = std::process::Command::new(env!("CARGO_BIN_EXE_cpuhpsim"));
+        let mut run = common::command();
         run.env("RAYON_NUM_THREADS", threads).args([
             "run",
             "--scenario",

@@ -1,16 +1,13 @@
 //! End-to-end tests of `cpuhpsim lockbench`: exit codes, files written, replayability.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn cpuhpsim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cpuhpsim")).args(args).output().expect("binary runs")
-}
+use std::path::{Path, PathBuf};
+
+use common::cpuhpsim;
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("cpuhpsim-cli-lockbench-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
+    common::scratch("cli-lockbench", name)
 }
 
 fn assert_bad_input(extra: &[&str], names: &str) {

@@ -1,17 +1,14 @@
 //! End-to-end tests of `cpuhpsim run`, `schemes` and `presets`: the files written, byte-identical
 //! replays, and scenario-defined schemes (bad input: `cli_bad_input.rs`).
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn cpuhpsim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cpuhpsim")).args(args).output().expect("binary runs")
-}
+use std::path::{Path, PathBuf};
+
+use common::cpuhpsim;
 
 fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("cpuhpsim-cli-run-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    dir
+    common::scratch("cli-run", name)
 }
 
 fn read(dir: &Path, name: &str) -> String {

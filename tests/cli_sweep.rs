@@ -5,7 +5,7 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use common::{assert_same_tree, cpuhpsim};
 
@@ -242,12 +242,8 @@ fn an_interrupted_sweep_resumes_to_the_bytes_of_an_uninterrupted_one() {
         all.extend(extra.iter().map(|s| s.to_string()));
         all
     };
-    let mut child = Command::new(env!("CARGO_BIN_EXE_cpuhpsim"))
-        .args(with_out(&cut, &[]))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child =
+        common::command().args(with_out(&cut, &[])).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap();
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
     let mut line = String::new();
     while !line.contains("runs\n") || line.contains("grid points") {

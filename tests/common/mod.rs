@@ -6,15 +6,16 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// Runs the real binary, outside any Slurm or Kubernetes job (their variables pick a shard).
+/// The real binary, outside any Slurm or Kubernetes job (their variables pick a shard).
+pub fn command() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_cpuhpsim"));
+    command.env_remove("SLURM_ARRAY_TASK_ID").env_remove("SLURM_ARRAY_TASK_COUNT").env_remove("JOB_COMPLETION_INDEX");
+    command
+}
+
+/// Runs the binary with `args` and waits for it.
 pub fn cpuhpsim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cpuhpsim"))
-        .args(args)
-        .env_remove("SLURM_ARRAY_TASK_ID")
-        .env_remove("SLURM_ARRAY_TASK_COUNT")
-        .env_remove("JOB_COMPLETION_INDEX")
-        .output()
-        .expect("binary runs")
+    command().args(args).output().expect("binary runs")
 }
 
 /// Runs the binary and fails the test, with its stderr, unless it succeeded.
