@@ -8,14 +8,18 @@ use std::process::Command;
 use std::time::Instant;
 
 use analysis::output_dir::StagedDir;
+use analysis::stats::median;
 use anyhow::{Context, Result, bail, ensure};
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::json;
 use sim::phold::{self, MAX_LPS, PholdConfig, PholdResult};
 use sim::queue::RadixHeap;
+use workloads::command::Source;
 use workloads::duration::parse_duration_ns;
-use workloads::presets::{preset_text, resolve};
-use workloads::scenario::{MAX_RUN_NS, MAX_SCENARIO_CPUS, Scenario};
+use workloads::plan::{Plan, RunRequest};
+use workloads::run::RunId;
+use workloads::runner::run_untraced;
+use workloads::scenario::{MAX_RUN_NS, MAX_SCENARIO_CPUS};
 
 use crate::BadInput;
 
@@ -160,12 +164,6 @@ fn timed(f: impl FnOnce() -> Result<PholdResult, phold::PholdError>) -> Result<(
     Ok((result, start.elapsed().as_secs_f64()))
 }
 
-pub fn median(mut xs: Vec<f64>) -> f64 {
-    xs.sort_by(f64::total_cmp);
-    let n = xs.len();
-    if n % 2 == 1 { xs[n / 2] } else { (xs[n / 2 - 1] + xs[n / 2]) / 2.0 }
-}
-
 /// The commit of the source tree this binary was built from (`git rev-parse --short HEAD`, with
 /// `-dirty` for uncommitted changes to tracked files), or `unknown`.
 fn git_commit() -> String {
@@ -280,12 +278,8 @@ fn peak_rss_bytes() -> Option<u64> {
     Some(kb * 1024)
 }
 
-fn overrides(pairs: &[(&str, String)]) -> Vec<(String, String)> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
-}
-
-/// The scenario a model row runs at `cpus` for `duration_ns`.
-fn scenario(workload: Workload, cpus: u32, duration_ns: u64) -> Result<Scenario> {
+/// The plan of the run a model row times at `cpus` for `duration_ns`.
+fn plan(workload: Workload, cpus: u32, duration_ns: u64) -> Result<Plan> {
     let mut pairs = vec![("machine.cpus", cpus.to_string()), ("run.duration", format!("\"{duration_ns}ns\""))];
     let preset = match workload {
         Workload::Scaling | Workload::PmuLoad => {
@@ -313,8 +307,11 @@ fn scenario(workload: Workload, cpus: u32, duration_ns: u64) -> Result<Scenario>
         }
         Workload::Queue => bail!("internal error: the queue row runs PHOLD, not a scenario"),
     };
-    let text = preset_text(preset).map_err(|e| BadInput(e.to_string()))?;
-    resolve(text, &overrides(&pairs)).map_err(|e| BadInput(format!("{}: {e}", workload.name())).into())
+    let request = RunRequest {
+        sets: pairs.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+        ..RunRequest::of(Source::Preset(preset.into()))
+    };
+    Plan::for_run(&request).map_err(|e| BadInput(format!("{}: {e}", workload.name())).into())
 }
 
 /// Runs one measurement in this process and prints it as one JSON line on stdout.
@@ -341,10 +338,11 @@ fn print_one(workload: Workload, args: &ModelArgs) -> Result<()> {
             rss_peak_bytes: peak_rss_bytes().unwrap_or(0),
         }
     } else {
-        let scenario = scenario(workload, cpus, duration_ns)?;
+        let plan = plan(workload, cpus, duration_ns)?;
+        let id = RunId { seed: plan.points[0].scenario.run.seed, index: 0 };
         let before = peak_rss_bytes().unwrap_or(0);
         let start = Instant::now();
-        let r = workloads::run::run(&scenario, 0).map_err(|e| BadInput(e.to_string()))?;
+        let r = run_untraced(&plan.points[0], id).map_err(|e| BadInput(e.to_string()))?;
         let wall_s = start.elapsed().as_secs_f64();
         Sample {
             events: r.events_processed,
@@ -500,7 +498,8 @@ fn storm_cycle_ns(workload: Workload, cpus: u32) -> Result<u64> {
     let cycle_ops = u64::from(cpus - 1);
     let mut duration_ns = (60_000_000_000 * u64::from(cpus) / u64::from(TARGET_CPUS)).max(1_000_000_000);
     for _ in 0..16 {
-        let r = workloads::run::run(&scenario(workload, cpus, duration_ns)?, 0)?;
+        let plan = plan(workload, cpus, duration_ns)?;
+        let r = run_untraced(&plan.points[0], RunId { seed: plan.points[0].scenario.run.seed, index: 0 })?;
         let (downs, ups) = (r.cpu_down_ns.len(), r.cpu_up_ns.len());
         ensure!(r.ok(), "the storm at {cpus} CPUs deadlocked, stalled or broke an invariant; no cycle to time");
         if ups == cycle_ops {
@@ -760,11 +759,5 @@ mod tests {
         // n log2 n from 64 to 65,536: ×1024 in n and ×16/6 in log2 n.
         let expected = 1.0 + (16.0f64 / 6.0).ln() / 1024f64.ln();
         assert!((n_log_n_slope(64.0, 65536.0) - expected).abs() < 1e-12);
-    }
-
-    #[test]
-    fn median_of_an_even_count_is_the_mean_of_the_middle_two() {
-        assert_eq!(median(vec![4.0, 1.0, 3.0, 2.0]), 2.5);
-        assert_eq!(median(vec![5.0, 1.0, 3.0]), 3.0);
     }
 }

@@ -4,14 +4,13 @@
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
-use analysis::sweep::{Executor, empty_state};
+use analysis::stats::median;
+use analysis::sweep::{StateSink, empty_state};
 use anyhow::{Result, ensure};
 use clap::Args;
-use workloads::run::run;
+use workloads::runner::{Executor, run_untraced};
 
-use crate::BadInput;
-use crate::bench::median;
-use crate::sweep::{SweepArgs, default_args, jobs, spec};
+use crate::sweep::{SweepArgs, default_args, jobs, runner_error};
 
 #[derive(Args)]
 #[command(allow_negative_numbers = true)]
@@ -40,16 +39,16 @@ pub fn bench_sweep(args: &SweepBenchArgs) -> Result<()> {
         duration: Some(args.duration.clone()),
         ..default_args()
     };
-    let (spec, command) = spec(&sweep)?;
-    let grid = spec.grid().map_err(|e| BadInput(format!("{}: {}", e.key, e.message)))?;
-    let runs: Vec<u64> = (0..spec.run_count(grid.len())).collect();
+    let plan = sweep.plan()?;
+    let command = plan.sweep_command.as_ref().expect("a sweep's plan has its command").to_string();
+    let runs: Vec<u64> = (0..plan.run_count()).collect();
     let jobs = jobs(args.jobs);
     let never = AtomicBool::new(false);
     let time = |jobs: usize| -> Result<(f64, String)> {
-        let executor = Executor { spec: &spec, grid: &grid, jobs, stop: &never, progress: &|_, _| {}, run_fn: &run };
-        let mut state = empty_state(&spec, &grid);
+        let executor = Executor { plan: &plan, jobs, stop: &never, progress: &|_, _| {}, run_fn: &run_untraced };
+        let mut state = empty_state(&plan);
         let start = Instant::now();
-        executor.execute(&runs, &mut state, None).map_err(|e| BadInput(format!("{}: {}", e.key, e.message)))?;
+        executor.execute(&runs, &mut StateSink { state: &mut state, log: None }).map_err(runner_error)?;
         Ok((runs.len() as f64 / start.elapsed().as_secs_f64(), state.to_json()))
     };
     println!("{command}: {} runs per sample; 1 thread vs {jobs}", runs.len());

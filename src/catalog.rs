@@ -1,14 +1,16 @@
 //! `cpuhpsim schemes` and `cpuhpsim presets`: what is built in, and its full text.
 
+use analysis::workloads::command::Source;
+use analysis::workloads::plan::{Plan, PlanError, RunRequest, Shorthand};
 use analysis::workloads::presets::{PRESETS, description, preset_text};
 use analysis::workloads::run::scenario_scripts;
-use analysis::workloads::scenario::Scenario;
 use analysis::workloads::schemes::SchemeKind;
 use analysis::workloads::script_text;
 use anyhow::Result;
 use clap::Args;
 
 use crate::BadInput;
+use crate::run::bad_plan;
 
 /// List the locking schemes, or print one's scripts as a scenario-file snippet.
 #[derive(Args)]
@@ -37,14 +39,19 @@ pub fn schemes(args: &SchemesArgs) -> Result<()> {
         println!("\n`cpuhpsim schemes --print NAME` shows a scheme's scripts.");
         return Ok(());
     };
-    let mut overrides = vec![("scheme.name".to_string(), format!("\"{name}\""))];
-    overrides.extend(crate::run::set_pairs(&args.set)?);
-    let text = preset_text("default").expect("the default preset exists");
-    let scenario: Scenario = analysis::workloads::presets::resolve(text, &overrides).map_err(|e| {
-        let key = if e.key == "scheme.name" { "--print".to_string() } else { e.key.clone() };
-        BadInput(format!("{key}: {}", e.message))
+    let request = RunRequest {
+        sets: args.set.clone(),
+        scheme: Some(name.clone()),
+        ..RunRequest::of(Source::Preset("default".into()))
+    };
+    let plan = Plan::for_run(&request).map_err(|e| match e {
+        PlanError::Scenario { error, shorthand: Some(Shorthand::Scheme) } => {
+            BadInput(format!("--print: {}", error.message))
+        }
+        e => bad_plan(e),
     })?;
-    let scripts = scenario_scripts(&scenario).map_err(|e| BadInput(e.to_string()))?;
+    let scenario = &plan.points[0].scenario;
+    let scripts = scenario_scripts(scenario).map_err(|e| BadInput(e.to_string()))?;
     let s = &scenario.scheme;
     println!("# {name}: {}", SchemeKind::parse(name).map_or("", |k| k.summary()));
     println!(

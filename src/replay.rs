@@ -3,15 +3,16 @@
 
 use std::path::PathBuf;
 
-use analysis::workloads::presets::preset_text;
+use analysis::workloads::command::{Source, shell_word};
+use analysis::workloads::plan::Plan;
 use analysis::workloads::scenario::Scenario;
-use analysis::workloads::sweep::{Seeds, SweepSpec};
+use analysis::workloads::sweep::Seeds;
+use analysis::workloads::value::Value;
 use anyhow::Result;
 use clap::{Args, Parser};
 
 use crate::BadInput;
-use crate::run::{RunArgs, replay_command, resolve_scenario, run_to_dir, set_pairs};
-use analysis::sweep::{label, variant_label};
+use crate::run::{RunArgs, run_to_dir};
 
 /// Reproduce one run: `cpuhpsim replay cpuhpsim run …` (a runs.csv replay command), or
 /// `cpuhpsim replay --manifest DIR/manifest.json [--seed S | --run INDEX]`.
@@ -54,15 +55,22 @@ enum Replayed {
 
 pub fn replay(args: &ReplayArgs) -> Result<()> {
     if !args.command.is_empty() {
-        let words = args.command.iter().skip_while(|w| w.as_str() == "cpuhpsim");
+        // One quoted argument holding the whole command (`replay "cpuhpsim run …"`) splits as a
+        // shell would; separate words are taken as they are.
+        let words = match args.command.as_slice() {
+            [one] if one.contains(' ') => {
+                shlex::split(one).ok_or_else(|| BadInput(format!("replay command: unbalanced quotes in {one}")))?
+            }
+            words => words.to_vec(),
+        };
+        let words = words.iter().skip_while(|w| w.as_str() == "cpuhpsim");
         let parsed = ReplayedRun::try_parse_from(words).map_err(|e| {
             BadInput(format!("replay command: {}", e.render().to_string().lines().next().unwrap_or("")))
         })?;
         let Replayed::Run(run) = parsed.run;
-        let (scenario, _) = resolve_scenario(&run)?;
-        let replay = replay_command(&run, &scenario);
-        let label = variant_label(&scenario.scheme.name, &set_pairs(&run.set)?);
-        return run_to_dir(&scenario, &label, 0, &replay, &args.out, args.force, args.trace.as_deref());
+        let plan = run.plan()?;
+        let replay = plan.replay(0).to_string();
+        return run_to_dir(&plan, 0, 0, &replay, &args.out, args.force, args.trace.as_deref());
     }
     let path = args
         .manifest
@@ -80,42 +88,41 @@ pub fn replay(args: &ReplayArgs) -> Result<()> {
         );
     }
     let bad = |what: &str| BadInput(format!("--manifest {}: {what}", path.display()));
-    let (scenario, label, run_index, replay) = if manifest.get("scenario").is_some() {
+    if manifest.get("scenario").is_some() {
         let mut scenario: Scenario =
             serde_json::from_value(manifest["scenario"].clone()).map_err(|e| bad(&format!("scenario: {e}")))?;
         if let Some(seed) = args.seed {
             scenario.run.seed = seed;
         }
-        scenario.validate().map_err(|e| bad(&e.to_string()))?;
-        let replay = format!("cpuhpsim replay --manifest {} --seed {}", path.display(), scenario.run.seed);
-        let label = scenario.scheme.name.clone();
-        (scenario, label, 0, replay)
-    } else {
-        let index = args.run.ok_or_else(|| bad("a sweep's manifest needs --run INDEX (a row of its runs.csv)"))?;
-        let source = manifest["source"].as_str().ok_or_else(|| bad("no source"))?.to_string();
-        let base_text = match source.strip_prefix("--preset ") {
-            Some(name) => preset_text(name).map_err(|e| bad(&e.to_string()))?.to_string(),
-            None => {
-                let file = source.strip_prefix("--scenario ").ok_or_else(|| bad("unknown source"))?;
-                std::fs::read_to_string(file).map_err(|e| bad(&format!("its scenario {file}: {e}")))?
-            }
-        };
-        let pairs =
-            |v: &serde_json::Value| -> Vec<(String, String)> { serde_json::from_value(v.clone()).unwrap_or_default() };
-        let axes: Vec<(String, Vec<String>)> =
-            serde_json::from_value(manifest["axes"].clone()).map_err(|e| bad(&e.to_string()))?;
-        let seeds: Vec<u64> = serde_json::from_value(manifest["seeds"].clone()).map_err(|e| bad(&e.to_string()))?;
-        let spec =
-            SweepSpec { base_text, source, fixed: pairs(&manifest["fixed"]), axes, seeds: Seeds::Literal(seeds) };
-        let grid = spec.grid().map_err(|e| bad(&e.to_string()))?;
-        if index >= spec.run_count(grid.len()) {
-            return Err(bad(&format!("--run {index}: the sweep has {} runs", spec.run_count(grid.len()))).into());
-        }
-        let planned = spec.planned(index);
-        let point = &grid[planned.point as usize];
-        let mut scenario = point.scenario.clone();
-        scenario.run.seed = planned.seed;
-        (scenario, label(&spec, point), index, spec.replay_command(point, planned.seed))
+        let seed = scenario.run.seed;
+        let plan = Plan::of_scenario(scenario).map_err(|e| bad(&e.to_string()))?;
+        let replay = format!("cpuhpsim replay --manifest {} --seed {seed}", shell_word(&path.to_string_lossy()));
+        return run_to_dir(&plan, 0, 0, &replay, &args.out, args.force, args.trace.as_deref());
+    }
+    let index = args.run.ok_or_else(|| bad("a sweep's manifest needs --run INDEX (a row of its runs.csv)"))?;
+    let plan = sweep_plan(&manifest).map_err(|e| bad(&e))?;
+    if index >= plan.run_count() {
+        return Err(bad(&format!("--run {index}: the sweep has {} runs", plan.run_count())).into());
+    }
+    let replay = plan.replay(index).to_string();
+    run_to_dir(&plan, index, index, &replay, &args.out, args.force, args.trace.as_deref())
+}
+
+/// The plan a sweep's manifest embeds: its base scenario's text, overrides, axes and seeds.
+/// Manifests from before the text was embedded fall back to reading the source again.
+fn sweep_plan(manifest: &serde_json::Value) -> Result<Plan, String> {
+    let source = manifest["source"].as_str().ok_or("no source")?;
+    let source = Source::from_manifest_text(source).ok_or_else(|| format!("unknown source `{source}`"))?;
+    let base_text = match manifest["base_text"].as_str() {
+        Some(text) => text.to_string(),
+        None => source.read().map_err(|e| format!("its scenario: {e}"))?,
     };
-    run_to_dir(&scenario, &label, run_index, &replay, &args.out, args.force, args.trace.as_deref())
+    let typed = |(key, value): (String, String)| (key, Value::parse(&value));
+    let fixed: Vec<(String, String)> = serde_json::from_value(manifest["fixed"].clone()).map_err(|e| e.to_string())?;
+    let axes: Vec<(String, Vec<String>)> =
+        serde_json::from_value(manifest["axes"].clone()).map_err(|e| e.to_string())?;
+    let seeds: Vec<u64> = serde_json::from_value(manifest["seeds"].clone()).map_err(|e| e.to_string())?;
+    let fixed = fixed.into_iter().map(typed).collect();
+    let axes = axes.into_iter().map(|(key, values)| (key, values.iter().map(|v| Value::parse(v)).collect())).collect();
+    Plan::sweep(source, base_text, fixed, axes, Seeds::Literal(seeds), None).map_err(|e| e.to_string())
 }

@@ -6,9 +6,9 @@ use analysis::lock_stat::{LockRow, write_locks_csv};
 use analysis::output_dir::StagedDir;
 use analysis::runs::{deadlocks_text, quantile, write_runs_csv};
 use analysis::sim::kernel::format_ns;
-use analysis::sweep::variant_label;
-use analysis::workloads::presets::{preset_text, resolve};
-use analysis::workloads::run::{RunResult, run_with_trace};
+use analysis::workloads::command::Source;
+use analysis::workloads::plan::{Plan, PlanError, RunRequest, Shorthand};
+use analysis::workloads::run::{RunId, RunResult, run_point};
 use analysis::workloads::scenario::Scenario;
 use anyhow::Result;
 use clap::Args;
@@ -55,60 +55,53 @@ pub struct RunArgs {
     pub trace: Option<PathBuf>,
 }
 
-/// The scenario the arguments describe, and the overrides applied, in a stable order.
-pub fn resolve_scenario(args: &RunArgs) -> Result<(Scenario, Vec<(String, String)>)> {
-    let text = match &args.scenario {
-        Some(path) => std::fs::read_to_string(path)
-            .map_err(|e| BadInput(format!("--scenario {}: cannot read it: {e}", path.display())))?,
-        None => preset_text(&args.preset).map_err(|e| BadInput(e.to_string()))?.to_string(),
-    };
-    let mut overrides = set_pairs(&args.set)?;
-    let named = [
-        ("scheme.name", &args.scheme),
-        ("machine.cpus", &args.cpus),
-        ("run.seed", &args.seed),
-        ("run.duration", &args.duration),
-    ];
-    for (key, value) in named {
-        if let Some(value) = value {
-            let value =
-                if key == "scheme.name" || key == "run.duration" { format!("\"{value}\"") } else { value.clone() };
-            overrides.push((key.to_string(), value));
+impl RunArgs {
+    /// The request these arguments make, before anything is parsed.
+    pub fn request(&self) -> RunRequest {
+        RunRequest {
+            source: source(&self.preset, self.scenario.as_ref()),
+            sets: self.set.clone(),
+            scheme: self.scheme.clone(),
+            cpus: self.cpus.clone(),
+            seed: self.seed.clone(),
+            duration: self.duration.clone(),
+            stop_on_deadlock: self.stop_on_deadlock,
         }
     }
-    if args.stop_on_deadlock {
-        overrides.push(("run.stop_on_deadlock".into(), "true".into()));
+
+    /// The resolved plan of this one run.
+    pub fn plan(&self) -> Result<Plan> {
+        Ok(Plan::for_run(&self.request()).map_err(bad_plan)?)
     }
-    let scenario = resolve(&text, &overrides).map_err(|e| {
-        let flag = match e.key.as_str() {
-            "scheme.name" if args.scheme.is_some() => "--scheme (scheme.name)".to_string(),
-            "machine.cpus" if args.cpus.is_some() => "--cpus (machine.cpus)".to_string(),
-            "run.seed" if args.seed.is_some() => "--seed (run.seed)".to_string(),
-            "run.duration" if args.duration.is_some() => "--duration (run.duration)".to_string(),
-            key => key.to_string(),
-        };
-        BadInput(format!("{flag}: {}", e.message))
-    })?;
-    Ok((scenario, overrides))
 }
 
-/// The command that reproduces a run of `scenario` exactly.
-pub fn replay_command(args: &RunArgs, scenario: &Scenario) -> String {
-    let source = match &args.scenario {
-        Some(path) => format!("--scenario {}", path.display()),
-        None => format!("--preset {}", args.preset),
-    };
-    let mut cmd = format!(
-        "cpuhpsim run {source} --scheme {} --cpus {} --seed {} --duration {}",
-        scenario.scheme.name, scenario.machine.cpus, scenario.run.seed, scenario.run.duration
-    );
-    for item in &args.set {
-        cmd.push_str(&format!(" --set {}", item.replace(' ', "")));
-    }
-    if scenario.run.stop_on_deadlock {
-        cmd.push_str(" --stop-on-deadlock");
-    }
-    cmd
+/// `--preset NAME` unless a scenario file was given.
+pub fn source(preset: &str, scenario: Option<&PathBuf>) -> Source {
+    scenario.map_or_else(|| Source::Preset(preset.to_string()), |path| Source::File(path.clone()))
+}
+
+/// The option a user typed for each part of a request, so an error names what they typed.
+pub fn bad_plan(e: PlanError) -> BadInput {
+    BadInput(match e {
+        PlanError::ReadScenario { .. } => format!("--scenario {e}"),
+        PlanError::UnknownPreset { .. } => format!("--preset: {e}"),
+        PlanError::BadSetting { .. } => format!("--set {e}"),
+        PlanError::BadKey { .. } => format!("--set: {e}"),
+        PlanError::UnknownScheme { .. } => format!("--schemes: {e}"),
+        PlanError::Seeds(message) => format!("--seeds {message}"),
+        PlanError::Scenario { error, shorthand: Some(shorthand) } => {
+            let flag = match shorthand {
+                Shorthand::Scheme => "--scheme",
+                Shorthand::Cpus => "--cpus",
+                Shorthand::Seed => "--seed",
+                Shorthand::Duration => "--duration",
+                Shorthand::StopOnDeadlock => "--stop-on-deadlock",
+            };
+            format!("{flag} ({}): {}", error.key, error.message)
+        }
+        PlanError::Scenario { error, shorthand: None } => error.to_string(),
+        PlanError::Manifest(message) => message,
+    })
 }
 
 fn ms(ns: u64) -> String {
@@ -180,29 +173,16 @@ pub fn manifest(scenario: &Scenario, command: &str, seeds: &[u64]) -> String {
 }
 
 pub fn run_command(args: &RunArgs) -> Result<()> {
-    let (scenario, _) = resolve_scenario(args)?;
-    let replay = replay_command(args, &scenario);
-    let label = variant_label(&scenario.scheme.name, &set_pairs(&args.set)?);
-    run_to_dir(&scenario, &label, 0, &replay, &args.out, args.force, args.trace.as_deref())
+    let plan = args.plan()?;
+    let replay = plan.replay(0).to_string();
+    run_to_dir(&plan, 0, 0, &replay, &args.out, args.force, args.trace.as_deref())
 }
 
-/// `--set KEY=VALUE` options as `(key, value)`, in order.
-pub fn set_pairs(items: &[String]) -> Result<Vec<(String, String)>, BadInput> {
-    items
-        .iter()
-        .map(|item| {
-            let (key, value) = item
-                .split_once('=')
-                .ok_or_else(|| BadInput(format!("--set {item}: expected KEY=VALUE, e.g. machine.cpus=64")))?;
-            Ok((key.trim().to_string(), value.trim().to_string()))
-        })
-        .collect()
-}
-
-/// Runs `scenario` as run `run_index`, prints its summary and writes its directory (and trace).
+/// Runs run `index` of `plan` (recorded as run `run_index`), prints its summary and writes its
+/// directory (and trace).
 pub fn run_to_dir(
-    scenario: &Scenario,
-    label: &str,
+    plan: &Plan,
+    index: u64,
     run_index: u64,
     replay: &str,
     out: &std::path::Path,
@@ -215,11 +195,11 @@ pub fn run_to_dir(
     {
         return Err(BadInput(format!("--trace {}: its directory does not exist", path.display())).into());
     }
-    let (mut result, timeline) =
-        run_with_trace(scenario, run_index, trace.is_some()).map_err(|e| BadInput(e.to_string()))?;
-    result.scheme = label.to_string();
+    let scenario = plan.scenario(index);
+    let id = RunId { seed: scenario.run.seed, index: run_index };
+    let (result, timeline) =
+        run_point(plan.point_of(index), id, trace.is_some()).map_err(|e| BadInput(e.to_string()))?;
     let replay = replay.to_string();
-    let scenario = scenario.clone();
     print!("{}", summary(&result, &replay));
     let rows = [(&result, replay.clone())];
     let io = |e: analysis::OutputError| BadInput(e.to_string());

@@ -9,15 +9,24 @@ use analysis::aggregate::SweepState;
 use analysis::output_dir::StagedDir;
 use analysis::report::{pmu_table, table};
 use analysis::run_log::RunLog;
-use analysis::sweep::{Executor, SweepInfo, empty_state, manifest, write_outputs};
-use analysis::workloads::presets::preset_text;
-use analysis::workloads::run::run;
+use analysis::sweep::{StateSink, empty_state, manifest, write_outputs};
+use analysis::workloads::plan::{Plan, SweepRequest};
+use analysis::workloads::runner::{Executor, RunnerError, run_untraced};
 use analysis::workloads::schemes::SchemeKind;
-use analysis::workloads::sweep::{Seeds, SweepSpec, shard_range};
+use analysis::workloads::sweep::shard_range;
 use anyhow::Result;
 use clap::Args;
 
+use crate::run::{bad_plan, source};
 use crate::{BadInput, Interrupted};
+
+/// A runner error: threads that cannot start are the `--jobs` the user asked for.
+pub fn runner_error(e: RunnerError) -> BadInput {
+    match e {
+        RunnerError::Threads { .. } => BadInput(format!("--jobs: {e}")),
+        RunnerError::Scenario(e) => BadInput(e.to_string()),
+    }
+}
 
 /// The file that marks a sweep directory whose sweep was interrupted; `--resume` finishes it.
 const INCOMPLETE: &str = "INCOMPLETE";
@@ -99,60 +108,24 @@ pub struct MergeArgs {
     pub force: bool,
 }
 
-fn quoted_if_text(key: &str, value: &str) -> String {
-    let numeric = value.parse::<f64>().is_ok() || value == "true" || value == "false";
-    if numeric || value.starts_with('"') || key.ends_with("cpus") { value.to_string() } else { format!("\"{value}\"") }
-}
+impl SweepArgs {
+    /// The request these arguments make, before anything is parsed.
+    pub fn request(&self) -> SweepRequest {
+        SweepRequest {
+            source: source(&self.preset, self.scenario.as_ref()),
+            schemes: self.schemes.clone(),
+            cpus: self.cpus.clone(),
+            sets: self.set.clone(),
+            seeds: self.seeds.clone(),
+            master_seed: self.master_seed,
+            duration: self.duration.clone(),
+        }
+    }
 
-/// The sweep the arguments describe, and its canonical command line (without shard options).
-pub fn spec(args: &SweepArgs) -> Result<(SweepSpec, String)> {
-    let (base_text, source) = match &args.scenario {
-        Some(path) => (
-            std::fs::read_to_string(path)
-                .map_err(|e| BadInput(format!("--scenario {}: cannot read it: {e}", path.display())))?,
-            format!("--scenario {}", path.display()),
-        ),
-        None => (
-            preset_text(&args.preset).map_err(|e| BadInput(e.to_string()))?.to_string(),
-            format!("--preset {}", args.preset),
-        ),
-    };
-    let seeds = Seeds::parse(&args.seeds, args.master_seed).map_err(|e| BadInput(format!("--seeds {e}")))?;
-    let mut fixed = Vec::new();
-    let mut axes = Vec::new();
-    let mut canonical = format!("cpuhpsim sweep {source}");
-    for name in &args.schemes {
-        if SchemeKind::parse(name).is_none() {
-            let known: Vec<&str> = SchemeKind::ALL.iter().map(|k| k.name()).collect();
-            return Err(BadInput(format!("--schemes: unknown scheme `{name}`; schemes: {}", known.join(", "))).into());
-        }
+    /// The resolved plan of the sweep.
+    pub fn plan(&self) -> Result<Plan> {
+        Ok(Plan::for_sweep(&self.request()).map_err(bad_plan)?)
     }
-    if !args.schemes.is_empty() {
-        axes.push(("scheme.name".to_string(), args.schemes.iter().map(|s| format!("\"{s}\"")).collect()));
-        canonical.push_str(&format!(" --schemes {}", args.schemes.join(",")));
-    }
-    for item in &args.set {
-        let (key, values) =
-            item.split_once('=').ok_or_else(|| BadInput(format!("--set {item}: expected KEY=V1,V2")))?;
-        let key = key.trim().to_string();
-        let values: Vec<String> = values.split(',').map(|v| quoted_if_text(&key, v.trim())).collect();
-        if values.len() == 1 {
-            fixed.push((key, values[0].clone()));
-        } else {
-            axes.push((key, values));
-        }
-        canonical.push_str(&format!(" --set {}", item.replace(' ', "")));
-    }
-    if !args.cpus.is_empty() {
-        axes.push(("machine.cpus".to_string(), args.cpus.clone()));
-        canonical.push_str(&format!(" --cpus {}", args.cpus.join(",")));
-    }
-    if let Some(d) = &args.duration {
-        fixed.push(("run.duration".to_string(), format!("\"{d}\"")));
-        canonical.push_str(&format!(" --duration {d}"));
-    }
-    canonical.push_str(&format!(" --seeds {} --master-seed {}", args.seeds, args.master_seed));
-    Ok((SweepSpec { base_text, source, fixed, axes, seeds }, canonical))
 }
 
 /// `(i, n)`, 1-based, from --shard or the environment of a Slurm array or Kubernetes indexed job.
@@ -213,9 +186,9 @@ fn progress_printer(label: String) -> Box<dyn Fn(u64, u64) + Sync> {
 
 /// Runs the sweep; returns where it wrote and the comparison table.
 pub fn run_sweep(args: &SweepArgs, default_out: &Path, replace_default: bool) -> Result<()> {
-    let (spec, command) = spec(args)?;
-    let grid = spec.grid().map_err(|e| BadInput(format!("{}: {}", e.key, e.message)))?;
-    let total = spec.run_count(grid.len());
+    let plan = args.plan()?;
+    let command = plan.sweep_command.as_ref().expect("a sweep's plan has its command").to_string();
+    let total = plan.run_count();
     let shard = shard(args)?;
     let out = match (&args.out, shard) {
         (Some(out), _) => out.clone(),
@@ -226,10 +199,10 @@ pub fn run_sweep(args: &SweepArgs, default_out: &Path, replace_default: bool) ->
         eprintln!("replacing {} (the previous default experiment)", out.display());
     }
     let force = args.force || (replace_default && args.out.is_none());
-    let info = SweepInfo { command: &command, spec: &spec, grid: &grid, shard };
+    let manifest = manifest(&plan, shard);
     let prior = match args.resume {
         false => None,
-        true => match resumable(&out, &info)? {
+        true => match resumable(&out, &manifest)? {
             Some(state) => Some(state),
             None => {
                 println!("{}: the sweep is complete; nothing to resume", out.display());
@@ -248,8 +221,8 @@ pub fn run_sweep(args: &SweepArgs, default_out: &Path, replace_default: bool) ->
     eprintln!(
         "{} runs ({} grid points × {} seeds){} on {jobs} threads",
         todo.len(),
-        grid.len(),
-        spec.seeds.len(),
+        plan.points.len(),
+        plan.seeds.len(),
         if prior.is_some() {
             format!(", {} already done", range.end - range.start - todo.len() as u64)
         } else {
@@ -258,13 +231,12 @@ pub fn run_sweep(args: &SweepArgs, default_out: &Path, replace_default: bool) ->
     );
     install_stop_handler();
     let progress = progress_printer("sweep".into());
-    let executor = Executor { spec: &spec, grid: &grid, jobs, stop: &STOP, progress: &*progress, run_fn: &run };
-    let mut state = prior.unwrap_or_else(|| empty_state(&spec, &grid));
+    let executor = Executor { plan: &plan, jobs, stop: &STOP, progress: &*progress, run_fn: &run_untraced };
+    let mut state = prior.unwrap_or_else(|| empty_state(&plan));
     let mut log = RunLog::create(&staged)?;
-    let interrupted = executor
-        .execute(&todo, &mut state, Some(&mut log))
-        .map_err(|e| BadInput(format!("{}: {}", e.key, e.message)))?;
-    write_outputs(&staged, &manifest(&info), log, &mut state)?;
+    let interrupted =
+        executor.execute(&todo, &mut StateSink { state: &mut state, log: Some(&mut log) }).map_err(runner_error)?;
+    write_outputs(&staged, &manifest, log, &mut state)?;
     if interrupted {
         let done = state.recorded;
         let mut resume = command.clone();
@@ -307,13 +279,13 @@ pub fn run_sweep(args: &SweepArgs, default_out: &Path, replace_default: bool) ->
 }
 
 /// The saved state of the interrupted sweep in `out`, or `None` if that sweep is complete.
-fn resumable(out: &Path, info: &SweepInfo<'_>) -> Result<Option<SweepState>> {
+fn resumable(out: &Path, manifest: &str) -> Result<Option<SweepState>> {
     let read = |name: &str| {
         std::fs::read_to_string(out.join(name))
             .map_err(|e| BadInput(format!("--resume: {} holds no sweep to resume ({name}: {e})", out.display())))
     };
     let saved = read("manifest.json")?;
-    if saved != manifest(info) {
+    if saved != manifest {
         return Err(BadInput(format!(
             "--resume: {} holds a different sweep; pass the arguments it was started with (see its manifest.json)",
             out.display()

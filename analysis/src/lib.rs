@@ -11,6 +11,7 @@ pub mod plots;
 pub mod report;
 pub mod run_log;
 pub mod runs;
+pub mod stats;
 pub mod sweep;
 pub mod trace;
 

@@ -1,6 +1,9 @@
 //! Built-in scenarios, embedded in the binary as TOML (the files in `workloads/presets/`).
 
-use crate::scenario::{Scenario, ScenarioError};
+use crate::error::ScenarioError;
+use crate::plan::{PlanError, resolve_values};
+use crate::scenario::Scenario;
+use crate::value::Value;
 
 /// `(name, TOML)`; the first comment line of each file is its description.
 pub const PRESETS: [(&str, &str); 8] = [
@@ -14,10 +17,10 @@ pub const PRESETS: [(&str, &str); 8] = [
     ("pmu-load", include_str!("../presets/pmu-load.toml")),
 ];
 
-pub fn preset_text(name: &str) -> Result<&'static str, ScenarioError> {
-    PRESETS.iter().find(|(n, _)| *n == name).map(|(_, text)| *text).ok_or_else(|| {
-        let names: Vec<&str> = PRESETS.iter().map(|(n, _)| *n).collect();
-        ScenarioError::new("--preset", format!("no preset `{name}`; presets: {}", names.join(", ")))
+pub fn preset_text(name: &str) -> Result<&'static str, PlanError> {
+    PRESETS.iter().find(|(n, _)| *n == name).map(|(_, text)| *text).ok_or_else(|| PlanError::UnknownPreset {
+        name: name.to_string(),
+        known: PRESETS.iter().map(|(n, _)| *n).collect(),
     })
 }
 
@@ -28,32 +31,8 @@ pub fn description(text: &str) -> &str {
 /// Applies `key=value` overrides (dotted keys; values in TOML syntax, else taken as strings) to
 /// a scenario's TOML, then parses and validates the result.
 pub fn resolve(text: &str, overrides: &[(String, String)]) -> Result<Scenario, ScenarioError> {
-    let mut table: toml::Table = text
-        .parse()
-        .map_err(|e: toml::de::Error| ScenarioError::new("TOML", e.to_string().trim_end().replace('\n', " ")))?;
-    for (key, value) in overrides {
-        let parsed: toml::Value = match format!("v = {value}").parse::<toml::Table>() {
-            Ok(mut t) => t.remove("v").expect("the key just written"),
-            Err(_) => toml::Value::String(value.clone()),
-        };
-        let mut parts: Vec<&str> = key.split('.').collect();
-        if parts.iter().any(|p| p.is_empty()) {
-            return Err(ScenarioError::new(
-                "--set",
-                format!("`{key}` is not a key; keys are dotted, like machine.cpus"),
-            ));
-        }
-        let leaf = parts.pop().expect("split yields at least one part");
-        let mut at = &mut table;
-        for part in parts {
-            let entry = at.entry(part.to_string()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
-            at = entry
-                .as_table_mut()
-                .ok_or_else(|| ScenarioError::new(key.clone(), format!("`{part}` is not a table")))?;
-        }
-        at.insert(leaf.to_string(), parsed);
-    }
-    Scenario::from_toml(&toml::to_string(&table).expect("a TOML table serialises"))
+    let typed: Vec<(String, Value)> = overrides.iter().map(|(k, v)| (k.clone(), Value::parse(v))).collect();
+    resolve_values(text, &typed)
 }
 
 #[cfg(test)]

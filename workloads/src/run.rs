@@ -10,6 +10,7 @@ use sim::rng::stream_id;
 use sim::script::{Program, Step};
 
 use crate::generators::{HotplugDriver, HotplugMode, Interval, Opener, Periodic, PmuChurn};
+use crate::plan::GridPoint;
 use crate::scenario::{Dist, HotplugModeSpec, Scenario, ScenarioError};
 use crate::schemes::{self, CLASSES, ContextLayout, SchemeOptions, op};
 
@@ -168,9 +169,59 @@ fn tasks(scenario: &Scenario) -> Vec<TaskSpec> {
     tasks
 }
 
+/// A scenario made ready to run: its scheme's scripts (with the scenario's own) compiled, its
+/// PMUs and PMU load built. A plan prepares each grid point once for all its seeds.
+#[derive(Clone, Debug)]
+pub struct Prepared {
+    kind: crate::schemes::SchemeKind,
+    programs: Vec<Program>,
+    pmus: Vec<PmuDef>,
+    pmu_load: Option<sim::kernel::PmuLoadConfig>,
+}
+
+impl Prepared {
+    /// Compiles `scenario`'s scripts and builds its PMUs; `scenario` is already validated.
+    pub fn new(scenario: &Scenario) -> Result<Prepared, ScenarioError> {
+        let kind = scenario.scheme_kind()?;
+        let programs = scenario_scripts(scenario)?
+            .iter()
+            .map(|(name, steps)| {
+                Program::compile(name, steps)
+                    .map_err(|e| ScenarioError::new(format!("scheme.scripts.{name}"), e.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let pmu_load = if scenario.pmu_load.enabled() { Some(scenario.pmu_load.config()?) } else { None };
+        Ok(Prepared { kind, programs, pmus: pmu_defs(scenario), pmu_load })
+    }
+}
+
 /// Runs `scenario` once; `run_index` is its index in a sweep (recorded with lock-order edges).
 pub fn run(scenario: &Scenario, run_index: u64) -> Result<RunResult, ScenarioError> {
     run_with_trace(scenario, run_index, false).map(|(result, _)| result)
+}
+
+/// [`run`], recording the run's timeline when `trace` is set.
+pub fn run_with_trace(
+    scenario: &Scenario,
+    run_index: u64,
+    trace: bool,
+) -> Result<(RunResult, Option<Timeline>), ScenarioError> {
+    scenario.validate()?;
+    let prepared = Prepared::new(scenario)?;
+    let id = RunId { seed: scenario.run.seed, index: run_index };
+    run_prepared(scenario, &prepared, id, &scenario.scheme.name, trace)
+}
+
+/// Runs run `id` of a plan's grid point: its scenario with the run's seed, labelled as the point is.
+pub fn run_point(point: &GridPoint, id: RunId, trace: bool) -> Result<(RunResult, Option<Timeline>), ScenarioError> {
+    run_prepared(&point.scenario, &point.prepared, id, &point.label, trace)
+}
+
+/// Which run of a plan: its seed and its index (recorded with lock-order edges).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RunId {
+    pub seed: u64,
+    pub index: u64,
 }
 
 /// A run's timeline: its spans and the names of its tasks (indexed by `Track::Task`).
@@ -179,34 +230,30 @@ pub struct Timeline {
     pub tasks: Vec<String>,
 }
 
-/// Runs `scenario` once, recording its timeline when `trace` is set.
-pub fn run_with_trace(
+/// Runs `scenario` (prepared as `prepared`) with `id`'s seed, recording its timeline when
+/// `trace` is set; results carry `label` as their scheme.
+fn run_prepared(
     scenario: &Scenario,
-    run_index: u64,
+    prepared: &Prepared,
+    id: RunId,
+    label: &str,
     trace: bool,
 ) -> Result<(RunResult, Option<Timeline>), ScenarioError> {
-    scenario.validate()?;
-    let kind = scenario.scheme_kind()?;
-    let scripts = scenario_scripts(scenario)?;
-    let programs = scripts
-        .iter()
-        .map(|(name, steps)| {
-            Program::compile(name, steps)
-                .map_err(|e| ScenarioError::new(format!("scheme.scripts.{name}"), e.to_string()))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let pmus = pmu_defs(scenario);
     let config = KernelConfig {
-        seed: scenario.run.seed,
-        run_index,
+        seed: id.seed,
+        run_index: id.index,
         cpus: scenario.machine.cpus,
         costs: scenario.costs.kernel(),
         on_deadlock: if scenario.run.stop_on_deadlock { OnDeadlock::Stop } else { OnDeadlock::Freeze },
         classes: schemes::class_table(),
-        programs,
-        perf: PerfConfig { packages: scenario.machine.packages, pmus: pmus.clone(), view: kind.view() },
+        programs: prepared.programs.clone(),
+        perf: PerfConfig {
+            packages: scenario.machine.packages,
+            pmus: prepared.pmus.clone(),
+            view: prepared.kind.view(),
+        },
         ctx_per_cpu: scenario.context_layout() == ContextLayout::PerCpu,
-        pmu_load: if scenario.pmu_load.enabled() { Some(scenario.pmu_load.config()?) } else { None },
+        pmu_load: prepared.pmu_load.clone(),
     };
     let mut sched = Scheduler::new();
     let mut kernel = Kernel::new(config, tasks(scenario), &mut sched)
@@ -222,7 +269,8 @@ pub fn run_with_trace(
         spans: kernel.trace().to_vec(),
         tasks: kernel.task_names().into_iter().map(String::from).collect(),
     });
-    Ok((collect(scenario, &kernel, outcome, pmus.len() as u32), timeline))
+    let result = collect(scenario, &kernel, outcome, prepared.pmus.len() as u32);
+    Ok((RunResult { scheme: label.to_string(), seed: id.seed, ..result }, timeline))
 }
 
 fn collect(scenario: &Scenario, kernel: &Kernel, outcome: sim::RunOutcome, pmus: u32) -> RunResult {

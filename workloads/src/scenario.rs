@@ -9,6 +9,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::duration::parse_duration_ns;
+pub use crate::error::ScenarioError;
 use crate::schemes::{ContextLayout, Handoff, SchemeKind, op};
 
 /// Most CPUs a scenario may have.
@@ -570,21 +571,6 @@ pub struct Scenario {
     pub driver_probe: ProbeSpec,
     pub pmu_load: PmuLoadSpec,
     pub run: RunSpec,
-}
-
-/// A problem with a scenario, naming the key.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{key}: {message}")]
-pub struct ScenarioError {
-    /// Dotted key path, e.g. `machine.cpus`; or the file for syntax errors.
-    pub key: String,
-    pub message: String,
-}
-
-impl ScenarioError {
-    pub fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
-        ScenarioError { key: key.into(), message: message.into() }
-    }
 }
 
 fn range<T: PartialOrd + fmt::Display>(key: &str, value: T, min: T, max: T) -> Result<(), ScenarioError> {

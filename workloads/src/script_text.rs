@@ -6,7 +6,7 @@ use sim::script::text::{
 };
 use sim::script::{Mark, PlacementError, ScriptEnv, Step, nth_step};
 
-use crate::scenario::ScenarioError;
+use crate::error::ScenarioError;
 use crate::schemes::{CLASSES, op};
 
 fn classes() -> Vec<ClassInfo<'static>> {
