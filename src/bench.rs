@@ -233,23 +233,53 @@ fn bench_phold(args: &PholdArgs) -> Result<()> {
     );
     if let Some(staged) = staged {
         let (threads, load) = host_load();
-        let csv = format!(
-            "commit,host_threads,load_1m,lps,pop,events,seed,runs,engine_events_per_s,baseline_events_per_s,engine_over_baseline\n\
-             {},{threads},{load:.2},{},{},{},{},{},{engine:.0},{baseline:.0},{:.4}\n",
-            git_commit(),
-            config.lps,
-            config.pop,
-            config.events,
-            config.seed,
-            args.runs,
-            engine / baseline
-        );
+        let line = PholdLine { commit: git_commit(), threads, load, config, runs: args.runs, engine, baseline };
         let io = |e: analysis::OutputError| BadInput(e.to_string());
-        staged.write("phold.csv", csv).map_err(io)?;
+        staged.write("phold.csv", csv_text(&PHOLD_COLUMNS, &[line])).map_err(io)?;
         println!("wrote {}", staged.commit().map_err(io)?.display());
     }
     Ok(())
 }
+
+/// A CSV column: its name and how a row writes its field.
+type Column<R> = (&'static str, fn(&R) -> String);
+
+/// The header of `columns`, then one line per row. Fields are numbers, names and commit hashes,
+/// none with a comma, quote or newline to escape.
+fn csv_text<R>(columns: &[Column<R>], rows: &[R]) -> String {
+    let line = |fields: Vec<String>| fields.join(",") + "\n";
+    let mut s = line(columns.iter().map(|(name, _)| name.to_string()).collect());
+    for row in rows {
+        s.push_str(&line(columns.iter().map(|(_, field)| field(row)).collect()));
+    }
+    s
+}
+
+/// What `phold.csv`'s one row is written from.
+struct PholdLine {
+    commit: String,
+    threads: usize,
+    load: f64,
+    config: PholdConfig,
+    runs: u32,
+    /// Median events per wall second.
+    engine: f64,
+    baseline: f64,
+}
+
+const PHOLD_COLUMNS: [Column<PholdLine>; 11] = [
+    ("commit", |l| l.commit.clone()),
+    ("host_threads", |l| l.threads.to_string()),
+    ("load_1m", |l| format!("{:.2}", l.load)),
+    ("lps", |l| l.config.lps.to_string()),
+    ("pop", |l| l.config.pop.to_string()),
+    ("events", |l| l.config.events.to_string()),
+    ("seed", |l| l.config.seed.to_string()),
+    ("runs", |l| l.runs.to_string()),
+    ("engine_events_per_s", |l| format!("{:.0}", l.engine)),
+    ("baseline_events_per_s", |l| format!("{:.0}", l.baseline)),
+    ("engine_over_baseline", |l| format!("{:.4}", l.engine / l.baseline)),
+];
 
 /// One timed run, as a child prints it.
 #[derive(Clone, Debug, PartialEq)]
@@ -599,47 +629,48 @@ fn fmt_s(s: f64) -> String {
     if s < 1.0 { format!("{:.0} ms", s * 1e3) } else { format!("{s:.2} s") }
 }
 
-const CSV_HEADER: &str = "commit,host_threads,load_1m,row,workload,cpus,pmus,runs,sim_ns,events,stop,cpu_downs,cpu_ups,\
-wall_s_median,wall_s_min,wall_s_max,events_per_wall_s,sim_s_per_wall_s,peak_rss_bytes,bytes_per_cpu,pending_events,\
-bytes_per_pending_event,target_wall_s,target_peak_rss_bytes,pass,pmis,pmis_per_wall_s";
-
-fn csv(rows: &[Row], commit: &str, threads: usize) -> String {
-    let mut s = format!("{CSV_HEADER}\n");
-    for r in rows {
-        let f = r.first();
-        let walls: Vec<f64> = r.samples.iter().map(|s| s.wall_s).collect();
-        let min = walls.iter().copied().fold(f64::INFINITY, f64::min);
-        let max = walls.iter().copied().fold(0.0, f64::max);
-        let wall = r.wall_s();
-        let _ = writeln!(
-            s,
-            "{commit},{threads},{:.2},{},{},{},{},{},{},{},{},{},{},{wall:.6},{min:.6},{max:.6},{:.0},{:.3},{},{},{},{},{},{},{},{},{}",
-            r.load_1m,
-            r.label,
-            r.workload.name(),
-            r.cpus,
-            f.pmus,
-            r.samples.len(),
-            f.sim_ns,
-            f.events,
-            f.stop,
-            f.cpu_downs,
-            f.cpu_ups,
-            f.events as f64 / wall,
-            f.sim_ns as f64 / 1e9 / wall,
-            r.peak_rss_bytes(),
-            opt(r.bytes_per_cpu(), 1),
-            if f.pending > 0 { f.pending.to_string() } else { String::new() },
-            opt(r.bytes_per_pending_event(), 2),
-            r.target.map_or(String::new(), |t| t.wall_s.to_string()),
-            r.target.and_then(|t| t.rss_bytes).map_or(String::new(), |b| b.to_string()),
-            r.pass().map_or(String::new(), |p| p.to_string()),
-            f.pmis,
-            if f.pmis > 0 { format!("{:.0}", f.pmis as f64 / wall) } else { String::new() },
-        );
-    }
-    s
+/// What one `model.csv` line is written from: a table row and the host and commit it ran on.
+struct ModelLine {
+    row: Row,
+    commit: String,
+    threads: usize,
 }
+
+const MODEL_COLUMNS: [Column<ModelLine>; 27] = [
+    ("commit", |l| l.commit.clone()),
+    ("host_threads", |l| l.threads.to_string()),
+    ("load_1m", |l| format!("{:.2}", l.row.load_1m)),
+    ("row", |l| l.row.label.clone()),
+    ("workload", |l| l.row.workload.name().to_string()),
+    ("cpus", |l| l.row.cpus.to_string()),
+    ("pmus", |l| l.row.first().pmus.to_string()),
+    ("runs", |l| l.row.samples.len().to_string()),
+    ("sim_ns", |l| l.row.first().sim_ns.to_string()),
+    ("events", |l| l.row.first().events.to_string()),
+    ("stop", |l| l.row.first().stop.clone()),
+    ("cpu_downs", |l| l.row.first().cpu_downs.to_string()),
+    ("cpu_ups", |l| l.row.first().cpu_ups.to_string()),
+    ("wall_s_median", |l| format!("{:.6}", l.row.wall_s())),
+    ("wall_s_min", |l| format!("{:.6}", l.row.samples.iter().map(|s| s.wall_s).fold(f64::INFINITY, f64::min))),
+    ("wall_s_max", |l| format!("{:.6}", l.row.samples.iter().map(|s| s.wall_s).fold(0.0, f64::max))),
+    ("events_per_wall_s", |l| format!("{:.0}", l.row.first().events as f64 / l.row.wall_s())),
+    ("sim_s_per_wall_s", |l| format!("{:.3}", l.row.first().sim_ns as f64 / 1e9 / l.row.wall_s())),
+    ("peak_rss_bytes", |l| l.row.peak_rss_bytes().to_string()),
+    ("bytes_per_cpu", |l| opt(l.row.bytes_per_cpu(), 1)),
+    ("pending_events", |l| match l.row.first().pending {
+        0 => String::new(),
+        pending => pending.to_string(),
+    }),
+    ("bytes_per_pending_event", |l| opt(l.row.bytes_per_pending_event(), 2)),
+    ("target_wall_s", |l| l.row.target.map_or(String::new(), |t| t.wall_s.to_string())),
+    ("target_peak_rss_bytes", |l| l.row.target.and_then(|t| t.rss_bytes).map_or(String::new(), |b| b.to_string())),
+    ("pass", |l| l.row.pass().map_or(String::new(), |p| p.to_string())),
+    ("pmis", |l| l.row.first().pmis.to_string()),
+    ("pmis_per_wall_s", |l| match l.row.first().pmis {
+        0 => String::new(),
+        pmis => format!("{:.0}", pmis as f64 / l.row.wall_s()),
+    }),
+];
 
 fn bench_model(args: &ModelArgs) -> Result<()> {
     let duration_ns = duration_arg(&args.duration)?;
@@ -731,7 +762,9 @@ fn bench_model(args: &ModelArgs) -> Result<()> {
     );
     print!("{summary}");
     let io = |e: analysis::OutputError| BadInput(e.to_string());
-    staged.write("model.csv", csv(&rows, &commit, threads)).map_err(io)?;
+    let lines: Vec<ModelLine> =
+        rows.into_iter().map(|row| ModelLine { row, commit: commit.clone(), threads }).collect();
+    staged.write("model.csv", csv_text(&MODEL_COLUMNS, &lines)).map_err(io)?;
     staged
         .write("summary.txt", format!("commit {commit}, {threads} host threads, load {load:.2}\n{summary}"))
         .map_err(io)?;
@@ -746,6 +779,18 @@ fn bench_model(args: &ModelArgs) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn phold_csv_is_the_column_names_then_one_line_of_their_fields() {
+        let config = PholdConfig { lps: 8, pop: 2, events: 100, seed: 3 };
+        let line =
+            PholdLine { commit: "abc".into(), threads: 2, load: 0.5, config, runs: 1, engine: 3e6, baseline: 2e6 };
+        assert_eq!(
+            csv_text(&PHOLD_COLUMNS, &[line]),
+            "commit,host_threads,load_1m,lps,pop,events,seed,runs,engine_events_per_s,baseline_events_per_s,\
+             engine_over_baseline\nabc,2,0.50,8,2,100,3,1,3000000,2000000,1.5000\n"
+        );
+    }
 
     #[test]
     fn log_log_slope_of_a_power_law_is_its_exponent() {

@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
-use crate::runs::{RUNS_CSV_HEADER, run_fields};
+use crate::csv_rows;
+use crate::runs::RunRow;
 use crate::sim::lockdep::{EdgeSeen, LockOrder, OrderNode};
 use crate::sim::locks::Mode;
 use crate::sim::lockstat::{LockStat, new_histogram};
@@ -196,8 +197,8 @@ impl Group {
 #[derive(Clone, Debug, Default)]
 pub struct SweepState {
     pub groups: Vec<Group>,
-    /// `runs.csv` records by run index (the replay command last).
-    pub rows: BTreeMap<u64, Vec<String>>,
+    /// `runs.csv` rows by run index.
+    pub rows: BTreeMap<u64, RunRow>,
     pub deadlocks: Vec<DeadlockRecord>,
     /// Runs that panicked, by run index; their rows say `internal_error`.
     pub failures: Vec<FailureRecord>,
@@ -218,10 +219,8 @@ impl SweepState {
         let group = &mut self.groups[point as usize];
         group.add_run(r);
         let label = group.label.clone();
-        let mut fields = run_fields(r);
-        fields[0] = label.clone();
-        fields.push(replay.to_string());
-        self.rows.insert(index, fields);
+        let row = RunRow { scheme: label.clone(), ..RunRow::new(r, replay) };
+        self.rows.insert(index, row);
         self.recorded += 1;
         for d in &r.deadlocks {
             self.push_deadlock(DeadlockRecord {
@@ -255,15 +254,7 @@ impl SweepState {
     /// `internal_error` (not `ok`), and a failure record; the group's figures are left alone.
     pub fn add_failure(&mut self, index: u64, point: u64, seed: u64, message: String, replay: &str) {
         let group = &self.groups[point as usize];
-        let mut fields = vec![String::new(); RUNS_CSV_HEADER.len()];
-        let column = |name: &str| RUNS_CSV_HEADER.iter().position(|c| *c == name).expect("runs.csv column");
-        fields[column("scheme")] = group.label.clone();
-        fields[column("cpus")] = group.cpus.to_string();
-        fields[column("seed")] = seed.to_string();
-        fields[column("stop_reason")] = "internal_error".to_string();
-        fields[column("ok")] = "false".to_string();
-        fields.push(replay.to_string());
-        self.rows.insert(index, fields);
+        self.rows.insert(index, RunRow::failed(&group.label, group.cpus, seed, replay));
         self.recorded += 1;
         self.failures.push(FailureRecord {
             run: index,
@@ -307,7 +298,7 @@ impl SweepState {
 
     /// Removes and returns the rows and deadlocks of runs before `index`, in run order, for a
     /// [`crate::run_log::RunLog`] to write out.
-    pub fn take_records_before(&mut self, index: u64) -> (Vec<(u64, Vec<String>)>, Vec<DeadlockRecord>) {
+    pub fn take_records_before(&mut self, index: u64) -> (Vec<(u64, RunRow)>, Vec<DeadlockRecord>) {
         let later = self.rows.split_off(&index);
         let rows = std::mem::replace(&mut self.rows, later).into_iter().collect();
         self.deadlocks.sort_by_key(|d| (d.run, d.time_ns));
@@ -324,9 +315,9 @@ pub fn cycle_kind(signature: &str) -> String {
     parts[start..].iter().chain(&parts[..start]).copied().collect::<Vec<_>>().join(" -> ")
 }
 
-/// One element of `state.json`'s `rows`.
-pub fn row_json(index: u64, row: &[String]) -> String {
-    serde_json::to_string(&(index, row)).expect("row serialises")
+/// One element of `state.json`'s `rows`: the run index and the text of the row's fields.
+pub fn row_json(index: u64, row: &RunRow) -> String {
+    serde_json::to_string(&(index, csv_rows::fields(row))).expect("row serialises")
 }
 
 /// One element of `state.json`'s `deadlocks`.
@@ -556,13 +547,15 @@ impl SweepState {
                 pmu: g.pmu,
             })
             .collect();
-        let mut state = SweepState {
-            groups,
-            recorded: file.rows.len() as u64,
-            rows: file.rows.into_iter().collect(),
-            failures: file.failures,
-            ..SweepState::default()
-        };
+        let recorded = file.rows.len() as u64;
+        let rows = file
+            .rows
+            .into_iter()
+            .map(|(index, fields)| {
+                Ok((index, csv_rows::from_fields(&fields).map_err(|e| format!("state.json: row {index}: {e}"))?))
+            })
+            .collect::<Result<BTreeMap<u64, RunRow>, String>>()?;
+        let mut state = SweepState { groups, recorded, rows, failures: file.failures, ..SweepState::default() };
         for d in file.deadlocks {
             state.push_deadlock(d);
         }
@@ -581,7 +574,7 @@ mod tests {
             state.failures = failures;
             let file = StateFile {
                 groups: Vec::new(),
-                rows: state.rows.iter().map(|(i, r)| (*i, r.clone())).collect(),
+                rows: state.rows.iter().map(|(i, r)| (*i, csv_rows::fields(r))).collect(),
                 deadlocks: state.deadlocks.clone(),
                 failures: state.failures.clone(),
             };

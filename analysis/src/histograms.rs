@@ -4,8 +4,9 @@
 use std::io::Write;
 
 use hdrhistogram::Histogram;
+use serde::Serialize;
 
-use crate::OutputError;
+use crate::{OutputError, csv_rows};
 
 /// Percentile ticks per half distance to 100%, as every `.hgrm` tool prints them.
 const TICKS_PER_HALF_DISTANCE: u32 = 5;
@@ -255,23 +256,28 @@ pub struct HistogramRow<'a> {
     pub histogram: &'a Histogram<u64>,
 }
 
-/// `histograms.csv` columns: one row per recorded bucket, its highest equivalent value and its count.
-pub const HISTOGRAMS_CSV_HEADER: [&str; 5] = ["metric", "scheme", "cpus", "value_ns", "count"];
+/// One `histograms.csv` row: a recorded bucket of a histogram, its highest equivalent value and its count.
+#[derive(Default, Serialize)]
+struct HistogramsCsvRow<'a> {
+    metric: &'a str,
+    scheme: &'a str,
+    cpus: u32,
+    value_ns: u64,
+    count: u64,
+}
 
 /// Writes `rows` in order, each histogram's recorded buckets ascending; an empty histogram writes no rows.
 pub fn write_histograms_csv<W: Write>(out: W, rows: &[HistogramRow<'_>]) -> Result<(), OutputError> {
-    let mut w = csv::Writer::from_writer(out);
-    w.write_record(HISTOGRAMS_CSV_HEADER).map_err(OutputError::csv)?;
-    for row in rows {
-        let cpus = row.cpus.to_string();
-        for bucket in row.histogram.iter_recorded() {
-            let value = bucket.value_iterated_to().to_string();
-            let count = bucket.count_at_value().to_string();
-            w.write_record([row.metric, row.scheme, &cpus, &value, &count]).map_err(OutputError::csv)?;
-        }
-    }
-    w.flush().map_err(|e| OutputError::Io("histograms.csv".into(), e))?;
-    Ok(())
+    let buckets = rows.iter().flat_map(|row| {
+        row.histogram.iter_recorded().map(|bucket| HistogramsCsvRow {
+            metric: row.metric,
+            scheme: row.scheme,
+            cpus: row.cpus,
+            value_ns: bucket.value_iterated_to(),
+            count: bucket.count_at_value(),
+        })
+    });
+    csv_rows::write(out, "histograms.csv", buckets)
 }
 
 /// The value at `quantile` (0..=1) computed from histograms.csv rows of one histogram the way a
@@ -320,7 +326,7 @@ mod tests {
         write_histograms_csv(&mut buf, &[HistogramRow { metric: "wait_ns", scheme: "legacy", cpus: 4, histogram: h }])
             .unwrap();
         let mut reader = csv::Reader::from_reader(&buf[..]);
-        assert_eq!(reader.headers().unwrap(), &csv::StringRecord::from(HISTOGRAMS_CSV_HEADER.to_vec()));
+        assert_eq!(reader.headers().unwrap(), vec!["metric", "scheme", "cpus", "value_ns", "count"]);
         reader.records().map(|r| r.unwrap()).map(|r| (r[3].parse().unwrap(), r[4].parse().unwrap())).collect()
     }
 

@@ -3,6 +3,7 @@
 //! It turns run results from `workloads` into files; it does not simulate.
 
 pub mod aggregate;
+pub mod csv_rows;
 pub mod histograms;
 pub mod lock_stat;
 pub mod output_dir;

@@ -2,33 +2,11 @@
 
 use std::io::Write;
 
-use crate::sim::lockstat::LockStat;
+use serde::Serialize;
 
-use crate::OutputError;
 use crate::runs::quantile;
-
-/// `locks.csv` columns: lock_stat's, in nanoseconds, plus histogram percentiles.
-pub const LOCKS_CSV_HEADER: [&str; 19] = [
-    "scheme",
-    "cpus",
-    "class",
-    "contentions",
-    "wait_ns_min",
-    "wait_ns_max",
-    "wait_ns_total",
-    "wait_ns_avg",
-    "bounces",
-    "acquisitions",
-    "hold_ns_min",
-    "hold_ns_max",
-    "hold_ns_total",
-    "hold_ns_avg",
-    "wait_ns_p50",
-    "wait_ns_p99",
-    "hold_ns_p50",
-    "hold_ns_p99",
-    "holds",
-];
+use crate::sim::lockstat::LockStat;
+use crate::{OutputError, csv_rows};
 
 /// One row: which scheme (or bench) and which lock class.
 pub struct LockRow<'a> {
@@ -38,39 +16,61 @@ pub struct LockRow<'a> {
     pub stat: &'a LockStat,
 }
 
-fn fields(row: &LockRow<'_>) -> Vec<String> {
-    let s = row.stat;
-    vec![
-        row.scheme.to_string(),
-        row.cpus.to_string(),
-        row.class.to_string(),
-        s.contentions.to_string(),
-        s.wait_ns_min_or_zero().to_string(),
-        s.wait_ns_max.to_string(),
-        s.wait_ns_total.to_string(),
-        format!("{:.1}", s.wait_ns_avg()),
-        s.bounces.to_string(),
-        s.acquisitions.to_string(),
-        s.hold_ns_min_or_zero().to_string(),
-        s.hold_ns_max.to_string(),
-        s.hold_ns_total.to_string(),
-        format!("{:.1}", s.hold_ns_avg()),
-        quantile(&s.wait_ns, 0.5).to_string(),
-        quantile(&s.wait_ns, 0.99).to_string(),
-        quantile(&s.hold_ns, 0.5).to_string(),
-        quantile(&s.hold_ns, 0.99).to_string(),
-        s.holds.to_string(),
-    ]
+/// One `locks.csv` row: lock_stat's columns in nanoseconds, plus histogram percentiles.
+#[derive(Default, Serialize)]
+struct LocksCsvRow<'a> {
+    scheme: &'a str,
+    cpus: u32,
+    class: &'a str,
+    contentions: u64,
+    wait_ns_min: u64,
+    wait_ns_max: u64,
+    wait_ns_total: u64,
+    /// One decimal.
+    wait_ns_avg: String,
+    bounces: u64,
+    acquisitions: u64,
+    hold_ns_min: u64,
+    hold_ns_max: u64,
+    hold_ns_total: u64,
+    /// One decimal.
+    hold_ns_avg: String,
+    wait_ns_p50: u64,
+    wait_ns_p99: u64,
+    hold_ns_p50: u64,
+    hold_ns_p99: u64,
+    holds: u64,
+}
+
+impl<'a> LocksCsvRow<'a> {
+    fn new(row: &LockRow<'a>) -> LocksCsvRow<'a> {
+        let s = row.stat;
+        LocksCsvRow {
+            scheme: row.scheme,
+            cpus: row.cpus,
+            class: row.class,
+            contentions: s.contentions,
+            wait_ns_min: s.wait_ns_min_or_zero(),
+            wait_ns_max: s.wait_ns_max,
+            wait_ns_total: s.wait_ns_total,
+            wait_ns_avg: format!("{:.1}", s.wait_ns_avg()),
+            bounces: s.bounces,
+            acquisitions: s.acquisitions,
+            hold_ns_min: s.hold_ns_min_or_zero(),
+            hold_ns_max: s.hold_ns_max,
+            hold_ns_total: s.hold_ns_total,
+            hold_ns_avg: format!("{:.1}", s.hold_ns_avg()),
+            wait_ns_p50: quantile(&s.wait_ns, 0.5),
+            wait_ns_p99: quantile(&s.wait_ns, 0.99),
+            hold_ns_p50: quantile(&s.hold_ns, 0.5),
+            hold_ns_p99: quantile(&s.hold_ns, 0.99),
+            holds: s.holds,
+        }
+    }
 }
 
 pub fn write_locks_csv<W: Write>(out: W, rows: &[LockRow<'_>]) -> Result<(), OutputError> {
-    let mut w = csv::Writer::from_writer(out);
-    w.write_record(LOCKS_CSV_HEADER).map_err(OutputError::csv)?;
-    for row in rows {
-        w.write_record(fields(row)).map_err(OutputError::csv)?;
-    }
-    w.flush().map_err(|e| OutputError::Io("locks.csv".into(), e))?;
-    Ok(())
+    csv_rows::write(out, "locks.csv", rows.iter().map(LocksCsvRow::new))
 }
 
 /// A terminal table in lock_stat's layout, times in microseconds.
@@ -132,7 +132,11 @@ mod tests {
         write_locks_csv(&mut buf, &[LockRow { scheme: "legacy", cpus: 8, class: "pmus_lock", stat: &stat }]).unwrap();
         let text = String::from_utf8(buf).unwrap();
         let mut lines = text.lines();
-        assert_eq!(lines.next().unwrap(), LOCKS_CSV_HEADER.join(","));
+        assert_eq!(
+            lines.next().unwrap(),
+            "scheme,cpus,class,contentions,wait_ns_min,wait_ns_max,wait_ns_total,wait_ns_avg,bounces,acquisitions,\
+             hold_ns_min,hold_ns_max,hold_ns_total,hold_ns_avg,wait_ns_p50,wait_ns_p99,hold_ns_p50,hold_ns_p99,holds"
+        );
         assert_eq!(
             lines.next().unwrap(),
             "legacy,8,pmus_lock,1,1500,1500,1500,1500.0,1,2,100,300,400,200.0,1500,1500,100,300,2"

@@ -6,13 +6,25 @@ use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use crate::OutputError;
+use serde::Serialize;
+
 use crate::aggregate::{DeadlockRecord, SweepState, deadlock_json, row_json, state_json};
 use crate::output_dir::StagedDir;
-use crate::runs::RUNS_CSV_HEADER;
+use crate::runs::RunRow;
+use crate::{OutputError, csv_rows};
 
-/// `deadlocks.csv` columns.
-pub const DEADLOCKS_CSV_HEADER: [&str; 8] = ["run", "scheme", "cpus", "seed", "time_ns", "tasks", "cycle", "replay"];
+/// One `deadlocks.csv` row: a deadlock of a run, its cycle and what replays it.
+#[derive(Default, Serialize)]
+struct DeadlocksCsvRow<'a> {
+    run: u64,
+    scheme: &'a str,
+    cpus: u32,
+    seed: u64,
+    time_ns: u64,
+    tasks: usize,
+    cycle: &'a str,
+    replay: &'a str,
+}
 
 const ROWS_PART: &str = ".state-rows.part";
 const DEADLOCKS_PART: &str = ".state-deadlocks.part";
@@ -40,15 +52,9 @@ impl RunLog {
     /// Opens the record files in `staged` and writes the CSV headers.
     pub fn create(staged: &StagedDir) -> Result<RunLog, OutputError> {
         let dir = staged.path().to_path_buf();
-        let mut runs_csv = csv::Writer::from_writer(create(&dir, "runs.csv")?);
-        let mut header: Vec<&str> = RUNS_CSV_HEADER.to_vec();
-        header.push("replay");
-        runs_csv.write_record(&header).map_err(OutputError::csv)?;
-        let mut deadlocks_csv = csv::Writer::from_writer(create(&dir, "deadlocks.csv")?);
-        deadlocks_csv.write_record(DEADLOCKS_CSV_HEADER).map_err(OutputError::csv)?;
         Ok(RunLog {
-            runs_csv,
-            deadlocks_csv,
+            runs_csv: csv_rows::writer::<RunRow, _>(create(&dir, "runs.csv")?)?,
+            deadlocks_csv: csv_rows::writer::<DeadlocksCsvRow, _>(create(&dir, "deadlocks.csv")?)?,
             deadlocks_txt: BufWriter::new(create(&dir, "deadlocks.txt")?),
             state_rows: BufWriter::new(create(&dir, ROWS_PART)?),
             state_deadlocks: BufWriter::new(create(&dir, DEADLOCKS_PART)?),
@@ -70,30 +76,29 @@ impl RunLog {
         }
     }
 
-    fn write(&mut self, rows: &[(u64, Vec<String>)], deadlocks: &[DeadlockRecord]) -> Result<(), OutputError> {
+    fn write(&mut self, rows: &[(u64, RunRow)], deadlocks: &[DeadlockRecord]) -> Result<(), OutputError> {
         let io = |name: &str| {
             let path = self.dir.join(name);
             move |e| OutputError::Io(path, e)
         };
         for (index, row) in rows {
-            self.runs_csv.write_record(row).map_err(OutputError::csv)?;
+            self.runs_csv.serialize(row).map_err(OutputError::csv)?;
             let sep = if self.rows == 0 { "" } else { "," };
             write!(self.state_rows, "{sep}{}", row_json(*index, row)).map_err(io(ROWS_PART))?;
             self.rows += 1;
         }
         for d in deadlocks {
-            self.deadlocks_csv
-                .write_record([
-                    d.run.to_string(),
-                    d.label.clone(),
-                    d.cpus.to_string(),
-                    d.seed.to_string(),
-                    d.time_ns.to_string(),
-                    d.tasks.to_string(),
-                    d.signature.clone(),
-                    d.replay.clone(),
-                ])
-                .map_err(OutputError::csv)?;
+            let row = DeadlocksCsvRow {
+                run: d.run,
+                scheme: &d.label,
+                cpus: d.cpus,
+                seed: d.seed,
+                time_ns: d.time_ns,
+                tasks: d.tasks,
+                cycle: &d.signature,
+                replay: &d.replay,
+            };
+            self.deadlocks_csv.serialize(row).map_err(OutputError::csv)?;
             write!(
                 self.deadlocks_txt,
                 "# run {} ({}, {} CPUs, seed {})\n# replay: {}\n{}\n",
@@ -153,9 +158,7 @@ pub(crate) mod tests {
     pub(crate) fn records() -> SweepState {
         let mut state = SweepState::default();
         for i in 0..5u64 {
-            let mut row = vec![format!("s\"{i}"), "x,y".into()];
-            row.resize(RUNS_CSV_HEADER.len() + 1, String::new());
-            state.rows.insert(i, row);
+            state.rows.insert(i, RunRow { scheme: format!("s\"{i}"), stop_reason: "x,y".into(), ..RunRow::default() });
         }
         state.deadlocks = (1..3)
             .map(|run| DeadlockRecord {
@@ -193,6 +196,14 @@ pub(crate) mod tests {
                 fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
             assert!(names.iter().all(|n| !n.ends_with(".part")), "{names:?}");
             assert_eq!(fs::read_to_string(dir.join("runs.csv")).unwrap().lines().count(), 6);
+            let deadlocks = fs::read_to_string(dir.join("deadlocks.csv")).unwrap();
+            assert_eq!(
+                deadlocks.lines().take(2).collect::<Vec<_>>(),
+                [
+                    "run,scheme,cpus,seed,time_ns,tasks,cycle,replay",
+                    "1,legacy,8,7,100,2,a@1 -> b@2,cpuhpsim run --seed 7"
+                ]
+            );
         }
         fs::remove_dir_all(root).unwrap();
     }

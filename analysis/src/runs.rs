@@ -3,48 +3,10 @@
 use std::io::Write;
 
 use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
 
-use crate::OutputError;
 use crate::workloads::run::RunResult;
-
-/// `runs.csv` columns; times in nanoseconds.
-pub const RUNS_CSV_HEADER: [&str; 35] = [
-    "scheme",
-    "cpus",
-    "pmus",
-    "seed",
-    "stop_reason",
-    "sim_end_ns",
-    "events",
-    "deadlocked",
-    "deadlocks",
-    "time_to_deadlock_ns",
-    "violations",
-    "stalls",
-    "cpu_downs",
-    "cpu_down_ns_p50",
-    "cpu_down_ns_p99",
-    "cpu_down_ns_max",
-    "cpu_ups",
-    "cpu_up_ns_p50",
-    "cpu_up_ns_p99",
-    "cpu_up_ns_max",
-    "opens",
-    "open_ns_p50",
-    "open_ns_p99",
-    "enodev",
-    "pmis",
-    "samples",
-    "throttled_samples",
-    "lost_samples",
-    "wraps",
-    "wraps_lost",
-    "max_count_error_events",
-    "mux_error_events_p50",
-    "mux_error_events_p99",
-    "mux_error_events_max",
-    "ok",
-];
+use crate::{OutputError, csv_rows};
 
 /// A percentile of a histogram, 0 when it is empty (HdrHistogram's highest equivalent value).
 pub fn quantile(h: &Histogram<u64>, q: f64) -> u64 {
@@ -56,61 +18,111 @@ pub fn max(h: &Histogram<u64>) -> u64 {
     if h.is_empty() { 0 } else { h.max() }
 }
 
-/// The `runs.csv` fields of one run, without the replay command.
-pub fn run_fields(r: &RunResult) -> Vec<String> {
-    let first_deadlock = r.deadlocks.first().map_or(String::new(), |d| d.time_ns.to_string());
-    vec![
-        r.scheme.clone(),
-        r.cpus.to_string(),
-        r.pmus.to_string(),
-        r.seed.to_string(),
-        r.stop_name().to_string(),
-        r.end_ns.to_string(),
-        r.events_processed.to_string(),
-        r.deadlocked().to_string(),
-        r.deadlocks.len().to_string(),
-        first_deadlock,
-        r.violations.len().to_string(),
-        r.stalls.len().to_string(),
-        r.cpu_down_ns.len().to_string(),
-        quantile(&r.cpu_down_ns, 0.5).to_string(),
-        quantile(&r.cpu_down_ns, 0.99).to_string(),
-        max(&r.cpu_down_ns).to_string(),
-        r.cpu_up_ns.len().to_string(),
-        quantile(&r.cpu_up_ns, 0.5).to_string(),
-        quantile(&r.cpu_up_ns, 0.99).to_string(),
-        max(&r.cpu_up_ns).to_string(),
-        r.opens_ok.to_string(),
-        quantile(&r.open_ns, 0.5).to_string(),
-        quantile(&r.open_ns, 0.99).to_string(),
-        r.enodev.to_string(),
-        r.pmu.as_ref().map_or(0, |p| p.pmis).to_string(),
-        r.pmu.as_ref().map_or(0, |p| p.samples).to_string(),
-        r.pmu.as_ref().map_or(0, |p| p.samples_throttled).to_string(),
-        r.pmu.as_ref().map_or(0, |p| p.lost_samples).to_string(),
-        r.pmu.as_ref().map_or(0, |p| p.wraps).to_string(),
-        r.pmu.as_ref().map_or(0, |p| p.wraps_lost).to_string(),
-        r.pmu.as_ref().map_or(0, |p| p.max_count_error_events).to_string(),
-        r.pmu.as_ref().map_or(0, |p| quantile(&p.mux_error_events, 0.5)).to_string(),
-        r.pmu.as_ref().map_or(0, |p| quantile(&p.mux_error_events, 0.99)).to_string(),
-        r.pmu.as_ref().map_or(0, |p| max(&p.mux_error_events)).to_string(),
-        r.ok().to_string(),
-    ]
+/// One `runs.csv` row, times in nanoseconds. A run that failed (see [`RunRow::failed`]) leaves
+/// its figures, the `Option`s, empty.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunRow {
+    pub scheme: String,
+    pub cpus: u32,
+    pub pmus: Option<u32>,
+    pub seed: u64,
+    pub stop_reason: String,
+    pub sim_end_ns: Option<u64>,
+    pub events: Option<u64>,
+    pub deadlocked: Option<bool>,
+    pub deadlocks: Option<usize>,
+    /// Empty without a deadlock.
+    pub time_to_deadlock_ns: Option<u64>,
+    pub violations: Option<usize>,
+    pub stalls: Option<usize>,
+    pub cpu_downs: Option<u64>,
+    pub cpu_down_ns_p50: Option<u64>,
+    pub cpu_down_ns_p99: Option<u64>,
+    pub cpu_down_ns_max: Option<u64>,
+    pub cpu_ups: Option<u64>,
+    pub cpu_up_ns_p50: Option<u64>,
+    pub cpu_up_ns_p99: Option<u64>,
+    pub cpu_up_ns_max: Option<u64>,
+    pub opens: Option<u64>,
+    pub open_ns_p50: Option<u64>,
+    pub open_ns_p99: Option<u64>,
+    pub enodev: Option<u64>,
+    /// PMU columns are 0 without PMU load.
+    pub pmis: Option<u64>,
+    pub samples: Option<u64>,
+    pub throttled_samples: Option<u64>,
+    pub lost_samples: Option<u64>,
+    pub wraps: Option<u64>,
+    pub wraps_lost: Option<u64>,
+    pub max_count_error_events: Option<u64>,
+    pub mux_error_events_p50: Option<u64>,
+    pub mux_error_events_p99: Option<u64>,
+    pub mux_error_events_max: Option<u64>,
+    pub ok: bool,
+    pub replay: String,
+}
+
+impl RunRow {
+    /// The row of a finished run, with the command that replays it.
+    pub fn new(r: &RunResult, replay: &str) -> RunRow {
+        let pmu = r.pmu.as_ref();
+        RunRow {
+            scheme: r.scheme.clone(),
+            cpus: r.cpus,
+            pmus: Some(r.pmus),
+            seed: r.seed,
+            stop_reason: r.stop_name().to_string(),
+            sim_end_ns: Some(r.end_ns),
+            events: Some(r.events_processed),
+            deadlocked: Some(r.deadlocked()),
+            deadlocks: Some(r.deadlocks.len()),
+            time_to_deadlock_ns: r.deadlocks.first().map(|d| d.time_ns),
+            violations: Some(r.violations.len()),
+            stalls: Some(r.stalls.len()),
+            cpu_downs: Some(r.cpu_down_ns.len()),
+            cpu_down_ns_p50: Some(quantile(&r.cpu_down_ns, 0.5)),
+            cpu_down_ns_p99: Some(quantile(&r.cpu_down_ns, 0.99)),
+            cpu_down_ns_max: Some(max(&r.cpu_down_ns)),
+            cpu_ups: Some(r.cpu_up_ns.len()),
+            cpu_up_ns_p50: Some(quantile(&r.cpu_up_ns, 0.5)),
+            cpu_up_ns_p99: Some(quantile(&r.cpu_up_ns, 0.99)),
+            cpu_up_ns_max: Some(max(&r.cpu_up_ns)),
+            opens: Some(r.opens_ok),
+            open_ns_p50: Some(quantile(&r.open_ns, 0.5)),
+            open_ns_p99: Some(quantile(&r.open_ns, 0.99)),
+            enodev: Some(r.enodev),
+            pmis: Some(pmu.map_or(0, |p| p.pmis)),
+            samples: Some(pmu.map_or(0, |p| p.samples)),
+            throttled_samples: Some(pmu.map_or(0, |p| p.samples_throttled)),
+            lost_samples: Some(pmu.map_or(0, |p| p.lost_samples)),
+            wraps: Some(pmu.map_or(0, |p| p.wraps)),
+            wraps_lost: Some(pmu.map_or(0, |p| p.wraps_lost)),
+            max_count_error_events: Some(pmu.map_or(0, |p| p.max_count_error_events)),
+            mux_error_events_p50: Some(pmu.map_or(0, |p| quantile(&p.mux_error_events, 0.5))),
+            mux_error_events_p99: Some(pmu.map_or(0, |p| quantile(&p.mux_error_events, 0.99))),
+            mux_error_events_max: Some(pmu.map_or(0, |p| max(&p.mux_error_events))),
+            ok: r.ok(),
+            replay: replay.to_string(),
+        }
+    }
+
+    /// The row of a run that hit an internal bug (a panic): `internal_error`, not `ok`, no figures.
+    pub fn failed(scheme: &str, cpus: u32, seed: u64, replay: &str) -> RunRow {
+        RunRow {
+            scheme: scheme.to_string(),
+            cpus,
+            seed,
+            stop_reason: "internal_error".to_string(),
+            ok: false,
+            replay: replay.to_string(),
+            ..RunRow::default()
+        }
+    }
 }
 
 /// Writes the header, then one row per `(result, replay command)`.
 pub fn write_runs_csv<W: Write>(out: W, rows: &[(&RunResult, String)]) -> Result<(), OutputError> {
-    let mut w = csv::Writer::from_writer(out);
-    let mut header: Vec<&str> = RUNS_CSV_HEADER.to_vec();
-    header.push("replay");
-    w.write_record(&header).map_err(OutputError::csv)?;
-    for (result, replay) in rows {
-        let mut record = run_fields(result);
-        record.push(replay.clone());
-        w.write_record(&record).map_err(OutputError::csv)?;
-    }
-    w.flush().map_err(|e| OutputError::Io("runs.csv".into(), e))?;
-    Ok(())
+    csv_rows::write(out, "runs.csv", rows.iter().map(|(result, replay)| RunRow::new(result, replay)))
 }
 
 /// `deadlocks.txt`: every deadlock's report, stalls, violations and lock-order cycles.
@@ -136,4 +148,27 @@ pub fn deadlocks_text(rows: &[(&RunResult, String)]) -> String {
         out.push_str("no deadlocks, stalls or invariant violations\n");
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_run_writes_the_documented_columns_and_only_its_identity() {
+        let row = RunRow::failed("legacy x=1", 16, 2, "cpuhpsim run --seed 2");
+        let mut buf = Vec::new();
+        csv_rows::write(&mut buf, "runs.csv", [row.clone()]).unwrap();
+        let text = String::from_utf8(buf).unwrap();
+        let (header, record) = text.split_once('\n').unwrap();
+        assert_eq!(
+            header,
+            "scheme,cpus,pmus,seed,stop_reason,sim_end_ns,events,deadlocked,deadlocks,time_to_deadlock_ns,violations,\
+             stalls,cpu_downs,cpu_down_ns_p50,cpu_down_ns_p99,cpu_down_ns_max,cpu_ups,cpu_up_ns_p50,cpu_up_ns_p99,\
+             cpu_up_ns_max,opens,open_ns_p50,open_ns_p99,enodev,pmis,samples,throttled_samples,lost_samples,wraps,\
+             wraps_lost,max_count_error_events,mux_error_events_p50,mux_error_events_p99,mux_error_events_max,ok,replay"
+        );
+        assert_eq!(record, format!("legacy x=1,16,,2,internal_error,{}false,cpuhpsim run --seed 2\n", ",".repeat(29)));
+        assert_eq!(csv_rows::from_fields::<RunRow>(&csv_rows::fields(&row)).unwrap(), row, "as state.json keeps it");
+    }
 }
