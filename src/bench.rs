@@ -200,7 +200,7 @@ fn bench_phold(args: &PholdArgs) -> Result<()> {
     let config = PholdConfig { lps: args.lps, pop: args.pop, events: args.events, seed: args.seed };
     config.validate().map_err(|e| BadInput(e.to_string()))?;
     let staged = match &args.out {
-        Some(out) => Some(StagedDir::create(out, args.force).map_err(|e| BadInput(e.to_string()))?),
+        Some(out) => Some(StagedDir::create(out, args.force).map_err(crate::output_error)?),
         None => None,
     };
     println!(
@@ -680,7 +680,7 @@ fn bench_model(args: &ModelArgs) -> Result<()> {
     if sizes.len() > MAX_SIZES {
         return Err(BadInput(format!("--cpus: {} sizes; at most {MAX_SIZES}", sizes.len())).into());
     }
-    let staged = StagedDir::create(&args.out, args.force).map_err(|e| BadInput(e.to_string()))?;
+    let staged = StagedDir::create(&args.out, args.force).map_err(crate::output_error)?;
     let commit = git_commit();
     let (threads, load) = host_load();
     println!(

@@ -180,7 +180,7 @@ fn replay_command(c: &LockBenchConfig) -> String {
 pub fn run(args: &LockBenchArgs) -> Result<()> {
     let config = resolve(args);
     config.validate().map_err(|e| BadInput(e.to_string()))?;
-    let staged = StagedDir::create(&args.out, args.force).map_err(|e| BadInput(e.to_string()))?;
+    let staged = StagedDir::create(&args.out, args.force).map_err(crate::output_error)?;
     let result = lockbench::run(&config).map_err(|e| BadInput(e.to_string()))?;
     let rows = [LockRow { scheme: "lockbench", cpus: config.tasks, class: &result.class, stat: &result.stat }];
     println!(
@@ -222,7 +222,7 @@ pub fn run(args: &LockBenchArgs) -> Result<()> {
     staged.write("replay.txt", format!("{replay}\n")).map_err(|e| BadInput(e.to_string()))?;
     write_locks_csv(staged.file("locks.csv").map_err(|e| BadInput(e.to_string()))?, &rows)
         .map_err(|e| BadInput(e.to_string()))?;
-    let dir = staged.commit().map_err(|e| BadInput(e.to_string()))?;
+    let dir = staged.commit().map_err(crate::output_error)?;
     println!("replay: {replay}");
     println!("wrote {}", dir.display());
     Ok(())

@@ -54,6 +54,14 @@ impl std::fmt::Display for BadInput {
 
 impl std::error::Error for BadInput {}
 
+/// An output error as the user can act on it: an existing directory is replaced only on `--force`.
+pub fn output_error(e: analysis::OutputError) -> BadInput {
+    match e {
+        analysis::OutputError::Exists(_) => BadInput(format!("{e} (pass --force to replace it)")),
+        e => BadInput(e.to_string()),
+    }
+}
+
 /// A sweep stopped by Ctrl-C or SIGTERM after saving its completed runs: exit status 130.
 #[derive(Debug)]
 pub struct Interrupted(pub String);

@@ -189,7 +189,8 @@ pub fn run_to_dir(
     force: bool,
     trace: Option<&std::path::Path>,
 ) -> Result<()> {
-    let staged = StagedDir::create(out, force).map_err(|e| BadInput(format!("--out {}: {e}", out.display())))?;
+    let staged = StagedDir::create(out, force)
+        .map_err(|e| BadInput(format!("--out {}: {}", out.display(), crate::output_error(e))))?;
     if let Some(path) = trace
         && path.parent().is_some_and(|p| !p.as_os_str().is_empty() && !p.is_dir())
     {

@@ -210,8 +210,8 @@ pub fn run_sweep(args: &SweepArgs, default_out: &Path, replace_default: bool) ->
             }
         },
     };
-    let staged =
-        StagedDir::create(&out, force || args.resume).map_err(|e| BadInput(format!("--out {}: {e}", out.display())))?;
+    let staged = StagedDir::create(&out, force || args.resume)
+        .map_err(|e| BadInput(format!("--out {}: {}", out.display(), crate::output_error(e))))?;
     let range = match shard {
         Some((i, n)) => shard_range(total, i - 1, n),
         None => 0..total,
@@ -248,7 +248,7 @@ pub fn run_sweep(args: &SweepArgs, default_out: &Path, replace_default: bool) ->
             INCOMPLETE,
             format!("Interrupted after {done} of {} runs. Finish with:\n{resume}\n", range.end - range.start),
         )?;
-        staged.commit().map_err(|e| BadInput(e.to_string()))?;
+        staged.commit().map_err(crate::output_error)?;
         return Err(Interrupted(format!(
             "interrupted: kept {done} of {} runs in {} (marked {INCOMPLETE}); finish with:\n{resume}",
             range.end - range.start,
@@ -256,7 +256,7 @@ pub fn run_sweep(args: &SweepArgs, default_out: &Path, replace_default: bool) ->
         ))
         .into());
     }
-    let dir = staged.commit().map_err(|e| BadInput(e.to_string()))?;
+    let dir = staged.commit().map_err(crate::output_error)?;
     print!("{}", table(&state));
     if let Some(pmu) = pmu_table(&state) {
         print!("\n{pmu}");
@@ -342,10 +342,10 @@ pub fn merge(args: &MergeArgs) -> Result<()> {
         .into());
     }
     let mut state = state;
-    let staged = StagedDir::create(&args.out, args.force).map_err(|e| BadInput(e.to_string()))?;
+    let staged = StagedDir::create(&args.out, args.force).map_err(crate::output_error)?;
     let log = RunLog::create(&staged)?;
     write_outputs(&staged, &(serde_json::to_string_pretty(&manifest)? + "\n"), log, &mut state)?;
-    let dir = staged.commit().map_err(|e| BadInput(e.to_string()))?;
+    let dir = staged.commit().map_err(crate::output_error)?;
     print!("{}", table(&state));
     if let Some(pmu) = pmu_table(&state) {
         print!("\n{pmu}");

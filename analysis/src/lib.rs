@@ -24,7 +24,7 @@ pub use workloads::sim;
 /// Why output could not be written. `Exists` and unwritable paths are the user's to fix.
 #[derive(Debug, thiserror::Error)]
 pub enum OutputError {
-    #[error("output directory {0} already exists (pass --force to replace it)")]
+    #[error("output directory {0} already exists")]
     Exists(PathBuf),
     #[error("output path {0} has no directory name")]
     BadPath(PathBuf),

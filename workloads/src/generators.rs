@@ -21,7 +21,9 @@ impl Interval {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// How the hotplug driver picks CPUs (`hotplug.mode`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum HotplugMode {
     /// Every interval, a random eligible CPU goes down and, after the holdoff, comes back.
     Random,

@@ -9,9 +9,9 @@ use sim::perf::{PerfConfig, PmuDef, PmuScope};
 use sim::rng::stream_id;
 use sim::script::{Program, Step};
 
-use crate::generators::{HotplugDriver, HotplugMode, Interval, Opener, Periodic, PmuChurn};
+use crate::generators::{HotplugDriver, Interval, Opener, Periodic, PmuChurn};
 use crate::plan::GridPoint;
-use crate::scenario::{Dist, HotplugModeSpec, Scenario, ScenarioError};
+use crate::scenario::{Dist, Scenario, ScenarioError};
 use crate::schemes::{self, CLASSES, ContextLayout, SchemeOptions, op};
 
 /// Stream classes: a task's stream id is `(class, index)`, fixed by what the task is.
@@ -82,8 +82,8 @@ pub fn scenario_scripts(scenario: &Scenario) -> Result<Vec<(String, Vec<Step>)>,
     let options = SchemeOptions {
         kind,
         free_outside_ctx_mutex: scenario.scheme.free_outside_ctx_mutex,
-        context_layout: scenario.context_layout(),
-        handoff: scenario.handoff(),
+        context_layout: scenario.scheme.context_layout,
+        handoff: scenario.scheme.handoff,
         pmu_dev_alloc: scenario.scheme.pmu_dev_alloc,
     };
     let mut scripts: Vec<(String, Vec<Step>)> = schemes::build(&options, &scenario.costs.perf())
@@ -123,13 +123,8 @@ fn tasks(scenario: &Scenario) -> Vec<TaskSpec> {
     };
     let h = &scenario.hotplug;
     if h.enabled {
-        let mode = match h.mode {
-            HotplugModeSpec::Random => HotplugMode::Random,
-            HotplugModeSpec::Storm => HotplugMode::Storm,
-            HotplugModeSpec::Rolling => HotplugMode::Rolling,
-        };
         let driver =
-            HotplugDriver::new(mode, interval(h.interval, h.interval_dist), interval(h.holdoff, h.holdoff_dist));
+            HotplugDriver::new(h.mode, interval(h.interval, h.interval_dist), interval(h.holdoff, h.holdoff_dist));
         add("cpuhp/0".into(), STREAM_HOTPLUG, 0, Box::new(driver));
     }
     let o = &scenario.openers;
@@ -252,7 +247,7 @@ fn run_prepared(
             pmus: prepared.pmus.clone(),
             view: prepared.kind.view(),
         },
-        ctx_per_cpu: scenario.context_layout() == ContextLayout::PerCpu,
+        ctx_per_cpu: scenario.scheme.context_layout == ContextLayout::PerCpu,
         pmu_load: prepared.pmu_load.clone(),
     };
     let mut sched = Scheduler::new();

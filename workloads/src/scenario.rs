@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::duration::parse_duration_ns;
 pub use crate::error::ScenarioError;
+use crate::generators::HotplugMode;
 use crate::schemes::{ContextLayout, Handoff, SchemeKind, op};
 
 /// Most CPUs a scenario may have.
@@ -106,8 +107,8 @@ pub struct SchemeSpec {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub base: Option<String>,
     pub free_outside_ctx_mutex: bool,
-    pub context_layout: ContextLayoutSpec,
-    pub handoff: HandoffSpec,
+    pub context_layout: ContextLayout,
+    pub handoff: Handoff,
     pub pmu_dev_alloc: bool,
     /// Scripts replacing the base's, by operation name, in the text form of `cpuhpsim schemes`.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
@@ -120,26 +121,12 @@ impl Default for SchemeSpec {
             name: "pmus-lock".into(),
             base: None,
             free_outside_ctx_mutex: false,
-            context_layout: ContextLayoutSpec::PerPmu,
-            handoff: HandoffSpec::Driver,
+            context_layout: ContextLayout::PerPmu,
+            handoff: Handoff::Driver,
             pmu_dev_alloc: false,
             scripts: BTreeMap::new(),
         }
     }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ContextLayoutSpec {
-    PerPmu,
-    PerCpu,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum HandoffSpec {
-    Driver,
-    Core,
 }
 
 /// Every cost of DESIGN §3 and §4.
@@ -275,19 +262,11 @@ impl CostSpec {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum HotplugModeSpec {
-    Random,
-    Storm,
-    Rolling,
-}
-
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HotplugSpec {
     pub enabled: bool,
-    pub mode: HotplugModeSpec,
+    pub mode: HotplugMode,
     /// Time from the end of one `cpu_up` to the next `cpu_down` (rcutorture's onoff_interval).
     pub interval: Duration,
     pub interval_dist: Dist,
@@ -300,7 +279,7 @@ impl Default for HotplugSpec {
     fn default() -> Self {
         HotplugSpec {
             enabled: true,
-            mode: HotplugModeSpec::Random,
+            mode: HotplugMode::Random,
             interval: Duration(100_000_000),
             interval_dist: Dist::Exp,
             holdoff: Duration(10_000_000),
@@ -693,20 +672,6 @@ impl Scenario {
                     names()
                 ),
             )),
-        }
-    }
-
-    pub fn context_layout(&self) -> ContextLayout {
-        match self.scheme.context_layout {
-            ContextLayoutSpec::PerPmu => ContextLayout::PerPmu,
-            ContextLayoutSpec::PerCpu => ContextLayout::PerCpu,
-        }
-    }
-
-    pub fn handoff(&self) -> Handoff {
-        match self.scheme.handoff {
-            HandoffSpec::Driver => Handoff::Driver,
-            HandoffSpec::Core => Handoff::Core,
         }
     }
 }

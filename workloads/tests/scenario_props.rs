@@ -10,8 +10,10 @@ use std::collections::BTreeSet;
 use proptest::prelude::*;
 use sim::kernel::Deadlock;
 use sim::locks::Mode;
+use workloads::generators::HotplugMode;
 use workloads::run::{RunResult, run};
-use workloads::scenario::{ContextLayoutSpec, Dist, Duration, HandoffSpec, HotplugModeSpec, Scenario, SchemeSpec};
+use workloads::scenario::{Dist, Duration, Scenario, SchemeSpec};
+use workloads::schemes::{ContextLayout, Handoff};
 
 const MS: u64 = 1_000_000;
 
@@ -68,8 +70,8 @@ fn scheme(correct_only: bool) -> impl Strategy<Value = SchemeSpec> {
         builtin,
         custom,
         any::<bool>(),
-        prop_oneof![Just(ContextLayoutSpec::PerPmu), Just(ContextLayoutSpec::PerCpu)],
-        prop_oneof![Just(HandoffSpec::Driver), Just(HandoffSpec::Core)],
+        prop_oneof![Just(ContextLayout::PerPmu), Just(ContextLayout::PerCpu)],
+        prop_oneof![Just(Handoff::Driver), Just(Handoff::Core)],
         any::<bool>(),
     )
         .prop_map(move |(name, custom, free, layout, handoff, dev_alloc)| {
@@ -97,7 +99,7 @@ fn scenario(correct_only: bool) -> impl Strategy<Value = Scenario> {
     let pmus = (0u32..=2, 0u32..=2, 0u32..=2).prop_flat_map(|(c, u, s)| (Just((c, u, s)), 0..=s));
     let hotplug = (
         prop::bool::weighted(0.9),
-        prop_oneof![Just(HotplugModeSpec::Random), Just(HotplugModeSpec::Storm), Just(HotplugModeSpec::Rolling)],
+        prop_oneof![Just(HotplugMode::Random), Just(HotplugMode::Storm), Just(HotplugMode::Rolling)],
         ms(0..=30_000),
         dist(),
         ms(0..=20_000),

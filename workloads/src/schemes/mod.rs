@@ -64,7 +64,8 @@ impl SchemeKind {
 }
 
 /// `perf_cpu_context` layout.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum ContextLayout {
     /// One context, and one `ctx->mutex`, per PMU per CPU (before v6.2).
     PerPmu,
@@ -73,7 +74,8 @@ pub enum ContextLayout {
 }
 
 /// Who migrates uncore contexts when their CPU goes down.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum Handoff {
     /// Each uncore driver's own hotplug callback, before perf's exit.
     Driver,
