@@ -1,4 +1,4 @@
-//! Load generators (DESIGN §7) as agents: the hotplug driver, event openers, ftrace togglers,
+//! Load generators (docs/model.md §7) as agents: the hotplug driver, event openers, ftrace togglers,
 //! PMU churn and driver probes. Each draws only from its own task's stream.
 
 use rand::Rng;

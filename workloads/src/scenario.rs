@@ -1,6 +1,6 @@
 //! Scenario files: machine, PMUs, scheme and options, costs, workloads and run length, as TOML.
 //!
-//! Every key has a default (DESIGN's, with its reason there); unknown keys, wrong types and
+//! Every key has a default (listed with its reason in docs/model.md §3, §4.11, §5 and §7); unknown keys, wrong types and
 //! out-of-range values are errors that name the key path, the value and what is allowed.
 
 use std::collections::BTreeMap;
@@ -129,7 +129,7 @@ impl Default for SchemeSpec {
     }
 }
 
-/// Every cost of DESIGN §3 and §4.
+/// Every cost of docs/model.md §3 and §4.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CostSpec {

@@ -58,7 +58,7 @@ pub fn parse_checked(name: &str, text: &str, machine: ScriptMachine) -> Result<V
     Ok(steps)
 }
 
-/// Marks are the invariant checks' bookkeeping (DESIGN §6) and mean something only in their
+/// Marks are the invariant checks' bookkeeping (docs/model.md §6.1) and mean something only in their
 /// hotplug operation: anywhere else they would switch those checks off or on at random.
 fn check_marks(name: &str, allowed: &[Mark], steps: &[Step]) -> Result<(), PlacementError> {
     let mut at = 0;

@@ -1,4 +1,4 @@
-//! The locking schemes of DESIGN §4 as lock scripts: the hotplug skeleton shared by all, and
+//! The locking schemes of docs/model.md §1 as lock scripts (§4): the hotplug skeleton shared by all, and
 //! each scheme's perf exit/init, `perf_event_open`, release and PMU registration.
 //!
 //! `legacy` is the 2017 baseline, `pmus-lock` the posted fix, `percpu-state` Paul McKenney's
@@ -83,11 +83,11 @@ pub enum Handoff {
     Core,
 }
 
-/// A scheme and the options that move its locks (DESIGN §4, "Later kernels").
+/// A scheme and the options that move its locks (docs/model.md §4.11).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct SchemeOptions {
     pub kind: SchemeKind,
-    /// Free a tracepoint event after dropping `ctx->mutex` (the 2019 fix); false is 2017.
+    /// Free a tracepoint event after dropping `ctx->mutex`. Stands for 82d94856fa22 (v4.15), which in the kernel concerns inherited children, not per-CPU events: docs/model.md §9 D1.
     pub free_outside_ctx_mutex: bool,
     pub context_layout: ContextLayout,
     pub handoff: Handoff,

@@ -1,4 +1,4 @@
-//! The scripts themselves, step for step as DESIGN §4 gives them.
+//! The scripts themselves, as docs/model.md §4 describes them; §9 lists where they depart from the kernel (v4.13) and are to be rebuilt.
 
 use sim::locks::Mode;
 use sim::script::{
@@ -8,7 +8,7 @@ use sim::script::{
 use super::classes::class_id;
 use super::{Handoff, SchemeKind, SchemeOptions, op};
 
-/// Time costs of the perf and hotplug work between lock operations (DESIGN §4), in ns.
+/// Time costs of the perf and hotplug work between lock operations (docs/model.md §4.3–§4.10), in ns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PerfCosts {
     /// Teardown callbacks of other subsystems on `cpu_down`.
