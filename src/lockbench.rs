@@ -4,8 +4,9 @@ use std::path::PathBuf;
 
 use analysis::lock_stat::{LockRow, render_table, write_locks_csv};
 use analysis::output_dir::StagedDir;
-use analysis::sim::kernel::{Costs, format_ns};
+use analysis::sim::kernel::Costs;
 use analysis::sim::locks::LockKind;
+use analysis::sim::time::format_ns;
 use analysis::workloads::duration::parse_duration_ns;
 use analysis::workloads::lockbench::{self, Dist, LockBenchConfig, MAX_BENCH_TASKS};
 use anyhow::Result;

@@ -10,7 +10,7 @@ mod pmu_load;
 
 pub use agent::{Agent, AgentCx, Args, Next, OpOutcome, Sequence};
 pub use costs::Costs;
-pub use deadlock::{CycleMember, Deadlock, Stall, format_ns};
+pub use deadlock::{CycleMember, Deadlock, Stall};
 pub use pmu_load::{PmuLoadConfig, PmuStats, STREAM_PMU_SOURCE};
 
 /// One span of a run's timeline, recorded only when tracing is on.
