@@ -3,7 +3,6 @@
 //! Schemes are lock scripts run by the kernel model in `sim`; this crate knows their names
 //! and how a scenario asks for them, but writes no output.
 
-pub mod duration;
 pub mod generators;
 pub mod lockbench;
 pub mod presets;
