@@ -7,9 +7,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use sim::time::{MAX_COST_NS, Nanos};
 
 use crate::schemes::{ContextLayout, Handoff, SchemeKind, op};
-use sim::time::{MAX_COST_NS, Nanos};
 
 /// Most CPUs a scenario may have.
 pub const MAX_SCENARIO_CPUS: u32 = 65_536;
@@ -17,6 +17,7 @@ pub const MAX_SCENARIO_CPUS: u32 = 65_536;
 pub const MAX_WORKLOAD_TASKS: u32 = 65_536;
 /// Longest simulated run: one day.
 pub const MAX_RUN_NS: u64 = 86_400_000_000_000;
+
 /// A duration in nanoseconds, written as a string with a unit (`"5ms"`) in TOML, read and
 /// printed by [`Nanos`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
