@@ -14,8 +14,8 @@ use clap::{Args, Subcommand, ValueEnum};
 use serde_json::json;
 use sim::phold::{self, MAX_LPS, PholdConfig, PholdResult};
 use sim::queue::RadixHeap;
+use sim::time::Nanos;
 use workloads::command::Source;
-use workloads::duration::parse_duration_ns;
 use workloads::plan::{Plan, RunRequest};
 use workloads::run::RunId;
 use workloads::runner::run_untraced;
@@ -406,7 +406,7 @@ fn print_one(workload: Workload, args: &ModelArgs) -> Result<()> {
 }
 
 fn duration_arg(text: &str) -> Result<u64, BadInput> {
-    let ns = parse_duration_ns(text).map_err(|e| BadInput(format!("--duration {text}: {e}")))?;
+    let Nanos(ns) = text.parse().map_err(|e| BadInput(format!("--duration {text}: {e}")))?;
     if ns == 0 || ns > MAX_RUN_NS {
         return Err(BadInput(format!("--duration {text}: must be between 1ns and one day")));
     }
@@ -690,7 +690,7 @@ fn bench_model(args: &ModelArgs) -> Result<()> {
     println!(
         "scaling rows: pmu-load preset, 1 sampling event per CPU at 100 Hz + uncore counting ({SCALING_CPUS_PER_PACKAGE} CPUs \
          per package), one hotplug driver, 32 openers, 1 ftrace toggler; {} simulated",
-        workloads::scenario::Duration(duration_ns)
+        Nanos(duration_ns)
     );
     let mut rows = Vec::new();
     for &cpus in &sizes {
@@ -768,7 +768,7 @@ fn bench_model(args: &ModelArgs) -> Result<()> {
     staged
         .write("summary.txt", format!("commit {commit}, {threads} host threads, load {load:.2}\n{summary}"))
         .map_err(io)?;
-    let title = format!("Wall time vs CPUs, scaling workload ({})", workloads::scenario::Duration(duration_ns));
+    let title = format!("Wall time vs CPUs, scaling workload ({})", Nanos(duration_ns));
     let svg = analysis::plots::wall_time_vs_cpus(&title, &points)?;
     staged.write("wall_vs_cpus.svg", svg).map_err(io)?;
     let dir = staged.commit().map_err(io)?;

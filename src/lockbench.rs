@@ -4,9 +4,9 @@ use std::path::PathBuf;
 
 use analysis::lock_stat::{LockRow, render_table, write_locks_csv};
 use analysis::output_dir::StagedDir;
-use analysis::sim::kernel::{Costs, format_ns};
+use analysis::sim::kernel::Costs;
 use analysis::sim::locks::LockKind;
-use analysis::workloads::duration::parse_duration_ns;
+use analysis::sim::time::{Nanos, format_ns};
 use analysis::workloads::lockbench::{self, Dist, LockBenchConfig, MAX_BENCH_TASKS};
 use anyhow::Result;
 use clap::{Args, ValueEnum};
@@ -49,14 +49,14 @@ pub struct LockBenchArgs {
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=MAX_BENCH_TASKS as i64))]
     tasks: Option<u32>,
     /// Mean (exp) or exact (fixed) time between acquisitions, e.g. 10us, 1.5ms [default: 10us].
-    #[arg(long, value_parser = parse_duration_ns, allow_hyphen_values = true)]
-    think: Option<u64>,
+    #[arg(long, allow_hyphen_values = true)]
+    think: Option<Nanos>,
     /// Distribution of think times [default: exp].
     #[arg(long, value_enum)]
     think_dist: Option<DistArg>,
     /// Mean (exp) or exact (fixed) time the lock is held [default: 5us].
-    #[arg(long, value_parser = parse_duration_ns, allow_hyphen_values = true)]
-    hold: Option<u64>,
+    #[arg(long, allow_hyphen_values = true)]
+    hold: Option<Nanos>,
     /// Distribution of hold times [default: exp].
     #[arg(long, value_enum)]
     hold_dist: Option<DistArg>,
@@ -68,8 +68,8 @@ pub struct LockBenchArgs {
     #[arg(long)]
     nested_read: bool,
     /// Simulated time to run, e.g. 10s [default: 1s].
-    #[arg(long, value_parser = parse_duration_ns, allow_hyphen_values = true)]
-    duration: Option<u64>,
+    #[arg(long, allow_hyphen_values = true)]
+    duration: Option<Nanos>,
     /// Run seed [default: 1].
     #[arg(long)]
     seed: Option<u64>,
@@ -130,13 +130,13 @@ fn resolve(args: &LockBenchArgs) -> LockBenchConfig {
         };
     }
     c.tasks = args.tasks.unwrap_or(c.tasks);
-    c.think_ns = args.think.unwrap_or(c.think_ns);
+    c.think_ns = args.think.map_or(c.think_ns, |Nanos(ns)| ns);
     c.think = args.think_dist.map(dist).unwrap_or(c.think);
-    c.hold_ns = args.hold.unwrap_or(c.hold_ns);
+    c.hold_ns = args.hold.map_or(c.hold_ns, |Nanos(ns)| ns);
     c.hold = args.hold_dist.map(dist).unwrap_or(c.hold);
     c.write_fraction = args.write_fraction.unwrap_or(c.write_fraction);
     c.nested_read |= args.nested_read;
-    c.duration_ns = args.duration.unwrap_or(c.duration_ns);
+    c.duration_ns = args.duration.map_or(c.duration_ns, |Nanos(ns)| ns);
     c.seed = args.seed.unwrap_or(c.seed);
     if args.zero_costs {
         c.costs = Costs::zero();

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use analysis::lock_stat::{LockRow, write_locks_csv};
 use analysis::output_dir::StagedDir;
 use analysis::runs::{deadlocks_text, quantile, write_runs_csv};
-use analysis::sim::kernel::format_ns;
+use analysis::sim::time::format_ns;
 use analysis::workloads::command::Source;
 use analysis::workloads::plan::{Plan, PlanError, RunRequest, Shorthand};
 use analysis::workloads::run::{RunId, RunResult, run_point};

@@ -106,12 +106,28 @@ fn cpus_beyond_the_supported_maximum() {
 fn zero_duration() {
     let c = Case::new("duration-zero");
     let allowed = "0ns is out of range; allowed 1ns to 86400s";
-    for zero in ["0s", "0", "0ms"] {
+    for zero in ["0s", "0ns", "0ms", "0h"] {
         c.rejects(&["run", "--duration", zero], &["--duration (run.duration)", allowed]);
         c.rejects(&["sweep", "--duration", zero], &["run.duration", allowed]);
     }
-    let file = c.scenario("s.toml", b"[run]\nduration = 0\n");
+    let file = c.scenario("s.toml", b"[run]\nduration = \"0ns\"\n");
     c.rejects(&["run", "--scenario", &file], &["run.duration", allowed]);
+}
+
+#[test]
+fn durations_without_a_unit() {
+    let c = Case::new("duration-no-unit");
+    for bare in ["0", "100"] {
+        let units = format!("`{bare}` needs a unit: {bare}ns, {bare}us, {bare}ms, {bare}s, {bare}min or {bare}h");
+        c.rejects(&["run", "--duration", bare], &["--duration (run.duration)", &units]);
+        c.rejects(&["sweep", "--duration", bare], &["run.duration", &units]);
+    }
+    let integer = "5000: durations need a unit, e.g. \"5000ns\"";
+    c.rejects(&["run", "--set", "hotplug.holdoff=5000"], &["hotplug.holdoff", integer]);
+    c.rejects(&["sweep", "--set", "hotplug.holdoff=5000"], &["hotplug.holdoff", integer]);
+    let file = c.scenario("s.toml", b"[run]\nduration = 0\n");
+    c.rejects(&["run", "--scenario", &file], &["run.duration", "0: durations need a unit, e.g. \"0ns\""]);
+    c.rejects(&["sweep", "--scenario", &file], &["run.duration", "0: durations need a unit, e.g. \"0ns\""]);
 }
 
 #[test]

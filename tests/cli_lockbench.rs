@@ -34,6 +34,16 @@ fn negative_time_is_bad_input() {
 }
 
 #[test]
+fn time_without_a_unit_is_bad_input_naming_the_units() {
+    assert_bad_input(
+        &["--think", "100"],
+        "--think <THINK>': `100` needs a unit: 100ns, 100us, 100ms, 100s, 100min or 100h",
+    );
+    assert_bad_input(&["--hold", "5"], "--hold <HOLD>': `5` needs a unit");
+    assert_bad_input(&["--duration", "1"], "--duration <DURATION>': `1` needs a unit");
+}
+
+#[test]
 fn unknown_lock_kind_is_bad_input_and_lists_the_kinds() {
     assert_bad_input(&["--kind", "rwlock"], "percpu-rwsem");
 }

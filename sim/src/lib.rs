@@ -19,3 +19,4 @@ pub mod lockstat;
 pub mod perf;
 pub mod pmu;
 pub mod script;
+pub mod time;

@@ -209,7 +209,7 @@ impl OrderCycle {
                 node(acquiring),
                 seen.task,
                 seen.run,
-                crate::kernel::format_ns(seen.time_ns),
+                crate::time::format_ns(seen.time_ns),
                 position_name(seen.held_at),
                 position_name(seen.acquired_at),
                 seen.count

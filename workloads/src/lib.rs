@@ -4,7 +4,6 @@
 //! and how a scenario asks for them, but writes no output.
 
 pub mod command;
-pub mod duration;
 pub mod error;
 pub mod generators;
 pub mod lockbench;

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use sim::time::{MAX_COST_NS, Nanos};
 
-use crate::duration::parse_duration_ns;
 pub use crate::error::ScenarioError;
 use crate::generators::HotplugMode;
 use crate::schemes::{ContextLayout, Handoff, SchemeKind, op};
@@ -19,23 +19,15 @@ pub const MAX_SCENARIO_CPUS: u32 = 65_536;
 pub const MAX_WORKLOAD_TASKS: u32 = 65_536;
 /// Longest simulated run: one day.
 pub const MAX_RUN_NS: u64 = 86_400_000_000_000;
-/// Longest single cost or interval: one hour.
-pub const MAX_COST_NS: u64 = 3_600_000_000_000;
 
-/// A duration in nanoseconds, written as `"5ms"` (or an integer of ns) in TOML.
+/// A duration in nanoseconds, written as a string with a unit (`"5ms"`) in TOML, read and
+/// printed by [`Nanos`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Duration(pub u64);
 
 impl fmt::Display for Duration {
-    /// The largest unit that shows the value exactly: `5ms`, `1500us`, `7ns`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let ns = self.0;
-        for (unit, scale) in [("s", 1_000_000_000), ("ms", 1_000_000), ("us", 1_000)] {
-            if ns != 0 && ns % scale == 0 {
-                return write!(f, "{}{unit}", ns / scale);
-            }
-        }
-        write!(f, "{ns}ns")
+        Nanos(self.0).fmt(f)
     }
 }
 
@@ -54,9 +46,11 @@ impl<'de> Deserialize<'de> for Duration {
             Ns(i64),
         }
         match Raw::deserialize(d)? {
-            Raw::Text(text) => parse_duration_ns(&text).map(Duration).map_err(serde::de::Error::custom),
-            Raw::Ns(ns) if ns >= 0 => Ok(Duration(ns as u64)),
-            Raw::Ns(ns) => Err(serde::de::Error::custom(format!("{ns} is negative; durations are at least 0"))),
+            Raw::Text(text) => text.parse().map(|Nanos(ns)| Duration(ns)).map_err(serde::de::Error::custom),
+            Raw::Ns(ns) if ns < 0 => {
+                Err(serde::de::Error::custom(format!("{ns} is negative; durations are at least 0")))
+            }
+            Raw::Ns(ns) => Err(serde::de::Error::custom(format!("{ns}: durations need a unit, e.g. \"{ns}ns\""))),
         }
     }
 }
@@ -688,11 +682,30 @@ mod tests {
     }
 
     #[test]
-    fn durations_read_units_and_integers() {
-        let s = Scenario::from_toml("[hotplug]\ninterval = \"250ms\"\nholdoff = 5000\n").unwrap();
+    fn durations_read_units_and_print_the_largest_exact_one() {
+        let s = Scenario::from_toml("[hotplug]\ninterval = \"250ms\"\nholdoff = \"5000ns\"\n").unwrap();
         assert_eq!((s.hotplug.interval, s.hotplug.holdoff), (Duration(250_000_000), Duration(5_000)));
+        let s = Scenario::from_toml("[hotplug]\ninterval = \"1.5min\"\nholdoff = \"0.5h\"\n").unwrap();
+        assert_eq!((s.hotplug.interval, s.hotplug.holdoff), (Duration(90_000_000_000), Duration(1_800_000_000_000)));
         assert_eq!(Duration(1_500_000).to_string(), "1500us");
+        assert_eq!(Duration(90_000_000_000).to_string(), "90s");
         assert_eq!(Duration(0).to_string(), "0ns");
+    }
+
+    #[test]
+    fn a_duration_without_a_unit_is_an_error_naming_the_units() {
+        let e = error("[hotplug]\nholdoff = 5000\n");
+        assert_eq!(e.key, "hotplug.holdoff");
+        assert_eq!(e.message, "5000: durations need a unit, e.g. \"5000ns\"");
+        let e = error("[hotplug]\nholdoff = \"5000\"\n");
+        assert_eq!(e.key, "hotplug.holdoff");
+        assert_eq!(e.message, "`5000` needs a unit: 5000ns, 5000us, 5000ms, 5000s, 5000min or 5000h");
+        let e = error("[openers]\nthink = \"1.5ps\"\n");
+        assert_eq!(e.key, "openers.think");
+        assert_eq!(e.message, "unknown unit `ps` in `1.5ps` (use ns, us, ms, s, min or h)");
+        let e = error("[run]\nduration = \"1.0000000005s\"\n");
+        assert_eq!(e.key, "run.duration");
+        assert_eq!(e.message, "`1.0000000005s` is not a whole number of nanoseconds");
     }
 
     fn error(text: &str) -> ScenarioError {

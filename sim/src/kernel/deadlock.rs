@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use super::{Kernel, OnDeadlock, TaskState};
 use crate::engine::Scheduler;
 use crate::locks::{Mode, TaskId};
+use crate::time::format_ns;
 
 /// One task of a deadlock cycle.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -116,11 +117,6 @@ impl Stall {
             self.blockers.join(", ")
         )
     }
-}
-
-/// `12.345678901 s`, exact to the nanosecond.
-pub fn format_ns(ns: u64) -> String {
-    format!("{}.{:09} s", ns / 1_000_000_000, ns % 1_000_000_000)
 }
 
 impl Kernel {

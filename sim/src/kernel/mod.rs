@@ -10,7 +10,7 @@ mod pmu_load;
 
 pub use agent::{Agent, AgentCx, Args, Next, OpOutcome, Sequence};
 pub use costs::Costs;
-pub use deadlock::{CycleMember, Deadlock, Stall, format_ns};
+pub use deadlock::{CycleMember, Deadlock, Stall};
 pub use pmu_load::{PmuLoadConfig, PmuStats, STREAM_PMU_SOURCE};
 
 /// One span of a run's timeline, recorded only when tracing is on.
@@ -778,8 +778,8 @@ impl Kernel {
     }
 
     fn draw(&mut self, task: TaskId, cost: Cost) -> u64 {
-        let cpus = self.online.len() as u64;
-        let mean = cost.base_ns + cost.per_online_cpu_ns * self.online_count as u64 + cost.per_possible_cpu_ns * cpus;
+        const { assert!(crate::time::MAX_COST_NS as u128 * (1 + 2 * MAX_CPUS as u128) <= u64::MAX as u128) };
+        let mean = cost.mean_ns(self.online_count as u64, self.online.len() as u64);
         if cost.exponential && mean > 0 { exp_ns(&mut self.tasks[task as usize].rng, mean as f64) } else { mean }
     }
 

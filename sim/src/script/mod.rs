@@ -159,6 +159,20 @@ impl Cost {
     pub const fn exp(mean_ns: u64) -> Self {
         Cost { base_ns: mean_ns, per_online_cpu_ns: 0, per_possible_cpu_ns: 0, exponential: true }
     }
+
+    /// The cost with `online_cpus` of `possible_cpus` CPUs (the mean, when exponential).
+    ///
+    /// Panics on overflow, which bounded input rules out: every term a script or scenario gives
+    /// is at most [`crate::time::MAX_COST_NS`] and a machine has at most
+    /// [`crate::kernel::MAX_CPUS`] CPUs, so the sum fits a `u64` with room to spare.
+    pub fn mean_ns(&self, online_cpus: u64, possible_cpus: u64) -> u64 {
+        let online_ns = self.per_online_cpu_ns.checked_mul(online_cpus);
+        let possible_ns = self.per_possible_cpu_ns.checked_mul(possible_cpus);
+        online_ns
+            .zip(possible_ns)
+            .and_then(|(online_ns, possible_ns)| online_ns.checked_add(possible_ns)?.checked_add(self.base_ns))
+            .expect("cost terms are bounded by MAX_COST_NS at input and CPUs by MAX_CPUS")
+    }
 }
 
 /// A piece of kernel state a step tests ([`Step::Check`]) or writes ([`Step::Set`]).
@@ -519,6 +533,27 @@ impl fmt::Display for NamedPosition<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mean_ns_is_base_plus_each_per_cpu_term_times_its_cpus() {
+        let cost = Cost { base_ns: 5_000, per_online_cpu_ns: 200, per_possible_cpu_ns: 300, exponential: false };
+        assert_eq!(cost.mean_ns(3, 8), 5_000 + 200 * 3 + 300 * 8);
+        assert_eq!(cost.mean_ns(0, 0), 5_000);
+    }
+
+    #[test]
+    fn mean_ns_of_the_largest_costs_on_the_largest_machine_fits() {
+        let max = crate::time::MAX_COST_NS;
+        let cost = Cost { base_ns: max, per_online_cpu_ns: max, per_possible_cpu_ns: max, exponential: true };
+        let cpus = u64::from(crate::kernel::MAX_CPUS);
+        assert_eq!(cost.mean_ns(cpus, cpus), max * (1 + 2 * cpus));
+    }
+
+    #[test]
+    #[should_panic(expected = "bounded by MAX_COST_NS")]
+    fn mean_ns_stops_rather_than_wraps() {
+        Cost { base_ns: u64::MAX, per_online_cpu_ns: 1, ..Cost::default() }.mean_ns(1, 1);
+    }
 
     #[test]
     fn check_failure_jumps_to_its_block_after_the_return() {

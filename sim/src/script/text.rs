@@ -8,6 +8,7 @@ use super::{
     PmuFilter, PmuRef, ScriptEnv, Step, SyncKind,
 };
 use crate::locks::Mode;
+use crate::time::{MAX_COST_NS, Nanos};
 
 /// A lock class as the text form needs it: its name and layout.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,8 +70,6 @@ const STEP_WORDS: [&str; 19] = [
     "for_each_pmu",
     "for_each_handoff",
 ];
-/// Units a duration may be written in, largest first, with their size as a power of ten.
-const UNITS: [(&str, u32); 4] = [("s", 9), ("ms", 6), ("us", 3), ("ns", 0)];
 
 const CPU_WHAT: &str = "a CPU (cpu, this_cpu, target, lower, higher or a number)";
 const PMU_WHAT: &str = "a PMU (pmu or loop_pmu)";
@@ -213,27 +212,16 @@ fn handler_text(handler: IpiHandler) -> String {
 fn cost_text(cost: Cost) -> String {
     let mut terms = Vec::new();
     if cost.base_ns != 0 || (cost.per_online_cpu_ns == 0 && cost.per_possible_cpu_ns == 0) {
-        terms.push(duration_text(cost.base_ns));
+        terms.push(Nanos(cost.base_ns).to_string());
     }
     if cost.per_online_cpu_ns != 0 {
-        terms.push(format!("{}*online_cpus", duration_text(cost.per_online_cpu_ns)));
+        terms.push(format!("{}*online_cpus", Nanos(cost.per_online_cpu_ns)));
     }
     if cost.per_possible_cpu_ns != 0 {
-        terms.push(format!("{}*cpus", duration_text(cost.per_possible_cpu_ns)));
+        terms.push(format!("{}*cpus", Nanos(cost.per_possible_cpu_ns)));
     }
     let sum = terms.join(" + ");
     if cost.exponential { format!("exp({sum})") } else { sum }
-}
-
-/// The largest unit that writes `ns` as a whole number: 5000000 is `5ms`, 1500 is `1500ns`.
-fn duration_text(ns: u64) -> String {
-    for (unit, power) in UNITS {
-        let scale = 10u64.pow(power);
-        if ns != 0 && ns % scale == 0 {
-            return format!("{}{unit}", ns / scale);
-        }
-    }
-    "0ns".into()
 }
 
 /// Parses the text form; class names are looked up in `classes` (index = ClassId).
@@ -400,33 +388,18 @@ fn layout_form(name: &str, layout: Layout) -> (&'static str, String) {
     }
 }
 
-/// A whole number of nanoseconds written with a unit: `300ns`, `5us`, `1.5ms`, `10s`.
+/// One term of a cost: a duration as [`Nanos`] reads it (`300ns`, `5us`, `1.5ms`, `10s`), at
+/// most [`MAX_COST_NS`] so that [`Cost::mean_ns`] cannot overflow.
 fn duration(t: &Token) -> Result<u64, ParseError> {
     if t.kind != Kind::Number {
         return Err(expected(t, DURATION_WHAT, ""));
     }
-    let split = t.text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.text.len());
-    let (number, unit) = t.text.split_at(split);
-    let Some(power) = lookup(&UNITS, unit).or((unit == "µs").then_some(3)) else {
+    let Nanos(ns) = t.text.parse::<Nanos>().map_err(|e| error(t, e.to_string()))?;
+    if ns > MAX_COST_NS {
         return Err(error(
             t,
-            if unit.is_empty() {
-                format!("`{number}` needs a unit: write `{number}ns`, `{number}us`, `{number}ms` or `{number}s`")
-            } else {
-                format!("unknown unit `{unit}` in `{}` (use ns, us, ms or s)", t.text)
-            },
+            format!("`{}` is too long for a cost (at most {}, one hour)", t.text, Nanos(MAX_COST_NS)),
         ));
-    };
-    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
-    let fraction = fraction.trim_end_matches('0');
-    let Some(padding) = (power as usize).checked_sub(fraction.len()) else {
-        return Err(error(t, format!("`{}` is not a whole number of nanoseconds", t.text)));
-    };
-    let too_long = || error(t, format!("`{}` is too long (at most {}ns)", t.text, u64::MAX));
-    let mut ns: u64 = 0;
-    for c in whole.chars().chain(fraction.chars()).chain(std::iter::repeat_n('0', padding)) {
-        let digit = c.to_digit(10).ok_or_else(|| expected(t, DURATION_WHAT, ""))?;
-        ns = ns.checked_mul(10).and_then(|n| n.checked_add(u64::from(digit))).ok_or_else(too_long)?;
     }
     Ok(ns)
 }
@@ -1007,11 +980,20 @@ mark cpu_up_done
             ("1ms*cpus + 2us * online_cpus + 7ns", cost(7, 2_000, 1_000_000, false)),
             ("exp(5ms)", cost(5_000_000, 0, 0, true)),
             ("exp( 1us*online_cpus )", cost(0, 1_000, 0, true)),
-            ("18446744073709551615ns", cost(u64::MAX, 0, 0, false)),
-            ("18446744073.709551615s", cost(u64::MAX, 0, 0, false)),
+            ("2min + 1.5min*cpus", cost(120_000_000_000, 0, 90_000_000_000, false)),
+            ("3600s", cost(MAX_COST_NS, 0, 0, false)),
+            ("1h*online_cpus + 0.5h*cpus", cost(0, MAX_COST_NS, MAX_COST_NS / 2, false)),
         ] {
             assert_eq!(parse(&format!("work {text}")), Ok(vec![Step::Work(expected)]), "{text}");
         }
+    }
+
+    #[test]
+    fn a_cost_that_would_overflow_is_refused_at_parse() {
+        // Wrapped to about 255 ns in release builds when draw added the terms unchecked.
+        let (line, column, message) = parse_err("work 18446744073709551615ns + 1ns*online_cpus");
+        assert_eq!((line, column), (1, 6));
+        assert_eq!(message, "`18446744073709551615ns` is too long for a cost (at most 3600s, one hour)");
     }
 
     #[test]
@@ -1077,7 +1059,7 @@ mark cpu_up_done
 
     #[test]
     fn value_errors_name_the_token_and_what_is_allowed() {
-        let cases: [(&str, (usize, usize), &str); 22] = [
+        let cases: [(&str, (usize, usize), &str); 24] = [
             (
                 "ipi pmu remove_events",
                 (1, 5),
@@ -1103,10 +1085,16 @@ mark cpu_up_done
                 (1, 28),
                 "expected an error number (ENODEV, ENXIO, EBUSY or EINVAL), found `EPERM`",
             ),
-            ("work 5", (1, 6), "`5` needs a unit: write `5ns`, `5us`, `5ms` or `5s`"),
-            ("work 5min", (1, 6), "unknown unit `min` in `5min` (use ns, us, ms or s)"),
+            ("work 5", (1, 6), "`5` needs a unit: 5ns, 5us, 5ms, 5s, 5min or 5h"),
+            ("work 5d", (1, 6), "unknown unit `d` in `5d` (use ns, us, ms, s, min or h)"),
             ("work 1.0005us", (1, 6), "`1.0005us` is not a whole number of nanoseconds"),
-            ("work 18446744073709551616ns", (1, 6), "`18446744073709551616ns` is too long"),
+            ("work 3600.000000001s", (1, 6), "`3600.000000001s` is too long for a cost (at most 3600s, one hour)"),
+            ("work 1ns + 61min*cpus", (1, 12), "`61min` is too long for a cost (at most 3600s, one hour)"),
+            (
+                "work 18446744073709551616ns",
+                (1, 6),
+                "`18446744073709551616ns` is too long (at most 18446744073709551615ns)",
+            ),
             ("work 99999999999999999999999999999999999s", (1, 6), "is too long"),
             ("work 5ms*online", (1, 10), "expected `online_cpus` or `cpus` after `*`, found `online`"),
             ("work 5ms + 1ms", (1, 12), "`1ms` repeats the fixed term of the cost"),
@@ -1194,9 +1182,9 @@ mark cpu_up_done
         ]
     }
 
-    /// Any value up to 1e15 ns, or a round one so that every unit gets printed.
+    /// Any cost term up to the limit, or a round one so that every unit gets printed.
     fn arb_ns() -> impl Strategy<Value = u64> {
-        prop_oneof![0..=1_000_000_000_000_000u64, (0..1_000u64, 0..=4u32).prop_map(|(v, k)| v * 1_000u64.pow(k))]
+        prop_oneof![0..=MAX_COST_NS, (0..=3_600u64, 0..=3u32).prop_map(|(v, k)| v * 1_000u64.pow(k))]
     }
 
     fn arb_cost() -> impl Strategy<Value = Cost> {
