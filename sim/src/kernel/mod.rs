@@ -476,10 +476,6 @@ impl Kernel {
         })
     }
 
-    pub fn seed(&self) -> u64 {
-        self.seed
-    }
-
     pub fn classes(&self) -> &[LockClassDef] {
         &self.classes
     }
@@ -537,11 +533,6 @@ impl Kernel {
             .filter(|(_, t)| matches!(t.state, TaskState::Blocked | TaskState::Frozen))
             .map(|(id, t)| self.stall_of(id as TaskId, t))
             .collect()
-    }
-
-    /// Number of tasks currently blocked on a lock or frozen in a deadlock.
-    pub fn blocked_tasks(&self) -> usize {
-        self.tasks.iter().filter(|t| matches!(t.state, TaskState::Blocked | TaskState::Frozen)).count()
     }
 
     fn stall_of(&self, id: TaskId, task: &Task) -> Stall {
