@@ -6,11 +6,13 @@
 mod agent;
 mod costs;
 mod deadlock;
+mod invariants;
 mod pmu_load;
 
 pub use agent::{Agent, AgentCx, Args, Next, OpOutcome, Sequence};
 pub use costs::Costs;
 pub use deadlock::{CycleMember, Deadlock, Stall, format_ns};
+pub use invariants::{Invariant, Violation};
 pub use pmu_load::{PmuLoadConfig, PmuStats, STREAM_PMU_SOURCE};
 
 /// One span of a run's timeline, recorded only when tracing is on.
@@ -39,8 +41,8 @@ use crate::lockstat::{LockStat, new_histogram};
 use crate::perf::{Perf, PerfConfig};
 use crate::rng::{ChaCha8Rng, exp_ns, stream_rng};
 use crate::script::{
-    ClassId, Cost, CpuRef, Errno, Flag, InitFrom, Instr, IpiHandler, Layout, LockRef, Mark, PmuFilter, PmuRef,
-    Position, Program, ScriptId, SyncKind,
+    ClassId, Cost, CpuRef, Errno, Flag, InitFrom, Instr, IpiHandler, Layout, LockRef, PmuFilter, PmuRef, Position,
+    Program, ScriptId, SyncKind,
 };
 use hdrhistogram::Histogram;
 
@@ -122,17 +124,6 @@ pub enum KernelError {
     Pmu(#[from] crate::pmu::PmuError),
     #[error("script `{script}` uses lock class `{class}` as {used}, but it is {layout}")]
     LayoutMismatch { script: String, class: String, used: &'static str, layout: &'static str },
-}
-
-/// An invariant the model broke (DESIGN §6); recorded, never silently ignored.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Violation {
-    pub invariant: u8,
-    pub time_ns: u64,
-    pub cpu: u32,
-    pub task: String,
-    pub position: String,
-    pub what: String,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -289,7 +280,7 @@ pub struct Kernel {
     order: LockOrder,
     op_stats: Vec<OpStat>,
     deadlocks: Vec<Deadlock>,
-    violations: Vec<Violation>,
+    violations: invariants::Violations,
     visit_stamp: Vec<u32>,
     stamp: u32,
     trace: Option<Vec<TraceSpan>>,
@@ -454,7 +445,7 @@ impl Kernel {
             ipi_busy_until_ns: vec![0; cpus as usize],
             order: LockOrder::default(),
             deadlocks: Vec::new(),
-            violations: Vec::new(),
+            violations: invariants::Violations::default(),
             visit_stamp: vec![0; ntasks],
             stamp: 0,
             trace: None,
@@ -501,7 +492,7 @@ impl Kernel {
     }
 
     pub fn violations(&self) -> &[Violation] {
-        &self.violations
+        self.violations.as_slice()
     }
 
     pub fn online(&self) -> &[bool] {
@@ -672,20 +663,6 @@ impl Kernel {
         }
     }
 
-    fn violation(&mut self, invariant: u8, task: TaskId, cpu: u32, at: Position, what: String, now_ns: u64) {
-        let name = self.tasks[task as usize].name.clone();
-        let position = self.position_name(at);
-        self.violations.push(Violation { invariant, time_ns: now_ns, cpu, task: name, position, what });
-    }
-
-    /// A violation seen by the machine (a PMU), not at a task's script step. A PMU that ran
-    /// ahead finds it after the fact, so it goes in time order among those already recorded.
-    fn machine_violation(&mut self, invariant: u8, cpu: u32, what: String, time_ns: u64) {
-        let (task, position) = (String::new(), String::new());
-        let at = self.violations.partition_point(|v| v.time_ns <= time_ns);
-        self.violations.insert(at, Violation { invariant, time_ns, cpu, task, position, what });
-    }
-
     /// A handler's cost, reserved on the target CPU when the IPI is sent.
     fn ipi_handler_cost(&mut self, task: TaskId, cpu: u32, handler: IpiHandler) -> u64 {
         match handler {
@@ -700,26 +677,15 @@ impl Kernel {
     }
 
     /// An IPI handler's effect on the target CPU when it runs, with the invariant checks of
-    /// DESIGN §6 (1 and 4).
+    /// DESIGN §6 (1, 3 and 4).
     fn run_ipi_handler(&mut self, task: TaskId, cpu: u32, handler: IpiHandler, at: Position, sched: &mut Scheduler) {
         let now_ns = sched.now_ns();
         let args = self.op(task).args;
         match handler {
             IpiHandler::Work(_) => {}
             IpiHandler::InstallEvent => {
-                let pmu = args.pmu;
-                if !self.perf.active(cpu) {
-                    let what = format!("event {} programmed on cpu {cpu} outside perf init..exit", args.event);
-                    self.violation(1, task, cpu, at, what, now_ns);
-                }
-                if !self.perf.usable_by_view(cpu, pmu, self.online[cpu as usize]) {
-                    let what = format!(
-                        "perf_event_open installed event {} on cpu {cpu} that perf regards as offline",
-                        args.event
-                    );
-                    self.violation(4, task, cpu, at, what, now_ns);
-                }
-                self.perf.install(args.event, cpu, pmu);
+                self.check_install(task, cpu, args.pmu, args.event, at, now_ns);
+                self.perf.install(args.event, cpu, args.pmu);
             }
             IpiHandler::RemoveEvent => {
                 self.perf.remove(args.event);
@@ -732,40 +698,12 @@ impl Kernel {
                 {
                     for (event, error) in load.remove_all(cpu as usize, now_ns) {
                         let what = format!("PMU event {event} on cpu {cpu} read {error} events off its ground truth");
-                        self.violation(3, task, cpu, at, what, now_ns);
+                        self.violation(Invariant::CountsMatchGroundTruth, task, cpu, at, what, now_ns);
                     }
                 }
             }
         }
         self.pmu_reschedule(cpu as usize, sched);
-    }
-
-    fn mark(&mut self, task: TaskId, mark: Mark, at: Position, now_ns: u64) {
-        let cpu = self.op(task).args.cpu;
-        match mark {
-            Mark::PerfExitDone => {
-                self.perf.set_active(cpu, false);
-                for index in 0..self.perf.list().len() {
-                    let pmu = self.perf.list()[index];
-                    if let Some(&event) = self.perf.events_on(cpu, pmu).first() {
-                        let what = format!("event {event} still programmed on cpu {cpu} after its perf exit");
-                        self.violation(1, task, cpu, at, what, now_ns);
-                    }
-                }
-            }
-            Mark::PerfInitStart => self.perf.set_active(cpu, true),
-            Mark::CpuUpDone => {
-                let online = self.online[cpu as usize];
-                for index in 0..self.perf.list().len() {
-                    let pmu = self.perf.list()[index];
-                    if !self.perf.ctx_online(cpu, pmu) || !self.perf.usable_by_view(cpu, pmu, online) {
-                        let name = self.perf.pmus()[pmu as usize].name.clone();
-                        let what = format!("cpu_up({cpu}) returned with PMU {name}'s context not usable");
-                        self.violation(5, task, cpu, at, what, now_ns);
-                    }
-                }
-            }
-        }
     }
 
     fn draw(&mut self, task: TaskId, cost: Cost) -> u64 {
@@ -821,7 +759,7 @@ impl Kernel {
                         let what = format!(
                             "perf_event_open of event {event} went ahead on offline cpu {target}: the install IPI returned -ENXIO"
                         );
-                        self.violation(4, task, target, at, what, sched.now_ns());
+                        self.violation(Invariant::OpenOnlyOnUsableCpu, task, target, at, what, sched.now_ns());
                     }
                     if self.online[target as usize] {
                         let now_ns = sched.now_ns();
@@ -947,7 +885,7 @@ impl Kernel {
                         for (event, error) in load.read_all(unit, now_ns) {
                             let what =
                                 format!("uncore event {event} read {error} events off its ground truth at handoff");
-                            self.violation(3, task, cpu, at, what, now_ns);
+                            self.violation(Invariant::CountsMatchGroundTruth, task, cpu, at, what, now_ns);
                         }
                     }
                 }
@@ -1000,7 +938,7 @@ impl Kernel {
                     let name = t.name.clone();
                     let cpu = t.cpu;
                     self.violations.push(Violation {
-                        invariant: 6,
+                        invariant: Invariant::LocksBalanced,
                         time_ns: now_ns,
                         cpu,
                         task: name,
@@ -1024,7 +962,7 @@ impl Kernel {
         } else if self.tasks[task as usize].held.len() != held_at_start {
             let t = &self.tasks[task as usize];
             let what = format!("operation returned holding {}", self.lock_name(t.held.last().expect("held").lock));
-            self.violation(6, task, t.cpu, at, what, now_ns);
+            self.violation(Invariant::LocksBalanced, task, t.cpu, at, what, now_ns);
         }
         if self.trace.is_some() {
             let op = self.op(task).clone();
@@ -1164,7 +1102,7 @@ impl Kernel {
         let t = &mut self.tasks[task as usize];
         let Some(index) = t.held.iter().rposition(|h| h.lock == lock) else {
             let what = format!("unlock of {} which the task does not hold", self.lock_name(lock));
-            self.violation(6, task, self.tasks[task as usize].cpu, at, what, now_ns);
+            self.violation(Invariant::LocksBalanced, task, self.tasks[task as usize].cpu, at, what, now_ns);
             return;
         };
         let held = t.held.remove(index);
@@ -1288,9 +1226,14 @@ impl Kernel {
         }
     }
 
-    /// Invariant 2: a PMI of `unit` due while its reader `cpu` is offline.
+    /// A PMI of `unit` due while its reader `cpu` is offline.
     fn offline_pmi(&mut self, unit: usize, cpu: u32, time_ns: u64) {
-        self.machine_violation(2, cpu, format!("PMI of PMU unit {unit} due on offline cpu {cpu}"), time_ns);
+        self.machine_violation(
+            Invariant::NoPmiOnOfflineCpu,
+            cpu,
+            format!("PMI of PMU unit {unit} due on offline cpu {cpu}"),
+            time_ns,
+        );
     }
 
     /// Brings core units that run ahead to where one event per wake would have left them when
@@ -1330,7 +1273,7 @@ impl Kernel {
         }
     }
 
-    /// Reads every counting event on the machine and judges each count (invariant 3).
+    /// Reads every counting event on the machine and judges each count.
     fn pmu_read(&mut self, sched: &mut Scheduler) {
         let now_ns = sched.now_ns();
         let load = self.pmu.as_mut().expect("PMU read without PMU load");
@@ -1342,7 +1285,7 @@ impl Kernel {
         let (units, interval_ns) = (load.units.len(), load.config.read_interval_ns);
         for (unit, cpu, event, error) in wrong {
             let what = format!("PMU event {event} of unit {unit} read {error} events off its ground truth");
-            self.machine_violation(3, cpu, what, now_ns);
+            self.machine_violation(Invariant::CountsMatchGroundTruth, cpu, what, now_ns);
         }
         for unit in 0..units {
             self.pmu_reschedule(unit, sched);
