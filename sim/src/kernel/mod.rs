@@ -8,30 +8,14 @@ mod costs;
 mod deadlock;
 mod invariants;
 mod pmu_load;
+mod trace;
 
 pub use agent::{Agent, AgentCx, Args, Next, OpOutcome, Sequence};
 pub use costs::Costs;
 pub use deadlock::{CycleMember, Deadlock, Stall, format_ns};
 pub use invariants::{Invariant, Violation};
 pub use pmu_load::{PmuLoadConfig, PmuStats, STREAM_PMU_SOURCE};
-
-/// One span of a run's timeline, recorded only when tracing is on.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TraceSpan {
-    /// `Task(t)` for a task's track, `Cpu(c)` for a CPU's hotplug track.
-    pub track: Track,
-    pub name: String,
-    /// `op`, `hold`, `wait` or `hotplug`.
-    pub category: &'static str,
-    pub start_ns: u64,
-    pub end_ns: u64,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Track {
-    Task(u32),
-    Cpu(u32),
-}
+pub use trace::{TraceSpan, Track};
 
 use crate::engine::{Model, RunOutcome, Scheduler, StopReason};
 use crate::event::Event;
@@ -283,8 +267,7 @@ pub struct Kernel {
     violations: invariants::Violations,
     visit_stamp: Vec<u32>,
     stamp: u32,
-    trace: Option<Vec<TraceSpan>>,
-    cpu_track_scripts: Vec<ScriptId>,
+    trace: trace::TraceRecorder,
     pmu: Option<pmu_load::PmuLoad>,
     /// The core PMU slot the PMU load runs on.
     pmu_core_slot: Option<u16>,
@@ -293,29 +276,15 @@ pub struct Kernel {
 impl Kernel {
     /// Records a timeline of this run; `cpu_track_scripts` also appear on their CPU's track.
     pub fn enable_trace(&mut self, cpu_track_scripts: Vec<ScriptId>) {
-        self.trace = Some(Vec::new());
-        self.cpu_track_scripts = cpu_track_scripts;
+        self.trace.enable(cpu_track_scripts);
     }
 
     pub fn trace(&self) -> &[TraceSpan] {
-        self.trace.as_deref().unwrap_or(&[])
+        self.trace.spans()
     }
 
     pub fn task_names(&self) -> Vec<&str> {
         self.tasks.iter().map(|t| t.name.as_str()).collect()
-    }
-
-    fn trace_span(
-        &mut self,
-        track: Track,
-        category: &'static str,
-        start_ns: u64,
-        end_ns: u64,
-        name: impl FnOnce() -> String,
-    ) {
-        if let Some(trace) = &mut self.trace {
-            trace.push(TraceSpan { track, name: name(), category, start_ns, end_ns });
-        }
     }
 
     /// Builds the kernel and schedules every task's start on `sched`.
@@ -448,8 +417,7 @@ impl Kernel {
             violations: invariants::Violations::default(),
             visit_stamp: vec![0; ntasks],
             stamp: 0,
-            trace: None,
-            cpu_track_scripts: Vec::new(),
+            trace: trace::TraceRecorder::default(),
             pmu,
             pmu_core_slot,
         })
@@ -964,14 +932,14 @@ impl Kernel {
             let what = format!("operation returned holding {}", self.lock_name(t.held.last().expect("held").lock));
             self.violation(Invariant::LocksBalanced, task, t.cpu, at, what, now_ns);
         }
-        if self.trace.is_some() {
+        if self.trace.is_on() {
             let op = self.op(task).clone();
             let name = format!("{}(cpu={})", self.programs[op.script as usize].name, op.args.cpu);
             let name =
                 if result.is_err() { format!("{name} = -{}", result.err().map_or("", |e| e.as_str())) } else { name };
-            self.trace_span(Track::Task(task), "op", op.started_ns, now_ns, || name.clone());
-            if self.cpu_track_scripts.contains(&op.script) {
-                self.trace_span(Track::Cpu(op.args.cpu), "hotplug", op.started_ns, now_ns, || name);
+            self.trace.span(Track::Task(task), "op", op.started_ns, now_ns, || name.clone());
+            if self.trace.on_cpu_track(op.script) {
+                self.trace.span(Track::Cpu(op.args.cpu), "hotplug", op.started_ns, now_ns, || name);
             }
         }
         let t = &mut self.tasks[task as usize];
@@ -1083,9 +1051,9 @@ impl Kernel {
         self.grant(task, wait.lock, wait.mode, wait.subclass, wait.at, now_ns);
         let class = self.lock_class[wait.lock as usize] as usize;
         self.stats[class].record_wait(now_ns - wait.since_ns);
-        if self.trace.is_some() {
+        if self.trace.is_on() {
             let name = format!("wait {} ({})", self.lock_name(wait.lock), wait.mode.letter());
-            self.trace_span(Track::Task(task), "wait", wait.since_ns, now_ns, || name);
+            self.trace.span(Track::Task(task), "wait", wait.since_ns, now_ns, || name);
         }
         let t = &mut self.tasks[task as usize];
         assert_ne!(t.state, TaskState::Frozen, "detector bug: a task reported deadlocked was handed a lock");
@@ -1108,9 +1076,9 @@ impl Kernel {
         let held = t.held.remove(index);
         let class = self.lock_class[lock as usize] as usize;
         self.stats[class].record_hold(now_ns - held.acquired_ns);
-        if self.trace.is_some() {
+        if self.trace.is_on() {
             let name = format!("{} ({})", self.lock_name(lock), held.mode.letter());
-            self.trace_span(Track::Task(task), "hold", held.acquired_ns, now_ns, || name);
+            self.trace.span(Track::Task(task), "hold", held.acquired_ns, now_ns, || name);
         }
         match &mut self.locks[lock as usize] {
             LockState::Mutex(m) | LockState::Spinlock(m) => {
