@@ -7,6 +7,7 @@ mod agent;
 mod costs;
 mod deadlock;
 mod invariants;
+mod lock_table;
 mod pmu_load;
 mod trace;
 
@@ -19,8 +20,8 @@ pub use trace::{TraceSpan, Track};
 
 use crate::engine::{Model, RunOutcome, Scheduler, StopReason};
 use crate::event::Event;
-use crate::lockdep::{EdgeSeen, LockOrder, OrderNode};
-use crate::locks::{LockKind, Mode, Mutex, PercpuRwsem, Srcu, TaskId, WriteStart};
+use crate::lockdep::LockOrder;
+use crate::locks::{LockKind, Mode, TaskId};
 use crate::lockstat::{LockStat, new_histogram};
 use crate::perf::{Perf, PerfConfig};
 use crate::rng::{ChaCha8Rng, exp_ns, stream_rng};
@@ -190,33 +191,11 @@ struct Task {
     ipi: Option<PendingIpi>,
 }
 
-/// A task's wait-for edges: a mutex or spinlock owner inline (most blocks), else a list.
-enum Blockers {
-    Owner(Option<TaskId>),
-    List(Vec<TaskId>),
-}
-
-impl Blockers {
-    fn as_slice(&self) -> &[TaskId] {
-        match self {
-            Blockers::Owner(owner) => owner.as_slice(),
-            Blockers::List(tasks) => tasks,
-        }
-    }
-}
-
 #[derive(Clone, Copy, Debug)]
 struct PendingIpi {
     cpu: u32,
     handler: IpiHandler,
     at: Position,
-}
-
-enum LockState {
-    Mutex(Mutex),
-    Spinlock(Mutex),
-    PercpuRwsem(Box<PercpuRwsem>),
-    Srcu(Box<Srcu>),
 }
 
 /// Event kinds the kernel schedules; the target is always a task.
@@ -231,8 +210,6 @@ const EV_PMU_READ: u32 = 5;
 /// A run-ahead quantum: every core PMU unit takes its wakes up to the due time (the data).
 const EV_PMU_QUANTUM: u32 = 6;
 
-const NO_CPU: u32 = u32::MAX;
-
 /// Per-script operation statistics.
 #[derive(Clone, Debug)]
 pub struct OpStat {
@@ -244,29 +221,17 @@ pub struct OpStat {
 }
 
 pub struct Kernel {
-    seed: u64,
-    run_index: u64,
     costs: Costs,
-    on_deadlock: OnDeadlock,
-    classes: Vec<LockClassDef>,
-    class_base: Vec<u32>,
     programs: Vec<Program>,
-    locks: Vec<LockState>,
-    lock_class: Vec<ClassId>,
-    lock_last_cpu: Vec<u32>,
-    ctx_per_cpu: bool,
+    locks: lock_table::LockTable,
     perf: Perf,
     tasks: Vec<Task>,
     online: Vec<bool>,
     online_count: u32,
     ipi_busy_until_ns: Vec<u64>,
-    stats: Vec<LockStat>,
-    order: LockOrder,
     op_stats: Vec<OpStat>,
-    deadlocks: Vec<Deadlock>,
+    deadlock: deadlock::DeadlockDetector,
     violations: invariants::Violations,
-    visit_stamp: Vec<u32>,
-    stamp: u32,
     trace: trace::TraceRecorder,
     pmu: Option<pmu_load::PmuLoad>,
     /// The core PMU slot the PMU load runs on.
@@ -328,30 +293,6 @@ impl Kernel {
                 }
             }
         }
-        let mut class_base = Vec::with_capacity(config.classes.len());
-        let mut locks = Vec::new();
-        let mut lock_class = Vec::new();
-        for (id, class) in config.classes.iter().enumerate() {
-            class_base.push(locks.len() as u32);
-            let npmus = config.perf.pmus.len() as u32;
-            let instances = match class.layout {
-                Layout::Global => 1,
-                Layout::PerCpu => config.cpus,
-                Layout::Ctx if config.ctx_per_cpu => config.cpus,
-                Layout::Ctx => config.cpus * npmus,
-                Layout::PerPmu => npmus,
-                Layout::PerTask => tasks.len() as u32,
-            };
-            for _ in 0..instances {
-                locks.push(match class.kind {
-                    LockKind::Mutex => LockState::Mutex(Mutex::default()),
-                    LockKind::Spinlock => LockState::Spinlock(Mutex::default()),
-                    LockKind::PercpuRwsem => LockState::PercpuRwsem(Box::default()),
-                    LockKind::Srcu => LockState::Srcu(Box::default()),
-                });
-                lock_class.push(id as ClassId);
-            }
-        }
         let cpus = config.cpus;
         let mut kernel_tasks = Vec::with_capacity(tasks.len());
         for (id, spec) in tasks.into_iter().enumerate() {
@@ -389,34 +330,31 @@ impl Kernel {
             }
             None => None,
         };
+        let npmus = config.perf.pmus.len() as u32;
+        let locks = lock_table::LockTable::new(
+            config.classes,
+            cpus,
+            npmus,
+            ntasks as u32,
+            config.ctx_per_cpu,
+            config.run_index,
+        );
         Ok(Kernel {
-            seed: config.seed,
-            run_index: config.run_index,
             costs: config.costs,
-            on_deadlock: config.on_deadlock,
-            stats: config.classes.iter().map(|_| LockStat::default()).collect(),
             op_stats: config
                 .programs
                 .iter()
                 .map(|_| OpStat { completed: 0, failed: 0, latency_ns: new_histogram(), last_ended_ns: 0 })
                 .collect(),
-            classes: config.classes,
-            class_base,
             programs: config.programs,
-            lock_last_cpu: vec![NO_CPU; locks.len()],
-            ctx_per_cpu: config.ctx_per_cpu,
             perf: Perf::new(cpus, &config.perf),
             locks,
-            lock_class,
             tasks: kernel_tasks,
             online: vec![true; cpus as usize],
             online_count: cpus,
             ipi_busy_until_ns: vec![0; cpus as usize],
-            order: LockOrder::default(),
-            deadlocks: Vec::new(),
+            deadlock: deadlock::DeadlockDetector::new(config.on_deadlock, config.seed, ntasks),
             violations: invariants::Violations::default(),
-            visit_stamp: vec![0; ntasks],
-            stamp: 0,
             trace: trace::TraceRecorder::default(),
             pmu,
             pmu_core_slot,
@@ -436,7 +374,7 @@ impl Kernel {
     }
 
     pub fn classes(&self) -> &[LockClassDef] {
-        &self.classes
+        self.locks.classes()
     }
 
     pub fn programs(&self) -> &[Program] {
@@ -444,7 +382,7 @@ impl Kernel {
     }
 
     pub fn lock_stats(&self) -> &[LockStat] {
-        &self.stats
+        self.locks.stats()
     }
 
     pub fn op_stats(&self) -> &[OpStat] {
@@ -452,11 +390,11 @@ impl Kernel {
     }
 
     pub fn lock_order(&self) -> &LockOrder {
-        &self.order
+        self.locks.order()
     }
 
     pub fn deadlocks(&self) -> &[Deadlock] {
-        &self.deadlocks
+        self.deadlock.found()
     }
 
     pub fn violations(&self) -> &[Violation] {
@@ -503,25 +441,6 @@ impl Kernel {
             mode: wait.mode,
             position: self.position_name(wait.at),
             blockers: self.blockers(id).as_slice().iter().map(|&b| self.tasks[b as usize].name.clone()).collect(),
-        }
-    }
-
-    fn class_of(&self, lock: u32) -> &LockClassDef {
-        &self.classes[self.lock_class[lock as usize] as usize]
-    }
-
-    /// `class` or `class[cpu]` for per-CPU instances.
-    fn lock_name(&self, lock: u32) -> String {
-        let class = self.lock_class[lock as usize];
-        let def = &self.classes[class as usize];
-        let index = lock - self.class_base[class as usize];
-        let npmus = self.perf.pmus().len() as u32;
-        match def.layout {
-            Layout::Global => def.name.clone(),
-            Layout::Ctx if !self.ctx_per_cpu => format!("{}[cpu {}, pmu {}]", def.name, index / npmus, index % npmus),
-            Layout::PerCpu | Layout::Ctx => format!("{}[cpu {index}]", def.name),
-            Layout::PerPmu => format!("{}[pmu {index}]", def.name),
-            Layout::PerTask => format!("{}[{}]", def.name, self.tasks[index as usize].name),
         }
     }
 
@@ -576,21 +495,7 @@ impl Kernel {
     }
 
     fn resolve_lock(&self, task: TaskId, lock: LockRef) -> u32 {
-        let base = |class: ClassId| self.class_base[class as usize];
-        match lock {
-            LockRef::Global(class) => base(class),
-            LockRef::PerCpu(class, cpu) => base(class) + self.resolve_cpu(task, cpu),
-            LockRef::Ctx(class, cpu, pmu) => {
-                let cpu = self.resolve_cpu(task, cpu);
-                if self.ctx_per_cpu {
-                    base(class) + cpu
-                } else {
-                    base(class) + cpu * self.perf.pmus().len() as u32 + self.resolve_pmu(task, pmu) as u32
-                }
-            }
-            LockRef::PerPmu(class, pmu) => base(class) + self.resolve_pmu(task, pmu) as u32,
-            LockRef::PerTask(class) => base(class) + task,
-        }
+        self.locks.instance(task, lock, |cpu| self.resolve_cpu(task, cpu), |pmu| self.resolve_pmu(task, pmu))
     }
 
     fn flag(&self, task: TaskId, flag: Flag) -> bool {
@@ -758,10 +663,7 @@ impl Kernel {
                     SyncKind::Srcu(lock) => {
                         let lock = self.resolve_lock(task, lock);
                         self.record_order(task, lock, Mode::Write, 0, at, sched.now_ns());
-                        let LockState::Srcu(srcu) = &mut self.locks[lock as usize] else {
-                            panic!("synchronize_srcu on a lock that is not SRCU");
-                        };
-                        srcu.synchronize(task);
+                        self.locks.srcu_synchronize(task, lock);
                         let t = &mut self.tasks[task as usize];
                         t.wait = Some(Wait {
                             lock,
@@ -954,189 +856,6 @@ impl Kernel {
         t.last =
             Some(OpOutcome { script: op.script, args: op.args, started_ns: op.started_ns, ended_ns: now_ns, result });
     }
-
-    /// Records lock-order edges as lockdep's `check_prevs_add()` does: from the most recently
-    /// taken lock still held to the one being taken; plus a same-class edge when the class is
-    /// already held unannotated (lockdep's "possible recursive locking").
-    fn record_order(&mut self, task: TaskId, lock: u32, mode: Mode, subclass: u8, at: Position, now_ns: u64) {
-        let class = self.lock_class[lock as usize];
-        let acquiring = OrderNode { class, subclass, mode };
-        let t = &self.tasks[task as usize];
-        let node = |h: &Held| OrderNode { class: self.lock_class[h.lock as usize], subclass: h.subclass, mode: h.mode };
-        let top = t.held.last();
-        let same_class = t.held.iter().rev().find(|h| node(h).class == class && h.subclass == subclass);
-        for held in top.into_iter().chain(same_class.filter(|h| top.is_some_and(|t| !std::ptr::eq(*h, t)))) {
-            self.order.record(node(held), acquiring, || EdgeSeen {
-                run: self.run_index,
-                time_ns: now_ns,
-                task: t.name.clone(),
-                held_at: held.at,
-                acquired_at: at,
-                count: 1,
-            });
-        }
-    }
-
-    /// Tries to take `lock`. `Some(cost)` if taken (continue after `cost`), `None` if the task
-    /// now waits (blocked, or in a writer's grace period).
-    fn acquire(
-        &mut self,
-        task: TaskId,
-        lock: u32,
-        mode: Mode,
-        subclass: u8,
-        at: Position,
-        sched: &mut Scheduler,
-    ) -> Option<u64> {
-        let now_ns = sched.now_ns();
-        self.record_order(task, lock, mode, subclass, at, now_ns);
-        let costs = self.costs;
-        let (taken, cost_ns, wait_kind) = match &mut self.locks[lock as usize] {
-            LockState::Mutex(m) => {
-                assert_eq!(mode, Mode::Write, "mutexes are taken exclusively");
-                (m.lock(task), costs.mutex_fast_ns, WaitKind::Lock)
-            }
-            LockState::Spinlock(m) => {
-                assert_eq!(mode, Mode::Write, "spinlocks are taken exclusively");
-                (m.lock(task), costs.spinlock_ns, WaitKind::Lock)
-            }
-            LockState::PercpuRwsem(sem) => match mode {
-                Mode::Read => {
-                    let slow = sem.readers_slow_path(now_ns, costs.rcu_grace_period_ns);
-                    let cost = if slow { costs.rwsem_read_slow_ns } else { costs.rwsem_read_fast_ns };
-                    (sem.down_read(task), cost, WaitKind::Lock)
-                }
-                Mode::Write => match sem.down_write(task, now_ns, costs.rcu_grace_period_ns) {
-                    WriteStart::Acquired => (true, costs.rwsem_read_slow_ns, WaitKind::Lock),
-                    WriteStart::Blocked => (false, 0, WaitKind::Lock),
-                    WriteStart::GracePeriod => {
-                        sched.schedule_in(costs.rcu_grace_period_ns, Event::new(task, EV_RCU_SYNC_DONE, lock as u64));
-                        (false, 0, WaitKind::RcuSync)
-                    }
-                },
-            },
-            LockState::Srcu(srcu) => {
-                assert_eq!(mode, Mode::Read, "SRCU is only read-locked; writers call synchronize");
-                srcu.read_lock(task);
-                (true, costs.srcu_read_ns, WaitKind::Lock)
-            }
-        };
-        if taken {
-            self.grant(task, lock, mode, subclass, at, now_ns);
-            return Some(cost_ns);
-        }
-        let t = &mut self.tasks[task as usize];
-        t.wait = Some(Wait { lock, mode, subclass, since_ns: now_ns, at, kind: wait_kind });
-        if wait_kind == WaitKind::Lock {
-            t.state = TaskState::Blocked;
-            self.check_deadlock(task, sched);
-        }
-        None
-    }
-
-    /// Books an acquisition: the task owns `lock` from `now_ns`.
-    fn grant(&mut self, task: TaskId, lock: u32, mode: Mode, subclass: u8, at: Position, now_ns: u64) {
-        let t = &mut self.tasks[task as usize];
-        t.held.push(Held { lock, mode, subclass, acquired_ns: now_ns, at });
-        let last_cpu = std::mem::replace(&mut self.lock_last_cpu[lock as usize], t.cpu);
-        let class = self.lock_class[lock as usize] as usize;
-        self.stats[class].record_acquisition(last_cpu != NO_CPU && last_cpu != t.cpu);
-    }
-
-    /// A waiter was handed `lock` (or its grace period ended): it owns it now and runs after
-    /// the wake-up latency.
-    fn wake_with_lock(&mut self, task: TaskId, sched: &mut Scheduler) {
-        let now_ns = sched.now_ns();
-        let wait = self.tasks[task as usize].wait.take().expect("woken task was waiting");
-        self.grant(task, wait.lock, wait.mode, wait.subclass, wait.at, now_ns);
-        let class = self.lock_class[wait.lock as usize] as usize;
-        self.stats[class].record_wait(now_ns - wait.since_ns);
-        if self.trace.is_on() {
-            let name = format!("wait {} ({})", self.lock_name(wait.lock), wait.mode.letter());
-            self.trace.span(Track::Task(task), "wait", wait.since_ns, now_ns, || name);
-        }
-        let t = &mut self.tasks[task as usize];
-        assert_ne!(t.state, TaskState::Frozen, "detector bug: a task reported deadlocked was handed a lock");
-        t.state = TaskState::Running;
-        let latency_ns = match self.classes[class].kind {
-            LockKind::Spinlock => self.costs.spinlock_ns,
-            _ => self.costs.wakeup_ns,
-        };
-        self.resume_in(sched, task, latency_ns);
-    }
-
-    fn release(&mut self, task: TaskId, lock: u32, at: Position, sched: &mut Scheduler) {
-        let now_ns = sched.now_ns();
-        let t = &mut self.tasks[task as usize];
-        let Some(index) = t.held.iter().rposition(|h| h.lock == lock) else {
-            let what = format!("unlock of {} which the task does not hold", self.lock_name(lock));
-            self.violation(Invariant::LocksBalanced, task, self.tasks[task as usize].cpu, at, what, now_ns);
-            return;
-        };
-        let held = t.held.remove(index);
-        let class = self.lock_class[lock as usize] as usize;
-        self.stats[class].record_hold(now_ns - held.acquired_ns);
-        if self.trace.is_on() {
-            let name = format!("{} ({})", self.lock_name(lock), held.mode.letter());
-            self.trace.span(Track::Task(task), "hold", held.acquired_ns, now_ns, || name);
-        }
-        match &mut self.locks[lock as usize] {
-            LockState::Mutex(m) | LockState::Spinlock(m) => {
-                if let Some(next) = m.unlock(task) {
-                    self.wake_with_lock(next, sched);
-                }
-            }
-            LockState::PercpuRwsem(sem) => match held.mode {
-                Mode::Read => {
-                    if let Some(handoff) = sem.up_read(task) {
-                        self.wake_with_lock(handoff.task, sched);
-                    }
-                }
-                Mode::Write => {
-                    for handoff in sem.up_write(task, now_ns) {
-                        self.wake_with_lock(handoff.task, sched);
-                    }
-                }
-            },
-            LockState::Srcu(srcu) => {
-                for done in srcu.read_unlock(task) {
-                    self.finish_srcu_sync(done, sched);
-                }
-            }
-        }
-    }
-
-    fn finish_srcu_sync(&mut self, task: TaskId, sched: &mut Scheduler) {
-        let t = &mut self.tasks[task as usize];
-        let wait = t.wait.take().expect("synchronize_srcu in progress");
-        debug_assert_eq!(wait.kind, WaitKind::SrcuSync);
-        let was_blocked = t.state == TaskState::Blocked;
-        t.state = TaskState::Running;
-        let latency_ns = if was_blocked { self.costs.wakeup_ns } else { 0 };
-        self.resume_in(sched, task, latency_ns);
-    }
-
-    /// Whether `task` has wait-for edges at all (blocked or frozen on a lock).
-    fn waits(&self, task: TaskId) -> bool {
-        let t = &self.tasks[task as usize];
-        t.wait.is_some() && matches!(t.state, TaskState::Blocked | TaskState::Frozen)
-    }
-
-    /// The tasks `task` waits for (its wait-for edges).
-    fn blockers(&self, task: TaskId) -> Blockers {
-        let t = &self.tasks[task as usize];
-        let Some(wait) = t.wait else {
-            return Blockers::Owner(None);
-        };
-        if !matches!(t.state, TaskState::Blocked | TaskState::Frozen) {
-            return Blockers::Owner(None);
-        }
-        match &self.locks[wait.lock as usize] {
-            LockState::Mutex(m) | LockState::Spinlock(m) => Blockers::Owner(m.owner()),
-            LockState::PercpuRwsem(sem) => Blockers::List(sem.blockers(task)),
-            LockState::Srcu(srcu) => Blockers::List(srcu.blockers(task)),
-        }
-    }
 }
 
 impl Kernel {
@@ -1315,33 +1034,11 @@ impl Kernel {
         match event.kind {
             EV_RESUME => {}
             EV_RCU_SYNC_DONE => {
-                let lock = event.data as u32;
-                let LockState::PercpuRwsem(sem) = &mut self.locks[lock as usize] else {
-                    panic!("rcu_sync event for a lock that is not a percpu_rwsem");
-                };
-                match sem.grace_period_over(task) {
-                    WriteStart::Acquired => self.wake_with_lock(task, sched),
-                    WriteStart::Blocked => {
-                        self.tasks[task as usize].state = TaskState::Blocked;
-                        self.tasks[task as usize].wait.as_mut().expect("writer waits").kind = WaitKind::Lock;
-                        self.check_deadlock(task, sched);
-                    }
-                    WriteStart::GracePeriod => unreachable!("grace period ends once"),
-                }
+                self.rcu_sync_done(task, event.data as u32, sched);
                 return;
             }
             EV_SRCU_GP_DONE => {
-                let lock = event.data as u32;
-                let LockState::Srcu(srcu) = &mut self.locks[lock as usize] else {
-                    panic!("srcu event for a lock that is not SRCU");
-                };
-                let done = srcu.grace_period_over(task);
-                if done.contains(&task) {
-                    self.finish_srcu_sync(task, sched);
-                } else {
-                    self.tasks[task as usize].state = TaskState::Blocked;
-                    self.check_deadlock(task, sched);
-                }
+                self.srcu_grace_period_done(task, event.data as u32, sched);
                 return;
             }
             EV_IPI_HANDLER => {

@@ -266,7 +266,7 @@ fn edge_is_plausible(k: &Kernel, task: usize, next: usize) -> bool {
     let n = &k.tasks[next];
     let holds = n.held.iter().any(|h| h.lock == wait.lock);
     let pending_writer = n.wait.is_some_and(|w| w.lock == wait.lock && w.mode == Mode::Write);
-    match k.class_of(wait.lock).kind {
+    match k.locks.class_of(wait.lock).kind {
         LockKind::PercpuRwsem => holds || pending_writer,
         _ => holds,
     }
