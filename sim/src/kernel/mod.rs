@@ -18,7 +18,7 @@ pub use invariants::{Invariant, Violation};
 pub use pmu_load::{PmuLoadConfig, PmuStats, STREAM_PMU_SOURCE};
 pub use trace::{TraceSpan, Track};
 
-use crate::engine::{Model, RunOutcome, Scheduler, StopReason};
+use crate::engine::{Model, Scheduler};
 use crate::event::Event;
 use crate::lockdep::LockOrder;
 use crate::locks::{LockKind, Mode, TaskId};
@@ -234,8 +234,6 @@ pub struct Kernel {
     violations: invariants::Violations,
     trace: trace::TraceRecorder,
     pmu: Option<pmu_load::PmuLoad>,
-    /// The core PMU slot the PMU load runs on.
-    pmu_core_slot: Option<u16>,
 }
 
 impl Kernel {
@@ -326,7 +324,7 @@ impl Kernel {
                     .filter(|(_, p)| p.at_boot && p.scope == crate::perf::PmuScope::Uncore)
                     .flat_map(|(slot, _)| (0..config.perf.packages).map(move |k| (slot as u16, k)))
                     .collect();
-                Some(pmu_load::PmuLoad::new(load, config.seed, cpus, uncore)?)
+                Some(pmu_load::PmuLoad::new(load, config.seed, cpus, pmu_core_slot, uncore)?)
             }
             None => None,
         };
@@ -357,17 +355,10 @@ impl Kernel {
             violations: invariants::Violations::default(),
             trace: trace::TraceRecorder::default(),
             pmu,
-            pmu_core_slot,
         })
         .map(|mut kernel| {
-            if let Some(load) = &kernel.pmu {
-                let (units, interval_ns) = (load.units.len(), load.config.read_interval_ns);
-                for unit in 0..units {
-                    kernel.pmu_reschedule(unit, sched);
-                }
-                if interval_ns > 0 {
-                    sched.schedule_at(interval_ns, Event::new(0, EV_PMU_READ, 0));
-                }
+            if let Some(load) = &mut kernel.pmu {
+                load.schedule_boot(sched);
             }
             kernel
         })
@@ -512,9 +503,8 @@ impl Kernel {
             Flag::CpuOnline(cpu) => {
                 let cpu = self.resolve_cpu(task, cpu);
                 self.set_online(cpu, value);
-                if let Some(pmu) = &mut self.pmu {
-                    pmu.units[cpu as usize].set_online(sched.now_ns(), value, &mut pmu.governor);
-                    self.pmu_reschedule(cpu as usize, sched);
+                if let Some(load) = &mut self.pmu {
+                    load.set_cpu_online(cpu, value, sched);
                 }
             }
             Flag::CtxOnline(cpu, pmu) => {
@@ -523,12 +513,9 @@ impl Kernel {
                 self.perf.set_ctx_online(cpu, pmu, value);
                 if value
                     && !was
-                    && Some(pmu) == self.pmu_core_slot
                     && let Some(load) = &mut self.pmu
-                    && load.units[cpu as usize].events().is_empty()
                 {
-                    load.add_core_events(cpu as usize, sched.now_ns()).expect("validated PMU load");
-                    self.pmu_reschedule(cpu as usize, sched);
+                    load.ctx_came_online(cpu, pmu, sched);
                 }
             }
             Flag::PerfOnline(cpu) => self.perf.set_perf_online(self.resolve_cpu(task, cpu), value),
@@ -566,10 +553,8 @@ impl Kernel {
             IpiHandler::RemoveEvents => {
                 let pmu = self.resolve_pmu(task, PmuRef::Loop);
                 self.perf.remove_all(cpu, pmu);
-                if Some(pmu) == self.pmu_core_slot
-                    && let Some(load) = &mut self.pmu
-                {
-                    for (event, error) in load.remove_all(cpu as usize, now_ns) {
+                if let Some(load) = &mut self.pmu {
+                    for (event, error) in load.remove_ctx_events(cpu, pmu, now_ns) {
                         let what = format!("PMU event {event} on cpu {cpu} read {error} events off its ground truth");
                         self.violation(Invariant::CountsMatchGroundTruth, task, cpu, at, what, now_ns);
                     }
@@ -858,173 +843,12 @@ impl Kernel {
     }
 }
 
-impl Kernel {
-    /// PMU figures of the run, if it carried PMU load; [`finish`](Self::finish) first.
-    pub fn pmu_stats(&self) -> Option<PmuStats> {
-        self.pmu.as_ref().map(|p| {
-            assert!(p.finished, "PMU figures read before Kernel::finish");
-            p.totals()
-        })
-    }
-
-    /// Schedules a PMU unit's next wake if it moved; an earlier one becomes stale. A unit that
-    /// runs ahead only notes the time, and pulls the quantum forward if it needs one sooner.
-    fn pmu_reschedule(&mut self, unit: usize, sched: &mut Scheduler) {
-        let Some(load) = &mut self.pmu else { return };
-        let next = load.wake_ns(unit);
-        let next = if next == u64::MAX { next } else { next.max(sched.now_ns()) };
-        if load.runs_ahead(unit) {
-            load.scheduled_ns[unit] = next;
-            let quantum_ns = quantum_end(next);
-            if quantum_ns < load.quantum_ns {
-                load.quantum_ns = quantum_ns;
-                sched.schedule_at(quantum_ns, Event::new(0, EV_PMU_QUANTUM, quantum_ns));
-            }
-            return;
-        }
-        if next != load.scheduled_ns[unit] {
-            load.scheduled_ns[unit] = next;
-            if next != u64::MAX {
-                sched.schedule_at(next, Event::new(unit as u32, EV_PMU_WAKE, next));
-            }
-        }
-    }
-
-    /// A run-ahead quantum: every core unit takes its wakes up to now; the next quantum is the
-    /// one that holds the earliest wake still to come.
-    fn pmu_quantum(&mut self, due_ns: u64, sched: &mut Scheduler) {
-        let load = self.pmu.as_mut().expect("PMU quantum without PMU load");
-        if load.quantum_ns != due_ns {
-            return;
-        }
-        load.stats.wakes += 1;
-        let (offline, next_ns) = load.run_ahead_to(due_ns, &self.online);
-        load.quantum_ns = quantum_end(next_ns);
-        if load.quantum_ns != u64::MAX {
-            sched.schedule_at(load.quantum_ns, Event::new(0, EV_PMU_QUANTUM, load.quantum_ns));
-        }
-        self.report_offline_pmis(offline);
-    }
-
-    /// Records PMIs found due on offline CPUs while running ahead (a core unit's CPU is its reader).
-    fn report_offline_pmis(&mut self, offline: Vec<pmu_load::OfflinePmi>) {
-        for pmi in offline {
-            self.offline_pmi(pmi.unit, pmi.unit as u32, pmi.time_ns);
-        }
-    }
-
-    /// A PMI of `unit` due while its reader `cpu` is offline.
-    fn offline_pmi(&mut self, unit: usize, cpu: u32, time_ns: u64) {
-        self.machine_violation(
-            Invariant::NoPmiOnOfflineCpu,
-            cpu,
-            format!("PMI of PMU unit {unit} due on offline cpu {cpu}"),
-            time_ns,
-        );
-    }
-
-    /// Brings core units that run ahead to where one event per wake would have left them when
-    /// the engine stopped: every wake before the time limit, or at or before the last event.
-    /// Call once after the run, before [`pmu_stats`](Self::pmu_stats).
-    pub fn finish(&mut self, outcome: &RunOutcome) {
-        let Some(load) = &mut self.pmu else { return };
-        assert!(!load.finished, "Kernel::finish called twice");
-        load.finished = true;
-        if !load.run_ahead {
-            return;
-        }
-        let limit_ns = match outcome.stop {
-            StopReason::TimeLimit => outcome.end_ns.saturating_sub(1),
-            _ => outcome.end_ns,
-        };
-        let (offline, _) = load.run_ahead_to(limit_ns, &self.online);
-        self.report_offline_pmis(offline);
-    }
-
-    /// Uncore units of a package run while the package has a designated reader.
-    fn sync_uncore_units(&mut self, package: u32, sched: &mut Scheduler) {
-        let Some(load) = &self.pmu else { return };
-        let units: Vec<(usize, bool)> = load
-            .uncore
-            .iter()
-            .enumerate()
-            .filter(|(_, (_, k))| *k == package)
-            .map(|(i, (pmu, k))| (load.core_units + i, self.perf.uncore_owner(*pmu, *k).is_some()))
-            .collect();
-        for (unit, online) in units {
-            let load = self.pmu.as_mut().expect("checked");
-            if load.units[unit].is_online() != online {
-                load.units[unit].set_online(sched.now_ns(), online, &mut load.governor);
-                self.pmu_reschedule(unit, sched);
-            }
-        }
-    }
-
-    /// Reads every counting event on the machine and judges each count.
-    fn pmu_read(&mut self, sched: &mut Scheduler) {
-        let now_ns = sched.now_ns();
-        let load = self.pmu.as_mut().expect("PMU read without PMU load");
-        let mut wrong = Vec::new();
-        for unit in 0..load.units.len() {
-            let cpu = load.units[unit].cpu();
-            wrong.extend(load.read_all(unit, now_ns).into_iter().map(|(event, error)| (unit, cpu, event, error)));
-        }
-        let (units, interval_ns) = (load.units.len(), load.config.read_interval_ns);
-        for (unit, cpu, event, error) in wrong {
-            let what = format!("PMU event {event} of unit {unit} read {error} events off its ground truth");
-            self.machine_violation(Invariant::CountsMatchGroundTruth, cpu, what, now_ns);
-        }
-        for unit in 0..units {
-            self.pmu_reschedule(unit, sched);
-        }
-        sched.schedule_at(now_ns + interval_ns, Event::new(0, EV_PMU_READ, 0));
-    }
-
-    fn pmu_wake(&mut self, unit: usize, due_ns: u64, sched: &mut Scheduler) {
-        let now_ns = sched.now_ns();
-        let load = self.pmu.as_mut().expect("PMU wake without PMU load");
-        if load.scheduled_ns[unit] != due_ns {
-            return;
-        }
-        load.scheduled_ns[unit] = u64::MAX;
-        load.stats.wakes += 1;
-        let reader = if unit < load.core_units {
-            Some(unit as u32)
-        } else {
-            let (pmu, package) = load.uncore[unit - load.core_units];
-            self.perf.uncore_owner(pmu, package)
-        };
-        let pmi_due = load.units[unit].pmi_pending_ns().is_some_and(|t| t <= now_ns);
-        if pmi_due && !reader.is_some_and(|c| self.online[c as usize]) {
-            let cpu = reader.unwrap_or(u32::MAX);
-            self.offline_pmi(unit, cpu, now_ns);
-        }
-        let load = self.pmu.as_mut().expect("checked");
-        load.units[unit].advance_to(now_ns, &mut load.governor);
-        self.pmu_reschedule(unit, sched);
-    }
-}
-
-/// The end of the run-ahead quantum that holds `time_ns` (`u64::MAX` stays the end of time).
-fn quantum_end(time_ns: u64) -> u64 {
-    time_ns.div_ceil(pmu_load::PMU_QUANTUM_NS).saturating_mul(pmu_load::PMU_QUANTUM_NS)
-}
-
 impl Model for Kernel {
     fn handle(&mut self, event: Event, sched: &mut Scheduler) {
-        if event.kind == EV_PMU_WAKE {
-            self.pmu_wake(event.target as usize, event.data, sched);
-            return;
+        match event.kind {
+            EV_PMU_WAKE | EV_PMU_READ | EV_PMU_QUANTUM => self.handle_pmu_event(event, sched),
+            _ => self.handle_task_event(event, sched),
         }
-        if event.kind == EV_PMU_READ {
-            self.pmu_read(sched);
-            return;
-        }
-        if event.kind == EV_PMU_QUANTUM {
-            self.pmu_quantum(event.data, sched);
-            return;
-        }
-        self.handle_task_event(event, sched);
     }
 }
 
