@@ -203,29 +203,21 @@ impl DeadlockDetector {
     }
 }
 
-/// Whether `task` has wait-for edges at all (blocked or frozen on a lock).
-fn waits(tasks: &[Task], task: TaskId) -> bool {
-    let t = &tasks[task as usize];
-    t.wait.is_some() && matches!(t.state, TaskState::Blocked | TaskState::Frozen)
-}
-
 /// The tasks `task` waits for (its wait-for edges).
 fn wait_for_edges(tasks: &[Task], locks: &LockTable, task: TaskId) -> Blockers {
     let t = &tasks[task as usize];
-    let Some(wait) = t.wait else {
-        return Blockers::Owner(None);
-    };
-    if !matches!(t.state, TaskState::Blocked | TaskState::Frozen) {
-        return Blockers::Owner(None);
+    match t.wait {
+        Some(wait) if t.blocked_or_frozen() => locks.blockers(task, wait.lock),
+        _ => Blockers::Owner(None),
     }
-    locks.blockers(task, wait.lock)
 }
 
 impl Kernel {
     /// Called whenever `task` has just become blocked: a cycle through it is a deadlock.
     pub(super) fn check_deadlock(&mut self, task: TaskId, sched: &mut Scheduler) {
         let Kernel { deadlock, tasks, locks, .. } = self;
-        let Some(cycle) = deadlock.find_cycle(task, |t| wait_for_edges(tasks, locks, t), |t| waits(tasks, t)) else {
+        let Some(cycle) = deadlock.find_cycle(task, |t| wait_for_edges(tasks, locks, t), |t| tasks[t as usize].waits())
+        else {
             return;
         };
         let members =

@@ -2,13 +2,20 @@
 //! offline, with lock statistics, lock-order recording and exact online deadlock detection.
 //!
 //! This is the program under simulation in shuttle's sense; [`crate::Scheduler`] drives it.
+//! This file builds the kernel, holds its parts and routes the engine's events to them: the
+//! tasks (`task`), the script interpreter (`interpreter`, `ipi`), the lock table
+//! (`lock_table`), the deadlock detector (`deadlock`), the invariants (`invariants`), the PMU
+//! load (`pmu_load`) and the timeline (`trace`).
 
 mod agent;
 mod costs;
 mod deadlock;
+mod interpreter;
 mod invariants;
+mod ipi;
 mod lock_table;
 mod pmu_load;
+mod task;
 mod trace;
 
 pub use agent::{Agent, AgentCx, Args, Next, OpOutcome, Sequence};
@@ -18,17 +25,14 @@ pub use invariants::{Invariant, Violation};
 pub use pmu_load::{PmuLoadConfig, PmuStats, STREAM_PMU_SOURCE};
 pub use trace::{TraceSpan, Track};
 
+use self::task::{Held, Task, TaskState, Wait, WaitKind};
 use crate::engine::{Model, Scheduler};
 use crate::event::Event;
 use crate::lockdep::LockOrder;
-use crate::locks::{LockKind, Mode, TaskId};
+use crate::locks::{LockKind, TaskId};
 use crate::lockstat::{LockStat, new_histogram};
 use crate::perf::{Perf, PerfConfig};
-use crate::rng::{ChaCha8Rng, exp_ns, stream_rng};
-use crate::script::{
-    ClassId, Cost, CpuRef, Errno, Flag, InitFrom, Instr, IpiHandler, Layout, LockRef, PmuFilter, PmuRef, Position,
-    Program, ScriptId, SyncKind,
-};
+use crate::script::{ClassId, Instr, Layout, Position, Program, ScriptId, SyncKind};
 use hdrhistogram::Histogram;
 
 /// Most possible CPUs a machine may have.
@@ -111,93 +115,6 @@ pub enum KernelError {
     LayoutMismatch { script: String, class: String, used: &'static str, layout: &'static str },
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum TaskState {
-    Running,
-    Blocked,
-    Frozen,
-    Exited,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum WaitKind {
-    /// In a lock's wait queue.
-    Lock,
-    /// A percpu_rwsem writer waiting out rcu_sync's grace period.
-    RcuSync,
-    /// In `synchronize_srcu()`.
-    SrcuSync,
-}
-
-#[derive(Clone, Copy, Debug)]
-struct Wait {
-    lock: u32,
-    mode: Mode,
-    subclass: u8,
-    since_ns: u64,
-    at: Position,
-    kind: WaitKind,
-}
-
-#[derive(Clone, Copy, Debug)]
-struct Held {
-    lock: u32,
-    mode: Mode,
-    subclass: u8,
-    acquired_ns: u64,
-    at: Position,
-}
-
-#[derive(Clone, Debug)]
-struct Op {
-    script: ScriptId,
-    pc: usize,
-    args: Args,
-    started_ns: u64,
-    /// Enclosing loops, innermost last.
-    loops: Vec<LoopFrame>,
-    /// `held.len()` when the operation began: what it must give back.
-    held_at_start: usize,
-}
-
-#[derive(Clone, Debug)]
-enum LoopFrame {
-    Repeat {
-        left: u32,
-    },
-    /// A snapshot of the PMU list and the index of the current one.
-    Pmus {
-        pmus: Vec<u16>,
-        at: usize,
-    },
-    /// Uncore PMUs to hand off, each with its target CPU.
-    Handoffs {
-        moves: Vec<(u16, u32)>,
-        at: usize,
-    },
-}
-
-struct Task {
-    name: String,
-    cpu: u32,
-    agent: Box<dyn Agent>,
-    rng: ChaCha8Rng,
-    op: Option<Op>,
-    held: Vec<Held>,
-    wait: Option<Wait>,
-    state: TaskState,
-    last: Option<OpOutcome>,
-    /// An IPI whose handler has not run yet.
-    ipi: Option<PendingIpi>,
-}
-
-#[derive(Clone, Copy, Debug)]
-struct PendingIpi {
-    cpu: u32,
-    handler: IpiHandler,
-    at: Position,
-}
-
 /// Event kinds the kernel schedules; the target is always a task.
 const EV_RESUME: u32 = 0;
 const EV_RCU_SYNC_DONE: u32 = 1;
@@ -262,34 +179,7 @@ impl Kernel {
             return Err(KernelError::Tasks);
         }
         for program in &config.programs {
-            for instr in &program.instrs {
-                let class = match instr {
-                    Instr::Lock { lock, .. } | Instr::Unlock { lock } => Some(lock.class()),
-                    Instr::Synchronize(SyncKind::Srcu(lock)) => Some(lock.class()),
-                    _ => None,
-                };
-                if let Some(class) = class
-                    && class as usize >= config.classes.len()
-                {
-                    return Err(KernelError::UnknownClass { script: program.name.clone(), class });
-                }
-                let lock = match instr {
-                    Instr::Lock { lock, .. } | Instr::Unlock { lock } => Some(*lock),
-                    Instr::Synchronize(SyncKind::Srcu(lock)) => Some(*lock),
-                    _ => None,
-                };
-                if let Some(lock) = lock {
-                    let def = &config.classes[lock.class() as usize];
-                    if def.layout != lock.layout() {
-                        return Err(KernelError::LayoutMismatch {
-                            script: program.name.clone(),
-                            class: def.name.clone(),
-                            used: lock.layout().as_str(),
-                            layout: def.layout.as_str(),
-                        });
-                    }
-                }
-            }
+            check_program(program, &config.classes)?;
         }
         let cpus = config.cpus;
         let mut kernel_tasks = Vec::with_capacity(tasks.len());
@@ -297,35 +187,11 @@ impl Kernel {
             if spec.cpu >= cpus {
                 return Err(KernelError::TaskCpu { name: spec.name, cpu: spec.cpu, cpus });
             }
-            sched.schedule_at(spec.start_ns, Event::new(id as u32, EV_RESUME, 0));
-            kernel_tasks.push(Task {
-                name: spec.name,
-                cpu: spec.cpu,
-                agent: spec.agent,
-                rng: stream_rng(config.seed, spec.stream),
-                op: None,
-                held: Vec::new(),
-                wait: None,
-                state: TaskState::Running,
-                last: None,
-                ipi: None,
-            });
+            kernel_tasks.push(Task::start(id as u32, spec, config.seed, sched));
         }
         let ntasks = kernel_tasks.len();
-        let pmu_core_slot =
-            config.perf.pmus.iter().position(|p| p.at_boot && p.scope == crate::perf::PmuScope::Core).map(|p| p as u16);
         let pmu = match config.pmu_load {
-            Some(load) => {
-                let uncore: Vec<(u16, u32)> = config
-                    .perf
-                    .pmus
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, p)| p.at_boot && p.scope == crate::perf::PmuScope::Uncore)
-                    .flat_map(|(slot, _)| (0..config.perf.packages).map(move |k| (slot as u16, k)))
-                    .collect();
-                Some(pmu_load::PmuLoad::new(load, config.seed, cpus, pmu_core_slot, uncore)?)
-            }
+            Some(load) => Some(pmu_load::PmuLoad::boot(load, config.seed, cpus, &config.perf)?),
             None => None,
         };
         let npmus = config.perf.pmus.len() as u32;
@@ -337,7 +203,7 @@ impl Kernel {
             config.ctx_per_cpu,
             config.run_index,
         );
-        Ok(Kernel {
+        let mut kernel = Kernel {
             costs: config.costs,
             op_stats: config
                 .programs
@@ -355,13 +221,11 @@ impl Kernel {
             violations: invariants::Violations::default(),
             trace: trace::TraceRecorder::default(),
             pmu,
-        })
-        .map(|mut kernel| {
-            if let Some(load) = &mut kernel.pmu {
-                load.schedule_boot(sched);
-            }
-            kernel
-        })
+        };
+        if let Some(load) = &mut kernel.pmu {
+            load.schedule_boot(sched);
+        }
+        Ok(kernel)
     }
 
     pub fn classes(&self) -> &[LockClassDef] {
@@ -418,7 +282,7 @@ impl Kernel {
         self.tasks
             .iter()
             .enumerate()
-            .filter(|(_, t)| matches!(t.state, TaskState::Blocked | TaskState::Frozen))
+            .filter(|(_, t)| t.blocked_or_frozen())
             .map(|(id, t)| self.stall_of(id as TaskId, t))
             .collect()
     }
@@ -438,409 +302,29 @@ impl Kernel {
     fn position_name(&self, at: Position) -> String {
         format!("{}+{}", self.programs[at.script as usize].name, at.step)
     }
+}
 
-    fn op(&self, task: TaskId) -> &Op {
-        self.tasks[task as usize].op.as_ref().expect("operation in progress")
-    }
-
-    /// The innermost handoff loop's current `(pmu, target)`.
-    fn handoff(&self, task: TaskId) -> (u16, u32) {
-        self.op(task)
-            .loops
-            .iter()
-            .rev()
-            .find_map(|frame| match frame {
-                LoopFrame::Handoffs { moves, at } => Some(moves[*at]),
-                _ => None,
-            })
-            .expect("target CPU used outside for_each_handoff")
-    }
-
-    fn resolve_cpu(&self, task: TaskId, cpu: CpuRef) -> u32 {
-        let arg = || self.op(task).args.cpu;
-        match cpu {
-            CpuRef::Arg => arg(),
-            CpuRef::Current => self.tasks[task as usize].cpu,
-            CpuRef::Fixed(c) => c,
-            CpuRef::Target => self.handoff(task).1,
-            CpuRef::Lower => arg().min(self.handoff(task).1),
-            CpuRef::Higher => arg().max(self.handoff(task).1),
+/// Checks that every lock step of `program` names a class that exists, used as its layout.
+fn check_program(program: &Program, classes: &[LockClassDef]) -> Result<(), KernelError> {
+    for instr in &program.instrs {
+        let lock = match instr {
+            Instr::Lock { lock, .. } | Instr::Unlock { lock } => *lock,
+            Instr::Synchronize(SyncKind::Srcu(lock)) => *lock,
+            _ => continue,
+        };
+        let Some(def) = classes.get(lock.class() as usize) else {
+            return Err(KernelError::UnknownClass { script: program.name.clone(), class: lock.class() });
+        };
+        if def.layout != lock.layout() {
+            return Err(KernelError::LayoutMismatch {
+                script: program.name.clone(),
+                class: def.name.clone(),
+                used: lock.layout().as_str(),
+                layout: def.layout.as_str(),
+            });
         }
     }
-
-    fn resolve_pmu(&self, task: TaskId, pmu: PmuRef) -> u16 {
-        match pmu {
-            PmuRef::Arg => self.op(task).args.pmu,
-            PmuRef::Loop => self
-                .op(task)
-                .loops
-                .iter()
-                .rev()
-                .find_map(|frame| match frame {
-                    LoopFrame::Pmus { pmus, at } => Some(pmus[*at]),
-                    LoopFrame::Handoffs { moves, at } => Some(moves[*at].0),
-                    LoopFrame::Repeat { .. } => None,
-                })
-                .expect("loop PMU used outside for_each_pmu"),
-        }
-    }
-
-    fn resolve_lock(&self, task: TaskId, lock: LockRef) -> u32 {
-        self.locks.instance(task, lock, |cpu| self.resolve_cpu(task, cpu), |pmu| self.resolve_pmu(task, pmu))
-    }
-
-    fn flag(&self, task: TaskId, flag: Flag) -> bool {
-        match flag {
-            Flag::CpuOnline(cpu) => self.online[self.resolve_cpu(task, cpu) as usize],
-            Flag::CtxOnline(cpu, pmu) => self.perf.ctx_online(self.resolve_cpu(task, cpu), self.resolve_pmu(task, pmu)),
-            Flag::PerfOnline(cpu) => self.perf.perf_online(self.resolve_cpu(task, cpu)),
-            Flag::Usable(cpu) => self.perf.usable(self.resolve_cpu(task, cpu)),
-        }
-    }
-
-    fn set_flag(&mut self, task: TaskId, flag: Flag, value: bool, sched: &mut Scheduler) {
-        match flag {
-            Flag::CpuOnline(cpu) => {
-                let cpu = self.resolve_cpu(task, cpu);
-                self.set_online(cpu, value);
-                if let Some(load) = &mut self.pmu {
-                    load.set_cpu_online(cpu, value, sched);
-                }
-            }
-            Flag::CtxOnline(cpu, pmu) => {
-                let (cpu, pmu) = (self.resolve_cpu(task, cpu), self.resolve_pmu(task, pmu));
-                let was = self.perf.ctx_online(cpu, pmu);
-                self.perf.set_ctx_online(cpu, pmu, value);
-                if value
-                    && !was
-                    && let Some(load) = &mut self.pmu
-                {
-                    load.ctx_came_online(cpu, pmu, sched);
-                }
-            }
-            Flag::PerfOnline(cpu) => self.perf.set_perf_online(self.resolve_cpu(task, cpu), value),
-            Flag::Usable(cpu) => self.perf.set_usable(self.resolve_cpu(task, cpu), value),
-        }
-    }
-
-    /// A handler's cost, reserved on the target CPU when the IPI is sent.
-    fn ipi_handler_cost(&mut self, task: TaskId, cpu: u32, handler: IpiHandler) -> u64 {
-        match handler {
-            IpiHandler::Work(cost) => self.draw(task, cost),
-            IpiHandler::InstallEvent => self.costs.ipi_install_ns,
-            IpiHandler::RemoveEvent => self.costs.ipi_remove_per_event_ns,
-            IpiHandler::RemoveEvents => {
-                let pmu = self.resolve_pmu(task, PmuRef::Loop);
-                self.perf.events_on(cpu, pmu).len() as u64 * self.costs.ipi_remove_per_event_ns
-            }
-        }
-    }
-
-    /// An IPI handler's effect on the target CPU when it runs, with the invariant checks of
-    /// DESIGN §6 (1, 3 and 4).
-    fn run_ipi_handler(&mut self, task: TaskId, cpu: u32, handler: IpiHandler, at: Position, sched: &mut Scheduler) {
-        let now_ns = sched.now_ns();
-        let args = self.op(task).args;
-        match handler {
-            IpiHandler::Work(_) => {}
-            IpiHandler::InstallEvent => {
-                self.check_install(task, cpu, args.pmu, args.event, at, now_ns);
-                self.perf.install(args.event, cpu, args.pmu);
-            }
-            IpiHandler::RemoveEvent => {
-                self.perf.remove(args.event);
-            }
-            IpiHandler::RemoveEvents => {
-                let pmu = self.resolve_pmu(task, PmuRef::Loop);
-                self.perf.remove_all(cpu, pmu);
-                if let Some(load) = &mut self.pmu {
-                    for (event, error) in load.remove_ctx_events(cpu, pmu, now_ns) {
-                        let what = format!("PMU event {event} on cpu {cpu} read {error} events off its ground truth");
-                        self.violation(Invariant::CountsMatchGroundTruth, task, cpu, at, what, now_ns);
-                    }
-                }
-            }
-        }
-        self.pmu_reschedule(cpu as usize, sched);
-    }
-
-    fn draw(&mut self, task: TaskId, cost: Cost) -> u64 {
-        let cpus = self.online.len() as u64;
-        let mean = cost.base_ns + cost.per_online_cpu_ns * self.online_count as u64 + cost.per_possible_cpu_ns * cpus;
-        if cost.exponential && mean > 0 { exp_ns(&mut self.tasks[task as usize].rng, mean as f64) } else { mean }
-    }
-
-    fn resume_in(&self, sched: &mut Scheduler, task: TaskId, delay_ns: u64) {
-        sched.schedule_in(delay_ns, Event::new(task, EV_RESUME, 0));
-    }
-
-    /// Runs `task`'s script until it blocks, sleeps or spends time.
-    fn run_task(&mut self, task: TaskId, sched: &mut Scheduler) {
-        loop {
-            if self.tasks[task as usize].state != TaskState::Running {
-                return;
-            }
-            let Some(op) = self.tasks[task as usize].op.as_ref() else {
-                if !self.start_next_op(task, sched) {
-                    return;
-                }
-                continue;
-            };
-            let at = Position { script: op.script, step: op.pc as u16 };
-            let instr = self.programs[op.script as usize].instrs[op.pc];
-            self.tasks[task as usize].op.as_mut().expect("op").pc += 1;
-            match instr {
-                Instr::Lock { lock, mode, nested } => {
-                    let lock = self.resolve_lock(task, lock);
-                    if let Some(delay_ns) = self.acquire(task, lock, mode, nested as u8, at, sched) {
-                        if delay_ns > 0 {
-                            return self.resume_in(sched, task, delay_ns);
-                        }
-                    } else {
-                        return;
-                    }
-                }
-                Instr::Unlock { lock } => {
-                    let lock = self.resolve_lock(task, lock);
-                    self.release(task, lock, at, sched);
-                }
-                Instr::Work(cost) => {
-                    let ns = self.draw(task, cost);
-                    if ns > 0 {
-                        return self.resume_in(sched, task, ns);
-                    }
-                }
-                Instr::Ipi { cpu, handler } => {
-                    let target = self.resolve_cpu(task, cpu);
-                    if !self.online[target as usize] && handler == IpiHandler::InstallEvent {
-                        let event = self.op(task).args.event;
-                        let what = format!(
-                            "perf_event_open of event {event} went ahead on offline cpu {target}: the install IPI returned -ENXIO"
-                        );
-                        self.violation(Invariant::OpenOnlyOnUsableCpu, task, target, at, what, sched.now_ns());
-                    }
-                    if self.online[target as usize] {
-                        let now_ns = sched.now_ns();
-                        let half_trip_ns = self.costs.ipi_round_trip_ns / 2;
-                        let start_ns = (now_ns + half_trip_ns).max(self.ipi_busy_until_ns[target as usize]);
-                        let handler_ns = self.ipi_handler_cost(task, target, handler);
-                        let end_ns = start_ns + handler_ns;
-                        self.ipi_busy_until_ns[target as usize] = end_ns;
-                        self.tasks[task as usize].ipi = Some(PendingIpi { cpu: target, handler, at });
-                        sched.schedule_at(start_ns, Event::new(task, EV_IPI_HANDLER, 0));
-                        let back_ns = end_ns + (self.costs.ipi_round_trip_ns - half_trip_ns);
-                        return self.resume_in(sched, task, back_ns - now_ns);
-                    }
-                }
-                Instr::Check { flag, otherwise } => {
-                    if !self.flag(task, flag) {
-                        self.tasks[task as usize].op.as_mut().expect("op").pc = otherwise;
-                    }
-                }
-                Instr::Set { flag, value } => self.set_flag(task, flag, value, sched),
-                Instr::Synchronize(kind) => match kind {
-                    SyncKind::Rcu => {
-                        return self.resume_in(sched, task, self.costs.rcu_grace_period_ns);
-                    }
-                    SyncKind::RcuExpedited => {
-                        return self.resume_in(sched, task, self.costs.rcu_expedited_ns);
-                    }
-                    SyncKind::Srcu(lock) => {
-                        let lock = self.resolve_lock(task, lock);
-                        self.record_order(task, lock, Mode::Write, 0, at, sched.now_ns());
-                        self.locks.srcu_synchronize(task, lock);
-                        let t = &mut self.tasks[task as usize];
-                        t.wait = Some(Wait {
-                            lock,
-                            mode: Mode::Write,
-                            subclass: 0,
-                            since_ns: sched.now_ns(),
-                            at,
-                            kind: WaitKind::SrcuSync,
-                        });
-                        sched.schedule_in(
-                            self.costs.srcu_grace_period_ns,
-                            Event::new(task, EV_SRCU_GP_DONE, lock as u64),
-                        );
-                        return;
-                    }
-                },
-                Instr::StopMachine => {
-                    let ns =
-                        self.costs.stop_machine_base_ns + self.costs.stop_machine_per_cpu_ns * self.online_count as u64;
-                    return self.resume_in(sched, task, ns);
-                }
-                Instr::RepeatBegin { times, end } => {
-                    let op = self.tasks[task as usize].op.as_mut().expect("op");
-                    if times == 0 {
-                        op.pc = end + 1;
-                    } else {
-                        op.loops.push(LoopFrame::Repeat { left: times });
-                    }
-                }
-                Instr::PmuLoopBegin { filter, end } => {
-                    let pmus: Vec<u16> = self
-                        .perf
-                        .list()
-                        .iter()
-                        .copied()
-                        .filter(|&p| match filter {
-                            PmuFilter::All => true,
-                            PmuFilter::Core => self.perf.pmus()[p as usize].scope == crate::perf::PmuScope::Core,
-                            PmuFilter::Uncore => self.perf.pmus()[p as usize].scope == crate::perf::PmuScope::Uncore,
-                        })
-                        .collect();
-                    let op = self.tasks[task as usize].op.as_mut().expect("op");
-                    if pmus.is_empty() {
-                        op.pc = end + 1;
-                    } else {
-                        op.loops.push(LoopFrame::Pmus { pmus, at: 0 });
-                    }
-                }
-                Instr::HandoffLoopBegin { end } => {
-                    let cpu = self.op(task).args.cpu;
-                    let moves = self.perf.handoffs(cpu, &self.online);
-                    self.sync_uncore_units(self.perf.package_of(cpu), sched);
-                    let op = self.tasks[task as usize].op.as_mut().expect("op");
-                    if moves.is_empty() {
-                        op.pc = end + 1;
-                    } else {
-                        op.loops.push(LoopFrame::Handoffs { moves, at: 0 });
-                    }
-                }
-                Instr::RepeatEnd { begin } | Instr::PmuLoopEnd { begin } | Instr::HandoffLoopEnd { begin } => {
-                    let op = self.tasks[task as usize].op.as_mut().expect("op");
-                    let again = match op.loops.last_mut().expect("inside a loop") {
-                        LoopFrame::Repeat { left } => {
-                            *left -= 1;
-                            *left > 0
-                        }
-                        LoopFrame::Pmus { pmus, at } => {
-                            *at += 1;
-                            *at < pmus.len()
-                        }
-                        LoopFrame::Handoffs { moves, at } => {
-                            *at += 1;
-                            *at < moves.len()
-                        }
-                    };
-                    if again {
-                        op.pc = begin + 1;
-                    } else {
-                        op.loops.pop();
-                    }
-                }
-                Instr::MoveEvents => {
-                    let (pmu, target) = self.handoff(task);
-                    let cpu = self.op(task).args.cpu;
-                    self.perf.move_events(pmu, cpu, target);
-                    let now_ns = sched.now_ns();
-                    let unit = self.pmu.as_ref().and_then(|l| l.uncore_unit(pmu, self.perf.package_of(cpu)));
-                    if let (Some(unit), Some(load)) = (unit, &mut self.pmu) {
-                        for (event, error) in load.read_all(unit, now_ns) {
-                            let what =
-                                format!("uncore event {event} read {error} events off its ground truth at handoff");
-                            self.violation(Invariant::CountsMatchGroundTruth, task, cpu, at, what, now_ns);
-                        }
-                    }
-                }
-                Instr::AdoptUncore => {
-                    let cpu = self.op(task).args.cpu;
-                    self.perf.adopt_uncore(cpu);
-                    self.sync_uncore_units(self.perf.package_of(cpu), sched);
-                }
-                Instr::RegisterPmu { init } => {
-                    let pmu = self.op(task).args.pmu;
-                    let Kernel { perf, online, .. } = self;
-                    let perf_online: Vec<bool> = (0..online.len() as u32).map(|c| perf.perf_online(c)).collect();
-                    match init {
-                        InitFrom::CpuOnline => perf.register(pmu, |c| online[c as usize], online),
-                        InitFrom::PerfOnline => perf.register(pmu, |c| perf_online[c as usize], online),
-                        InitFrom::AllPossible => perf.register(pmu, |_| true, online),
-                    }
-                }
-                Instr::UnregisterPmu => {
-                    let pmu = self.op(task).args.pmu;
-                    self.perf.unregister(pmu);
-                }
-                Instr::Mark(mark) => self.mark(task, mark, at, sched.now_ns()),
-                Instr::Return => self.end_op(task, Ok(()), at, sched),
-                Instr::Fail(errno) => self.end_op(task, Err(errno), at, sched),
-            }
-        }
-    }
-
-    /// Asks the agent for the next operation; `true` if the task should keep running now.
-    fn start_next_op(&mut self, task: TaskId, sched: &mut Scheduler) -> bool {
-        let now_ns = sched.now_ns();
-        let Kernel { tasks, online, perf, .. } = self;
-        let t = &mut tasks[task as usize];
-        let mut cx = AgentCx { now_ns, rng: &mut t.rng, last: t.last.take(), online, perf };
-        match t.agent.next(&mut cx) {
-            Next::Run { script, args } => {
-                assert!((script as usize) < self.programs.len(), "agent asked for unknown script {script}");
-                let held_at_start = t.held.len();
-                t.op = Some(Op { script, pc: 0, args, started_ns: now_ns, loops: Vec::new(), held_at_start });
-                true
-            }
-            Next::Sleep { ns } => {
-                sched.schedule_in(ns, Event::new(task, EV_RESUME, 0));
-                false
-            }
-            Next::Exit => {
-                t.state = TaskState::Exited;
-                if !t.held.is_empty() {
-                    let name = t.name.clone();
-                    let cpu = t.cpu;
-                    self.violations.push(Violation {
-                        invariant: Invariant::LocksBalanced,
-                        time_ns: now_ns,
-                        cpu,
-                        task: name,
-                        position: String::new(),
-                        what: "task exited holding a lock".into(),
-                    });
-                }
-                false
-            }
-        }
-    }
-
-    fn end_op(&mut self, task: TaskId, result: Result<(), Errno>, at: Position, sched: &mut Scheduler) {
-        let now_ns = sched.now_ns();
-        let held_at_start = self.tasks[task as usize].op.as_ref().expect("op").held_at_start;
-        if result.is_err() {
-            while self.tasks[task as usize].held.len() > held_at_start {
-                let lock = self.tasks[task as usize].held.last().expect("held").lock;
-                self.release(task, lock, at, sched);
-            }
-        } else if self.tasks[task as usize].held.len() != held_at_start {
-            let t = &self.tasks[task as usize];
-            let what = format!("operation returned holding {}", self.lock_name(t.held.last().expect("held").lock));
-            self.violation(Invariant::LocksBalanced, task, t.cpu, at, what, now_ns);
-        }
-        if self.trace.is_on() {
-            let op = self.op(task).clone();
-            let name = format!("{}(cpu={})", self.programs[op.script as usize].name, op.args.cpu);
-            let name =
-                if result.is_err() { format!("{name} = -{}", result.err().map_or("", |e| e.as_str())) } else { name };
-            self.trace.span(Track::Task(task), "op", op.started_ns, now_ns, || name.clone());
-            if self.trace.on_cpu_track(op.script) {
-                self.trace.span(Track::Cpu(op.args.cpu), "hotplug", op.started_ns, now_ns, || name);
-            }
-        }
-        let t = &mut self.tasks[task as usize];
-        let op = t.op.take().expect("op");
-        let stat = &mut self.op_stats[op.script as usize];
-        match result {
-            Ok(()) => stat.completed += 1,
-            Err(_) => stat.failed += 1,
-        }
-        stat.latency_ns.record(now_ns - op.started_ns).expect("auto-resizing histogram");
-        stat.last_ended_ns = now_ns;
-        t.last =
-            Some(OpOutcome { script: op.script, args: op.args, started_ns: op.started_ns, ended_ns: now_ns, result });
-    }
+    Ok(())
 }
 
 impl Model for Kernel {

@@ -16,7 +16,7 @@ use super::{EV_PMU_QUANTUM, EV_PMU_READ, EV_PMU_WAKE, Invariant, Kernel};
 use crate::engine::{RunOutcome, Scheduler, StopReason};
 use crate::event::Event;
 use crate::lockstat::new_histogram;
-use crate::perf::Perf;
+use crate::perf::{Perf, PerfConfig, PmuScope};
 use crate::pmu::{
     Counter, CounterMode, CpuPmu, CpuPmuConfig, EventKind, EventReading, EventSource, GovernorConfig, PhaseConfig,
     SampleRateGovernor,
@@ -112,7 +112,26 @@ pub(super) struct PmuLoad {
 }
 
 impl PmuLoad {
-    pub fn new(
+    /// The load `config` asks for on a machine of `cpus` CPUs booting with `perf`'s PMUs: it
+    /// runs on the first core PMU, and on every uncore PMU of each package.
+    pub fn boot(
+        config: PmuLoadConfig,
+        seed: u64,
+        cpus: u32,
+        perf: &PerfConfig,
+    ) -> Result<PmuLoad, crate::pmu::PmuError> {
+        let core_slot = perf.pmus.iter().position(|p| p.at_boot && p.scope == PmuScope::Core).map(|p| p as u16);
+        let uncore: Vec<(u16, u32)> = perf
+            .pmus
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.at_boot && p.scope == PmuScope::Uncore)
+            .flat_map(|(slot, _)| (0..perf.packages).map(move |k| (slot as u16, k)))
+            .collect();
+        PmuLoad::new(config, seed, cpus, core_slot, uncore)
+    }
+
+    fn new(
         config: PmuLoadConfig,
         seed: u64,
         cpus: u32,

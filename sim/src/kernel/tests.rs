@@ -3,8 +3,10 @@
 
 use super::*;
 use crate::engine::{Limits, StopReason};
+use crate::locks::Mode;
 use crate::perf::PerfConfig;
-use crate::script::{Step, Step::*};
+use crate::rng::exp_ns;
+use crate::script::{Cost, CpuRef, IpiHandler, LockRef, Step, Step::*};
 use proptest::prelude::*;
 
 const A: ClassId = 0;
