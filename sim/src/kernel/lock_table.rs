@@ -171,17 +171,8 @@ impl LockTable {
     /// Records lock-order edges as lockdep's `check_prevs_add()` does: from the most recently
     /// taken lock still held to the one being taken; plus a same-class edge when the class is
     /// already held unannotated (lockdep's "possible recursive locking").
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn record_order(
-        &mut self,
-        held: &[Held],
-        task_name: &str,
-        lock: u32,
-        mode: Mode,
-        subclass: u8,
-        at: Position,
-        now_ns: u64,
-    ) {
+    pub(super) fn record_order(&mut self, task: &Task, lock: u32, mode: Mode, subclass: u8, at: Position, now_ns: u64) {
+        let held = &task.held;
         let class = self.class_id(lock);
         let acquiring = OrderNode { class, subclass, mode };
         let instance_class = &self.instance_class;
@@ -192,7 +183,7 @@ impl LockTable {
             self.order.record(node(held), acquiring, || EdgeSeen {
                 run: self.run_index,
                 time_ns: now_ns,
-                task: task_name.to_string(),
+                task: task.name.clone(),
                 held_at: held.at,
                 acquired_at: at,
                 count: 1,
@@ -313,8 +304,7 @@ impl Kernel {
         at: Position,
         now_ns: u64,
     ) {
-        let t = &self.tasks[task as usize];
-        self.locks.record_order(&t.held, &t.name, lock, mode, subclass, at, now_ns);
+        self.locks.record_order(&self.tasks[task as usize], lock, mode, subclass, at, now_ns);
     }
 
     /// Tries to take `lock`. `Some(cost)` if taken (continue after `cost`), `None` if the task
