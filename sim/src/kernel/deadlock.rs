@@ -5,7 +5,8 @@
 use std::fmt::Write as _;
 
 use super::lock_table::LockTable;
-use super::{Kernel, OnDeadlock, Task, TaskState};
+use super::task::{Task, TaskState};
+use super::{Kernel, OnDeadlock};
 use crate::engine::Scheduler;
 use crate::locks::{Mode, TaskId};
 

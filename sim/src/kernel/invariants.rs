@@ -3,7 +3,8 @@
 
 use std::fmt;
 
-use super::{Kernel, TaskId};
+use super::Kernel;
+use crate::locks::TaskId;
 use crate::script::{Mark, Position};
 
 /// An invariant of perf and CPU hotplug that the model checks continuously. Reports name each

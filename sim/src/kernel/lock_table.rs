@@ -3,7 +3,8 @@
 //! kernel's lock operations, which move tasks between running, holding and waiting.
 
 use super::deadlock::Blockers;
-use super::{Costs, EV_RCU_SYNC_DONE, Held, Kernel, LockClassDef, Task, TaskState, Wait, WaitKind};
+use super::task::{Held, Task, TaskState, Wait, WaitKind};
+use super::{Costs, EV_RCU_SYNC_DONE, Invariant, Kernel, LockClassDef, Track};
 use crate::engine::Scheduler;
 use crate::event::Event;
 use crate::lockdep::{EdgeSeen, LockOrder, OrderNode};
@@ -356,7 +357,7 @@ impl Kernel {
         self.locks.record_wait(wait.lock, now_ns - wait.since_ns);
         if self.trace.is_on() {
             let name = format!("wait {} ({})", self.lock_name(wait.lock), wait.mode.letter());
-            self.trace.span(super::Track::Task(task), "wait", wait.since_ns, now_ns, || name);
+            self.trace.span(Track::Task(task), "wait", wait.since_ns, now_ns, || name);
         }
         let t = &mut self.tasks[task as usize];
         assert_ne!(t.state, TaskState::Frozen, "detector bug: a task reported deadlocked was handed a lock");
@@ -375,14 +376,14 @@ impl Kernel {
         let Some(index) = t.held.iter().rposition(|h| h.lock == lock) else {
             let what = format!("unlock of {} which the task does not hold", self.lock_name(lock));
             let cpu = self.tasks[task as usize].cpu;
-            self.violation(super::Invariant::LocksBalanced, task, cpu, at, what, now_ns);
+            self.violation(Invariant::LocksBalanced, task, cpu, at, what, now_ns);
             return;
         };
         let held = t.held.remove(index);
         self.locks.record_hold(lock, now_ns - held.acquired_ns);
         if self.trace.is_on() {
             let name = format!("{} ({})", self.lock_name(lock), held.mode.letter());
-            self.trace.span(super::Track::Task(task), "hold", held.acquired_ns, now_ns, || name);
+            self.trace.span(Track::Task(task), "hold", held.acquired_ns, now_ns, || name);
         }
         match self.locks.unlock(task, lock, held.mode, now_ns) {
             Released::Nobody => {}

@@ -25,7 +25,7 @@ pub use invariants::{Invariant, Violation};
 pub use pmu_load::{PmuLoadConfig, PmuStats, STREAM_PMU_SOURCE};
 pub use trace::{TraceSpan, Track};
 
-use self::task::{Held, Task, TaskState, Wait, WaitKind};
+use self::task::{Task, TaskState};
 use crate::engine::{Model, Scheduler};
 use crate::event::Event;
 use crate::lockdep::LockOrder;
@@ -137,15 +137,20 @@ pub struct OpStat {
     pub last_ended_ns: u64,
 }
 
+/// The simulated kernel: its parts, each the one owner of its state (see the module doc).
 pub struct Kernel {
     costs: Costs,
+    /// The lock scripts, by [`ScriptId`].
     programs: Vec<Program>,
     locks: lock_table::LockTable,
     perf: Perf,
     tasks: Vec<Task>,
+    /// The hotplug online mask (`cpu_online_mask`) and its weight.
     online: Vec<bool>,
     online_count: u32,
+    /// Until when each CPU is busy with IPI handlers already queued on it.
     ipi_busy_until_ns: Vec<u64>,
+    /// Per script.
     op_stats: Vec<OpStat>,
     deadlock: deadlock::DeadlockDetector,
     violations: invariants::Violations,
