@@ -115,7 +115,7 @@ pub enum KernelError {
     LayoutMismatch { script: String, class: String, used: &'static str, layout: &'static str },
 }
 
-/// Event kinds the kernel schedules; the target is always a task.
+/// Event kinds the kernel schedules; the target is a task unless said otherwise.
 const EV_RESUME: u32 = 0;
 const EV_RCU_SYNC_DONE: u32 = 1;
 const EV_SRCU_GP_DONE: u32 = 2;
@@ -342,6 +342,7 @@ impl Model for Kernel {
 }
 
 impl Kernel {
+    /// A task's event: it resumes, a grace period it waits for ends, or its IPI's handler runs.
     fn handle_task_event(&mut self, event: Event, sched: &mut Scheduler) {
         let task = event.target;
         match event.kind {
