@@ -69,10 +69,6 @@ impl LockOrder {
         }
     }
 
-    pub fn edge_count(&self) -> usize {
-        self.edges.len()
-    }
-
     pub fn edges(&self) -> impl Iterator<Item = (&OrderNode, &OrderNode, &EdgeSeen)> {
         self.edges.iter().map(|(a, b, seen)| (a, b, seen))
     }

@@ -1,9 +1,12 @@
 //! Exact online deadlock detection: when a task blocks, search the wait-for graph from it; an
-//! edge back to it closes a cycle, reported in the style of lockdep's splat.
+//! edge back to it closes a cycle, reported in the style of lockdep's splat. The detector owns
+//! the deadlocks found and its search marks; the wait-for edges come from the lock table.
 
 use std::fmt::Write as _;
 
-use super::{Kernel, OnDeadlock, TaskState};
+use super::lock_table::LockTable;
+use super::task::{Task, TaskState};
+use super::{Kernel, OnDeadlock};
 use crate::engine::Scheduler;
 use crate::locks::{Mode, TaskId};
 use crate::time::format_ns;
@@ -119,33 +122,57 @@ impl Stall {
     }
 }
 
-impl Kernel {
-    /// Called whenever `task` has just become blocked: a cycle through it is a deadlock.
-    pub(super) fn check_deadlock(&mut self, task: TaskId, sched: &mut Scheduler) {
-        let Some(cycle) = self.find_cycle(task) else {
-            return;
-        };
-        let members =
-            cycle.iter().enumerate().map(|(i, &t)| self.cycle_member(t, cycle[(i + 1) % cycle.len()])).collect();
-        for &t in &cycle {
-            self.tasks[t as usize].state = TaskState::Frozen;
-        }
-        self.deadlocks.push(Deadlock { time_ns: sched.now_ns(), seed: self.seed, members });
-        if self.on_deadlock == OnDeadlock::Stop {
-            sched.request_stop();
+/// A task's wait-for edges: a mutex or spinlock owner inline (most blocks), else a list.
+pub(super) enum Blockers {
+    Owner(Option<TaskId>),
+    List(Vec<TaskId>),
+}
+
+impl Blockers {
+    pub(super) fn as_slice(&self) -> &[TaskId] {
+        match self {
+            Blockers::Owner(owner) => owner.as_slice(),
+            Blockers::List(tasks) => tasks,
         }
     }
+}
 
-    /// Depth-first search of wait-for edges from `start`; the path back to it, if any.
-    fn find_cycle(&mut self, start: TaskId) -> Option<Vec<TaskId>> {
+/// The detector: what it found, and the marks of the tasks its current search has visited.
+pub(super) struct DeadlockDetector {
+    on_deadlock: OnDeadlock,
+    /// The run's seed, named in each report.
+    seed: u64,
+    found: Vec<Deadlock>,
+    /// A task is visited when its stamp is `stamp`; bumping `stamp` clears every mark.
+    visit_stamp: Vec<u32>,
+    stamp: u32,
+}
+
+impl DeadlockDetector {
+    pub(super) fn new(on_deadlock: OnDeadlock, seed: u64, ntasks: usize) -> DeadlockDetector {
+        DeadlockDetector { on_deadlock, seed, found: Vec::new(), visit_stamp: vec![0; ntasks], stamp: 0 }
+    }
+
+    pub(super) fn found(&self) -> &[Deadlock] {
+        &self.found
+    }
+
+    /// Depth-first search of wait-for edges (`blockers`) from `start`; the path back to it, if
+    /// any. `waits` says whether a task has wait-for edges at all.
+    fn find_cycle(
+        &mut self,
+        start: TaskId,
+        blockers: impl Fn(TaskId) -> Blockers,
+        waits: impl Fn(TaskId) -> bool,
+    ) -> Option<Vec<TaskId>> {
         self.stamp = self.stamp.wrapping_add(1);
         if self.stamp == 0 {
             self.visit_stamp.iter_mut().for_each(|s| *s = 0);
             self.stamp = 1;
         }
-        let first = self.blockers(start);
+        let first = blockers(start);
         // A cycle needs a blocker that waits in turn (or `start` itself): most blocks have none.
-        if first.as_slice().iter().all(|&t| t != start && !self.waits(t)) {
+        if first.as_slice().iter().all(|&t| t != start && !waits(t)) {
             return None;
         }
         let mut path = vec![start];
@@ -165,11 +192,46 @@ impl Kernel {
                 continue;
             }
             self.visit_stamp[to as usize] = self.stamp;
-            let onward = self.blockers(to);
+            let onward = blockers(to);
             path.push(to);
             stack.push((onward, 0));
         }
         None
+    }
+}
+
+/// The tasks `task` waits for (its wait-for edges).
+fn wait_for_edges(tasks: &[Task], locks: &LockTable, task: TaskId) -> Blockers {
+    let t = &tasks[task as usize];
+    match t.wait {
+        Some(wait) if t.blocked_or_frozen() => locks.blockers(task, wait.lock),
+        _ => Blockers::Owner(None),
+    }
+}
+
+impl Kernel {
+    /// Called whenever `task` has just become blocked: a cycle through it is a deadlock.
+    pub(super) fn check_deadlock(&mut self, task: TaskId, sched: &mut Scheduler) {
+        let Kernel { deadlock, tasks, locks, .. } = self;
+        let Some(cycle) = deadlock.find_cycle(task, |t| wait_for_edges(tasks, locks, t), |t| tasks[t as usize].waits())
+        else {
+            return;
+        };
+        let members =
+            cycle.iter().enumerate().map(|(i, &t)| self.cycle_member(t, cycle[(i + 1) % cycle.len()])).collect();
+        for &t in &cycle {
+            self.tasks[t as usize].state = TaskState::Frozen;
+        }
+        let deadlock = &mut self.deadlock;
+        deadlock.found.push(Deadlock { time_ns: sched.now_ns(), seed: deadlock.seed, members });
+        if deadlock.on_deadlock == OnDeadlock::Stop {
+            sched.request_stop();
+        }
+    }
+
+    /// The tasks `task` waits for (its wait-for edges).
+    pub(super) fn blockers(&self, task: TaskId) -> Blockers {
+        wait_for_edges(&self.tasks, &self.locks, task)
     }
 
     fn cycle_member(&self, task: TaskId, next: TaskId) -> CycleMember {
@@ -188,7 +250,7 @@ impl Kernel {
             op: format!("{}(cpu={})", self.programs[op.script as usize].name, op.args.cpu),
             position: self.position_name(wait.at),
             waits_for: self.lock_name(wait.lock),
-            waits_for_class: self.class_of(wait.lock).name.clone(),
+            waits_for_class: self.locks.class_of(wait.lock).name.clone(),
             mode: wait.mode,
             held_by_next,
         }

@@ -2,46 +2,37 @@
 //! offline, with lock statistics, lock-order recording and exact online deadlock detection.
 //!
 //! This is the program under simulation in shuttle's sense; [`crate::Scheduler`] drives it.
+//! This file builds the kernel, holds its parts and routes the engine's events to them: the
+//! tasks (`task`), the script interpreter (`interpreter`, `ipi`), the lock table
+//! (`lock_table`), the deadlock detector (`deadlock`), the invariants (`invariants`), the PMU
+//! load (`pmu_load`) and the timeline (`trace`).
 
 mod agent;
 mod costs;
 mod deadlock;
+mod interpreter;
+mod invariants;
+mod ipi;
+mod lock_table;
 mod pmu_load;
+mod task;
+mod trace;
 
 pub use agent::{Agent, AgentCx, Args, Next, OpOutcome, Sequence};
 pub use costs::Costs;
 pub use deadlock::{CycleMember, Deadlock, Stall};
+pub use invariants::{Invariant, Violation};
 pub use pmu_load::{PmuLoadConfig, PmuStats, STREAM_PMU_SOURCE};
+pub use trace::{TraceSpan, Track};
 
-/// One span of a run's timeline, recorded only when tracing is on.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TraceSpan {
-    /// `Task(t)` for a task's track, `Cpu(c)` for a CPU's hotplug track.
-    pub track: Track,
-    pub name: String,
-    /// `op`, `hold`, `wait` or `hotplug`.
-    pub category: &'static str,
-    pub start_ns: u64,
-    pub end_ns: u64,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Track {
-    Task(u32),
-    Cpu(u32),
-}
-
-use crate::engine::{Model, RunOutcome, Scheduler, StopReason};
+use self::task::{Task, TaskState};
+use crate::engine::{Model, Scheduler};
 use crate::event::Event;
-use crate::lockdep::{EdgeSeen, LockOrder, OrderNode};
-use crate::locks::{LockKind, Mode, Mutex, PercpuRwsem, Srcu, TaskId, WriteStart};
+use crate::lockdep::LockOrder;
+use crate::locks::{LockKind, TaskId};
 use crate::lockstat::{LockStat, new_histogram};
 use crate::perf::{Perf, PerfConfig};
-use crate::rng::{ChaCha8Rng, exp_ns, stream_rng};
-use crate::script::{
-    ClassId, Cost, CpuRef, Errno, Flag, InitFrom, Instr, IpiHandler, Layout, LockRef, Mark, PmuFilter, PmuRef,
-    Position, Program, ScriptId, SyncKind,
-};
+use crate::script::{ClassId, Instr, Layout, Position, Program, ScriptId, SyncKind};
 use hdrhistogram::Histogram;
 
 /// Most possible CPUs a machine may have.
@@ -124,127 +115,7 @@ pub enum KernelError {
     LayoutMismatch { script: String, class: String, used: &'static str, layout: &'static str },
 }
 
-/// An invariant the model broke (DESIGN §6); recorded, never silently ignored.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Violation {
-    pub invariant: u8,
-    pub time_ns: u64,
-    pub cpu: u32,
-    pub task: String,
-    pub position: String,
-    pub what: String,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum TaskState {
-    Running,
-    Blocked,
-    Frozen,
-    Exited,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum WaitKind {
-    /// In a lock's wait queue.
-    Lock,
-    /// A percpu_rwsem writer waiting out rcu_sync's grace period.
-    RcuSync,
-    /// In `synchronize_srcu()`.
-    SrcuSync,
-}
-
-#[derive(Clone, Copy, Debug)]
-struct Wait {
-    lock: u32,
-    mode: Mode,
-    subclass: u8,
-    since_ns: u64,
-    at: Position,
-    kind: WaitKind,
-}
-
-#[derive(Clone, Copy, Debug)]
-struct Held {
-    lock: u32,
-    mode: Mode,
-    subclass: u8,
-    acquired_ns: u64,
-    at: Position,
-}
-
-#[derive(Clone, Debug)]
-struct Op {
-    script: ScriptId,
-    pc: usize,
-    args: Args,
-    started_ns: u64,
-    /// Enclosing loops, innermost last.
-    loops: Vec<LoopFrame>,
-    /// `held.len()` when the operation began: what it must give back.
-    held_at_start: usize,
-}
-
-#[derive(Clone, Debug)]
-enum LoopFrame {
-    Repeat {
-        left: u32,
-    },
-    /// A snapshot of the PMU list and the index of the current one.
-    Pmus {
-        pmus: Vec<u16>,
-        at: usize,
-    },
-    /// Uncore PMUs to hand off, each with its target CPU.
-    Handoffs {
-        moves: Vec<(u16, u32)>,
-        at: usize,
-    },
-}
-
-struct Task {
-    name: String,
-    cpu: u32,
-    agent: Box<dyn Agent>,
-    rng: ChaCha8Rng,
-    op: Option<Op>,
-    held: Vec<Held>,
-    wait: Option<Wait>,
-    state: TaskState,
-    last: Option<OpOutcome>,
-    /// An IPI whose handler has not run yet.
-    ipi: Option<PendingIpi>,
-}
-
-/// A task's wait-for edges: a mutex or spinlock owner inline (most blocks), else a list.
-enum Blockers {
-    Owner(Option<TaskId>),
-    List(Vec<TaskId>),
-}
-
-impl Blockers {
-    fn as_slice(&self) -> &[TaskId] {
-        match self {
-            Blockers::Owner(owner) => owner.as_slice(),
-            Blockers::List(tasks) => tasks,
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug)]
-struct PendingIpi {
-    cpu: u32,
-    handler: IpiHandler,
-    at: Position,
-}
-
-enum LockState {
-    Mutex(Mutex),
-    Spinlock(Mutex),
-    PercpuRwsem(Box<PercpuRwsem>),
-    Srcu(Box<Srcu>),
-}
-
-/// Event kinds the kernel schedules; the target is always a task.
+/// Event kinds the kernel schedules; the target is a task unless said otherwise.
 const EV_RESUME: u32 = 0;
 const EV_RCU_SYNC_DONE: u32 = 1;
 const EV_SRCU_GP_DONE: u32 = 2;
@@ -256,8 +127,6 @@ const EV_PMU_READ: u32 = 5;
 /// A run-ahead quantum: every core PMU unit takes its wakes up to the due time (the data).
 const EV_PMU_QUANTUM: u32 = 6;
 
-const NO_CPU: u32 = u32::MAX;
-
 /// Per-script operation statistics.
 #[derive(Clone, Debug)]
 pub struct OpStat {
@@ -268,63 +137,39 @@ pub struct OpStat {
     pub last_ended_ns: u64,
 }
 
+/// The simulated kernel: its parts, each the one owner of its state (see the module doc).
 pub struct Kernel {
-    seed: u64,
-    run_index: u64,
     costs: Costs,
-    on_deadlock: OnDeadlock,
-    classes: Vec<LockClassDef>,
-    class_base: Vec<u32>,
+    /// The lock scripts, by [`ScriptId`].
     programs: Vec<Program>,
-    locks: Vec<LockState>,
-    lock_class: Vec<ClassId>,
-    lock_last_cpu: Vec<u32>,
-    ctx_per_cpu: bool,
+    locks: lock_table::LockTable,
     perf: Perf,
     tasks: Vec<Task>,
+    /// The hotplug online mask (`cpu_online_mask`) and its weight.
     online: Vec<bool>,
     online_count: u32,
+    /// Until when each CPU is busy with IPI handlers already queued on it.
     ipi_busy_until_ns: Vec<u64>,
-    stats: Vec<LockStat>,
-    order: LockOrder,
+    /// Per script.
     op_stats: Vec<OpStat>,
-    deadlocks: Vec<Deadlock>,
-    violations: Vec<Violation>,
-    visit_stamp: Vec<u32>,
-    stamp: u32,
-    trace: Option<Vec<TraceSpan>>,
-    cpu_track_scripts: Vec<ScriptId>,
+    deadlock: deadlock::DeadlockDetector,
+    violations: invariants::Violations,
+    trace: trace::TraceRecorder,
     pmu: Option<pmu_load::PmuLoad>,
-    /// The core PMU slot the PMU load runs on.
-    pmu_core_slot: Option<u16>,
 }
 
 impl Kernel {
     /// Records a timeline of this run; `cpu_track_scripts` also appear on their CPU's track.
     pub fn enable_trace(&mut self, cpu_track_scripts: Vec<ScriptId>) {
-        self.trace = Some(Vec::new());
-        self.cpu_track_scripts = cpu_track_scripts;
+        self.trace.enable(cpu_track_scripts);
     }
 
     pub fn trace(&self) -> &[TraceSpan] {
-        self.trace.as_deref().unwrap_or(&[])
+        self.trace.spans()
     }
 
     pub fn task_names(&self) -> Vec<&str> {
         self.tasks.iter().map(|t| t.name.as_str()).collect()
-    }
-
-    fn trace_span(
-        &mut self,
-        track: Track,
-        category: &'static str,
-        start_ns: u64,
-        end_ns: u64,
-        name: impl FnOnce() -> String,
-    ) {
-        if let Some(trace) = &mut self.trace {
-            trace.push(TraceSpan { track, name: name(), category, start_ns, end_ns });
-        }
     }
 
     /// Builds the kernel and schedules every task's start on `sched`.
@@ -339,58 +184,7 @@ impl Kernel {
             return Err(KernelError::Tasks);
         }
         for program in &config.programs {
-            for instr in &program.instrs {
-                let class = match instr {
-                    Instr::Lock { lock, .. } | Instr::Unlock { lock } => Some(lock.class()),
-                    Instr::Synchronize(SyncKind::Srcu(lock)) => Some(lock.class()),
-                    _ => None,
-                };
-                if let Some(class) = class
-                    && class as usize >= config.classes.len()
-                {
-                    return Err(KernelError::UnknownClass { script: program.name.clone(), class });
-                }
-                let lock = match instr {
-                    Instr::Lock { lock, .. } | Instr::Unlock { lock } => Some(*lock),
-                    Instr::Synchronize(SyncKind::Srcu(lock)) => Some(*lock),
-                    _ => None,
-                };
-                if let Some(lock) = lock {
-                    let def = &config.classes[lock.class() as usize];
-                    if def.layout != lock.layout() {
-                        return Err(KernelError::LayoutMismatch {
-                            script: program.name.clone(),
-                            class: def.name.clone(),
-                            used: lock.layout().as_str(),
-                            layout: def.layout.as_str(),
-                        });
-                    }
-                }
-            }
-        }
-        let mut class_base = Vec::with_capacity(config.classes.len());
-        let mut locks = Vec::new();
-        let mut lock_class = Vec::new();
-        for (id, class) in config.classes.iter().enumerate() {
-            class_base.push(locks.len() as u32);
-            let npmus = config.perf.pmus.len() as u32;
-            let instances = match class.layout {
-                Layout::Global => 1,
-                Layout::PerCpu => config.cpus,
-                Layout::Ctx if config.ctx_per_cpu => config.cpus,
-                Layout::Ctx => config.cpus * npmus,
-                Layout::PerPmu => npmus,
-                Layout::PerTask => tasks.len() as u32,
-            };
-            for _ in 0..instances {
-                locks.push(match class.kind {
-                    LockKind::Mutex => LockState::Mutex(Mutex::default()),
-                    LockKind::Spinlock => LockState::Spinlock(Mutex::default()),
-                    LockKind::PercpuRwsem => LockState::PercpuRwsem(Box::default()),
-                    LockKind::Srcu => LockState::Srcu(Box::default()),
-                });
-                lock_class.push(id as ClassId);
-            }
+            check_program(program, &config.classes)?;
         }
         let cpus = config.cpus;
         let mut kernel_tasks = Vec::with_capacity(tasks.len());
@@ -398,90 +192,49 @@ impl Kernel {
             if spec.cpu >= cpus {
                 return Err(KernelError::TaskCpu { name: spec.name, cpu: spec.cpu, cpus });
             }
-            sched.schedule_at(spec.start_ns, Event::new(id as u32, EV_RESUME, 0));
-            kernel_tasks.push(Task {
-                name: spec.name,
-                cpu: spec.cpu,
-                agent: spec.agent,
-                rng: stream_rng(config.seed, spec.stream),
-                op: None,
-                held: Vec::new(),
-                wait: None,
-                state: TaskState::Running,
-                last: None,
-                ipi: None,
-            });
+            kernel_tasks.push(Task::start(id as u32, spec, config.seed, sched));
         }
         let ntasks = kernel_tasks.len();
-        let pmu_core_slot =
-            config.perf.pmus.iter().position(|p| p.at_boot && p.scope == crate::perf::PmuScope::Core).map(|p| p as u16);
         let pmu = match config.pmu_load {
-            Some(load) => {
-                let uncore: Vec<(u16, u32)> = config
-                    .perf
-                    .pmus
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, p)| p.at_boot && p.scope == crate::perf::PmuScope::Uncore)
-                    .flat_map(|(slot, _)| (0..config.perf.packages).map(move |k| (slot as u16, k)))
-                    .collect();
-                Some(pmu_load::PmuLoad::new(load, config.seed, cpus, uncore)?)
-            }
+            Some(load) => Some(pmu_load::PmuLoad::boot(load, config.seed, cpus, &config.perf)?),
             None => None,
         };
-        Ok(Kernel {
-            seed: config.seed,
-            run_index: config.run_index,
+        let npmus = config.perf.pmus.len() as u32;
+        let locks = lock_table::LockTable::new(
+            config.classes,
+            cpus,
+            npmus,
+            ntasks as u32,
+            config.ctx_per_cpu,
+            config.run_index,
+        );
+        let mut kernel = Kernel {
             costs: config.costs,
-            on_deadlock: config.on_deadlock,
-            stats: config.classes.iter().map(|_| LockStat::default()).collect(),
             op_stats: config
                 .programs
                 .iter()
                 .map(|_| OpStat { completed: 0, failed: 0, latency_ns: new_histogram(), last_ended_ns: 0 })
                 .collect(),
-            classes: config.classes,
-            class_base,
             programs: config.programs,
-            lock_last_cpu: vec![NO_CPU; locks.len()],
-            ctx_per_cpu: config.ctx_per_cpu,
             perf: Perf::new(cpus, &config.perf),
             locks,
-            lock_class,
             tasks: kernel_tasks,
             online: vec![true; cpus as usize],
             online_count: cpus,
             ipi_busy_until_ns: vec![0; cpus as usize],
-            order: LockOrder::default(),
-            deadlocks: Vec::new(),
-            violations: Vec::new(),
-            visit_stamp: vec![0; ntasks],
-            stamp: 0,
-            trace: None,
-            cpu_track_scripts: Vec::new(),
+            deadlock: deadlock::DeadlockDetector::new(config.on_deadlock, config.seed, ntasks),
+            violations: invariants::Violations::default(),
+            trace: trace::TraceRecorder::default(),
             pmu,
-            pmu_core_slot,
-        })
-        .map(|mut kernel| {
-            if let Some(load) = &kernel.pmu {
-                let (units, interval_ns) = (load.units.len(), load.config.read_interval_ns);
-                for unit in 0..units {
-                    kernel.pmu_reschedule(unit, sched);
-                }
-                if interval_ns > 0 {
-                    sched.schedule_at(interval_ns, Event::new(0, EV_PMU_READ, 0));
-                }
-            }
-            kernel
-        })
-    }
-
-    pub fn seed(&self) -> u64 {
-        self.seed
+        };
+        if let Some(load) = &mut kernel.pmu {
+            load.schedule_boot(sched);
+        }
+        Ok(kernel)
     }
 
     pub fn classes(&self) -> &[LockClassDef] {
-        &self.classes
+        self.locks.classes()
     }
 
     pub fn programs(&self) -> &[Program] {
@@ -489,7 +242,7 @@ impl Kernel {
     }
 
     pub fn lock_stats(&self) -> &[LockStat] {
-        &self.stats
+        self.locks.stats()
     }
 
     pub fn op_stats(&self) -> &[OpStat] {
@@ -497,15 +250,15 @@ impl Kernel {
     }
 
     pub fn lock_order(&self) -> &LockOrder {
-        &self.order
+        self.locks.order()
     }
 
     pub fn deadlocks(&self) -> &[Deadlock] {
-        &self.deadlocks
+        self.deadlock.found()
     }
 
     pub fn violations(&self) -> &[Violation] {
-        &self.violations
+        self.violations.as_slice()
     }
 
     pub fn online(&self) -> &[bool] {
@@ -534,14 +287,9 @@ impl Kernel {
         self.tasks
             .iter()
             .enumerate()
-            .filter(|(_, t)| matches!(t.state, TaskState::Blocked | TaskState::Frozen))
+            .filter(|(_, t)| t.blocked_or_frozen())
             .map(|(id, t)| self.stall_of(id as TaskId, t))
             .collect()
-    }
-
-    /// Number of tasks currently blocked on a lock or frozen in a deadlock.
-    pub fn blocked_tasks(&self) -> usize {
-        self.tasks.iter().filter(|t| matches!(t.state, TaskState::Blocked | TaskState::Frozen)).count()
     }
 
     fn stall_of(&self, id: TaskId, task: &Task) -> Stall {
@@ -556,890 +304,55 @@ impl Kernel {
         }
     }
 
-    fn class_of(&self, lock: u32) -> &LockClassDef {
-        &self.classes[self.lock_class[lock as usize] as usize]
-    }
-
-    /// `class` or `class[cpu]` for per-CPU instances.
-    fn lock_name(&self, lock: u32) -> String {
-        let class = self.lock_class[lock as usize];
-        let def = &self.classes[class as usize];
-        let index = lock - self.class_base[class as usize];
-        let npmus = self.perf.pmus().len() as u32;
-        match def.layout {
-            Layout::Global => def.name.clone(),
-            Layout::Ctx if !self.ctx_per_cpu => format!("{}[cpu {}, pmu {}]", def.name, index / npmus, index % npmus),
-            Layout::PerCpu | Layout::Ctx => format!("{}[cpu {index}]", def.name),
-            Layout::PerPmu => format!("{}[pmu {index}]", def.name),
-            Layout::PerTask => format!("{}[{}]", def.name, self.tasks[index as usize].name),
-        }
-    }
-
     fn position_name(&self, at: Position) -> String {
         format!("{}+{}", self.programs[at.script as usize].name, at.step)
     }
+}
 
-    fn op(&self, task: TaskId) -> &Op {
-        self.tasks[task as usize].op.as_ref().expect("operation in progress")
-    }
-
-    /// The innermost handoff loop's current `(pmu, target)`.
-    fn handoff(&self, task: TaskId) -> (u16, u32) {
-        self.op(task)
-            .loops
-            .iter()
-            .rev()
-            .find_map(|frame| match frame {
-                LoopFrame::Handoffs { moves, at } => Some(moves[*at]),
-                _ => None,
-            })
-            .expect("target CPU used outside for_each_handoff")
-    }
-
-    fn resolve_cpu(&self, task: TaskId, cpu: CpuRef) -> u32 {
-        let arg = || self.op(task).args.cpu;
-        match cpu {
-            CpuRef::Arg => arg(),
-            CpuRef::Current => self.tasks[task as usize].cpu,
-            CpuRef::Fixed(c) => c,
-            CpuRef::Target => self.handoff(task).1,
-            CpuRef::Lower => arg().min(self.handoff(task).1),
-            CpuRef::Higher => arg().max(self.handoff(task).1),
-        }
-    }
-
-    fn resolve_pmu(&self, task: TaskId, pmu: PmuRef) -> u16 {
-        match pmu {
-            PmuRef::Arg => self.op(task).args.pmu,
-            PmuRef::Loop => self
-                .op(task)
-                .loops
-                .iter()
-                .rev()
-                .find_map(|frame| match frame {
-                    LoopFrame::Pmus { pmus, at } => Some(pmus[*at]),
-                    LoopFrame::Handoffs { moves, at } => Some(moves[*at].0),
-                    LoopFrame::Repeat { .. } => None,
-                })
-                .expect("loop PMU used outside for_each_pmu"),
-        }
-    }
-
-    fn resolve_lock(&self, task: TaskId, lock: LockRef) -> u32 {
-        let base = |class: ClassId| self.class_base[class as usize];
-        match lock {
-            LockRef::Global(class) => base(class),
-            LockRef::PerCpu(class, cpu) => base(class) + self.resolve_cpu(task, cpu),
-            LockRef::Ctx(class, cpu, pmu) => {
-                let cpu = self.resolve_cpu(task, cpu);
-                if self.ctx_per_cpu {
-                    base(class) + cpu
-                } else {
-                    base(class) + cpu * self.perf.pmus().len() as u32 + self.resolve_pmu(task, pmu) as u32
-                }
-            }
-            LockRef::PerPmu(class, pmu) => base(class) + self.resolve_pmu(task, pmu) as u32,
-            LockRef::PerTask(class) => base(class) + task,
-        }
-    }
-
-    fn flag(&self, task: TaskId, flag: Flag) -> bool {
-        match flag {
-            Flag::CpuOnline(cpu) => self.online[self.resolve_cpu(task, cpu) as usize],
-            Flag::CtxOnline(cpu, pmu) => self.perf.ctx_online(self.resolve_cpu(task, cpu), self.resolve_pmu(task, pmu)),
-            Flag::PerfOnline(cpu) => self.perf.perf_online(self.resolve_cpu(task, cpu)),
-            Flag::Usable(cpu) => self.perf.usable(self.resolve_cpu(task, cpu)),
-        }
-    }
-
-    fn set_flag(&mut self, task: TaskId, flag: Flag, value: bool, sched: &mut Scheduler) {
-        match flag {
-            Flag::CpuOnline(cpu) => {
-                let cpu = self.resolve_cpu(task, cpu);
-                self.set_online(cpu, value);
-                if let Some(pmu) = &mut self.pmu {
-                    pmu.units[cpu as usize].set_online(sched.now_ns(), value, &mut pmu.governor);
-                    self.pmu_reschedule(cpu as usize, sched);
-                }
-            }
-            Flag::CtxOnline(cpu, pmu) => {
-                let (cpu, pmu) = (self.resolve_cpu(task, cpu), self.resolve_pmu(task, pmu));
-                let was = self.perf.ctx_online(cpu, pmu);
-                self.perf.set_ctx_online(cpu, pmu, value);
-                if value
-                    && !was
-                    && Some(pmu) == self.pmu_core_slot
-                    && let Some(load) = &mut self.pmu
-                    && load.units[cpu as usize].events().is_empty()
-                {
-                    load.add_core_events(cpu as usize, sched.now_ns()).expect("validated PMU load");
-                    self.pmu_reschedule(cpu as usize, sched);
-                }
-            }
-            Flag::PerfOnline(cpu) => self.perf.set_perf_online(self.resolve_cpu(task, cpu), value),
-            Flag::Usable(cpu) => self.perf.set_usable(self.resolve_cpu(task, cpu), value),
-        }
-    }
-
-    fn violation(&mut self, invariant: u8, task: TaskId, cpu: u32, at: Position, what: String, now_ns: u64) {
-        let name = self.tasks[task as usize].name.clone();
-        let position = self.position_name(at);
-        self.violations.push(Violation { invariant, time_ns: now_ns, cpu, task: name, position, what });
-    }
-
-    /// A violation seen by the machine (a PMU), not at a task's script step. A PMU that ran
-    /// ahead finds it after the fact, so it goes in time order among those already recorded.
-    fn machine_violation(&mut self, invariant: u8, cpu: u32, what: String, time_ns: u64) {
-        let (task, position) = (String::new(), String::new());
-        let at = self.violations.partition_point(|v| v.time_ns <= time_ns);
-        self.violations.insert(at, Violation { invariant, time_ns, cpu, task, position, what });
-    }
-
-    /// A handler's cost, reserved on the target CPU when the IPI is sent.
-    fn ipi_handler_cost(&mut self, task: TaskId, cpu: u32, handler: IpiHandler) -> u64 {
-        match handler {
-            IpiHandler::Work(cost) => self.draw(task, cost),
-            IpiHandler::InstallEvent => self.costs.ipi_install_ns,
-            IpiHandler::RemoveEvent => self.costs.ipi_remove_per_event_ns,
-            IpiHandler::RemoveEvents => {
-                let pmu = self.resolve_pmu(task, PmuRef::Loop);
-                self.perf.events_on(cpu, pmu).len() as u64 * self.costs.ipi_remove_per_event_ns
-            }
-        }
-    }
-
-    /// An IPI handler's effect on the target CPU when it runs, with the invariant checks of
-    /// DESIGN §6 (1 and 4).
-    fn run_ipi_handler(&mut self, task: TaskId, cpu: u32, handler: IpiHandler, at: Position, sched: &mut Scheduler) {
-        let now_ns = sched.now_ns();
-        let args = self.op(task).args;
-        match handler {
-            IpiHandler::Work(_) => {}
-            IpiHandler::InstallEvent => {
-                let pmu = args.pmu;
-                if !self.perf.active(cpu) {
-                    let what = format!("event {} programmed on cpu {cpu} outside perf init..exit", args.event);
-                    self.violation(1, task, cpu, at, what, now_ns);
-                }
-                if !self.perf.usable_by_view(cpu, pmu, self.online[cpu as usize]) {
-                    let what = format!(
-                        "perf_event_open installed event {} on cpu {cpu} that perf regards as offline",
-                        args.event
-                    );
-                    self.violation(4, task, cpu, at, what, now_ns);
-                }
-                self.perf.install(args.event, cpu, pmu);
-            }
-            IpiHandler::RemoveEvent => {
-                self.perf.remove(args.event);
-            }
-            IpiHandler::RemoveEvents => {
-                let pmu = self.resolve_pmu(task, PmuRef::Loop);
-                self.perf.remove_all(cpu, pmu);
-                if Some(pmu) == self.pmu_core_slot
-                    && let Some(load) = &mut self.pmu
-                {
-                    for (event, error) in load.remove_all(cpu as usize, now_ns) {
-                        let what = format!("PMU event {event} on cpu {cpu} read {error} events off its ground truth");
-                        self.violation(3, task, cpu, at, what, now_ns);
-                    }
-                }
-            }
-        }
-        self.pmu_reschedule(cpu as usize, sched);
-    }
-
-    fn mark(&mut self, task: TaskId, mark: Mark, at: Position, now_ns: u64) {
-        let cpu = self.op(task).args.cpu;
-        match mark {
-            Mark::PerfExitDone => {
-                self.perf.set_active(cpu, false);
-                for index in 0..self.perf.list().len() {
-                    let pmu = self.perf.list()[index];
-                    if let Some(&event) = self.perf.events_on(cpu, pmu).first() {
-                        let what = format!("event {event} still programmed on cpu {cpu} after its perf exit");
-                        self.violation(1, task, cpu, at, what, now_ns);
-                    }
-                }
-            }
-            Mark::PerfInitStart => self.perf.set_active(cpu, true),
-            Mark::CpuUpDone => {
-                let online = self.online[cpu as usize];
-                for index in 0..self.perf.list().len() {
-                    let pmu = self.perf.list()[index];
-                    if !self.perf.ctx_online(cpu, pmu) || !self.perf.usable_by_view(cpu, pmu, online) {
-                        let name = self.perf.pmus()[pmu as usize].name.clone();
-                        let what = format!("cpu_up({cpu}) returned with PMU {name}'s context not usable");
-                        self.violation(5, task, cpu, at, what, now_ns);
-                    }
-                }
-            }
-        }
-    }
-
-    fn draw(&mut self, task: TaskId, cost: Cost) -> u64 {
-        const { assert!(crate::time::MAX_COST_NS as u128 * (1 + 2 * MAX_CPUS as u128) <= u64::MAX as u128) };
-        let mean = cost.mean_ns(self.online_count as u64, self.online.len() as u64);
-        if cost.exponential && mean > 0 { exp_ns(&mut self.tasks[task as usize].rng, mean as f64) } else { mean }
-    }
-
-    fn resume_in(&self, sched: &mut Scheduler, task: TaskId, delay_ns: u64) {
-        sched.schedule_in(delay_ns, Event::new(task, EV_RESUME, 0));
-    }
-
-    /// Runs `task`'s script until it blocks, sleeps or spends time.
-    fn run_task(&mut self, task: TaskId, sched: &mut Scheduler) {
-        loop {
-            if self.tasks[task as usize].state != TaskState::Running {
-                return;
-            }
-            let Some(op) = self.tasks[task as usize].op.as_ref() else {
-                if !self.start_next_op(task, sched) {
-                    return;
-                }
-                continue;
-            };
-            let at = Position { script: op.script, step: op.pc as u16 };
-            let instr = self.programs[op.script as usize].instrs[op.pc];
-            self.tasks[task as usize].op.as_mut().expect("op").pc += 1;
-            match instr {
-                Instr::Lock { lock, mode, nested } => {
-                    let lock = self.resolve_lock(task, lock);
-                    if let Some(delay_ns) = self.acquire(task, lock, mode, nested as u8, at, sched) {
-                        if delay_ns > 0 {
-                            return self.resume_in(sched, task, delay_ns);
-                        }
-                    } else {
-                        return;
-                    }
-                }
-                Instr::Unlock { lock } => {
-                    let lock = self.resolve_lock(task, lock);
-                    self.release(task, lock, at, sched);
-                }
-                Instr::Work(cost) => {
-                    let ns = self.draw(task, cost);
-                    if ns > 0 {
-                        return self.resume_in(sched, task, ns);
-                    }
-                }
-                Instr::Ipi { cpu, handler } => {
-                    let target = self.resolve_cpu(task, cpu);
-                    if !self.online[target as usize] && handler == IpiHandler::InstallEvent {
-                        let event = self.op(task).args.event;
-                        let what = format!(
-                            "perf_event_open of event {event} went ahead on offline cpu {target}: the install IPI returned -ENXIO"
-                        );
-                        self.violation(4, task, target, at, what, sched.now_ns());
-                    }
-                    if self.online[target as usize] {
-                        let now_ns = sched.now_ns();
-                        let half_trip_ns = self.costs.ipi_round_trip_ns / 2;
-                        let start_ns = (now_ns + half_trip_ns).max(self.ipi_busy_until_ns[target as usize]);
-                        let handler_ns = self.ipi_handler_cost(task, target, handler);
-                        let end_ns = start_ns + handler_ns;
-                        self.ipi_busy_until_ns[target as usize] = end_ns;
-                        self.tasks[task as usize].ipi = Some(PendingIpi { cpu: target, handler, at });
-                        sched.schedule_at(start_ns, Event::new(task, EV_IPI_HANDLER, 0));
-                        let back_ns = end_ns + (self.costs.ipi_round_trip_ns - half_trip_ns);
-                        return self.resume_in(sched, task, back_ns - now_ns);
-                    }
-                }
-                Instr::Check { flag, otherwise } => {
-                    if !self.flag(task, flag) {
-                        self.tasks[task as usize].op.as_mut().expect("op").pc = otherwise;
-                    }
-                }
-                Instr::Set { flag, value } => self.set_flag(task, flag, value, sched),
-                Instr::Synchronize(kind) => match kind {
-                    SyncKind::Rcu => {
-                        return self.resume_in(sched, task, self.costs.rcu_grace_period_ns);
-                    }
-                    SyncKind::RcuExpedited => {
-                        return self.resume_in(sched, task, self.costs.rcu_expedited_ns);
-                    }
-                    SyncKind::Srcu(lock) => {
-                        let lock = self.resolve_lock(task, lock);
-                        self.record_order(task, lock, Mode::Write, 0, at, sched.now_ns());
-                        let LockState::Srcu(srcu) = &mut self.locks[lock as usize] else {
-                            panic!("synchronize_srcu on a lock that is not SRCU");
-                        };
-                        srcu.synchronize(task);
-                        let t = &mut self.tasks[task as usize];
-                        t.wait = Some(Wait {
-                            lock,
-                            mode: Mode::Write,
-                            subclass: 0,
-                            since_ns: sched.now_ns(),
-                            at,
-                            kind: WaitKind::SrcuSync,
-                        });
-                        sched.schedule_in(
-                            self.costs.srcu_grace_period_ns,
-                            Event::new(task, EV_SRCU_GP_DONE, lock as u64),
-                        );
-                        return;
-                    }
-                },
-                Instr::StopMachine => {
-                    let ns =
-                        self.costs.stop_machine_base_ns + self.costs.stop_machine_per_cpu_ns * self.online_count as u64;
-                    return self.resume_in(sched, task, ns);
-                }
-                Instr::RepeatBegin { times, end } => {
-                    let op = self.tasks[task as usize].op.as_mut().expect("op");
-                    if times == 0 {
-                        op.pc = end + 1;
-                    } else {
-                        op.loops.push(LoopFrame::Repeat { left: times });
-                    }
-                }
-                Instr::PmuLoopBegin { filter, end } => {
-                    let pmus: Vec<u16> = self
-                        .perf
-                        .list()
-                        .iter()
-                        .copied()
-                        .filter(|&p| match filter {
-                            PmuFilter::All => true,
-                            PmuFilter::Core => self.perf.pmus()[p as usize].scope == crate::perf::PmuScope::Core,
-                            PmuFilter::Uncore => self.perf.pmus()[p as usize].scope == crate::perf::PmuScope::Uncore,
-                        })
-                        .collect();
-                    let op = self.tasks[task as usize].op.as_mut().expect("op");
-                    if pmus.is_empty() {
-                        op.pc = end + 1;
-                    } else {
-                        op.loops.push(LoopFrame::Pmus { pmus, at: 0 });
-                    }
-                }
-                Instr::HandoffLoopBegin { end } => {
-                    let cpu = self.op(task).args.cpu;
-                    let moves = self.perf.handoffs(cpu, &self.online);
-                    self.sync_uncore_units(self.perf.package_of(cpu), sched);
-                    let op = self.tasks[task as usize].op.as_mut().expect("op");
-                    if moves.is_empty() {
-                        op.pc = end + 1;
-                    } else {
-                        op.loops.push(LoopFrame::Handoffs { moves, at: 0 });
-                    }
-                }
-                Instr::RepeatEnd { begin } | Instr::PmuLoopEnd { begin } | Instr::HandoffLoopEnd { begin } => {
-                    let op = self.tasks[task as usize].op.as_mut().expect("op");
-                    let again = match op.loops.last_mut().expect("inside a loop") {
-                        LoopFrame::Repeat { left } => {
-                            *left -= 1;
-                            *left > 0
-                        }
-                        LoopFrame::Pmus { pmus, at } => {
-                            *at += 1;
-                            *at < pmus.len()
-                        }
-                        LoopFrame::Handoffs { moves, at } => {
-                            *at += 1;
-                            *at < moves.len()
-                        }
-                    };
-                    if again {
-                        op.pc = begin + 1;
-                    } else {
-                        op.loops.pop();
-                    }
-                }
-                Instr::MoveEvents => {
-                    let (pmu, target) = self.handoff(task);
-                    let cpu = self.op(task).args.cpu;
-                    self.perf.move_events(pmu, cpu, target);
-                    let now_ns = sched.now_ns();
-                    let unit = self.pmu.as_ref().and_then(|l| l.uncore_unit(pmu, self.perf.package_of(cpu)));
-                    if let (Some(unit), Some(load)) = (unit, &mut self.pmu) {
-                        for (event, error) in load.read_all(unit, now_ns) {
-                            let what =
-                                format!("uncore event {event} read {error} events off its ground truth at handoff");
-                            self.violation(3, task, cpu, at, what, now_ns);
-                        }
-                    }
-                }
-                Instr::AdoptUncore => {
-                    let cpu = self.op(task).args.cpu;
-                    self.perf.adopt_uncore(cpu);
-                    self.sync_uncore_units(self.perf.package_of(cpu), sched);
-                }
-                Instr::RegisterPmu { init } => {
-                    let pmu = self.op(task).args.pmu;
-                    let Kernel { perf, online, .. } = self;
-                    let perf_online: Vec<bool> = (0..online.len() as u32).map(|c| perf.perf_online(c)).collect();
-                    match init {
-                        InitFrom::CpuOnline => perf.register(pmu, |c| online[c as usize], online),
-                        InitFrom::PerfOnline => perf.register(pmu, |c| perf_online[c as usize], online),
-                        InitFrom::AllPossible => perf.register(pmu, |_| true, online),
-                    }
-                }
-                Instr::UnregisterPmu => {
-                    let pmu = self.op(task).args.pmu;
-                    self.perf.unregister(pmu);
-                }
-                Instr::Mark(mark) => self.mark(task, mark, at, sched.now_ns()),
-                Instr::Return => self.end_op(task, Ok(()), at, sched),
-                Instr::Fail(errno) => self.end_op(task, Err(errno), at, sched),
-            }
-        }
-    }
-
-    /// Asks the agent for the next operation; `true` if the task should keep running now.
-    fn start_next_op(&mut self, task: TaskId, sched: &mut Scheduler) -> bool {
-        let now_ns = sched.now_ns();
-        let Kernel { tasks, online, perf, .. } = self;
-        let t = &mut tasks[task as usize];
-        let mut cx = AgentCx { now_ns, rng: &mut t.rng, last: t.last.take(), online, perf };
-        match t.agent.next(&mut cx) {
-            Next::Run { script, args } => {
-                assert!((script as usize) < self.programs.len(), "agent asked for unknown script {script}");
-                let held_at_start = t.held.len();
-                t.op = Some(Op { script, pc: 0, args, started_ns: now_ns, loops: Vec::new(), held_at_start });
-                true
-            }
-            Next::Sleep { ns } => {
-                sched.schedule_in(ns, Event::new(task, EV_RESUME, 0));
-                false
-            }
-            Next::Exit => {
-                t.state = TaskState::Exited;
-                if !t.held.is_empty() {
-                    let name = t.name.clone();
-                    let cpu = t.cpu;
-                    self.violations.push(Violation {
-                        invariant: 6,
-                        time_ns: now_ns,
-                        cpu,
-                        task: name,
-                        position: String::new(),
-                        what: "task exited holding a lock".into(),
-                    });
-                }
-                false
-            }
-        }
-    }
-
-    fn end_op(&mut self, task: TaskId, result: Result<(), Errno>, at: Position, sched: &mut Scheduler) {
-        let now_ns = sched.now_ns();
-        let held_at_start = self.tasks[task as usize].op.as_ref().expect("op").held_at_start;
-        if result.is_err() {
-            while self.tasks[task as usize].held.len() > held_at_start {
-                let lock = self.tasks[task as usize].held.last().expect("held").lock;
-                self.release(task, lock, at, sched);
-            }
-        } else if self.tasks[task as usize].held.len() != held_at_start {
-            let t = &self.tasks[task as usize];
-            let what = format!("operation returned holding {}", self.lock_name(t.held.last().expect("held").lock));
-            self.violation(6, task, t.cpu, at, what, now_ns);
-        }
-        if self.trace.is_some() {
-            let op = self.op(task).clone();
-            let name = format!("{}(cpu={})", self.programs[op.script as usize].name, op.args.cpu);
-            let name =
-                if result.is_err() { format!("{name} = -{}", result.err().map_or("", |e| e.as_str())) } else { name };
-            self.trace_span(Track::Task(task), "op", op.started_ns, now_ns, || name.clone());
-            if self.cpu_track_scripts.contains(&op.script) {
-                self.trace_span(Track::Cpu(op.args.cpu), "hotplug", op.started_ns, now_ns, || name);
-            }
-        }
-        let t = &mut self.tasks[task as usize];
-        let op = t.op.take().expect("op");
-        let stat = &mut self.op_stats[op.script as usize];
-        match result {
-            Ok(()) => stat.completed += 1,
-            Err(_) => stat.failed += 1,
-        }
-        stat.latency_ns.record(now_ns - op.started_ns).expect("auto-resizing histogram");
-        stat.last_ended_ns = now_ns;
-        t.last =
-            Some(OpOutcome { script: op.script, args: op.args, started_ns: op.started_ns, ended_ns: now_ns, result });
-    }
-
-    /// Records lock-order edges as lockdep's `check_prevs_add()` does: from the most recently
-    /// taken lock still held to the one being taken; plus a same-class edge when the class is
-    /// already held unannotated (lockdep's "possible recursive locking").
-    fn record_order(&mut self, task: TaskId, lock: u32, mode: Mode, subclass: u8, at: Position, now_ns: u64) {
-        let class = self.lock_class[lock as usize];
-        let acquiring = OrderNode { class, subclass, mode };
-        let t = &self.tasks[task as usize];
-        let node = |h: &Held| OrderNode { class: self.lock_class[h.lock as usize], subclass: h.subclass, mode: h.mode };
-        let top = t.held.last();
-        let same_class = t.held.iter().rev().find(|h| node(h).class == class && h.subclass == subclass);
-        for held in top.into_iter().chain(same_class.filter(|h| top.is_some_and(|t| !std::ptr::eq(*h, t)))) {
-            self.order.record(node(held), acquiring, || EdgeSeen {
-                run: self.run_index,
-                time_ns: now_ns,
-                task: t.name.clone(),
-                held_at: held.at,
-                acquired_at: at,
-                count: 1,
+/// Checks that every lock step of `program` names a class that exists, used as its layout.
+fn check_program(program: &Program, classes: &[LockClassDef]) -> Result<(), KernelError> {
+    for instr in &program.instrs {
+        let lock = match instr {
+            Instr::Lock { lock, .. } | Instr::Unlock { lock } => *lock,
+            Instr::Synchronize(SyncKind::Srcu(lock)) => *lock,
+            _ => continue,
+        };
+        let Some(def) = classes.get(lock.class() as usize) else {
+            return Err(KernelError::UnknownClass { script: program.name.clone(), class: lock.class() });
+        };
+        if def.layout != lock.layout() {
+            return Err(KernelError::LayoutMismatch {
+                script: program.name.clone(),
+                class: def.name.clone(),
+                used: lock.layout().as_str(),
+                layout: def.layout.as_str(),
             });
         }
     }
-
-    /// Tries to take `lock`. `Some(cost)` if taken (continue after `cost`), `None` if the task
-    /// now waits (blocked, or in a writer's grace period).
-    fn acquire(
-        &mut self,
-        task: TaskId,
-        lock: u32,
-        mode: Mode,
-        subclass: u8,
-        at: Position,
-        sched: &mut Scheduler,
-    ) -> Option<u64> {
-        let now_ns = sched.now_ns();
-        self.record_order(task, lock, mode, subclass, at, now_ns);
-        let costs = self.costs;
-        let (taken, cost_ns, wait_kind) = match &mut self.locks[lock as usize] {
-            LockState::Mutex(m) => {
-                assert_eq!(mode, Mode::Write, "mutexes are taken exclusively");
-                (m.lock(task), costs.mutex_fast_ns, WaitKind::Lock)
-            }
-            LockState::Spinlock(m) => {
-                assert_eq!(mode, Mode::Write, "spinlocks are taken exclusively");
-                (m.lock(task), costs.spinlock_ns, WaitKind::Lock)
-            }
-            LockState::PercpuRwsem(sem) => match mode {
-                Mode::Read => {
-                    let slow = sem.readers_slow_path(now_ns, costs.rcu_grace_period_ns);
-                    let cost = if slow { costs.rwsem_read_slow_ns } else { costs.rwsem_read_fast_ns };
-                    (sem.down_read(task), cost, WaitKind::Lock)
-                }
-                Mode::Write => match sem.down_write(task, now_ns, costs.rcu_grace_period_ns) {
-                    WriteStart::Acquired => (true, costs.rwsem_read_slow_ns, WaitKind::Lock),
-                    WriteStart::Blocked => (false, 0, WaitKind::Lock),
-                    WriteStart::GracePeriod => {
-                        sched.schedule_in(costs.rcu_grace_period_ns, Event::new(task, EV_RCU_SYNC_DONE, lock as u64));
-                        (false, 0, WaitKind::RcuSync)
-                    }
-                },
-            },
-            LockState::Srcu(srcu) => {
-                assert_eq!(mode, Mode::Read, "SRCU is only read-locked; writers call synchronize");
-                srcu.read_lock(task);
-                (true, costs.srcu_read_ns, WaitKind::Lock)
-            }
-        };
-        if taken {
-            self.grant(task, lock, mode, subclass, at, now_ns);
-            return Some(cost_ns);
-        }
-        let t = &mut self.tasks[task as usize];
-        t.wait = Some(Wait { lock, mode, subclass, since_ns: now_ns, at, kind: wait_kind });
-        if wait_kind == WaitKind::Lock {
-            t.state = TaskState::Blocked;
-            self.check_deadlock(task, sched);
-        }
-        None
-    }
-
-    /// Books an acquisition: the task owns `lock` from `now_ns`.
-    fn grant(&mut self, task: TaskId, lock: u32, mode: Mode, subclass: u8, at: Position, now_ns: u64) {
-        let t = &mut self.tasks[task as usize];
-        t.held.push(Held { lock, mode, subclass, acquired_ns: now_ns, at });
-        let last_cpu = std::mem::replace(&mut self.lock_last_cpu[lock as usize], t.cpu);
-        let class = self.lock_class[lock as usize] as usize;
-        self.stats[class].record_acquisition(last_cpu != NO_CPU && last_cpu != t.cpu);
-    }
-
-    /// A waiter was handed `lock` (or its grace period ended): it owns it now and runs after
-    /// the wake-up latency.
-    fn wake_with_lock(&mut self, task: TaskId, sched: &mut Scheduler) {
-        let now_ns = sched.now_ns();
-        let wait = self.tasks[task as usize].wait.take().expect("woken task was waiting");
-        self.grant(task, wait.lock, wait.mode, wait.subclass, wait.at, now_ns);
-        let class = self.lock_class[wait.lock as usize] as usize;
-        self.stats[class].record_wait(now_ns - wait.since_ns);
-        if self.trace.is_some() {
-            let name = format!("wait {} ({})", self.lock_name(wait.lock), wait.mode.letter());
-            self.trace_span(Track::Task(task), "wait", wait.since_ns, now_ns, || name);
-        }
-        let t = &mut self.tasks[task as usize];
-        assert_ne!(t.state, TaskState::Frozen, "detector bug: a task reported deadlocked was handed a lock");
-        t.state = TaskState::Running;
-        let latency_ns = match self.classes[class].kind {
-            LockKind::Spinlock => self.costs.spinlock_ns,
-            _ => self.costs.wakeup_ns,
-        };
-        self.resume_in(sched, task, latency_ns);
-    }
-
-    fn release(&mut self, task: TaskId, lock: u32, at: Position, sched: &mut Scheduler) {
-        let now_ns = sched.now_ns();
-        let t = &mut self.tasks[task as usize];
-        let Some(index) = t.held.iter().rposition(|h| h.lock == lock) else {
-            let what = format!("unlock of {} which the task does not hold", self.lock_name(lock));
-            self.violation(6, task, self.tasks[task as usize].cpu, at, what, now_ns);
-            return;
-        };
-        let held = t.held.remove(index);
-        let class = self.lock_class[lock as usize] as usize;
-        self.stats[class].record_hold(now_ns - held.acquired_ns);
-        if self.trace.is_some() {
-            let name = format!("{} ({})", self.lock_name(lock), held.mode.letter());
-            self.trace_span(Track::Task(task), "hold", held.acquired_ns, now_ns, || name);
-        }
-        match &mut self.locks[lock as usize] {
-            LockState::Mutex(m) | LockState::Spinlock(m) => {
-                if let Some(next) = m.unlock(task) {
-                    self.wake_with_lock(next, sched);
-                }
-            }
-            LockState::PercpuRwsem(sem) => match held.mode {
-                Mode::Read => {
-                    if let Some(handoff) = sem.up_read(task) {
-                        self.wake_with_lock(handoff.task, sched);
-                    }
-                }
-                Mode::Write => {
-                    for handoff in sem.up_write(task, now_ns) {
-                        self.wake_with_lock(handoff.task, sched);
-                    }
-                }
-            },
-            LockState::Srcu(srcu) => {
-                for done in srcu.read_unlock(task) {
-                    self.finish_srcu_sync(done, sched);
-                }
-            }
-        }
-    }
-
-    fn finish_srcu_sync(&mut self, task: TaskId, sched: &mut Scheduler) {
-        let t = &mut self.tasks[task as usize];
-        let wait = t.wait.take().expect("synchronize_srcu in progress");
-        debug_assert_eq!(wait.kind, WaitKind::SrcuSync);
-        let was_blocked = t.state == TaskState::Blocked;
-        t.state = TaskState::Running;
-        let latency_ns = if was_blocked { self.costs.wakeup_ns } else { 0 };
-        self.resume_in(sched, task, latency_ns);
-    }
-
-    /// Whether `task` has wait-for edges at all (blocked or frozen on a lock).
-    fn waits(&self, task: TaskId) -> bool {
-        let t = &self.tasks[task as usize];
-        t.wait.is_some() && matches!(t.state, TaskState::Blocked | TaskState::Frozen)
-    }
-
-    /// The tasks `task` waits for (its wait-for edges).
-    fn blockers(&self, task: TaskId) -> Blockers {
-        let t = &self.tasks[task as usize];
-        let Some(wait) = t.wait else {
-            return Blockers::Owner(None);
-        };
-        if !matches!(t.state, TaskState::Blocked | TaskState::Frozen) {
-            return Blockers::Owner(None);
-        }
-        match &self.locks[wait.lock as usize] {
-            LockState::Mutex(m) | LockState::Spinlock(m) => Blockers::Owner(m.owner()),
-            LockState::PercpuRwsem(sem) => Blockers::List(sem.blockers(task)),
-            LockState::Srcu(srcu) => Blockers::List(srcu.blockers(task)),
-        }
-    }
-}
-
-impl Kernel {
-    /// PMU figures of the run, if it carried PMU load; [`finish`](Self::finish) first.
-    pub fn pmu_stats(&self) -> Option<PmuStats> {
-        self.pmu.as_ref().map(|p| {
-            assert!(p.finished, "PMU figures read before Kernel::finish");
-            p.totals()
-        })
-    }
-
-    /// Schedules a PMU unit's next wake if it moved; an earlier one becomes stale. A unit that
-    /// runs ahead only notes the time, and pulls the quantum forward if it needs one sooner.
-    fn pmu_reschedule(&mut self, unit: usize, sched: &mut Scheduler) {
-        let Some(load) = &mut self.pmu else { return };
-        let next = load.wake_ns(unit);
-        let next = if next == u64::MAX { next } else { next.max(sched.now_ns()) };
-        if load.runs_ahead(unit) {
-            load.scheduled_ns[unit] = next;
-            let quantum_ns = quantum_end(next);
-            if quantum_ns < load.quantum_ns {
-                load.quantum_ns = quantum_ns;
-                sched.schedule_at(quantum_ns, Event::new(0, EV_PMU_QUANTUM, quantum_ns));
-            }
-            return;
-        }
-        if next != load.scheduled_ns[unit] {
-            load.scheduled_ns[unit] = next;
-            if next != u64::MAX {
-                sched.schedule_at(next, Event::new(unit as u32, EV_PMU_WAKE, next));
-            }
-        }
-    }
-
-    /// A run-ahead quantum: every core unit takes its wakes up to now; the next quantum is the
-    /// one that holds the earliest wake still to come.
-    fn pmu_quantum(&mut self, due_ns: u64, sched: &mut Scheduler) {
-        let load = self.pmu.as_mut().expect("PMU quantum without PMU load");
-        if load.quantum_ns != due_ns {
-            return;
-        }
-        load.stats.wakes += 1;
-        let (offline, next_ns) = load.run_ahead_to(due_ns, &self.online);
-        load.quantum_ns = quantum_end(next_ns);
-        if load.quantum_ns != u64::MAX {
-            sched.schedule_at(load.quantum_ns, Event::new(0, EV_PMU_QUANTUM, load.quantum_ns));
-        }
-        self.report_offline_pmis(offline);
-    }
-
-    /// Records PMIs found due on offline CPUs while running ahead (a core unit's CPU is its reader).
-    fn report_offline_pmis(&mut self, offline: Vec<pmu_load::OfflinePmi>) {
-        for pmi in offline {
-            self.offline_pmi(pmi.unit, pmi.unit as u32, pmi.time_ns);
-        }
-    }
-
-    /// Invariant 2: a PMI of `unit` due while its reader `cpu` is offline.
-    fn offline_pmi(&mut self, unit: usize, cpu: u32, time_ns: u64) {
-        self.machine_violation(2, cpu, format!("PMI of PMU unit {unit} due on offline cpu {cpu}"), time_ns);
-    }
-
-    /// Brings core units that run ahead to where one event per wake would have left them when
-    /// the engine stopped: every wake before the time limit, or at or before the last event.
-    /// Call once after the run, before [`pmu_stats`](Self::pmu_stats).
-    pub fn finish(&mut self, outcome: &RunOutcome) {
-        let Some(load) = &mut self.pmu else { return };
-        assert!(!load.finished, "Kernel::finish called twice");
-        load.finished = true;
-        if !load.run_ahead {
-            return;
-        }
-        let limit_ns = match outcome.stop {
-            StopReason::TimeLimit => outcome.end_ns.saturating_sub(1),
-            _ => outcome.end_ns,
-        };
-        let (offline, _) = load.run_ahead_to(limit_ns, &self.online);
-        self.report_offline_pmis(offline);
-    }
-
-    /// Uncore units of a package run while the package has a designated reader.
-    fn sync_uncore_units(&mut self, package: u32, sched: &mut Scheduler) {
-        let Some(load) = &self.pmu else { return };
-        let units: Vec<(usize, bool)> = load
-            .uncore
-            .iter()
-            .enumerate()
-            .filter(|(_, (_, k))| *k == package)
-            .map(|(i, (pmu, k))| (load.core_units + i, self.perf.uncore_owner(*pmu, *k).is_some()))
-            .collect();
-        for (unit, online) in units {
-            let load = self.pmu.as_mut().expect("checked");
-            if load.units[unit].is_online() != online {
-                load.units[unit].set_online(sched.now_ns(), online, &mut load.governor);
-                self.pmu_reschedule(unit, sched);
-            }
-        }
-    }
-
-    /// Reads every counting event on the machine and judges each count (invariant 3).
-    fn pmu_read(&mut self, sched: &mut Scheduler) {
-        let now_ns = sched.now_ns();
-        let load = self.pmu.as_mut().expect("PMU read without PMU load");
-        let mut wrong = Vec::new();
-        for unit in 0..load.units.len() {
-            let cpu = load.units[unit].cpu();
-            wrong.extend(load.read_all(unit, now_ns).into_iter().map(|(event, error)| (unit, cpu, event, error)));
-        }
-        let (units, interval_ns) = (load.units.len(), load.config.read_interval_ns);
-        for (unit, cpu, event, error) in wrong {
-            let what = format!("PMU event {event} of unit {unit} read {error} events off its ground truth");
-            self.machine_violation(3, cpu, what, now_ns);
-        }
-        for unit in 0..units {
-            self.pmu_reschedule(unit, sched);
-        }
-        sched.schedule_at(now_ns + interval_ns, Event::new(0, EV_PMU_READ, 0));
-    }
-
-    fn pmu_wake(&mut self, unit: usize, due_ns: u64, sched: &mut Scheduler) {
-        let now_ns = sched.now_ns();
-        let load = self.pmu.as_mut().expect("PMU wake without PMU load");
-        if load.scheduled_ns[unit] != due_ns {
-            return;
-        }
-        load.scheduled_ns[unit] = u64::MAX;
-        load.stats.wakes += 1;
-        let reader = if unit < load.core_units {
-            Some(unit as u32)
-        } else {
-            let (pmu, package) = load.uncore[unit - load.core_units];
-            self.perf.uncore_owner(pmu, package)
-        };
-        let pmi_due = load.units[unit].pmi_pending_ns().is_some_and(|t| t <= now_ns);
-        if pmi_due && !reader.is_some_and(|c| self.online[c as usize]) {
-            let cpu = reader.unwrap_or(u32::MAX);
-            self.offline_pmi(unit, cpu, now_ns);
-        }
-        let load = self.pmu.as_mut().expect("checked");
-        load.units[unit].advance_to(now_ns, &mut load.governor);
-        self.pmu_reschedule(unit, sched);
-    }
-}
-
-/// The end of the run-ahead quantum that holds `time_ns` (`u64::MAX` stays the end of time).
-fn quantum_end(time_ns: u64) -> u64 {
-    time_ns.div_ceil(pmu_load::PMU_QUANTUM_NS).saturating_mul(pmu_load::PMU_QUANTUM_NS)
+    Ok(())
 }
 
 impl Model for Kernel {
     fn handle(&mut self, event: Event, sched: &mut Scheduler) {
-        if event.kind == EV_PMU_WAKE {
-            self.pmu_wake(event.target as usize, event.data, sched);
-            return;
+        match event.kind {
+            EV_PMU_WAKE | EV_PMU_READ | EV_PMU_QUANTUM => self.handle_pmu_event(event, sched),
+            _ => self.handle_task_event(event, sched),
         }
-        if event.kind == EV_PMU_READ {
-            self.pmu_read(sched);
-            return;
-        }
-        if event.kind == EV_PMU_QUANTUM {
-            self.pmu_quantum(event.data, sched);
-            return;
-        }
-        self.handle_task_event(event, sched);
     }
 }
 
 impl Kernel {
+    /// A task's event: it resumes, a grace period it waits for ends, or its IPI's handler runs.
     fn handle_task_event(&mut self, event: Event, sched: &mut Scheduler) {
         let task = event.target;
         match event.kind {
             EV_RESUME => {}
             EV_RCU_SYNC_DONE => {
-                let lock = event.data as u32;
-                let LockState::PercpuRwsem(sem) = &mut self.locks[lock as usize] else {
-                    panic!("rcu_sync event for a lock that is not a percpu_rwsem");
-                };
-                match sem.grace_period_over(task) {
-                    WriteStart::Acquired => self.wake_with_lock(task, sched),
-                    WriteStart::Blocked => {
-                        self.tasks[task as usize].state = TaskState::Blocked;
-                        self.tasks[task as usize].wait.as_mut().expect("writer waits").kind = WaitKind::Lock;
-                        self.check_deadlock(task, sched);
-                    }
-                    WriteStart::GracePeriod => unreachable!("grace period ends once"),
-                }
+                self.rcu_sync_done(task, event.data as u32, sched);
                 return;
             }
             EV_SRCU_GP_DONE => {
-                let lock = event.data as u32;
-                let LockState::Srcu(srcu) = &mut self.locks[lock as usize] else {
-                    panic!("srcu event for a lock that is not SRCU");
-                };
-                let done = srcu.grace_period_over(task);
-                if done.contains(&task) {
-                    self.finish_srcu_sync(task, sched);
-                } else {
-                    self.tasks[task as usize].state = TaskState::Blocked;
-                    self.check_deadlock(task, sched);
-                }
+                self.srcu_grace_period_done(task, event.data as u32, sched);
                 return;
             }
             EV_IPI_HANDLER => {

@@ -1,6 +1,7 @@
 //! PMU load in the kernel model: per-CPU core-PMU events (like `perf record -a`) and one
 //! counting event per uncore PMU per package, on the computed-overflow model of `crate::pmu`.
-//! The kernel wakes a CPU's PMU only when it has something due (a PMI, a rotation, a tick).
+//! The kernel wakes a CPU's PMU only when it has something due (a PMI, a rotation, a tick);
+//! this module owns those wakes, the periodic reads and the hotplug hooks of the units.
 //!
 //! While no CPU's PMIs can affect another's (the governor cannot lower the sample rate), the
 //! core units *run ahead*: instead of one engine event per wake, one quantum event steps every
@@ -11,7 +12,11 @@
 use hdrhistogram::Histogram;
 use rayon::prelude::*;
 
+use super::{EV_PMU_QUANTUM, EV_PMU_READ, EV_PMU_WAKE, Invariant, Kernel};
+use crate::engine::{RunOutcome, Scheduler, StopReason};
+use crate::event::Event;
 use crate::lockstat::new_histogram;
+use crate::perf::{Perf, PerfConfig, PmuScope};
 use crate::pmu::{
     Counter, CounterMode, CpuPmu, CpuPmuConfig, EventKind, EventReading, EventSource, GovernorConfig, PhaseConfig,
     SampleRateGovernor,
@@ -84,6 +89,8 @@ pub(super) struct OfflinePmi {
 
 pub(super) struct PmuLoad {
     pub config: PmuLoadConfig,
+    /// The core PMU slot the load runs on (perf's first core PMU at boot).
+    pub core_slot: Option<u16>,
     pub governor: SampleRateGovernor,
     /// Core PMU units, one per CPU, then uncore units `(pmu, package)`.
     pub units: Vec<CpuPmu>,
@@ -105,10 +112,30 @@ pub(super) struct PmuLoad {
 }
 
 impl PmuLoad {
-    pub fn new(
+    /// The load `config` asks for on a machine of `cpus` CPUs booting with `perf`'s PMUs: it
+    /// runs on the first core PMU, and on every uncore PMU of each package.
+    pub fn boot(
         config: PmuLoadConfig,
         seed: u64,
         cpus: u32,
+        perf: &PerfConfig,
+    ) -> Result<PmuLoad, crate::pmu::PmuError> {
+        let core_slot = perf.pmus.iter().position(|p| p.at_boot && p.scope == PmuScope::Core).map(|p| p as u16);
+        let uncore: Vec<(u16, u32)> = perf
+            .pmus
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.at_boot && p.scope == PmuScope::Uncore)
+            .flat_map(|(slot, _)| (0..perf.packages).map(move |k| (slot as u16, k)))
+            .collect();
+        PmuLoad::new(config, seed, cpus, core_slot, uncore)
+    }
+
+    fn new(
+        config: PmuLoadConfig,
+        seed: u64,
+        cpus: u32,
+        core_slot: Option<u16>,
         uncore: Vec<(u16, u32)>,
     ) -> Result<PmuLoad, crate::pmu::PmuError> {
         let governor = SampleRateGovernor::new(config.governor)?;
@@ -122,6 +149,7 @@ impl PmuLoad {
         let run_ahead = config.run_ahead && !governor.can_lower(config.cpu.handler_ns);
         let mut load = PmuLoad {
             config,
+            core_slot,
             governor,
             units,
             scheduled_ns: vec![u64::MAX; n],
@@ -279,6 +307,230 @@ impl PmuLoad {
             stats.wraps_lost += unit.events().iter().map(|e| e.counter().wraps_lost()).sum::<u64>();
         }
         stats
+    }
+}
+
+/// Scheduling the units' wakes, run-ahead quanta and periodic reads on the engine, and the
+/// hotplug and perf hooks that change what a unit has due.
+impl PmuLoad {
+    /// Schedules every unit's first wake and the first periodic read.
+    pub fn schedule_boot(&mut self, sched: &mut Scheduler) {
+        for unit in 0..self.units.len() {
+            self.reschedule(unit, sched);
+        }
+        if self.config.read_interval_ns > 0 {
+            sched.schedule_at(self.config.read_interval_ns, Event::new(0, EV_PMU_READ, 0));
+        }
+    }
+
+    /// Schedules a unit's next wake if it moved; an earlier one becomes stale. A unit that
+    /// runs ahead only notes the time, and pulls the quantum forward if it needs one sooner.
+    #[inline]
+    pub fn reschedule(&mut self, unit: usize, sched: &mut Scheduler) {
+        let next = self.wake_ns(unit);
+        let next = if next == u64::MAX { next } else { next.max(sched.now_ns()) };
+        if self.runs_ahead(unit) {
+            self.scheduled_ns[unit] = next;
+            let quantum_ns = quantum_end(next);
+            if quantum_ns < self.quantum_ns {
+                self.quantum_ns = quantum_ns;
+                sched.schedule_at(quantum_ns, Event::new(0, EV_PMU_QUANTUM, quantum_ns));
+            }
+            return;
+        }
+        if next != self.scheduled_ns[unit] {
+            self.scheduled_ns[unit] = next;
+            if next != u64::MAX {
+                sched.schedule_at(next, Event::new(unit as u32, EV_PMU_WAKE, next));
+            }
+        }
+    }
+
+    /// A run-ahead quantum: every core unit takes its wakes up to now; the next quantum is the
+    /// one that holds the earliest wake still to come. The PMIs found due on offline CPUs.
+    fn quantum(&mut self, due_ns: u64, online: &[bool], sched: &mut Scheduler) -> Vec<OfflinePmi> {
+        if self.quantum_ns != due_ns {
+            return Vec::new();
+        }
+        self.stats.wakes += 1;
+        let (offline, next_ns) = self.run_ahead_to(due_ns, online);
+        self.quantum_ns = quantum_end(next_ns);
+        if self.quantum_ns != u64::MAX {
+            sched.schedule_at(self.quantum_ns, Event::new(0, EV_PMU_QUANTUM, self.quantum_ns));
+        }
+        offline
+    }
+
+    /// A unit's own wake, unless stale. The CPU that should take its PMI if one is due now and
+    /// that CPU (its reader, for an uncore unit) is offline (`u32::MAX`: the package has none).
+    fn wake(&mut self, unit: usize, due_ns: u64, online: &[bool], perf: &Perf, sched: &mut Scheduler) -> Option<u32> {
+        let now_ns = sched.now_ns();
+        if self.scheduled_ns[unit] != due_ns {
+            return None;
+        }
+        self.scheduled_ns[unit] = u64::MAX;
+        self.stats.wakes += 1;
+        let reader = if unit < self.core_units {
+            Some(unit as u32)
+        } else {
+            let (pmu, package) = self.uncore[unit - self.core_units];
+            perf.uncore_owner(pmu, package)
+        };
+        let pmi_due = self.units[unit].pmi_pending_ns().is_some_and(|t| t <= now_ns);
+        let offline = (pmi_due && !reader.is_some_and(|c| online[c as usize])).then(|| reader.unwrap_or(u32::MAX));
+        self.units[unit].advance_to(now_ns, &mut self.governor);
+        self.reschedule(unit, sched);
+        offline
+    }
+
+    /// The periodic read (`perf stat -I`) of every counting event on the machine: the wrong
+    /// counts as `(unit, cpu, event, error)`.
+    fn read_every_unit(&mut self, sched: &mut Scheduler) -> Vec<(usize, u32, u64, u64)> {
+        let now_ns = sched.now_ns();
+        let mut wrong = Vec::new();
+        for unit in 0..self.units.len() {
+            let cpu = self.units[unit].cpu();
+            wrong.extend(self.read_all(unit, now_ns).into_iter().map(|(event, error)| (unit, cpu, event, error)));
+        }
+        for unit in 0..self.units.len() {
+            self.reschedule(unit, sched);
+        }
+        sched.schedule_at(now_ns + self.config.read_interval_ns, Event::new(0, EV_PMU_READ, 0));
+        wrong
+    }
+
+    /// A CPU's core unit follows its bit in the hotplug online mask.
+    pub fn set_cpu_online(&mut self, cpu: u32, online: bool, sched: &mut Scheduler) {
+        self.units[cpu as usize].set_online(sched.now_ns(), online, &mut self.governor);
+        self.reschedule(cpu as usize, sched);
+    }
+
+    /// `pmu`'s context on `cpu` came online: a core unit left empty by its CPU's perf exit
+    /// gets its events again.
+    pub fn ctx_came_online(&mut self, cpu: u32, pmu: u16, sched: &mut Scheduler) {
+        if Some(pmu) == self.core_slot && self.units[cpu as usize].events().is_empty() {
+            self.add_core_events(cpu as usize, sched.now_ns()).expect("validated PMU load");
+            self.reschedule(cpu as usize, sched);
+        }
+    }
+
+    /// perf removes `pmu`'s events from `cpu`: if that is the load's core PMU, its unit's
+    /// events go too; the wrong counts among them.
+    pub fn remove_ctx_events(&mut self, cpu: u32, pmu: u16, now_ns: u64) -> Vec<(u64, u64)> {
+        if Some(pmu) != self.core_slot {
+            return Vec::new();
+        }
+        self.remove_all(cpu as usize, now_ns)
+    }
+
+    /// Uncore units of `package` run while the package has a designated reader.
+    pub fn sync_uncore_units(&mut self, package: u32, perf: &Perf, sched: &mut Scheduler) {
+        let units: Vec<(usize, bool)> = self
+            .uncore
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, k))| *k == package)
+            .map(|(i, (pmu, k))| (self.core_units + i, perf.uncore_owner(*pmu, *k).is_some()))
+            .collect();
+        for (unit, online) in units {
+            if self.units[unit].is_online() != online {
+                self.units[unit].set_online(sched.now_ns(), online, &mut self.governor);
+                self.reschedule(unit, sched);
+            }
+        }
+    }
+
+    /// Brings core units that run ahead to where one event per wake would have left them when
+    /// the engine stopped; the PMIs found due on offline CPUs.
+    fn finish(&mut self, outcome: &RunOutcome, online: &[bool]) -> Vec<OfflinePmi> {
+        assert!(!self.finished, "Kernel::finish called twice");
+        self.finished = true;
+        if !self.run_ahead {
+            return Vec::new();
+        }
+        let limit_ns = match outcome.stop {
+            StopReason::TimeLimit => outcome.end_ns.saturating_sub(1),
+            _ => outcome.end_ns,
+        };
+        self.run_ahead_to(limit_ns, online).0
+    }
+}
+
+/// The end of the run-ahead quantum that holds `time_ns` (`u64::MAX` stays the end of time).
+fn quantum_end(time_ns: u64) -> u64 {
+    time_ns.div_ceil(PMU_QUANTUM_NS).saturating_mul(PMU_QUANTUM_NS)
+}
+
+/// The kernel's side: PMU events from the engine, and the violations the units find.
+impl Kernel {
+    /// PMU figures of the run, if it carried PMU load; [`finish`](Self::finish) first.
+    pub fn pmu_stats(&self) -> Option<PmuStats> {
+        self.pmu.as_ref().map(|p| {
+            assert!(p.finished, "PMU figures read before Kernel::finish");
+            p.totals()
+        })
+    }
+
+    /// Brings core units that run ahead to where one event per wake would have left them when
+    /// the engine stopped: every wake before the time limit, or at or before the last event.
+    /// Call once after the run, before [`pmu_stats`](Self::pmu_stats).
+    pub fn finish(&mut self, outcome: &RunOutcome) {
+        let Some(load) = &mut self.pmu else { return };
+        let offline = load.finish(outcome, &self.online);
+        self.report_offline_pmis(offline);
+    }
+
+    /// Schedules a PMU unit's next wake, if the run carries PMU load.
+    #[inline]
+    pub(super) fn pmu_reschedule(&mut self, unit: usize, sched: &mut Scheduler) {
+        if let Some(load) = &mut self.pmu {
+            load.reschedule(unit, sched);
+        }
+    }
+
+    /// Uncore units of a package run while the package has a designated reader.
+    pub(super) fn sync_uncore_units(&mut self, package: u32, sched: &mut Scheduler) {
+        if let Some(load) = &mut self.pmu {
+            load.sync_uncore_units(package, &self.perf, sched);
+        }
+    }
+
+    /// Handles an `EV_PMU_*` event.
+    pub(super) fn handle_pmu_event(&mut self, event: Event, sched: &mut Scheduler) {
+        let load = self.pmu.as_mut().expect("PMU event without PMU load");
+        match event.kind {
+            EV_PMU_WAKE => {
+                let unit = event.target as usize;
+                if let Some(cpu) = load.wake(unit, event.data, &self.online, &self.perf, sched) {
+                    self.offline_pmi(unit, cpu, sched.now_ns());
+                }
+            }
+            EV_PMU_READ => {
+                let now_ns = sched.now_ns();
+                for (unit, cpu, event, error) in load.read_every_unit(sched) {
+                    let what = format!("PMU event {event} of unit {unit} read {error} events off its ground truth");
+                    self.machine_violation(Invariant::CountsMatchGroundTruth, cpu, what, now_ns);
+                }
+            }
+            EV_PMU_QUANTUM => {
+                let offline = load.quantum(event.data, &self.online, sched);
+                self.report_offline_pmis(offline);
+            }
+            other => panic!("not a PMU event kind: {other}"),
+        }
+    }
+
+    /// Records PMIs found due on offline CPUs while running ahead (a core unit's CPU is its reader).
+    fn report_offline_pmis(&mut self, offline: Vec<OfflinePmi>) {
+        for pmi in offline {
+            self.offline_pmi(pmi.unit, pmi.unit as u32, pmi.time_ns);
+        }
+    }
+
+    /// A PMI of `unit` due while its reader `cpu` is offline.
+    fn offline_pmi(&mut self, unit: usize, cpu: u32, time_ns: u64) {
+        let what = format!("PMI of PMU unit {unit} due on offline cpu {cpu}");
+        self.machine_violation(Invariant::NoPmiOnOfflineCpu, cpu, what, time_ns);
     }
 }
 

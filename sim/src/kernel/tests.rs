@@ -3,8 +3,10 @@
 
 use super::*;
 use crate::engine::{Limits, StopReason};
+use crate::locks::Mode;
 use crate::perf::PerfConfig;
-use crate::script::{Step, Step::*};
+use crate::rng::exp_ns;
+use crate::script::{Cost, CpuRef, IpiHandler, LockRef, Step, Step::*};
 use proptest::prelude::*;
 
 const A: ClassId = 0;
@@ -266,7 +268,7 @@ fn edge_is_plausible(k: &Kernel, task: usize, next: usize) -> bool {
     let n = &k.tasks[next];
     let holds = n.held.iter().any(|h| h.lock == wait.lock);
     let pending_writer = n.wait.is_some_and(|w| w.lock == wait.lock && w.mode == Mode::Write);
-    match k.class_of(wait.lock).kind {
+    match k.locks.class_of(wait.lock).kind {
         LockKind::PercpuRwsem => holds || pending_writer,
         _ => holds,
     }
@@ -481,6 +483,6 @@ fn a_pmi_due_on_an_offline_cpu_is_reported_at_its_instant_with_or_without_run_ah
     // An overflow about every microsecond, 2.5 µs handlers: each PMI waits for the one before
     // (up to the 400 samples a tick allows).
     assert!(ahead.len() >= 20, "{} violations in {ahead_pmis} PMIs", ahead.len());
-    assert!(ahead.iter().all(|v| v.invariant == 2 && v.cpu == 1));
+    assert!(ahead.iter().all(|v| v.invariant == Invariant::NoPmiOnOfflineCpu && v.cpu == 1));
     assert!(ahead.windows(2).all(|w| w[0].time_ns <= w[1].time_ns));
 }

@@ -229,10 +229,6 @@ impl Perf {
         self.installed.get(&event).copied()
     }
 
-    pub fn installed_count(&self) -> usize {
-        self.installed.len()
-    }
-
     pub fn install(&mut self, event: u64, cpu: u32, pmu: u16) {
         let slot = self.slot(cpu, pmu);
         self.ctx_events[slot].push(event);

@@ -1,0 +1,409 @@
+//! The script interpreter: runs a task's operation step by step until it blocks, sleeps or
+//! spends time, asks its agent for the next operation in between, and books each one's end.
+
+use super::task::{LoopFrame, Op, TaskState, Wait, WaitKind};
+use super::{AgentCx, EV_RESUME, EV_SRCU_GP_DONE, Invariant, Kernel, Next, OpOutcome, Track, Violation};
+use crate::engine::Scheduler;
+use crate::event::Event;
+use crate::locks::{Mode, TaskId};
+use crate::perf::PmuScope;
+use crate::rng::exp_ns;
+use crate::script::{Cost, CpuRef, Errno, Flag, InitFrom, Instr, LockRef, PmuFilter, PmuRef, Position, SyncKind};
+
+/// Whether a task goes on to its next step now, or has stopped (it waits, sleeps or spends
+/// time, and an event will run it again).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Flow {
+    Continue,
+    Stop,
+}
+
+impl Kernel {
+    /// Runs `task`'s script until it blocks, sleeps or spends time.
+    pub(super) fn run_task(&mut self, task: TaskId, sched: &mut Scheduler) {
+        loop {
+            let t = &self.tasks[task as usize];
+            if t.state != TaskState::Running {
+                return;
+            }
+            let Some(op) = t.op.as_ref() else {
+                if !self.start_next_op(task, sched) {
+                    return;
+                }
+                continue;
+            };
+            let at = Position { script: op.script, step: op.pc as u16 };
+            let instr = self.programs[op.script as usize].instrs[op.pc];
+            self.tasks[task as usize].op_mut().pc += 1;
+            if self.step(task, instr, at, sched) == Flow::Stop {
+                return;
+            }
+        }
+    }
+
+    /// Runs one step of `task`'s operation (already past it: `pc` points at the next one).
+    #[inline]
+    fn step(&mut self, task: TaskId, instr: Instr, at: Position, sched: &mut Scheduler) -> Flow {
+        match instr {
+            Instr::Lock { lock, mode, nested } => return self.lock_step(task, lock, mode, nested, at, sched),
+            Instr::Unlock { lock } => {
+                let lock = self.resolve_lock(task, lock);
+                self.release(task, lock, at, sched);
+            }
+            Instr::Work(cost) => {
+                let ns = self.draw(task, cost);
+                if ns > 0 {
+                    self.resume_in(sched, task, ns);
+                    return Flow::Stop;
+                }
+            }
+            Instr::Ipi { cpu, handler } => return self.ipi_step(task, cpu, handler, at, sched),
+            Instr::Check { flag, otherwise } => {
+                if !self.flag(task, flag) {
+                    self.tasks[task as usize].op_mut().pc = otherwise;
+                }
+            }
+            Instr::Set { flag, value } => self.set_flag(task, flag, value, sched),
+            Instr::Synchronize(kind) => {
+                self.synchronize(task, kind, at, sched);
+                return Flow::Stop;
+            }
+            Instr::StopMachine => {
+                let ns =
+                    self.costs.stop_machine_base_ns + self.costs.stop_machine_per_cpu_ns * self.online_count as u64;
+                self.resume_in(sched, task, ns);
+                return Flow::Stop;
+            }
+            Instr::RepeatBegin { times, end } => {
+                let op = self.tasks[task as usize].op_mut();
+                if times == 0 {
+                    op.pc = end + 1;
+                } else {
+                    op.loops.push(LoopFrame::Repeat { left: times });
+                }
+            }
+            Instr::PmuLoopBegin { filter, end } => self.pmu_loop_begin(task, filter, end),
+            Instr::HandoffLoopBegin { end } => self.handoff_loop_begin(task, end, sched),
+            Instr::RepeatEnd { begin } | Instr::PmuLoopEnd { begin } | Instr::HandoffLoopEnd { begin } => {
+                self.loop_end(task, begin)
+            }
+            Instr::MoveEvents => self.move_events(task, at, sched),
+            Instr::AdoptUncore => {
+                let cpu = self.op(task).args.cpu;
+                self.perf.adopt_uncore(cpu);
+                self.sync_uncore_units(self.perf.package_of(cpu), sched);
+            }
+            Instr::RegisterPmu { init } => self.register_pmu(task, init),
+            Instr::UnregisterPmu => {
+                let pmu = self.op(task).args.pmu;
+                self.perf.unregister(pmu);
+            }
+            Instr::Mark(mark) => self.mark(task, mark, at, sched.now_ns()),
+            Instr::Return => self.end_op(task, Ok(()), at, sched),
+            Instr::Fail(errno) => self.end_op(task, Err(errno), at, sched),
+        }
+        Flow::Continue
+    }
+
+    /// A lock step: taken (go on after its cost), or the task now waits.
+    #[inline]
+    fn lock_step(
+        &mut self,
+        task: TaskId,
+        lock: LockRef,
+        mode: Mode,
+        nested: bool,
+        at: Position,
+        sched: &mut Scheduler,
+    ) -> Flow {
+        let lock = self.resolve_lock(task, lock);
+        match self.acquire(task, lock, mode, nested as u8, at, sched) {
+            Some(0) => Flow::Continue,
+            Some(delay_ns) => {
+                self.resume_in(sched, task, delay_ns);
+                Flow::Stop
+            }
+            None => Flow::Stop,
+        }
+    }
+
+    /// `synchronize_rcu()`, `synchronize_rcu_expedited()` or `synchronize_srcu()`: the task
+    /// waits for the grace period.
+    fn synchronize(&mut self, task: TaskId, kind: SyncKind, at: Position, sched: &mut Scheduler) {
+        match kind {
+            SyncKind::Rcu => self.resume_in(sched, task, self.costs.rcu_grace_period_ns),
+            SyncKind::RcuExpedited => self.resume_in(sched, task, self.costs.rcu_expedited_ns),
+            SyncKind::Srcu(lock) => {
+                let lock = self.resolve_lock(task, lock);
+                let now_ns = sched.now_ns();
+                self.record_order(task, lock, Mode::Write, 0, at, now_ns);
+                self.locks.srcu_synchronize(task, lock);
+                let (mode, kind) = (Mode::Write, WaitKind::SrcuSync);
+                self.tasks[task as usize].wait = Some(Wait { lock, mode, subclass: 0, since_ns: now_ns, at, kind });
+                let done = Event::new(task, EV_SRCU_GP_DONE, lock as u64);
+                sched.schedule_in(self.costs.srcu_grace_period_ns, done);
+            }
+        }
+    }
+
+    /// `for_each_pmu`: loops over a snapshot of perf's PMU list (the ones `filter` keeps).
+    fn pmu_loop_begin(&mut self, task: TaskId, filter: PmuFilter, end: usize) {
+        let pmus: Vec<u16> = self
+            .perf
+            .list()
+            .iter()
+            .copied()
+            .filter(|&p| match filter {
+                PmuFilter::All => true,
+                PmuFilter::Core => self.perf.pmus()[p as usize].scope == PmuScope::Core,
+                PmuFilter::Uncore => self.perf.pmus()[p as usize].scope == PmuScope::Uncore,
+            })
+            .collect();
+        let op = self.tasks[task as usize].op_mut();
+        if pmus.is_empty() {
+            op.pc = end + 1;
+        } else {
+            op.loops.push(LoopFrame::Pmus { pmus, at: 0 });
+        }
+    }
+
+    /// `for_each_handoff`: loops over the uncore PMUs whose reader is the CPU going down, each
+    /// with the CPU that takes it over.
+    fn handoff_loop_begin(&mut self, task: TaskId, end: usize, sched: &mut Scheduler) {
+        let cpu = self.op(task).args.cpu;
+        let moves = self.perf.handoffs(cpu, &self.online);
+        self.sync_uncore_units(self.perf.package_of(cpu), sched);
+        let op = self.tasks[task as usize].op_mut();
+        if moves.is_empty() {
+            op.pc = end + 1;
+        } else {
+            op.loops.push(LoopFrame::Handoffs { moves, at: 0 });
+        }
+    }
+
+    /// The end of the innermost loop: back to the step after `begin`, or out of it.
+    fn loop_end(&mut self, task: TaskId, begin: usize) {
+        let op = self.tasks[task as usize].op_mut();
+        let again = match op.loops.last_mut().expect("inside a loop") {
+            LoopFrame::Repeat { left } => {
+                *left -= 1;
+                *left > 0
+            }
+            LoopFrame::Pmus { pmus, at } => {
+                *at += 1;
+                *at < pmus.len()
+            }
+            LoopFrame::Handoffs { moves, at } => {
+                *at += 1;
+                *at < moves.len()
+            }
+        };
+        if again {
+            op.pc = begin + 1;
+        } else {
+            op.loops.pop();
+        }
+    }
+
+    /// `perf_pmu_migrate_context()` of the current handoff: the events move to the target CPU,
+    /// and the uncore unit's counts are read there (invariant 3).
+    fn move_events(&mut self, task: TaskId, at: Position, sched: &mut Scheduler) {
+        let (pmu, target) = self.handoff(task);
+        let cpu = self.op(task).args.cpu;
+        self.perf.move_events(pmu, cpu, target);
+        let now_ns = sched.now_ns();
+        let unit = self.pmu.as_ref().and_then(|l| l.uncore_unit(pmu, self.perf.package_of(cpu)));
+        if let (Some(unit), Some(load)) = (unit, &mut self.pmu) {
+            for (event, error) in load.read_all(unit, now_ns) {
+                let what = format!("uncore event {event} read {error} events off its ground truth at handoff");
+                self.violation(Invariant::CountsMatchGroundTruth, task, cpu, at, what, now_ns);
+            }
+        }
+    }
+
+    /// `perf_pmu_register()` of the operation's PMU, each CPU's context online as `init` says.
+    fn register_pmu(&mut self, task: TaskId, init: InitFrom) {
+        let pmu = self.op(task).args.pmu;
+        let Kernel { perf, online, .. } = self;
+        let perf_online: Vec<bool> = (0..online.len() as u32).map(|c| perf.perf_online(c)).collect();
+        match init {
+            InitFrom::CpuOnline => perf.register(pmu, |c| online[c as usize], online),
+            InitFrom::PerfOnline => perf.register(pmu, |c| perf_online[c as usize], online),
+            InitFrom::AllPossible => perf.register(pmu, |_| true, online),
+        }
+    }
+
+    /// Asks the agent for the next operation; `true` if the task should keep running now.
+    fn start_next_op(&mut self, task: TaskId, sched: &mut Scheduler) -> bool {
+        let now_ns = sched.now_ns();
+        let Kernel { tasks, online, perf, .. } = self;
+        let t = &mut tasks[task as usize];
+        let mut cx = AgentCx { now_ns, rng: &mut t.rng, last: t.last.take(), online, perf };
+        match t.agent.next(&mut cx) {
+            Next::Run { script, args } => {
+                assert!((script as usize) < self.programs.len(), "agent asked for unknown script {script}");
+                let held_at_start = t.held.len();
+                t.op = Some(Op { script, pc: 0, args, started_ns: now_ns, loops: Vec::new(), held_at_start });
+                true
+            }
+            Next::Sleep { ns } => {
+                sched.schedule_in(ns, Event::new(task, EV_RESUME, 0));
+                false
+            }
+            Next::Exit => {
+                t.state = TaskState::Exited;
+                if !t.held.is_empty() {
+                    let name = t.name.clone();
+                    let cpu = t.cpu;
+                    self.violations.push(Violation {
+                        invariant: Invariant::LocksBalanced,
+                        time_ns: now_ns,
+                        cpu,
+                        task: name,
+                        position: String::new(),
+                        what: "task exited holding a lock".into(),
+                    });
+                }
+                false
+            }
+        }
+    }
+
+    /// The operation returns (or fails, releasing what it took): its statistics, trace span
+    /// and outcome for the agent.
+    fn end_op(&mut self, task: TaskId, result: Result<(), Errno>, at: Position, sched: &mut Scheduler) {
+        let now_ns = sched.now_ns();
+        let held_at_start = self.op(task).held_at_start;
+        if result.is_err() {
+            while self.tasks[task as usize].held.len() > held_at_start {
+                let lock = self.tasks[task as usize].held.last().expect("held").lock;
+                self.release(task, lock, at, sched);
+            }
+        } else if self.tasks[task as usize].held.len() != held_at_start {
+            let t = &self.tasks[task as usize];
+            let what = format!("operation returned holding {}", self.lock_name(t.held.last().expect("held").lock));
+            self.violation(Invariant::LocksBalanced, task, t.cpu, at, what, now_ns);
+        }
+        if self.trace.is_on() {
+            let op = self.op(task).clone();
+            let name = format!("{}(cpu={})", self.programs[op.script as usize].name, op.args.cpu);
+            let name =
+                if result.is_err() { format!("{name} = -{}", result.err().map_or("", |e| e.as_str())) } else { name };
+            self.trace.span(Track::Task(task), "op", op.started_ns, now_ns, || name.clone());
+            if self.trace.on_cpu_track(op.script) {
+                self.trace.span(Track::Cpu(op.args.cpu), "hotplug", op.started_ns, now_ns, || name);
+            }
+        }
+        let t = &mut self.tasks[task as usize];
+        let op = t.op.take().expect("op");
+        let stat = &mut self.op_stats[op.script as usize];
+        match result {
+            Ok(()) => stat.completed += 1,
+            Err(_) => stat.failed += 1,
+        }
+        stat.latency_ns.record(now_ns - op.started_ns).expect("auto-resizing histogram");
+        stat.last_ended_ns = now_ns;
+        t.last =
+            Some(OpOutcome { script: op.script, args: op.args, started_ns: op.started_ns, ended_ns: now_ns, result });
+    }
+
+    /// The operation `task` runs.
+    #[inline]
+    pub(super) fn op(&self, task: TaskId) -> &Op {
+        self.tasks[task as usize].op()
+    }
+
+    /// The innermost handoff loop's current `(pmu, target)`.
+    fn handoff(&self, task: TaskId) -> (u16, u32) {
+        self.op(task)
+            .loops
+            .iter()
+            .rev()
+            .find_map(|frame| match frame {
+                LoopFrame::Handoffs { moves, at } => Some(moves[*at]),
+                _ => None,
+            })
+            .expect("target CPU used outside for_each_handoff")
+    }
+
+    pub(super) fn resolve_cpu(&self, task: TaskId, cpu: CpuRef) -> u32 {
+        let arg = || self.op(task).args.cpu;
+        match cpu {
+            CpuRef::Arg => arg(),
+            CpuRef::Current => self.tasks[task as usize].cpu,
+            CpuRef::Fixed(c) => c,
+            CpuRef::Target => self.handoff(task).1,
+            CpuRef::Lower => arg().min(self.handoff(task).1),
+            CpuRef::Higher => arg().max(self.handoff(task).1),
+        }
+    }
+
+    pub(super) fn resolve_pmu(&self, task: TaskId, pmu: PmuRef) -> u16 {
+        match pmu {
+            PmuRef::Arg => self.op(task).args.pmu,
+            PmuRef::Loop => self
+                .op(task)
+                .loops
+                .iter()
+                .rev()
+                .find_map(|frame| match frame {
+                    LoopFrame::Pmus { pmus, at } => Some(pmus[*at]),
+                    LoopFrame::Handoffs { moves, at } => Some(moves[*at].0),
+                    LoopFrame::Repeat { .. } => None,
+                })
+                .expect("loop PMU used outside for_each_pmu"),
+        }
+    }
+
+    #[inline]
+    fn resolve_lock(&self, task: TaskId, lock: LockRef) -> u32 {
+        self.locks.instance(task, lock, |cpu| self.resolve_cpu(task, cpu), |pmu| self.resolve_pmu(task, pmu))
+    }
+
+    fn flag(&self, task: TaskId, flag: Flag) -> bool {
+        match flag {
+            Flag::CpuOnline(cpu) => self.online[self.resolve_cpu(task, cpu) as usize],
+            Flag::CtxOnline(cpu, pmu) => self.perf.ctx_online(self.resolve_cpu(task, cpu), self.resolve_pmu(task, pmu)),
+            Flag::PerfOnline(cpu) => self.perf.perf_online(self.resolve_cpu(task, cpu)),
+            Flag::Usable(cpu) => self.perf.usable(self.resolve_cpu(task, cpu)),
+        }
+    }
+
+    fn set_flag(&mut self, task: TaskId, flag: Flag, value: bool, sched: &mut Scheduler) {
+        match flag {
+            Flag::CpuOnline(cpu) => {
+                let cpu = self.resolve_cpu(task, cpu);
+                self.set_online(cpu, value);
+                if let Some(load) = &mut self.pmu {
+                    load.set_cpu_online(cpu, value, sched);
+                }
+            }
+            Flag::CtxOnline(cpu, pmu) => {
+                let (cpu, pmu) = (self.resolve_cpu(task, cpu), self.resolve_pmu(task, pmu));
+                let was = self.perf.ctx_online(cpu, pmu);
+                self.perf.set_ctx_online(cpu, pmu, value);
+                if value
+                    && !was
+                    && let Some(load) = &mut self.pmu
+                {
+                    load.ctx_came_online(cpu, pmu, sched);
+                }
+            }
+            Flag::PerfOnline(cpu) => self.perf.set_perf_online(self.resolve_cpu(task, cpu), value),
+            Flag::Usable(cpu) => self.perf.set_usable(self.resolve_cpu(task, cpu), value),
+        }
+    }
+
+    /// A step's time: the cost's mean at the current online count, or an exponential draw
+    /// with that mean from the task's stream.
+    pub(super) fn draw(&mut self, task: TaskId, cost: Cost) -> u64 {
+        const { assert!(crate::time::MAX_COST_NS as u128 * (1 + 2 * super::MAX_CPUS as u128) <= u64::MAX as u128) };
+        let mean = cost.mean_ns(self.online_count as u64, self.online.len() as u64);
+        if cost.exponential && mean > 0 { exp_ns(&mut self.tasks[task as usize].rng, mean as f64) } else { mean }
+    }
+
+    #[inline]
+    pub(super) fn resume_in(&self, sched: &mut Scheduler, task: TaskId, delay_ns: u64) {
+        sched.schedule_in(delay_ns, Event::new(task, EV_RESUME, 0));
+    }
+}

@@ -1,0 +1,438 @@
+//! The lock table: every lock instance of every class with its owners and waiters, the
+//! lock-order edges (lockdep) and the lock_stat figures its acquisitions feed; and the
+//! kernel's lock operations, which move tasks between running, holding and waiting.
+
+use super::deadlock::Blockers;
+use super::task::{Held, Task, TaskState, Wait, WaitKind};
+use super::{Costs, EV_RCU_SYNC_DONE, Invariant, Kernel, LockClassDef, Track};
+use crate::engine::Scheduler;
+use crate::event::Event;
+use crate::lockdep::{EdgeSeen, LockOrder, OrderNode};
+use crate::locks::{Handoff, LockKind, Mode, Mutex, PercpuRwsem, Srcu, TaskId, WriteStart};
+use crate::lockstat::LockStat;
+use crate::script::{ClassId, CpuRef, Layout, LockRef, PmuRef, Position};
+
+/// `last_cpu` of a lock no CPU has taken yet.
+const NO_CPU: u32 = u32::MAX;
+
+/// One lock instance: the primitive's own state (owner, readers, waiters).
+enum LockState {
+    Mutex(Mutex),
+    Spinlock(Mutex),
+    PercpuRwsem(Box<PercpuRwsem>),
+    Srcu(Box<Srcu>),
+}
+
+/// What a first try at a lock did.
+pub(super) enum Attempt {
+    /// Taken; the task goes on after `cost_ns`.
+    Taken { cost_ns: u64 },
+    /// The task waits in the lock's queue.
+    Blocked,
+    /// A percpu_rwsem writer waits out rcu_sync's grace period first.
+    GracePeriod,
+}
+
+/// Whom an unlock hands on to, as the primitive reports it.
+pub(super) enum Released {
+    Nobody,
+    /// A mutex's next owner.
+    Owner(TaskId),
+    /// percpu_rwsem waiters that now hold the lock.
+    Handoffs(Vec<Handoff>),
+    /// `synchronize_srcu()` callers whose grace period the last reader ended.
+    SrcuSyncsDone(Vec<TaskId>),
+}
+
+/// Lock instances are numbered class by class: a class's instances are `class_base[class]..`,
+/// as many as its [`Layout`] asks for.
+pub(super) struct LockTable {
+    classes: Vec<LockClassDef>,
+    class_base: Vec<u32>,
+    instances: Vec<LockState>,
+    instance_class: Vec<ClassId>,
+    /// The CPU that last took each instance (for lock_stat's bounces).
+    last_cpu: Vec<u32>,
+    /// Per class.
+    stats: Vec<LockStat>,
+    order: LockOrder,
+    /// This run's index in its sweep, recorded with each lock-order edge.
+    run_index: u64,
+    /// One `ctx->mutex` per CPU for all PMUs (v6.2) instead of one per CPU and PMU.
+    ctx_per_cpu: bool,
+    /// PMU slots, fixed at boot.
+    npmus: u32,
+}
+
+impl LockTable {
+    pub(super) fn new(
+        classes: Vec<LockClassDef>,
+        cpus: u32,
+        npmus: u32,
+        ntasks: u32,
+        ctx_per_cpu: bool,
+        run_index: u64,
+    ) -> LockTable {
+        let mut class_base = Vec::with_capacity(classes.len());
+        let mut instances = Vec::new();
+        let mut instance_class = Vec::new();
+        for (id, class) in classes.iter().enumerate() {
+            class_base.push(instances.len() as u32);
+            let count = match class.layout {
+                Layout::Global => 1,
+                Layout::PerCpu => cpus,
+                Layout::Ctx if ctx_per_cpu => cpus,
+                Layout::Ctx => cpus * npmus,
+                Layout::PerPmu => npmus,
+                Layout::PerTask => ntasks,
+            };
+            for _ in 0..count {
+                instances.push(match class.kind {
+                    LockKind::Mutex => LockState::Mutex(Mutex::default()),
+                    LockKind::Spinlock => LockState::Spinlock(Mutex::default()),
+                    LockKind::PercpuRwsem => LockState::PercpuRwsem(Box::default()),
+                    LockKind::Srcu => LockState::Srcu(Box::default()),
+                });
+                instance_class.push(id as ClassId);
+            }
+        }
+        LockTable {
+            stats: classes.iter().map(|_| LockStat::default()).collect(),
+            classes,
+            class_base,
+            last_cpu: vec![NO_CPU; instances.len()],
+            instances,
+            instance_class,
+            order: LockOrder::default(),
+            run_index,
+            ctx_per_cpu,
+            npmus,
+        }
+    }
+
+    pub(super) fn classes(&self) -> &[LockClassDef] {
+        &self.classes
+    }
+
+    pub(super) fn stats(&self) -> &[LockStat] {
+        &self.stats
+    }
+
+    pub(super) fn order(&self) -> &LockOrder {
+        &self.order
+    }
+
+    #[inline]
+    pub(super) fn class_id(&self, lock: u32) -> ClassId {
+        self.instance_class[lock as usize]
+    }
+
+    pub(super) fn class_of(&self, lock: u32) -> &LockClassDef {
+        &self.classes[self.class_id(lock) as usize]
+    }
+
+    /// `class` or `class[cpu]` for per-CPU instances (`tasks` names per-task ones).
+    pub(super) fn name(&self, lock: u32, tasks: &[Task]) -> String {
+        let class = self.class_id(lock);
+        let def = &self.classes[class as usize];
+        let index = lock - self.class_base[class as usize];
+        let npmus = self.npmus;
+        match def.layout {
+            Layout::Global => def.name.clone(),
+            Layout::Ctx if !self.ctx_per_cpu => format!("{}[cpu {}, pmu {}]", def.name, index / npmus, index % npmus),
+            Layout::PerCpu | Layout::Ctx => format!("{}[cpu {index}]", def.name),
+            Layout::PerPmu => format!("{}[pmu {index}]", def.name),
+            Layout::PerTask => format!("{}[{}]", def.name, tasks[index as usize].name),
+        }
+    }
+
+    /// The instance `lock` names for `task`; `cpu` and `pmu` resolve the script's references
+    /// (a context lock's PMU only when contexts are per CPU and PMU).
+    #[inline]
+    pub(super) fn instance(
+        &self,
+        task: TaskId,
+        lock: LockRef,
+        cpu: impl Fn(CpuRef) -> u32,
+        pmu: impl Fn(PmuRef) -> u16,
+    ) -> u32 {
+        let base = |class: ClassId| self.class_base[class as usize];
+        match lock {
+            LockRef::Global(class) => base(class),
+            LockRef::PerCpu(class, c) => base(class) + cpu(c),
+            LockRef::Ctx(class, c, p) => {
+                let c = cpu(c);
+                if self.ctx_per_cpu { base(class) + c } else { base(class) + c * self.npmus + pmu(p) as u32 }
+            }
+            LockRef::PerPmu(class, p) => base(class) + pmu(p) as u32,
+            LockRef::PerTask(class) => base(class) + task,
+        }
+    }
+
+    /// Records lock-order edges as lockdep's `check_prevs_add()` does: from the most recently
+    /// taken lock still held to the one being taken; plus a same-class edge when the class is
+    /// already held unannotated (lockdep's "possible recursive locking").
+    pub(super) fn record_order(&mut self, task: &Task, lock: u32, mode: Mode, subclass: u8, at: Position, now_ns: u64) {
+        let held = &task.held;
+        let class = self.class_id(lock);
+        let acquiring = OrderNode { class, subclass, mode };
+        let instance_class = &self.instance_class;
+        let node = |h: &Held| OrderNode { class: instance_class[h.lock as usize], subclass: h.subclass, mode: h.mode };
+        let top = held.last();
+        let same_class = held.iter().rev().find(|h| node(h).class == class && h.subclass == subclass);
+        for held in top.into_iter().chain(same_class.filter(|h| top.is_some_and(|t| !std::ptr::eq(*h, t)))) {
+            self.order.record(node(held), acquiring, || EdgeSeen {
+                run: self.run_index,
+                time_ns: now_ns,
+                task: task.name.clone(),
+                held_at: held.at,
+                acquired_at: at,
+                count: 1,
+            });
+        }
+    }
+
+    /// Tries to take `lock` as the primitive's fast path would (`mutex_lock()`,
+    /// `percpu_down_read()`, `percpu_down_write()`, `srcu_read_lock()`).
+    pub(super) fn try_lock(&mut self, task: TaskId, lock: u32, mode: Mode, now_ns: u64, costs: &Costs) -> Attempt {
+        let taken = |taken: bool, cost_ns: u64| if taken { Attempt::Taken { cost_ns } } else { Attempt::Blocked };
+        match &mut self.instances[lock as usize] {
+            LockState::Mutex(m) => {
+                assert_eq!(mode, Mode::Write, "mutexes are taken exclusively");
+                taken(m.lock(task), costs.mutex_fast_ns)
+            }
+            LockState::Spinlock(m) => {
+                assert_eq!(mode, Mode::Write, "spinlocks are taken exclusively");
+                taken(m.lock(task), costs.spinlock_ns)
+            }
+            LockState::PercpuRwsem(sem) => match mode {
+                Mode::Read => {
+                    let slow = sem.readers_slow_path(now_ns, costs.rcu_grace_period_ns);
+                    let cost = if slow { costs.rwsem_read_slow_ns } else { costs.rwsem_read_fast_ns };
+                    taken(sem.down_read(task), cost)
+                }
+                Mode::Write => match sem.down_write(task, now_ns, costs.rcu_grace_period_ns) {
+                    WriteStart::Acquired => Attempt::Taken { cost_ns: costs.rwsem_read_slow_ns },
+                    WriteStart::Blocked => Attempt::Blocked,
+                    WriteStart::GracePeriod => Attempt::GracePeriod,
+                },
+            },
+            LockState::Srcu(srcu) => {
+                assert_eq!(mode, Mode::Read, "SRCU is only read-locked; writers call synchronize");
+                srcu.read_lock(task);
+                Attempt::Taken { cost_ns: costs.srcu_read_ns }
+            }
+        }
+    }
+
+    /// Books an acquisition by `cpu` in lock_stat (a bounce if another CPU took it last).
+    pub(super) fn record_acquisition(&mut self, lock: u32, cpu: u32) {
+        let last_cpu = std::mem::replace(&mut self.last_cpu[lock as usize], cpu);
+        let class = self.class_id(lock) as usize;
+        self.stats[class].record_acquisition(last_cpu != NO_CPU && last_cpu != cpu);
+    }
+
+    pub(super) fn record_wait(&mut self, lock: u32, wait_ns: u64) {
+        let class = self.class_id(lock) as usize;
+        self.stats[class].record_wait(wait_ns);
+    }
+
+    pub(super) fn record_hold(&mut self, lock: u32, hold_ns: u64) {
+        let class = self.class_id(lock) as usize;
+        self.stats[class].record_hold(hold_ns);
+    }
+
+    /// `task` lets go of `lock` it held in `mode`; whom that hands the lock (or a grace
+    /// period's end) to.
+    pub(super) fn unlock(&mut self, task: TaskId, lock: u32, mode: Mode, now_ns: u64) -> Released {
+        match &mut self.instances[lock as usize] {
+            LockState::Mutex(m) | LockState::Spinlock(m) => m.unlock(task).map_or(Released::Nobody, Released::Owner),
+            LockState::PercpuRwsem(sem) => match mode {
+                Mode::Read => sem.up_read(task).map_or(Released::Nobody, |handoff| Released::Owner(handoff.task)),
+                Mode::Write => Released::Handoffs(sem.up_write(task, now_ns)),
+            },
+            LockState::Srcu(srcu) => Released::SrcuSyncsDone(srcu.read_unlock(task)),
+        }
+    }
+
+    /// A percpu_rwsem writer's rcu_sync grace period is over.
+    pub(super) fn rcu_sync_over(&mut self, task: TaskId, lock: u32) -> WriteStart {
+        let LockState::PercpuRwsem(sem) = &mut self.instances[lock as usize] else {
+            panic!("rcu_sync event for a lock that is not a percpu_rwsem");
+        };
+        sem.grace_period_over(task)
+    }
+
+    /// `synchronize_srcu()` by `task` starts.
+    pub(super) fn srcu_synchronize(&mut self, task: TaskId, lock: u32) {
+        let LockState::Srcu(srcu) = &mut self.instances[lock as usize] else {
+            panic!("synchronize_srcu on a lock that is not SRCU");
+        };
+        srcu.synchronize(task);
+    }
+
+    /// `task`'s SRCU grace period is over; the callers whose wait ended.
+    pub(super) fn srcu_grace_period_over(&mut self, task: TaskId, lock: u32) -> Vec<TaskId> {
+        let LockState::Srcu(srcu) = &mut self.instances[lock as usize] else {
+            panic!("srcu event for a lock that is not SRCU");
+        };
+        srcu.grace_period_over(task)
+    }
+
+    /// The tasks `task`, waiting for `lock`, waits on.
+    pub(super) fn blockers(&self, task: TaskId, lock: u32) -> Blockers {
+        match &self.instances[lock as usize] {
+            LockState::Mutex(m) | LockState::Spinlock(m) => Blockers::Owner(m.owner()),
+            LockState::PercpuRwsem(sem) => Blockers::List(sem.blockers(task)),
+            LockState::Srcu(srcu) => Blockers::List(srcu.blockers(task)),
+        }
+    }
+}
+
+impl Kernel {
+    /// `class` or `class[cpu]` for per-CPU instances.
+    pub(super) fn lock_name(&self, lock: u32) -> String {
+        self.locks.name(lock, &self.tasks)
+    }
+
+    /// Records the lock-order edges of `task` taking `lock` over what it holds.
+    pub(super) fn record_order(
+        &mut self,
+        task: TaskId,
+        lock: u32,
+        mode: Mode,
+        subclass: u8,
+        at: Position,
+        now_ns: u64,
+    ) {
+        self.locks.record_order(&self.tasks[task as usize], lock, mode, subclass, at, now_ns);
+    }
+
+    /// Tries to take `lock`. `Some(cost)` if taken (continue after `cost`), `None` if the task
+    /// now waits (blocked, or in a writer's grace period).
+    pub(super) fn acquire(
+        &mut self,
+        task: TaskId,
+        lock: u32,
+        mode: Mode,
+        subclass: u8,
+        at: Position,
+        sched: &mut Scheduler,
+    ) -> Option<u64> {
+        let now_ns = sched.now_ns();
+        self.record_order(task, lock, mode, subclass, at, now_ns);
+        let wait_kind = match self.locks.try_lock(task, lock, mode, now_ns, &self.costs) {
+            Attempt::Taken { cost_ns } => {
+                self.grant(task, lock, mode, subclass, at, now_ns);
+                return Some(cost_ns);
+            }
+            Attempt::Blocked => WaitKind::Lock,
+            Attempt::GracePeriod => {
+                sched.schedule_in(self.costs.rcu_grace_period_ns, Event::new(task, EV_RCU_SYNC_DONE, lock as u64));
+                WaitKind::RcuSync
+            }
+        };
+        let t = &mut self.tasks[task as usize];
+        t.wait = Some(Wait { lock, mode, subclass, since_ns: now_ns, at, kind: wait_kind });
+        if wait_kind == WaitKind::Lock {
+            t.state = TaskState::Blocked;
+            self.check_deadlock(task, sched);
+        }
+        None
+    }
+
+    /// Books an acquisition: the task owns `lock` from `now_ns`.
+    fn grant(&mut self, task: TaskId, lock: u32, mode: Mode, subclass: u8, at: Position, now_ns: u64) {
+        let t = &mut self.tasks[task as usize];
+        t.held.push(Held { lock, mode, subclass, acquired_ns: now_ns, at });
+        self.locks.record_acquisition(lock, t.cpu);
+    }
+
+    /// A waiter was handed `lock` (or its grace period ended): it owns it now and runs after
+    /// the wake-up latency.
+    pub(super) fn wake_with_lock(&mut self, task: TaskId, sched: &mut Scheduler) {
+        let now_ns = sched.now_ns();
+        let wait = self.tasks[task as usize].wait.take().expect("woken task was waiting");
+        self.grant(task, wait.lock, wait.mode, wait.subclass, wait.at, now_ns);
+        self.locks.record_wait(wait.lock, now_ns - wait.since_ns);
+        if self.trace.is_on() {
+            let name = format!("wait {} ({})", self.lock_name(wait.lock), wait.mode.letter());
+            self.trace.span(Track::Task(task), "wait", wait.since_ns, now_ns, || name);
+        }
+        let t = &mut self.tasks[task as usize];
+        assert_ne!(t.state, TaskState::Frozen, "detector bug: a task reported deadlocked was handed a lock");
+        t.state = TaskState::Running;
+        let latency_ns = match self.locks.class_of(wait.lock).kind {
+            LockKind::Spinlock => self.costs.spinlock_ns,
+            _ => self.costs.wakeup_ns,
+        };
+        self.resume_in(sched, task, latency_ns);
+    }
+
+    /// `task` unlocks `lock`, handing it to its next owners (invariant 6 if it did not hold it).
+    pub(super) fn release(&mut self, task: TaskId, lock: u32, at: Position, sched: &mut Scheduler) {
+        let now_ns = sched.now_ns();
+        let t = &mut self.tasks[task as usize];
+        let Some(index) = t.held.iter().rposition(|h| h.lock == lock) else {
+            let what = format!("unlock of {} which the task does not hold", self.lock_name(lock));
+            let cpu = self.tasks[task as usize].cpu;
+            self.violation(Invariant::LocksBalanced, task, cpu, at, what, now_ns);
+            return;
+        };
+        let held = t.held.remove(index);
+        self.locks.record_hold(lock, now_ns - held.acquired_ns);
+        if self.trace.is_on() {
+            let name = format!("{} ({})", self.lock_name(lock), held.mode.letter());
+            self.trace.span(Track::Task(task), "hold", held.acquired_ns, now_ns, || name);
+        }
+        match self.locks.unlock(task, lock, held.mode, now_ns) {
+            Released::Nobody => {}
+            Released::Owner(next) => self.wake_with_lock(next, sched),
+            Released::Handoffs(handoffs) => {
+                for handoff in handoffs {
+                    self.wake_with_lock(handoff.task, sched);
+                }
+            }
+            Released::SrcuSyncsDone(done) => {
+                for task in done {
+                    self.finish_srcu_sync(task, sched);
+                }
+            }
+        }
+    }
+
+    /// `task`'s `synchronize_srcu()` returns (after the wake-up latency if it had blocked).
+    pub(super) fn finish_srcu_sync(&mut self, task: TaskId, sched: &mut Scheduler) {
+        let t = &mut self.tasks[task as usize];
+        let wait = t.wait.take().expect("synchronize_srcu in progress");
+        debug_assert_eq!(wait.kind, WaitKind::SrcuSync);
+        let was_blocked = t.state == TaskState::Blocked;
+        t.state = TaskState::Running;
+        let latency_ns = if was_blocked { self.costs.wakeup_ns } else { 0 };
+        self.resume_in(sched, task, latency_ns);
+    }
+
+    /// A writer's rcu_sync grace period ended: it holds the lock now, or waits for readers.
+    pub(super) fn rcu_sync_done(&mut self, task: TaskId, lock: u32, sched: &mut Scheduler) {
+        match self.locks.rcu_sync_over(task, lock) {
+            WriteStart::Acquired => self.wake_with_lock(task, sched),
+            WriteStart::Blocked => {
+                self.tasks[task as usize].state = TaskState::Blocked;
+                self.tasks[task as usize].wait.as_mut().expect("writer waits").kind = WaitKind::Lock;
+                self.check_deadlock(task, sched);
+            }
+            WriteStart::GracePeriod => unreachable!("grace period ends once"),
+        }
+    }
+
+    /// `task`'s SRCU grace period ended: its `synchronize_srcu()` returns, or waits for readers.
+    pub(super) fn srcu_grace_period_done(&mut self, task: TaskId, lock: u32, sched: &mut Scheduler) {
+        let done = self.locks.srcu_grace_period_over(task, lock);
+        if done.contains(&task) {
+            self.finish_srcu_sync(task, sched);
+        } else {
+            self.tasks[task as usize].state = TaskState::Blocked;
+            self.check_deadlock(task, sched);
+        }
+    }
+}
