@@ -1,6 +1,6 @@
-//! Time costs of the kernel primitives (DESIGN §3); every one may be set, 0 included.
+//! Time costs of the kernel primitives (docs/model.md §3); every one may be set, 0 included.
 
-/// Costs in nanoseconds. Defaults are DESIGN §3's public orders of magnitude.
+/// Costs in nanoseconds. Defaults are public orders of magnitude, not measurements (docs/model.md §3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Costs {
     pub mutex_fast_ns: u64,

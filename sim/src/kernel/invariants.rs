@@ -1,4 +1,4 @@
-//! The invariants the model checks while it runs (DESIGN §6), the violations a run records,
+//! The invariants the model checks while it runs (docs/model.md §6.1), the violations a run records,
 //! and the checks made at a script's bookkeeping marks.
 
 use std::fmt;
@@ -31,7 +31,7 @@ pub enum Invariant {
 }
 
 impl Invariant {
-    /// The invariant's number in DESIGN §6, as reports print it.
+    /// The invariant's number in docs/model.md §6.1, as reports print it.
     pub fn number(self) -> u8 {
         match self {
             Invariant::EventsOnlyBetweenPerfInitAndExit => 1,
@@ -50,7 +50,7 @@ impl fmt::Display for Invariant {
     }
 }
 
-/// An invariant the model broke (DESIGN §6); recorded, never silently ignored.
+/// An invariant the model broke (docs/model.md §6.1); recorded, never silently ignored.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Violation {
     pub invariant: Invariant,

@@ -58,8 +58,8 @@ impl Kernel {
         }
     }
 
-    /// An IPI handler's effect on the target CPU when it runs, with the invariant checks of
-    /// DESIGN §6 (1, 3 and 4).
+    /// An IPI handler's effect on the target CPU when it runs, with the checks of invariants
+    /// 1, 3 and 4 (docs/model.md §6.1).
     pub(super) fn run_ipi_handler(
         &mut self,
         task: TaskId,

@@ -1,6 +1,6 @@
 //! perf's state in the kernel model: PMUs (core and uncore), each CPU's `perf_cpu_context` per
-//! PMU (`online` flag and installed events), `perf_online_mask`, the usable mask of the
-//! percpu-state scheme, and which CPU reads each uncore PMU in each package.
+//! PMU (`online` flag and installed events), `perf_online_mask`, a per-CPU usable mask (like
+//! RCU's `->qsmaskinitnext`), and which CPU reads each uncore PMU in each package.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -37,14 +37,14 @@ pub struct PmuDef {
     pub at_boot: bool,
 }
 
-/// Which state a scheme reads to decide whether perf may use a CPU (DESIGN §4).
+/// Which state decides whether perf may use a CPU (docs/model.md §4.5).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum OnlineView {
-    /// legacy: the hotplug online mask.
+    /// The hotplug online mask, `cpu_online()`.
     CpuOnline,
-    /// pmus-lock: `cpuctx->online`.
+    /// `cpuctx->online` of the CPU's context (v4.13 `perf_event_open`).
     CtxOnline,
-    /// percpu-state: the per-CPU usable mask.
+    /// The per-CPU usable mask.
     Usable,
 }
 

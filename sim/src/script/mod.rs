@@ -1,6 +1,6 @@
 //! Lock scripts: the vocabulary operations are written in, and their compiled form.
 //!
-//! A script is a tree of [`Step`]s, as DESIGN §4 writes them. [`Program::compile`] flattens it
+//! A script is a tree of [`Step`]s (the vocabulary of docs/model.md §4.1). [`Program::compile`] flattens it
 //! into numbered instructions so that a script position is one number, printed as
 //! `name+step` in the style of lockdep's `function+offset`.
 
@@ -184,7 +184,7 @@ pub enum Flag {
     CtxOnline(CpuRef, PmuRef),
     /// `perf_online_mask`.
     PerfOnline(CpuRef),
-    /// The per-CPU usable mask of the percpu-state scheme (like `->qsmaskinitnext`).
+    /// A per-CPU usable mask (like RCU's `->qsmaskinitnext`).
     Usable(CpuRef),
 }
 
@@ -214,15 +214,15 @@ pub enum PmuFilter {
 /// How `perf_pmu_register` sets each CPU's `cpuctx->online` for a new PMU.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum InitFrom {
-    /// From the hotplug online mask (legacy: safe only under `cpu_hotplug_lock`).
+    /// From the hotplug online mask (safe only under `cpu_hotplug_lock`).
     CpuOnline,
-    /// From `perf_online_mask` (pmus-lock).
+    /// From `perf_online_mask` (v4.13 `perf_pmu_register()`).
     PerfOnline,
-    /// Every possible CPU (percpu-state: the usable mask gates use instead).
+    /// Every possible CPU (for a scheme whose usable mask gates use instead).
     AllPossible,
 }
 
-/// Bookkeeping points where invariants are checked (DESIGN §6).
+/// Bookkeeping points where invariants are checked (docs/model.md §6.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Mark {
     /// perf's exit(c) has finished: no event may be programmed on `c` from now on.
