@@ -4,10 +4,9 @@ use std::path::PathBuf;
 
 use analysis::lock_stat::{LockRow, render_table, write_locks_csv};
 use analysis::output_dir::StagedDir;
-use analysis::sim::kernel::Costs;
 use analysis::sim::locks::LockKind;
 use analysis::sim::time::{Nanos, format_ns};
-use analysis::workloads::lockbench::{self, Dist, LockBenchConfig, MAX_BENCH_TASKS};
+use analysis::workloads::lockbench::{self, Dist, LockBenchRequest, MAX_BENCH_TASKS};
 use anyhow::Result;
 use clap::{Args, ValueEnum};
 
@@ -103,83 +102,29 @@ fn dist(d: DistArg) -> Dist {
     }
 }
 
-fn resolve(args: &LockBenchArgs) -> LockBenchConfig {
-    let mut c = match args.preset {
-        Some(Preset::RecursiveRead) => LockBenchConfig::recursive_read(),
-        None => LockBenchConfig {
-            kind: LockKind::Mutex,
-            tasks: 4,
-            think_ns: 10_000,
-            think: Dist::Exp,
-            hold_ns: 5_000,
-            hold: Dist::Exp,
-            write_fraction: 1.0,
-            nested_read: false,
-            duration_ns: 1_000_000_000,
-            seed: 1,
-            costs: Costs::default(),
-            stop_on_deadlock: true,
-        },
-    };
-    if let Some(k) = args.kind {
-        c.kind = kind(k);
-        c.write_fraction = match c.kind {
-            LockKind::Mutex | LockKind::Spinlock => 1.0,
-            _ if args.preset.is_some() => c.write_fraction,
-            _ => 0.1,
-        };
+impl LockBenchArgs {
+    /// The request these arguments make.
+    fn request(&self) -> LockBenchRequest {
+        LockBenchRequest {
+            recursive_read: matches!(self.preset, Some(Preset::RecursiveRead)),
+            kind: self.kind.map(kind),
+            tasks: self.tasks,
+            think_ns: self.think.map(|Nanos(ns)| ns),
+            think: self.think_dist.map(dist),
+            hold_ns: self.hold.map(|Nanos(ns)| ns),
+            hold: self.hold_dist.map(dist),
+            write_fraction: self.write_fraction,
+            nested_read: self.nested_read,
+            duration_ns: self.duration.map(|Nanos(ns)| ns),
+            seed: self.seed,
+            zero_costs: self.zero_costs,
+            freeze_on_deadlock: self.freeze_on_deadlock,
+        }
     }
-    c.tasks = args.tasks.unwrap_or(c.tasks);
-    c.think_ns = args.think.map_or(c.think_ns, |Nanos(ns)| ns);
-    c.think = args.think_dist.map(dist).unwrap_or(c.think);
-    c.hold_ns = args.hold.map_or(c.hold_ns, |Nanos(ns)| ns);
-    c.hold = args.hold_dist.map(dist).unwrap_or(c.hold);
-    c.write_fraction = args.write_fraction.unwrap_or(c.write_fraction);
-    c.nested_read |= args.nested_read;
-    c.duration_ns = args.duration.map_or(c.duration_ns, |Nanos(ns)| ns);
-    c.seed = args.seed.unwrap_or(c.seed);
-    if args.zero_costs {
-        c.costs = Costs::zero();
-    }
-    c.stop_on_deadlock &= !args.freeze_on_deadlock;
-    c
-}
-
-/// Every resolved parameter spelled out: running it reproduces this run exactly.
-fn replay_command(c: &LockBenchConfig) -> String {
-    let kind = match c.kind {
-        LockKind::Mutex => "mutex",
-        LockKind::Spinlock => "spinlock",
-        LockKind::PercpuRwsem => "percpu-rwsem",
-        LockKind::Srcu => "srcu",
-    };
-    let mut cmd = format!(
-        "cpuhpsim lockbench --kind {kind} --tasks {} --think {}ns --think-dist {} --hold {}ns --hold-dist {} \
-         --write-fraction {} --duration {}ns --seed {}",
-        c.tasks,
-        c.think_ns,
-        c.think.as_str(),
-        c.hold_ns,
-        c.hold.as_str(),
-        c.write_fraction,
-        c.duration_ns,
-        c.seed
-    );
-    if c.nested_read {
-        cmd.push_str(" --nested-read");
-    }
-    if c.costs == Costs::zero() {
-        cmd.push_str(" --zero-costs");
-    }
-    if !c.stop_on_deadlock {
-        cmd.push_str(" --freeze-on-deadlock");
-    }
-    cmd
 }
 
 pub fn run(args: &LockBenchArgs) -> Result<()> {
-    let config = resolve(args);
-    config.validate().map_err(|e| BadInput(e.to_string()))?;
+    let config = args.request().resolve().map_err(|e| BadInput(e.to_string()))?;
     let staged = StagedDir::create(&args.out, args.force).map_err(crate::output_error)?;
     let result = lockbench::run(&config).map_err(|e| BadInput(e.to_string()))?;
     let rows = [LockRow { scheme: "lockbench", cpus: config.tasks, class: &result.class, stat: &result.stat }];
@@ -216,7 +161,7 @@ pub fn run(args: &LockBenchArgs) -> Result<()> {
         print!("{}", first.report());
     }
     println!("lock-order cycles: {}", result.order_cycles.len());
-    let replay = replay_command(&config);
+    let replay = config.replay();
     staged.write("deadlocks.txt", deadlocks_txt).map_err(|e| BadInput(e.to_string()))?;
     staged.write("lock_order.txt", order_txt).map_err(|e| BadInput(e.to_string()))?;
     staged.write("replay.txt", format!("{replay}\n")).map_err(|e| BadInput(e.to_string()))?;

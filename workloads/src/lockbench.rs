@@ -56,6 +56,52 @@ pub struct LockBenchConfig {
 }
 
 impl LockBenchConfig {
+    /// The plain bench: 4 tasks on a mutex, 10 µs think and 5 µs hold, both exponential, 1 s.
+    pub fn mutex() -> Self {
+        LockBenchConfig {
+            kind: LockKind::Mutex,
+            tasks: 4,
+            think_ns: 10_000,
+            think: Dist::Exp,
+            hold_ns: 5_000,
+            hold: Dist::Exp,
+            write_fraction: 1.0,
+            nested_read: false,
+            duration_ns: 1_000_000_000,
+            seed: 1,
+            costs: Costs::default(),
+            stop_on_deadlock: true,
+        }
+    }
+
+    /// The `cpuhpsim lockbench` command that reproduces this bench exactly, every parameter
+    /// spelled out.
+    pub fn replay(&self) -> String {
+        let mut cmd = format!(
+            "cpuhpsim lockbench --kind {} --tasks {} --think {}ns --think-dist {} --hold {}ns --hold-dist {} \
+             --write-fraction {} --duration {}ns --seed {}",
+            self.kind.as_str().replace('_', "-"),
+            self.tasks,
+            self.think_ns,
+            self.think.as_str(),
+            self.hold_ns,
+            self.hold.as_str(),
+            self.write_fraction,
+            self.duration_ns,
+            self.seed
+        );
+        if self.nested_read {
+            cmd.push_str(" --nested-read");
+        }
+        if self.costs == Costs::zero() {
+            cmd.push_str(" --zero-costs");
+        }
+        if !self.stop_on_deadlock {
+            cmd.push_str(" --freeze-on-deadlock");
+        }
+        cmd
+    }
+
     /// The `recursive-read` preset: readers of `cpu_hotplug_lock` that nest a second read,
     /// and a quarter of writers; it deadlocks once a writer's grace period ends mid-hold.
     pub fn recursive_read() -> Self {
@@ -73,6 +119,56 @@ impl LockBenchConfig {
             costs: Costs::default(),
             stop_on_deadlock: true,
         }
+    }
+}
+
+/// A lock bench as the user asked for it: a preset, then each option given, before resolving.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LockBenchRequest {
+    /// Start from the `recursive-read` preset instead of the plain mutex bench.
+    pub recursive_read: bool,
+    pub kind: Option<LockKind>,
+    pub tasks: Option<u32>,
+    pub think_ns: Option<u64>,
+    pub think: Option<Dist>,
+    pub hold_ns: Option<u64>,
+    pub hold: Option<Dist>,
+    pub write_fraction: Option<f64>,
+    pub nested_read: bool,
+    pub duration_ns: Option<u64>,
+    pub seed: Option<u64>,
+    pub zero_costs: bool,
+    pub freeze_on_deadlock: bool,
+}
+
+impl LockBenchRequest {
+    /// The bench the request describes, validated. A `kind` without a `write_fraction` takes
+    /// that kind's default fraction (1 for exclusive locks, 0.1 otherwise, the preset's for it).
+    pub fn resolve(&self) -> Result<LockBenchConfig, LockBenchError> {
+        let mut c = if self.recursive_read { LockBenchConfig::recursive_read() } else { LockBenchConfig::mutex() };
+        if let Some(kind) = self.kind {
+            c.kind = kind;
+            c.write_fraction = match kind {
+                LockKind::Mutex | LockKind::Spinlock => 1.0,
+                _ if self.recursive_read => c.write_fraction,
+                _ => 0.1,
+            };
+        }
+        c.tasks = self.tasks.unwrap_or(c.tasks);
+        c.think_ns = self.think_ns.unwrap_or(c.think_ns);
+        c.think = self.think.unwrap_or(c.think);
+        c.hold_ns = self.hold_ns.unwrap_or(c.hold_ns);
+        c.hold = self.hold.unwrap_or(c.hold);
+        c.write_fraction = self.write_fraction.unwrap_or(c.write_fraction);
+        c.nested_read |= self.nested_read;
+        c.duration_ns = self.duration_ns.unwrap_or(c.duration_ns);
+        c.seed = self.seed.unwrap_or(c.seed);
+        if self.zero_costs {
+            c.costs = Costs::zero();
+        }
+        c.stop_on_deadlock &= !self.freeze_on_deadlock;
+        c.validate()?;
+        Ok(c)
     }
 }
 
