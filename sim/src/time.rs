@@ -99,7 +99,8 @@ impl fmt::Display for Nanos {
     /// The largest unit that shows the value exactly: `5ms`, `1500us`, `7ns`, `0ns`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let ns = self.0;
-        let (unit, scale) = PRINT_UNITS.iter().find(|(_, scale)| ns != 0 && ns % scale == 0).unwrap_or(&("ns", 1));
+        let (unit, scale) =
+            PRINT_UNITS.iter().find(|(_, scale)| ns != 0 && ns.is_multiple_of(*scale)).unwrap_or(&("ns", 1));
         write!(f, "{}{unit}", ns / scale)
     }
 }

@@ -614,10 +614,10 @@ impl Parser<'_, '_> {
 
     fn cpu(&mut self, hint: &str) -> Result<CpuRef, ParseError> {
         let t = self.bump();
-        if t.kind == Kind::Word {
-            if let Some(cpu) = lookup(&CPU_WORDS, &t.text) {
-                return Ok(cpu);
-            }
+        if t.kind == Kind::Word
+            && let Some(cpu) = lookup(&CPU_WORDS, &t.text)
+        {
+            return Ok(cpu);
         }
         whole_u32(&t, "CPU number").map_or_else(|| Err(expected(&t, CPU_WHAT, hint)), |n| n.map(CpuRef::Fixed))
     }
