@@ -203,7 +203,7 @@ fn bench_phold(args: &PholdArgs) -> Result<()> {
         Some(out) => Some(StagedDir::create(out, args.force).map_err(crate::output_error)?),
         None => None,
     };
-    println!(
+    outln!(
         "PHOLD lps={} pop={} events={} seed={} mean_delay_ns={} runs={}",
         config.lps,
         config.pop,
@@ -212,7 +212,7 @@ fn bench_phold(args: &PholdArgs) -> Result<()> {
         phold::PHOLD_MEAN_DELAY_NS,
         args.runs
     );
-    println!("{:>4} {:>18} {:>18} {:>7}", "run", "engine_events_s", "baseline_events_s", "ratio");
+    outln!("{:>4} {:>18} {:>18} {:>7}", "run", "engine_events_s", "baseline_events_s", "ratio");
     let (mut engine_rates, mut baseline_rates) = (Vec::new(), Vec::new());
     for run in 1..=args.runs {
         let (engine, engine_s) = timed(|| phold::run_engine::<RadixHeap>(&config))?;
@@ -220,12 +220,12 @@ fn bench_phold(args: &PholdArgs) -> Result<()> {
         ensure!(engine == baseline, "internal error: engine and baseline diverged ({engine:?} vs {baseline:?})");
         let engine_rate = engine.events as f64 / engine_s;
         let baseline_rate = baseline.events as f64 / baseline_s;
-        println!("{run:>4} {engine_rate:>18.0} {baseline_rate:>18.0} {:>7.3}", engine_rate / baseline_rate);
+        outln!("{run:>4} {engine_rate:>18.0} {baseline_rate:>18.0} {:>7.3}", engine_rate / baseline_rate);
         engine_rates.push(engine_rate);
         baseline_rates.push(baseline_rate);
     }
     let (engine, baseline) = (median(engine_rates), median(baseline_rates));
-    println!(
+    outln!(
         "median: engine {:.2} M events/s, baseline {:.2} M events/s, engine/baseline {:.3}",
         engine / 1e6,
         baseline / 1e6,
@@ -236,7 +236,7 @@ fn bench_phold(args: &PholdArgs) -> Result<()> {
         let line = PholdLine { commit: git_commit(), threads, load, config, runs: args.runs, engine, baseline };
         let io = |e: analysis::OutputError| BadInput(e.to_string());
         staged.write("phold.csv", csv_text(&PHOLD_COLUMNS, &[line])).map_err(io)?;
-        println!("wrote {}", staged.commit().map_err(io)?.display());
+        outln!("wrote {}", staged.commit().map_err(io)?.display());
     }
     Ok(())
 }
@@ -401,7 +401,7 @@ fn print_one(workload: Workload, args: &ModelArgs) -> Result<()> {
         "rss_before_bytes": sample.rss_before_bytes,
         "rss_peak_bytes": sample.rss_peak_bytes,
     });
-    println!("{line}");
+    outln!("{line}");
     Ok(())
 }
 
@@ -496,7 +496,7 @@ impl Row {
 /// Runs `workload` `runs` times in children; every run must simulate the same thing.
 fn measure(label: &str, workload: Workload, cpus: u32, duration_ns: u64, runs: u32) -> Result<Row> {
     let (_, load_1m) = host_load();
-    eprintln!("bench: {label} at {cpus} CPUs, {runs} run(s)");
+    errln!("bench: {label} at {cpus} CPUs, {runs} run(s)");
     let mut samples = Vec::new();
     for _ in 0..runs {
         let s = child(workload, cpus, duration_ns)?;
@@ -683,11 +683,11 @@ fn bench_model(args: &ModelArgs) -> Result<()> {
     let staged = StagedDir::create(&args.out, args.force).map_err(crate::output_error)?;
     let commit = git_commit();
     let (threads, load) = host_load();
-    println!(
+    outln!(
         "model bench at commit {commit}: {} run(s) per row, each in its own process; {threads} host threads, load {load:.2}",
         args.runs
     );
-    println!(
+    outln!(
         "scaling rows: pmu-load preset, 1 sampling event per CPU at 100 Hz + uncore counting ({SCALING_CPUS_PER_PACKAGE} CPUs \
          per package), one hotplug driver, 32 openers, 1 ftrace toggler; {} simulated",
         Nanos(duration_ns)
@@ -702,7 +702,7 @@ fn bench_model(args: &ModelArgs) -> Result<()> {
             (Workload::Storm16, TARGET_CPUS, None),
             (Workload::Storm16, MAX_SCENARIO_CPUS, Some(Target { wall_s: 10.0, rss_bytes: Some(1 << 30) })),
         ] {
-            eprintln!("bench: finding the length of one {} cycle at {cpus} CPUs", workload.name());
+            errln!("bench: finding the length of one {} cycle at {cpus} CPUs", workload.name());
             let cycle_ns = storm_cycle_ns(workload, cpus)?;
             let mut row = measure("storm_cycle", workload, cpus, cycle_ns + 1, args.runs)?;
             let (ups, pmus) = (row.first().cpu_ups, row.first().pmus);
@@ -760,7 +760,7 @@ fn bench_model(args: &ModelArgs) -> Result<()> {
          timed part added to it.",
         u64::from(QUEUE_LPS) * u64::from(QUEUE_POP)
     );
-    print!("{summary}");
+    out!("{summary}");
     let io = |e: analysis::OutputError| BadInput(e.to_string());
     let lines: Vec<ModelLine> =
         rows.into_iter().map(|row| ModelLine { row, commit: commit.clone(), threads }).collect();
@@ -772,7 +772,7 @@ fn bench_model(args: &ModelArgs) -> Result<()> {
     let svg = analysis::plots::wall_time_vs_cpus(&title, &points)?;
     staged.write("wall_vs_cpus.svg", svg).map_err(io)?;
     let dir = staged.commit().map_err(io)?;
-    println!("wrote {}", dir.display());
+    outln!("wrote {}", dir.display());
     Ok(())
 }
 

@@ -51,19 +51,19 @@ pub fn bench_sweep(args: &SweepBenchArgs) -> Result<()> {
         executor.execute(&runs, &mut StateSink { state: &mut state, log: None }).map_err(runner_error)?;
         Ok((runs.len() as f64 / start.elapsed().as_secs_f64(), state.to_json()))
     };
-    println!("{command}: {} runs per sample; 1 thread vs {jobs}", runs.len());
-    println!("{:>6} {:>14} {:>14} {:>7}", "sample", "1_thread_runs_s", format!("{jobs}_threads_runs_s"), "ratio");
+    outln!("{command}: {} runs per sample; 1 thread vs {jobs}", runs.len());
+    outln!("{:>6} {:>14} {:>14} {:>7}", "sample", "1_thread_runs_s", format!("{jobs}_threads_runs_s"), "ratio");
     let (mut one, mut all) = (Vec::new(), Vec::new());
     for sample in 1..=args.samples {
         let (rate_one, state_one) = time(1)?;
         let (rate_all, state_all) = time(jobs)?;
         ensure!(state_one == state_all, "internal error: 1 and {jobs} threads gave different results");
-        println!("{sample:>6} {rate_one:>14.1} {rate_all:>14.1} {:>7.3}", rate_all / rate_one);
+        outln!("{sample:>6} {rate_one:>14.1} {rate_all:>14.1} {:>7.3}", rate_all / rate_one);
         one.push(rate_one);
         all.push(rate_all);
     }
     let ratios: Vec<f64> = one.iter().zip(&all).map(|(a, b)| b / a).collect();
-    println!(
+    outln!(
         "median: 1 thread {:.1} runs/s, {jobs} threads {:.1} runs/s, speedup {:.3} (median of per-sample ratios)",
         median(one),
         median(all),

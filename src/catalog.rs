@@ -34,9 +34,9 @@ pub struct PresetsArgs {
 pub fn schemes(args: &SchemesArgs) -> Result<()> {
     let Some(name) = &args.print else {
         for kind in SchemeKind::ALL {
-            println!("{:<18} {}", kind.name(), kind.summary());
+            outln!("{:<18} {}", kind.name(), kind.summary());
         }
-        println!("\n`cpuhpsim schemes --print NAME` shows a scheme's scripts.");
+        outln!("\n`cpuhpsim schemes --print NAME` shows a scheme's scripts.");
         return Ok(());
     };
     let request = RunRequest {
@@ -53,27 +53,30 @@ pub fn schemes(args: &SchemesArgs) -> Result<()> {
     let scenario = &plan.points[0].scenario;
     let scripts = scenario_scripts(scenario).map_err(|e| BadInput(e.to_string()))?;
     let s = &scenario.scheme;
-    println!("# {name}: {}", SchemeKind::parse(name).map_or("", |k| k.summary()));
-    println!(
+    outln!("# {name}: {}", SchemeKind::parse(name).map_or("", |k| k.summary()));
+    outln!(
         "# options: free_outside_ctx_mutex = {}, context_layout = {:?}, handoff = {:?}, pmu_dev_alloc = {}",
-        s.free_outside_ctx_mutex, s.context_layout, s.handoff, s.pmu_dev_alloc
+        s.free_outside_ctx_mutex,
+        s.context_layout,
+        s.handoff,
+        s.pmu_dev_alloc
     );
-    println!("# To define your own scheme, paste this into a scenario file and edit the scripts.");
-    println!("[scheme]\nname = \"my-{name}\"\nbase = \"{name}\"\n\n[scheme.scripts]");
+    outln!("# To define your own scheme, paste this into a scenario file and edit the scripts.");
+    outln!("[scheme]\nname = \"my-{name}\"\nbase = \"{name}\"\n\n[scheme.scripts]");
     for (op, steps) in &scripts {
-        println!("{op} = \"\"\"\n{}\"\"\"", script_text::print(steps));
+        outln!("{op} = \"\"\"\n{}\"\"\"", script_text::print(steps));
     }
     Ok(())
 }
 
 pub fn presets(args: &PresetsArgs) -> Result<()> {
     match &args.print {
-        Some(name) => print!("{}", preset_text(name).map_err(|e| BadInput(e.to_string()))?),
+        Some(name) => out!("{}", preset_text(name).map_err(|e| BadInput(e.to_string()))?),
         None => {
             for (name, text) in PRESETS {
-                println!("{name:<16} {}", description(text));
+                outln!("{name:<16} {}", description(text));
             }
-            println!("\n`cpuhpsim presets --print NAME` shows a preset's TOML; unset keys take their defaults.");
+            outln!("\n`cpuhpsim presets --print NAME` shows a preset's TOML; unset keys take their defaults.");
         }
     }
     Ok(())

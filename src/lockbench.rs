@@ -128,7 +128,7 @@ pub fn run(args: &LockBenchArgs) -> Result<()> {
     let staged = StagedDir::create(&args.out, args.force).map_err(crate::output_error)?;
     let result = lockbench::run(&config).map_err(|e| BadInput(e.to_string()))?;
     let rows = [LockRow { scheme: "lockbench", cpus: config.tasks, class: &result.class, stat: &result.stat }];
-    println!(
+    outln!(
         "lockbench: {} tasks on a {} for {}, stopped by {} at {} ({} writes, {} reads)",
         config.tasks,
         config.kind.as_str(),
@@ -138,7 +138,7 @@ pub fn run(args: &LockBenchArgs) -> Result<()> {
         result.writes,
         result.reads
     );
-    print!("{}", render_table(&rows));
+    out!("{}", render_table(&rows));
     let mut deadlocks_txt = String::new();
     for d in &result.deadlocks {
         deadlocks_txt.push_str(&d.report());
@@ -156,11 +156,11 @@ pub fn run(args: &LockBenchArgs) -> Result<()> {
     } else {
         result.order_cycles.concat()
     };
-    println!("deadlocks: {}", result.deadlocks.len());
+    outln!("deadlocks: {}", result.deadlocks.len());
     if let Some(first) = result.deadlocks.first() {
-        print!("{}", first.report());
+        out!("{}", first.report());
     }
-    println!("lock-order cycles: {}", result.order_cycles.len());
+    outln!("lock-order cycles: {}", result.order_cycles.len());
     let replay = config.replay();
     staged.write("deadlocks.txt", deadlocks_txt).map_err(|e| BadInput(e.to_string()))?;
     staged.write("lock_order.txt", order_txt).map_err(|e| BadInput(e.to_string()))?;
@@ -168,7 +168,7 @@ pub fn run(args: &LockBenchArgs) -> Result<()> {
     write_locks_csv(staged.file("locks.csv").map_err(|e| BadInput(e.to_string()))?, &rows)
         .map_err(|e| BadInput(e.to_string()))?;
     let dir = staged.commit().map_err(crate::output_error)?;
-    println!("replay: {replay}");
-    println!("wrote {}", dir.display());
+    outln!("replay: {replay}");
+    outln!("wrote {}", dir.display());
     Ok(())
 }

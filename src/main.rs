@@ -1,6 +1,38 @@
 //! The `cpuhpsim` command line: parses arguments, calls the library crates, maps errors to exit
 //! codes (2 for bad input, 130 for an interrupted sweep, 1 for anything else).
 
+/// Set when a write to standard output failed (a closed pipe, a full disk): the results
+/// are already committed, and the exit status says that the terminal copy is incomplete.
+static STDOUT_FAILED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// `print!` that never panics: a failed write to standard output is remembered, not fatal.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if write!(std::io::stdout().lock(), $($arg)*).is_err() {
+            crate::STDOUT_FAILED.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    }};
+}
+
+/// `println!` that never panics (see [`out!`]).
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if writeln!(std::io::stdout().lock(), $($arg)*).is_err() {
+            crate::STDOUT_FAILED.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    }};
+}
+
+/// `eprintln!` that never panics: progress and errors that cannot be shown are dropped.
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
 mod bench;
 mod bench_sweep;
 mod catalog;
@@ -76,6 +108,9 @@ impl std::error::Error for Interrupted {}
 
 /// Exit status for bad input (arguments, scenario files).
 const EXIT_BAD_INPUT: u8 = 2;
+/// Exit status when the work and its files are complete but standard output could not be
+/// written in full (a closed or full stdout).
+const EXIT_STDOUT_FAILED: u8 = 3;
 /// Exit status after an interrupt, as shells report a process killed by SIGINT (128 + 2).
 const EXIT_INTERRUPTED: u8 = 130;
 
@@ -106,17 +141,21 @@ fn main() -> ExitCode {
         None => sweep::run_sweep(&sweep::default_args(), std::path::Path::new("results/default"), true),
     };
     match result {
+        Ok(()) if STDOUT_FAILED.load(std::sync::atomic::Ordering::Relaxed) => {
+            errln!("error: standard output could not be written in full; the result files are complete");
+            ExitCode::from(EXIT_STDOUT_FAILED)
+        }
         Ok(()) => ExitCode::SUCCESS,
         Err(err) if err.chain().any(|e| e.is::<BadInput>()) => {
-            eprintln!("error: {err:#}");
+            errln!("error: {err:#}");
             ExitCode::from(EXIT_BAD_INPUT)
         }
         Err(err) if err.chain().any(|e| e.is::<Interrupted>()) => {
-            eprintln!("{err:#}");
+            errln!("{err:#}");
             ExitCode::from(EXIT_INTERRUPTED)
         }
         Err(err) => {
-            eprintln!("error: {err:#}");
+            errln!("error: {err:#}");
             ExitCode::from(1)
         }
     }
@@ -135,8 +174,8 @@ fn report_parse_error(err: clap::Error) -> ExitCode {
             let first = text.lines().next().unwrap_or("error: invalid arguments");
             let allowed = text.lines().map(str::trim).find(|l| l.starts_with("[possible values"));
             match allowed {
-                Some(allowed) => eprintln!("{first} {allowed} (see --help)"),
-                None => eprintln!("{first} (see --help)"),
+                Some(allowed) => errln!("{first} {allowed} (see --help)"),
+                None => errln!("{first} (see --help)"),
             }
             ExitCode::from(EXIT_BAD_INPUT)
         }

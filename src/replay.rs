@@ -30,9 +30,8 @@ pub struct ReplayArgs {
     /// Write a Chrome/Perfetto trace of the run to this file.
     #[arg(long, value_name = "FILE")]
     trace: Option<PathBuf>,
-    /// Output directory.
-    #[arg(long, default_value = "results/replay")]
-    out: PathBuf,
+    #[arg(long, value_name = "DIR", help = "Output directory [default: results/replay, or a pasted command's --out]")]
+    out: Option<PathBuf>,
     /// Replace the output directory if it exists.
     #[arg(long)]
     force: bool,
@@ -70,7 +69,10 @@ pub fn replay(args: &ReplayArgs) -> Result<()> {
         let Replayed::Run(run) = parsed.run;
         let plan = run.plan()?;
         let replay = plan.replay(0).to_string();
-        return run_to_dir(&plan, 0, 0, &replay, &args.out, args.force, args.trace.as_deref());
+        // replay's own --out and --trace win; the pasted command's are honoured otherwise.
+        let out = args.out.clone().or(run.out).unwrap_or_else(default_out);
+        let trace = args.trace.as_deref().or(run.trace.as_deref());
+        return run_to_dir(&plan, 0, 0, &replay, &out, args.force || run.force, trace);
     }
     let path = args
         .manifest
@@ -81,7 +83,7 @@ pub fn replay(args: &ReplayArgs) -> Result<()> {
         serde_json::from_str(&text).map_err(|e| BadInput(format!("--manifest {}: {e}", path.display())))?;
     let version = manifest["version"].as_str().unwrap_or("unknown");
     if version != env!("CARGO_PKG_VERSION") {
-        eprintln!(
+        errln!(
             "warning: {} was written by cpuhpsim {version}, this is {}; results may differ",
             path.display(),
             env!("CARGO_PKG_VERSION")
@@ -97,7 +99,8 @@ pub fn replay(args: &ReplayArgs) -> Result<()> {
         let seed = scenario.run.seed;
         let plan = Plan::of_scenario(scenario).map_err(|e| bad(&e.to_string()))?;
         let replay = format!("cpuhpsim replay --manifest {} --seed {seed}", shell_word(&path.to_string_lossy()));
-        return run_to_dir(&plan, 0, 0, &replay, &args.out, args.force, args.trace.as_deref());
+        let out = args.out.clone().unwrap_or_else(default_out);
+        return run_to_dir(&plan, 0, 0, &replay, &out, args.force, args.trace.as_deref());
     }
     let index = args.run.ok_or_else(|| bad("a sweep's manifest needs --run INDEX (a row of its runs.csv)"))?;
     let plan = sweep_plan(&manifest).map_err(|e| bad(&e))?;
@@ -105,7 +108,12 @@ pub fn replay(args: &ReplayArgs) -> Result<()> {
         return Err(bad(&format!("--run {index}: the sweep has {} runs", plan.run_count())).into());
     }
     let replay = plan.replay(index).to_string();
-    run_to_dir(&plan, index, index, &replay, &args.out, args.force, args.trace.as_deref())
+    let out = args.out.clone().unwrap_or_else(default_out);
+    run_to_dir(&plan, index, index, &replay, &out, args.force, args.trace.as_deref())
+}
+
+fn default_out() -> PathBuf {
+    PathBuf::from("results/replay")
 }
 
 /// The plan a sweep's manifest embeds: its base scenario's text, overrides, axes and seeds.

@@ -43,9 +43,8 @@ pub struct RunArgs {
     /// Any scenario key, e.g. --set scheme.free_outside_ctx_mutex=true (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
-    /// Output directory.
-    #[arg(long, default_value = "results/run")]
-    pub out: PathBuf,
+    #[arg(long, value_name = "DIR", help = "Output directory [default: results/run]")]
+    pub out: Option<PathBuf>,
     /// Replace the output directory if it exists.
     #[arg(long)]
     pub force: bool,
@@ -80,6 +79,18 @@ pub fn source(preset: &str, scenario: Option<&PathBuf>) -> Source {
     scenario.map_or_else(|| Source::Preset(preset.to_string()), |path| Source::File(path.clone()))
 }
 
+/// The option that sets `shorthand`'s key.
+fn flag(shorthand: Shorthand) -> &'static str {
+    match shorthand {
+        Shorthand::Scheme => "--scheme",
+        Shorthand::Schemes => "--schemes",
+        Shorthand::Cpus => "--cpus",
+        Shorthand::Seed => "--seed",
+        Shorthand::Duration => "--duration",
+        Shorthand::StopOnDeadlock => "--stop-on-deadlock",
+    }
+}
+
 /// The option a user typed for each part of a request, so an error names what they typed.
 pub fn bad_plan(e: PlanError) -> BadInput {
     BadInput(match e {
@@ -90,14 +101,11 @@ pub fn bad_plan(e: PlanError) -> BadInput {
         PlanError::UnknownScheme { .. } => format!("--schemes: {e}"),
         PlanError::Seeds(message) => format!("--seeds {message}"),
         PlanError::Scenario { error, shorthand: Some(shorthand) } => {
-            let flag = match shorthand {
-                Shorthand::Scheme => "--scheme",
-                Shorthand::Cpus => "--cpus",
-                Shorthand::Seed => "--seed",
-                Shorthand::Duration => "--duration",
-                Shorthand::StopOnDeadlock => "--stop-on-deadlock",
-            };
-            format!("{flag} ({}): {}", error.key, error.message)
+            format!("{} ({}): {}", flag(shorthand), error.key, error.message)
+        }
+        PlanError::Repeated { key } => format!("--set {key}: set twice; give each key once"),
+        PlanError::Conflict { shorthand } => {
+            format!("{} and --set {key}: both set {key}; give one of them", flag(shorthand), key = shorthand.key())
         }
         PlanError::Scenario { error, shorthand: None } => error.to_string(),
         PlanError::Manifest(message) => message,
@@ -175,7 +183,8 @@ pub fn manifest(scenario: &Scenario, command: &str, seeds: &[u64]) -> String {
 pub fn run_command(args: &RunArgs) -> Result<()> {
     let plan = args.plan()?;
     let replay = plan.replay(0).to_string();
-    run_to_dir(&plan, 0, 0, &replay, &args.out, args.force, args.trace.as_deref())
+    let out = args.out.clone().unwrap_or_else(|| PathBuf::from("results/run"));
+    run_to_dir(&plan, 0, 0, &replay, &out, args.force, args.trace.as_deref())
 }
 
 /// Runs run `index` of `plan` (recorded as run `run_index`), prints its summary and writes its
@@ -201,7 +210,7 @@ pub fn run_to_dir(
     let (result, timeline) =
         run_point(plan.point_of(index), id, trace.is_some()).map_err(|e| BadInput(e.to_string()))?;
     let replay = replay.to_string();
-    print!("{}", summary(&result, &replay));
+    out!("{}", summary(&result, &replay));
     let rows = [(&result, replay.clone())];
     let io = |e: analysis::OutputError| BadInput(e.to_string());
     write_runs_csv(staged.file("runs.csv").map_err(io)?, &rows).map_err(io)?;
@@ -220,11 +229,11 @@ pub fn run_to_dir(
     staged.write("lock_order.txt", order).map_err(io)?;
     staged.write("manifest.json", manifest(&scenario, &replay, &[scenario.run.seed])).map_err(io)?;
     let dir = staged.commit().map_err(io)?;
-    println!("wrote {}", dir.display());
+    outln!("wrote {}", dir.display());
     if let (Some(path), Some(timeline)) = (trace, timeline) {
         std::fs::write(path, analysis::trace::chrome_trace(&timeline))
             .map_err(|e| BadInput(format!("--trace {}: {e}", path.display())))?;
-        println!("trace: {} ({} spans)", path.display(), timeline.spans.len());
+        outln!("trace: {} ({} spans)", path.display(), timeline.spans.len());
     }
     Ok(())
 }

@@ -37,10 +37,10 @@ static STOP: AtomicBool = AtomicBool::new(false);
 fn install_stop_handler() {
     let _ = ctrlc::set_handler(|| {
         if STOP.swap(true, Ordering::SeqCst) {
-            eprintln!("interrupted again: quitting without saving");
+            errln!("interrupted again: quitting without saving");
             std::process::exit(130);
         }
-        eprintln!("interrupted: finishing the runs in flight, then saving the completed ones (again to quit at once)");
+        errln!("interrupted: finishing the runs in flight, then saving the completed ones (again to quit at once)");
     });
 }
 
@@ -178,7 +178,7 @@ fn progress_printer(label: String) -> Box<dyn Fn(u64, u64) + Sync> {
         Box::new(move |done, total| {
             let step = (total / 20).max(1);
             if done % step == 0 || done == total {
-                eprintln!("{label}: {done}/{total} runs");
+                errln!("{label}: {done}/{total} runs");
             }
         })
     }
@@ -196,7 +196,7 @@ pub fn run_sweep(args: &SweepArgs, default_out: &Path, replace_default: bool) ->
         (None, None) => default_out.to_path_buf(),
     };
     if replace_default && out.exists() && args.out.is_none() {
-        eprintln!("replacing {} (the previous default experiment)", out.display());
+        errln!("replacing {} (the previous default experiment)", out.display());
     }
     let force = args.force || (replace_default && args.out.is_none());
     let manifest = manifest(&plan, shard);
@@ -205,7 +205,7 @@ pub fn run_sweep(args: &SweepArgs, default_out: &Path, replace_default: bool) ->
         true => match resumable(&out, &manifest)? {
             Some(state) => Some(state),
             None => {
-                println!("{}: the sweep is complete; nothing to resume", out.display());
+                outln!("{}: the sweep is complete; nothing to resume", out.display());
                 return Ok(());
             }
         },
@@ -218,7 +218,7 @@ pub fn run_sweep(args: &SweepArgs, default_out: &Path, replace_default: bool) ->
     };
     let todo: Vec<u64> = range.clone().filter(|i| prior.as_ref().is_none_or(|p| !p.rows.contains_key(i))).collect();
     let jobs = jobs(args.jobs);
-    eprintln!(
+    errln!(
         "{} runs ({} grid points × {} seeds){} on {jobs} threads",
         todo.len(),
         plan.points.len(),
@@ -257,17 +257,17 @@ pub fn run_sweep(args: &SweepArgs, default_out: &Path, replace_default: bool) ->
         .into());
     }
     let dir = staged.commit().map_err(crate::output_error)?;
-    print!("{}", table(&state));
+    out!("{}", table(&state));
     if let Some(pmu) = pmu_table(&state) {
-        print!("\n{pmu}");
+        out!("\n{pmu}");
     }
-    println!(
+    outln!(
         "\nreport: {}  (runs.csv, locks.csv, histograms.csv, hgrm/, deadlocks.txt, plots/)",
         dir.join("report.md").display()
     );
     if !state.failures.is_empty() {
         for f in &state.failures {
-            eprintln!("internal error in run {} (seed {}): {}\n  replay: {}", f.run, f.seed, f.message, f.replay);
+            errln!("internal error in run {} (seed {}): {}\n  replay: {}", f.run, f.seed, f.message, f.replay);
         }
         anyhow::bail!(
             "{} of {} runs hit an internal error (a bug in cpuhpsim; listed in report.md); the other runs are kept",
@@ -346,11 +346,11 @@ pub fn merge(args: &MergeArgs) -> Result<()> {
     let log = RunLog::create(&staged)?;
     write_outputs(&staged, &(serde_json::to_string_pretty(&manifest)? + "\n"), log, &mut state)?;
     let dir = staged.commit().map_err(crate::output_error)?;
-    print!("{}", table(&state));
+    out!("{}", table(&state));
     if let Some(pmu) = pmu_table(&state) {
-        print!("\n{pmu}");
+        out!("\n{pmu}");
     }
-    println!("\nreport: {}", dir.join("report.md").display());
+    outln!("\nreport: {}", dir.join("report.md").display());
     Ok(())
 }
 

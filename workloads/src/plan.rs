@@ -66,6 +66,8 @@ pub struct SweepRequest {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Shorthand {
     Scheme,
+    /// A sweep's list of schemes.
+    Schemes,
     Cpus,
     Seed,
     Duration,
@@ -76,7 +78,7 @@ impl Shorthand {
     /// The scenario key it sets.
     pub fn key(self) -> &'static str {
         match self {
-            Shorthand::Scheme => "scheme.name",
+            Shorthand::Scheme | Shorthand::Schemes => "scheme.name",
             Shorthand::Cpus => "machine.cpus",
             Shorthand::Seed => "run.seed",
             Shorthand::Duration => "run.duration",
@@ -104,6 +106,12 @@ pub enum PlanError {
     /// A scenario key's value is wrong; `shorthand` is the option that set it, if one did.
     #[error("{error}")]
     Scenario { error: ScenarioError, shorthand: Option<Shorthand> },
+    /// The same key set twice: which value was meant is not for the tool to guess.
+    #[error("{key} is set twice")]
+    Repeated { key: String },
+    /// A key set both by an option that names it and by `--set`.
+    #[error("{} is set both by an option of its own and as a setting", shorthand.key())]
+    Conflict { shorthand: Shorthand },
     /// A manifest does not describe a plan this version can rebuild.
     #[error("{0}")]
     Manifest(String),
@@ -151,6 +159,23 @@ pub struct Plan {
     pub points: Vec<GridPoint>,
     /// A sweep's canonical command; `None` for a single run.
     pub sweep_command: Option<SweepCommand>,
+}
+
+/// Refuses a key set twice, or set both as a setting and by one of `shorthands`.
+fn check_unique<'a>(
+    keys: impl IntoIterator<Item = &'a str>,
+    shorthands: impl IntoIterator<Item = Shorthand>,
+) -> Result<(), PlanError> {
+    let mut seen = std::collections::BTreeSet::new();
+    for key in keys {
+        if !seen.insert(key) {
+            return Err(PlanError::Repeated { key: key.to_string() });
+        }
+    }
+    match shorthands.into_iter().find(|s| seen.contains(s.key())) {
+        Some(shorthand) => Err(PlanError::Conflict { shorthand }),
+        None => Ok(()),
+    }
 }
 
 /// `KEY=VALUE` split at the first `=`, both sides trimmed; `expected` says what a setting
@@ -205,6 +230,7 @@ impl Plan {
         if request.stop_on_deadlock {
             shorthands.push((Shorthand::StopOnDeadlock, Value(toml::Value::Boolean(true))));
         }
+        check_unique(fixed.iter().map(|(k, _)| k.as_str()), shorthands.iter().map(|(s, _)| *s))?;
         let mut plan = Plan {
             source: request.source.clone(),
             base_text,
@@ -225,6 +251,16 @@ impl Plan {
         let base_text = request.source.read()?;
         let seeds = Seeds::parse(&request.seeds, request.master_seed).map_err(PlanError::Seeds)?;
         let (mut fixed, mut axes) = (Vec::new(), Vec::new());
+        let mut keys = Vec::new();
+        for item in &request.sets {
+            keys.push(split_setting(item, "KEY=V1,V2")?.0);
+        }
+        let flags = [
+            (!request.schemes.is_empty()).then_some(Shorthand::Schemes),
+            (!request.cpus.is_empty()).then_some(Shorthand::Cpus),
+            request.duration.is_some().then_some(Shorthand::Duration),
+        ];
+        check_unique(keys.iter().map(String::as_str), flags.into_iter().flatten())?;
         if let Some(name) = request.schemes.iter().find(|name| SchemeKind::parse(name).is_none()) {
             return Err(PlanError::UnknownScheme { name: name.clone() });
         }
@@ -364,13 +400,15 @@ impl Plan {
         let planned = self.planned(index);
         let point = &self.points[planned.point as usize];
         let s = &point.scenario;
-        let sets = self
+        let sets: Vec<(String, Value)> = self
             .fixed
             .iter()
             .chain(&point.assignments)
             .filter(|(key, _)| !NAMED_KEYS.contains(&key.as_str()))
             .cloned()
             .collect();
+        // A setting of the key already says it; the option as well would be a conflict.
+        let stop_set = sets.iter().any(|(key, _)| key == Shorthand::StopOnDeadlock.key());
         RunCommand {
             source: self.source.clone(),
             scheme: s.scheme.name.clone(),
@@ -378,7 +416,7 @@ impl Plan {
             seed: planned.seed,
             duration: s.run.duration,
             sets,
-            stop_on_deadlock: s.run.stop_on_deadlock,
+            stop_on_deadlock: s.run.stop_on_deadlock && !stop_set,
         }
     }
 }
