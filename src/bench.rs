@@ -672,6 +672,79 @@ const MODEL_COLUMNS: [Column<ModelLine>; 27] = [
     }),
 ];
 
+/// The rows with speed targets: the storm cycles, the default preset as is and fixed, the
+/// engine's queue and the PMU load.
+fn target_rows(runs: u32) -> Result<Vec<Row>> {
+    let mut rows = Vec::new();
+    for (workload, cpus, target) in [
+        (Workload::Storm, TARGET_CPUS, Some(Target { wall_s: 0.05, rss_bytes: None })),
+        (Workload::Storm16, TARGET_CPUS, None),
+        (Workload::Storm16, MAX_SCENARIO_CPUS, Some(Target { wall_s: 10.0, rss_bytes: Some(1 << 30) })),
+    ] {
+        errln!("bench: finding the length of one {} cycle at {cpus} CPUs", workload.name());
+        let cycle_ns = storm_cycle_ns(workload, cpus)?;
+        let mut row = measure("storm_cycle", workload, cpus, cycle_ns + 1, runs)?;
+        let (ups, pmus) = (row.first().cpu_ups, row.first().pmus);
+        if ups != u64::from(cpus - 1) || (workload == Workload::Storm16 && pmus != STORM_PMUS) {
+            row.check = Some(format!("{ups} cpu_up and {pmus} PMUs"));
+        }
+        row.target = target;
+        rows.push(row);
+    }
+    for workload in [Workload::Default, Workload::DefaultFixed] {
+        let mut row = measure(workload.name(), workload, TARGET_CPUS, DEFAULT_RUN_NS, runs)?;
+        row.target = Some(Target { wall_s: 0.1, rss_bytes: None });
+        rows.push(row);
+    }
+    rows.push(measure("queue", Workload::Queue, 1, 1, runs)?);
+    rows.push(pmu_load_row(runs)?);
+    Ok(rows)
+}
+
+/// The bench's summary: the table, then the PMU-load verdict, the scaling slopes and what each
+/// row runs.
+fn summary(rows: &[Row], points: &[(f64, f64)]) -> String {
+    let mut summary = table(rows);
+    if let Some(row) = rows.iter().find(|r| r.workload == Workload::PmuLoad) {
+        let (f, wall) = (row.first(), row.wall_s());
+        let _ = writeln!(
+            summary,
+            "pmu-load: {} PMIs in {wall:.3} s = {:.1} M PMIs per wall second (target >= {:.0} M), {:.4} simulation \
+             events per PMI (target <= {PMU_LOAD_EVENTS_PER_PMI}): {}",
+            f.pmis,
+            f.pmis as f64 / wall / 1e6,
+            PMU_LOAD_PMIS_PER_S / 1e6,
+            f.events as f64 / f.pmis.max(1) as f64,
+            if row.pass() == Some(true) { "PASS" } else { "FAIL" }
+        );
+    }
+    if let (Some(slope), Some(lo), Some(hi)) = (log_log_slope(points), points.first(), points.last()) {
+        let _ = writeln!(
+            summary,
+            "scaling: wall time grows as CPUs^{slope:.2} from {} to {} CPUs (least squares on log-log; O(n) is 1.00, \
+             O(n log n) over this range is {:.2})",
+            lo.0,
+            hi.0,
+            n_log_n_slope(lo.0, hi.0)
+        );
+        let steps: Vec<String> = points
+            .windows(2)
+            .filter_map(|w| Some(format!("{}->{} {:.2}", w[0].0, w[1].0, log_log_slope(w)?)))
+            .collect();
+        let _ = writeln!(summary, "scaling: slope between consecutive sizes: {}", steps.join(", "));
+    }
+    let _ = writeln!(
+        summary,
+        "storm_cycle: simulated until the first cycle's last cpu_up returns; the storm preset as it is (4 PMUs), \
+         then with 8 core + 8 uncore PMUs (pmus.churn_slots = 0). default-fixed: the default preset with \
+         scheme.free_outside_ctx_mutex = true. queue: PHOLD with {} events pending. pmu_load: the pmu-load preset \
+         (8 sampling events per CPU at about 4 kHz, 64 CPUs per package) for 1 s. Peak memory is each child's VmHWM; B/cpu and B/pending are what the \
+         timed part added to it.",
+        u64::from(QUEUE_LPS) * u64::from(QUEUE_POP)
+    );
+    summary
+}
+
 fn bench_model(args: &ModelArgs) -> Result<()> {
     let duration_ns = duration_arg(&args.duration)?;
     let mut sizes = args.cpus.clone();
@@ -697,69 +770,11 @@ fn bench_model(args: &ModelArgs) -> Result<()> {
         rows.push(measure("scaling", Workload::Scaling, cpus, duration_ns, args.runs)?);
     }
     if !args.no_targets {
-        for (workload, cpus, target) in [
-            (Workload::Storm, TARGET_CPUS, Some(Target { wall_s: 0.05, rss_bytes: None })),
-            (Workload::Storm16, TARGET_CPUS, None),
-            (Workload::Storm16, MAX_SCENARIO_CPUS, Some(Target { wall_s: 10.0, rss_bytes: Some(1 << 30) })),
-        ] {
-            errln!("bench: finding the length of one {} cycle at {cpus} CPUs", workload.name());
-            let cycle_ns = storm_cycle_ns(workload, cpus)?;
-            let mut row = measure("storm_cycle", workload, cpus, cycle_ns + 1, args.runs)?;
-            let (ups, pmus) = (row.first().cpu_ups, row.first().pmus);
-            if ups != u64::from(cpus - 1) || (workload == Workload::Storm16 && pmus != STORM_PMUS) {
-                row.check = Some(format!("{ups} cpu_up and {pmus} PMUs"));
-            }
-            row.target = target;
-            rows.push(row);
-        }
-        for workload in [Workload::Default, Workload::DefaultFixed] {
-            let mut row = measure(workload.name(), workload, TARGET_CPUS, DEFAULT_RUN_NS, args.runs)?;
-            row.target = Some(Target { wall_s: 0.1, rss_bytes: None });
-            rows.push(row);
-        }
-        rows.push(measure("queue", Workload::Queue, 1, 1, args.runs)?);
-        rows.push(pmu_load_row(args.runs)?);
-    }
-    let mut summary = table(&rows);
-    if let Some(row) = rows.iter().find(|r| r.workload == Workload::PmuLoad) {
-        let (f, wall) = (row.first(), row.wall_s());
-        let _ = writeln!(
-            summary,
-            "pmu-load: {} PMIs in {wall:.3} s = {:.1} M PMIs per wall second (target >= {:.0} M), {:.4} simulation \
-             events per PMI (target <= {PMU_LOAD_EVENTS_PER_PMI}): {}",
-            f.pmis,
-            f.pmis as f64 / wall / 1e6,
-            PMU_LOAD_PMIS_PER_S / 1e6,
-            f.events as f64 / f.pmis.max(1) as f64,
-            if row.pass() == Some(true) { "PASS" } else { "FAIL" }
-        );
+        rows.extend(target_rows(args.runs)?);
     }
     let points: Vec<(f64, f64)> =
         rows.iter().filter(|r| r.workload == Workload::Scaling).map(|r| (f64::from(r.cpus), r.wall_s())).collect();
-    if let (Some(slope), Some(lo), Some(hi)) = (log_log_slope(&points), points.first(), points.last()) {
-        let _ = writeln!(
-            summary,
-            "scaling: wall time grows as CPUs^{slope:.2} from {} to {} CPUs (least squares on log-log; O(n) is 1.00, \
-             O(n log n) over this range is {:.2})",
-            lo.0,
-            hi.0,
-            n_log_n_slope(lo.0, hi.0)
-        );
-        let steps: Vec<String> = points
-            .windows(2)
-            .filter_map(|w| Some(format!("{}->{} {:.2}", w[0].0, w[1].0, log_log_slope(w)?)))
-            .collect();
-        let _ = writeln!(summary, "scaling: slope between consecutive sizes: {}", steps.join(", "));
-    }
-    let _ = writeln!(
-        summary,
-        "storm_cycle: simulated until the first cycle's last cpu_up returns; the storm preset as it is (4 PMUs), \
-         then with 8 core + 8 uncore PMUs (pmus.churn_slots = 0). default-fixed: the default preset with \
-         scheme.free_outside_ctx_mutex = true. queue: PHOLD with {} events pending. pmu_load: the pmu-load preset \
-         (8 sampling events per CPU at about 4 kHz, 64 CPUs per package) for 1 s. Peak memory is each child's VmHWM; B/cpu and B/pending are what the \
-         timed part added to it.",
-        u64::from(QUEUE_LPS) * u64::from(QUEUE_POP)
-    );
+    let summary = summary(&rows, &points);
     out!("{summary}");
     let io = |e: analysis::OutputError| BadInput(e.to_string());
     let lines: Vec<ModelLine> =

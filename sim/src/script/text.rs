@@ -506,6 +506,8 @@ impl Parser<'_, '_> {
         self.block(depth + 1, Some((open.line, open.column)))
     }
 
+    /// One step, by its keyword. Long because it is the grammar: one short arm per keyword,
+    /// read top to bottom like the vocabulary in docs/model.md §4.1; split up, it would scatter.
     fn step(&mut self, depth: usize) -> Result<Step, ParseError> {
         let t = self.bump();
         if t.is('{') {
