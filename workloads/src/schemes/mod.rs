@@ -1,10 +1,15 @@
-//! The locking schemes of docs/model.md §1 as lock scripts (§4): the hotplug skeleton shared by all, and
-//! each scheme's perf exit/init, `perf_event_open`, release and PMU registration.
+//! The locking schemes of docs/model.md §1 as lock scripts (§4): `scripts.rs` holds what all
+//! share (the hotplug skeleton, release, registration, tracepoints, the uncore handoff), and
+//! each scheme's file its perf exit/init, its `perf_event_open` check and how its registration
+//! initialises `cpuctx->online`.
 //!
 //! `legacy` is the 2017 baseline, `pmus-lock` the posted fix, `percpu-state` Paul McKenney's
 //! "other style", `pmus-lock-nocheck` a negative control that must break invariants.
 
 mod classes;
+mod legacy;
+mod percpu_state;
+mod pmus_lock;
 mod scripts;
 
 pub use classes::{CLASSES, class_id, class_table};

@@ -1,12 +1,10 @@
 //! The scripts themselves, as docs/model.md §4 describes them; §9 lists where they depart from the kernel (v4.13) and are to be rebuilt.
 
 use sim::locks::Mode;
-use sim::script::{
-    ClassId, Cost, CpuRef, Errno, Flag, InitFrom, IpiHandler, LockRef, Mark, PmuFilter, PmuRef, Step, SyncKind,
-};
+use sim::script::{ClassId, Cost, CpuRef, Errno, Flag, IpiHandler, LockRef, Mark, PmuFilter, PmuRef, Step, SyncKind};
 
 use super::classes::class_id;
-use super::{Handoff, SchemeKind, SchemeOptions, op};
+use super::{Handoff, SchemeKind, SchemeOptions, legacy, op, percpu_state, pmus_lock};
 
 /// Time costs of the perf and hotplug work between lock operations (docs/model.md §4.3–§4.10), in ns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,32 +54,32 @@ fn id(name: &str) -> ClassId {
     class_id(name).expect("built-in class")
 }
 
-fn lock(l: LockRef) -> Step {
+pub(super) fn lock(l: LockRef) -> Step {
     Step::Lock { lock: l, mode: Mode::Write, nested: false }
 }
 
-fn read(l: LockRef) -> Step {
+pub(super) fn read(l: LockRef) -> Step {
     Step::Lock { lock: l, mode: Mode::Read, nested: false }
 }
 
-fn unlock(l: LockRef) -> Step {
+pub(super) fn unlock(l: LockRef) -> Step {
     Step::Unlock { lock: l }
 }
 
-fn work(ns: u64) -> Step {
+pub(super) fn work(ns: u64) -> Step {
     Step::Work(Cost::fixed(ns))
 }
 
-struct Locks {
-    add_remove: LockRef,
-    hotplug: LockRef,
-    pmus: LockRef,
-    srcu: LockRef,
-    event: LockRef,
-    tracepoints: LockRef,
-    jump_label: LockRef,
-    child: LockRef,
-    dev: LockRef,
+pub(super) struct Locks {
+    pub(super) add_remove: LockRef,
+    pub(super) hotplug: LockRef,
+    pub(super) pmus: LockRef,
+    pub(super) srcu: LockRef,
+    pub(super) event: LockRef,
+    pub(super) tracepoints: LockRef,
+    pub(super) jump_label: LockRef,
+    pub(super) child: LockRef,
+    pub(super) dev: LockRef,
 }
 
 impl Locks {
@@ -99,7 +97,7 @@ impl Locks {
         }
     }
 
-    fn ctx(cpu: CpuRef, pmu: PmuRef) -> LockRef {
+    pub(super) fn ctx(cpu: CpuRef, pmu: PmuRef) -> LockRef {
         LockRef::Ctx(id("ctx->mutex"), cpu, pmu)
     }
 }
@@ -128,7 +126,7 @@ fn tracepoint_part(l: &Locks, c: &PerfCosts) -> Vec<Step> {
 
 /// The loop body that takes both contexts of an uncore handoff in address order, the second
 /// annotated as nested, and moves the events (`perf_pmu_migrate_context`).
-fn handoff_loop() -> Step {
+pub(super) fn handoff_loop() -> Step {
     let low = Locks::ctx(CpuRef::Lower, PmuRef::Loop);
     let high = Locks::ctx(CpuRef::Higher, PmuRef::Loop);
     Step::ForEachHandoff {
@@ -142,76 +140,44 @@ fn handoff_loop() -> Step {
     }
 }
 
-/// perf exit(c), which removes each PMU's events on the CPU going down.
-fn perf_exit(o: &SchemeOptions, l: &Locks) -> Vec<Step> {
+/// One PMU loop of perf exit(c): each context's `ctx->mutex`, its events removed by IPI and
+/// `cpuctx->online` cleared (`perf_event_exit_cpu_context()`).
+pub(super) fn exit_each_pmu() -> Step {
     let ctx = Locks::ctx(CpuRef::Arg, PmuRef::Loop);
-    let per_pmu = |clear_online: bool| {
-        let mut body = vec![lock(ctx), Step::Ipi { cpu: CpuRef::Arg, handler: IpiHandler::RemoveEvents }];
-        if clear_online {
-            body.push(Step::Set { flag: Flag::CtxOnline(CpuRef::Arg, PmuRef::Loop), value: false });
-        }
-        body.push(unlock(ctx));
-        Step::ForEachPmu { filter: PmuFilter::All, body }
-    };
-    let core_handoff = o.handoff == Handoff::Core;
-    let mut steps = Vec::new();
-    match o.kind {
-        SchemeKind::Legacy => {
-            if core_handoff {
-                steps.extend([lock(l.pmus), handoff_loop(), unlock(l.pmus)]);
-            }
-            steps.extend([read(l.srcu), per_pmu(true), unlock(l.srcu)]);
-        }
-        SchemeKind::PmusLock | SchemeKind::PmusLockNocheck => {
-            steps.push(lock(l.pmus));
-            if core_handoff {
-                steps.push(handoff_loop());
-            }
-            steps.extend([
-                per_pmu(true),
-                Step::Set { flag: Flag::PerfOnline(CpuRef::Arg), value: false },
-                unlock(l.pmus),
-            ]);
-        }
-        SchemeKind::PercpuState => {
-            steps.push(lock(l.pmus));
-            steps.push(Step::Set { flag: Flag::Usable(CpuRef::Arg), value: false });
-            if core_handoff {
-                steps.push(handoff_loop());
-            }
-            steps.extend([unlock(l.pmus), read(l.srcu), per_pmu(true), unlock(l.srcu)]);
-        }
-    }
-    steps
+    let body = vec![
+        lock(ctx),
+        Step::Ipi { cpu: CpuRef::Arg, handler: IpiHandler::RemoveEvents },
+        Step::Set { flag: Flag::CtxOnline(CpuRef::Arg, PmuRef::Loop), value: false },
+        unlock(ctx),
+    ];
+    Step::ForEachPmu { filter: PmuFilter::All, body }
 }
 
-/// perf init(c), which makes each PMU's context on the CPU coming up usable.
-fn perf_init(o: &SchemeOptions, l: &Locks, c: &PerfCosts) -> Vec<Step> {
+/// One PMU loop of perf init(c): each context's `ctx->mutex`, `extra` steps, then
+/// `cpuctx->online` set (`perf_event_init_cpu()`).
+pub(super) fn init_each_pmu(extra: Vec<Step>) -> Step {
     let ctx = Locks::ctx(CpuRef::Arg, PmuRef::Loop);
-    let set_online = Step::Set { flag: Flag::CtxOnline(CpuRef::Arg, PmuRef::Loop), value: true };
+    let mut body = vec![lock(ctx)];
+    body.extend(extra);
+    body.extend([Step::Set { flag: Flag::CtxOnline(CpuRef::Arg, PmuRef::Loop), value: true }, unlock(ctx)]);
+    Step::ForEachPmu { filter: PmuFilter::All, body }
+}
+
+/// perf exit(c), which removes each PMU's events on the CPU going down: the scheme's own.
+fn perf_exit(o: &SchemeOptions, l: &Locks) -> Vec<Step> {
     match o.kind {
-        SchemeKind::Legacy => vec![
-            read(l.srcu),
-            Step::ForEachPmu { filter: PmuFilter::All, body: vec![lock(ctx), set_online, unlock(ctx)] },
-            unlock(l.srcu),
-        ],
-        SchemeKind::PmusLock | SchemeKind::PmusLockNocheck => vec![
-            lock(l.pmus),
-            Step::Set { flag: Flag::PerfOnline(CpuRef::Arg), value: true },
-            Step::ForEachPmu { filter: PmuFilter::All, body: vec![lock(ctx), set_online, unlock(ctx)] },
-            unlock(l.pmus),
-        ],
-        SchemeKind::PercpuState => vec![
-            read(l.srcu),
-            Step::ForEachPmu {
-                filter: PmuFilter::All,
-                body: vec![lock(ctx), work(c.ctx_init_ns), set_online, unlock(ctx)],
-            },
-            unlock(l.srcu),
-            lock(l.pmus),
-            Step::Set { flag: Flag::Usable(CpuRef::Arg), value: true },
-            unlock(l.pmus),
-        ],
+        SchemeKind::Legacy => legacy::perf_exit(o, l),
+        SchemeKind::PmusLock | SchemeKind::PmusLockNocheck => pmus_lock::perf_exit(o, l),
+        SchemeKind::PercpuState => percpu_state::perf_exit(o, l),
+    }
+}
+
+/// perf init(c), which makes each PMU's context on the CPU coming up usable: the scheme's own.
+fn perf_init(o: &SchemeOptions, l: &Locks, c: &PerfCosts) -> Vec<Step> {
+    match o.kind {
+        SchemeKind::Legacy => legacy::perf_init(l),
+        SchemeKind::PmusLock | SchemeKind::PmusLockNocheck => pmus_lock::perf_init(l),
+        SchemeKind::PercpuState => percpu_state::perf_init(l, c),
     }
 }
 
@@ -251,34 +217,42 @@ fn cpu_up(o: &SchemeOptions, l: &Locks, c: &PerfCosts) -> Vec<Step> {
     steps
 }
 
+/// `perf_event_open` of a per-CPU event: the tracepoint's registration (for a tracepoint
+/// event), then the scheme's check and install under `ctx->mutex`.
 fn perf_event_open(o: &SchemeOptions, l: &Locks, c: &PerfCosts, tracepoint: bool) -> Vec<Step> {
-    let ctx = Locks::ctx(CpuRef::Arg, PmuRef::Arg);
-    let tp = if tracepoint { tracepoint_part(l, c) } else { Vec::new() };
-    let mut undo = vec![unlock(ctx)];
-    undo.extend(tp.iter().cloned());
-    let check = |flag| Step::Check { flag, errno: Errno::Enodev, otherwise: undo.clone() };
-    let install = Step::Ipi { cpu: CpuRef::Arg, handler: IpiHandler::InstallEvent };
-    let mut steps = Vec::new();
+    let open = Open::new(l, c, tracepoint);
     match o.kind {
-        SchemeKind::Legacy => {
-            steps.push(read(l.hotplug));
-            steps.extend(tp.iter().cloned());
-            steps.extend([lock(ctx), check(Flag::CpuOnline(CpuRef::Arg)), install, unlock(ctx), unlock(l.hotplug)]);
-        }
-        SchemeKind::PmusLock => {
-            steps.extend(tp.iter().cloned());
-            steps.extend([lock(ctx), check(Flag::CtxOnline(CpuRef::Arg, PmuRef::Arg)), install, unlock(ctx)]);
-        }
-        SchemeKind::PercpuState => {
-            steps.extend(tp.iter().cloned());
-            steps.extend([lock(ctx), check(Flag::Usable(CpuRef::Arg)), install, unlock(ctx)]);
-        }
-        SchemeKind::PmusLockNocheck => {
-            steps.extend(tp.iter().cloned());
-            steps.extend([lock(ctx), install, unlock(ctx)]);
-        }
+        SchemeKind::Legacy => legacy::perf_event_open(l, &open),
+        SchemeKind::PmusLock => pmus_lock::perf_event_open(&open),
+        SchemeKind::PmusLockNocheck => pmus_lock::perf_event_open_nocheck(&open),
+        SchemeKind::PercpuState => percpu_state::perf_event_open(&open),
     }
-    steps
+}
+
+/// The parts every scheme's `perf_event_open` is made of.
+pub(super) struct Open {
+    /// The event's context's `ctx->mutex`.
+    pub(super) ctx: LockRef,
+    /// Tracepoint registration, empty for other events.
+    pub(super) tracepoint: Vec<Step>,
+    /// `__perf_install_in_context` by IPI to the event's CPU.
+    pub(super) install: Step,
+    undo: Vec<Step>,
+}
+
+impl Open {
+    fn new(l: &Locks, c: &PerfCosts, tracepoint: bool) -> Open {
+        let ctx = Locks::ctx(CpuRef::Arg, PmuRef::Arg);
+        let tracepoint = if tracepoint { tracepoint_part(l, c) } else { Vec::new() };
+        let mut undo = vec![unlock(ctx)];
+        undo.extend(tracepoint.iter().cloned());
+        Open { ctx, tracepoint, install: Step::Ipi { cpu: CpuRef::Arg, handler: IpiHandler::InstallEvent }, undo }
+    }
+
+    /// `flag` checked under `ctx->mutex`, else `-ENODEV` after undoing the open so far.
+    pub(super) fn check(&self, flag: Flag) -> Step {
+        Step::Check { flag, errno: Errno::Enodev, otherwise: self.undo.clone() }
+    }
 }
 
 fn perf_event_release(o: &SchemeOptions, l: &Locks, c: &PerfCosts, tracepoint: bool) -> Vec<Step> {
@@ -308,10 +282,10 @@ fn perf_pmu_register(o: &SchemeOptions, l: &Locks, c: &PerfCosts) -> Vec<Step> {
     let init = match o.kind {
         SchemeKind::Legacy => {
             steps.push(read(l.hotplug));
-            InitFrom::CpuOnline
+            legacy::REGISTER_INIT
         }
-        SchemeKind::PmusLock | SchemeKind::PmusLockNocheck => InitFrom::PerfOnline,
-        SchemeKind::PercpuState => InitFrom::AllPossible,
+        SchemeKind::PmusLock | SchemeKind::PmusLockNocheck => pmus_lock::REGISTER_INIT,
+        SchemeKind::PercpuState => percpu_state::REGISTER_INIT,
     };
     steps.push(lock(l.pmus));
     steps.extend(dev);
