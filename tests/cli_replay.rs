@@ -23,6 +23,14 @@ fn scenario_with_spaces(dir: &Path) -> PathBuf {
     file
 }
 
+/// A sweep of `file` with `extra` options, 2 seeds of 300 ms per grid point, into `out`.
+fn sweep_of(file: &Path, extra: &[&str], out: &Path) {
+    let mut args = vec!["sweep", "--scenario", file.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    args.extend(["--seeds", "2", "--duration", "300ms", "--out", out.to_str().unwrap()]);
+    cpuhpsim_ok(&args);
+}
+
 /// The `replay` column of every row of `dir`'s runs.csv, with the rows.
 fn replays(dir: &Path) -> Vec<(String, csv::StringRecord)> {
     let (header, rows) = runs_csv(dir);
@@ -35,21 +43,7 @@ fn a_sweep_manifest_replays_run_k_after_its_scenario_file_is_deleted_from_anothe
     let dir = scratch("manifest");
     let file = scenario_with_spaces(&dir);
     let sweep = dir.join("sweep");
-    cpuhpsim_ok(&[
-        "sweep",
-        "--scenario",
-        file.to_str().unwrap(),
-        "--cpus",
-        "16,32",
-        "--set",
-        "hotplug.mode=random,rolling",
-        "--seeds",
-        "2",
-        "--duration",
-        "300ms",
-        "--out",
-        sweep.to_str().unwrap(),
-    ]);
+    sweep_of(&file, &["--cpus", "16,32", "--set", "hotplug.mode=random,rolling"], &sweep);
     let rows = replays(&sweep);
     assert_eq!(rows.len(), 8);
     std::fs::remove_dir_all(dir.join("my scenarios")).unwrap();
@@ -74,19 +68,7 @@ fn replay_commands_with_spaces_replay_pasted_whole_or_split_by_a_shell() {
     let dir = scratch("spaces");
     let file = scenario_with_spaces(&dir);
     let sweep = dir.join("sweep");
-    cpuhpsim_ok(&[
-        "sweep",
-        "--scenario",
-        file.to_str().unwrap(),
-        "--set",
-        "run.stop_on_deadlock=false,true",
-        "--seeds",
-        "2",
-        "--duration",
-        "300ms",
-        "--out",
-        sweep.to_str().unwrap(),
-    ]);
+    sweep_of(&file, &["--set", "run.stop_on_deadlock=false,true"], &sweep);
     let run = dir.join("run");
     cpuhpsim_ok(&[
         "run",
