@@ -28,6 +28,10 @@ pub enum OutputError {
     Exists(PathBuf),
     #[error("output path {0} has no directory name")]
     BadPath(PathBuf),
+    #[error("{0} holds files cpuhpsim did not write (e.g. {1}); not replacing it")]
+    Foreign(PathBuf, String),
+    #[error("{0} is not a directory; not replacing it")]
+    NotDir(PathBuf),
     #[error("cannot write {0}: {1}")]
     Io(PathBuf, std::io::Error),
     #[error("cannot write CSV: {0}")]

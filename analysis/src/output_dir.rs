@@ -1,10 +1,42 @@
 //! Output directories that appear complete or not at all: written under a staging name beside
-//! the target, renamed into place at the end, removed if anything fails first.
+//! the target, renamed into place at the end, removed if anything fails first. Every directory
+//! carries a [`MARKER`] file, so that replacing one never deletes files cpuhpsim did not write.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::OutputError;
+
+/// The file in every output directory that says cpuhpsim wrote it (and may replace it).
+pub const MARKER: &str = ".cpuhpsim";
+
+/// `dir` is one cpuhpsim wrote: it holds the [`MARKER`], or (from before the marker) a
+/// `manifest.json` whose `"tool"` is `"cpuhpsim"`. Otherwise the error names one foreign file.
+fn check_replaceable(dir: &Path) -> Result<(), OutputError> {
+    let meta = fs::symlink_metadata(dir).map_err(|e| OutputError::Io(dir.to_path_buf(), e))?;
+    if !meta.is_dir() {
+        return Err(OutputError::NotDir(dir.to_path_buf()));
+    }
+    if dir.join(MARKER).is_file() {
+        return Ok(());
+    }
+    let tool = fs::read_to_string(dir.join("manifest.json"))
+        .ok()
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+        .and_then(|v| v.get("tool").and_then(|t| t.as_str()).map(str::to_owned));
+    if tool.as_deref() == Some("cpuhpsim") {
+        return Ok(());
+    }
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .map_err(|e| OutputError::Io(dir.to_path_buf(), e))?
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+        .collect();
+    names.sort();
+    match names.into_iter().next() {
+        Some(example) => Err(OutputError::Foreign(dir.to_path_buf(), example)),
+        None => Ok(()),
+    }
+}
 
 /// A results directory being written. Dropped without [`commit`](Self::commit), it vanishes.
 pub struct StagedDir {
@@ -17,8 +49,11 @@ pub struct StagedDir {
 impl StagedDir {
     /// Starts writing `target`. An existing `target` is an error unless `force`.
     pub fn create(target: &Path, force: bool) -> Result<StagedDir, OutputError> {
-        if target.exists() && !force {
-            return Err(OutputError::Exists(target.to_path_buf()));
+        if fs::symlink_metadata(target).is_ok() {
+            if !force {
+                return Err(OutputError::Exists(target.to_path_buf()));
+            }
+            check_replaceable(target)?;
         }
         let name = target
             .file_name()
@@ -35,7 +70,9 @@ impl StagedDir {
             fs::remove_dir_all(&staging).map_err(|e| OutputError::Io(staging.clone(), e))?;
         }
         fs::create_dir(&staging).map_err(|e| OutputError::Io(staging.clone(), e))?;
-        Ok(StagedDir { staging, target: target.to_path_buf(), force, committed: false })
+        let staged = StagedDir { staging, target: target.to_path_buf(), force, committed: false };
+        staged.write(MARKER, "")?;
+        Ok(staged)
     }
 
     /// Where files go until the commit.
@@ -53,18 +90,42 @@ impl StagedDir {
         fs::write(&path, contents).map_err(|e| OutputError::Io(path, e))
     }
 
-    /// Moves the finished directory into place (replacing the old one only with `force`).
+    /// Moves the finished directory into place, replacing the old one only with `force` and only
+    /// if cpuhpsim wrote it. The old one is renamed aside (`.NAME.old`) until the new one is in
+    /// place, and put back if that fails: there is always a complete directory at `target`.
     pub fn commit(mut self) -> Result<PathBuf, OutputError> {
-        if self.target.exists() {
+        let io = |e| OutputError::Io(self.target.clone(), e);
+        let mut aside = None;
+        if fs::symlink_metadata(&self.target).is_ok() {
             if !self.force {
                 return Err(OutputError::Exists(self.target.clone()));
             }
-            fs::remove_dir_all(&self.target).map_err(|e| OutputError::Io(self.target.clone(), e))?;
+            check_replaceable(&self.target)?;
+            let old = self.staging.with_file_name(aside_name(&self.staging));
+            if fs::symlink_metadata(&old).is_ok() {
+                fs::remove_dir_all(&old).map_err(|e| OutputError::Io(old.clone(), e))?;
+            }
+            fs::rename(&self.target, &old).map_err(io)?;
+            aside = Some(old);
         }
-        fs::rename(&self.staging, &self.target).map_err(|e| OutputError::Io(self.target.clone(), e))?;
+        if let Err(e) = fs::rename(&self.staging, &self.target) {
+            if let Some(old) = &aside {
+                let _ = fs::rename(old, &self.target);
+            }
+            return Err(io(e));
+        }
         self.committed = true;
+        if let Some(old) = aside {
+            fs::remove_dir_all(&old).map_err(|e| OutputError::Io(old, e))?;
+        }
         Ok(self.target.clone())
     }
+}
+
+/// `.NAME.old` beside `.NAME.partial`: where the replaced directory waits during a commit.
+fn aside_name(staging: &Path) -> String {
+    let name = staging.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    format!("{}.old", name.trim_end_matches(".partial"))
 }
 
 impl Drop for StagedDir {

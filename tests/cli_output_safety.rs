@@ -1,0 +1,83 @@
+//! `--out --force` replaces only directories cpuhpsim wrote, and never loses the old results.
+
+mod common;
+
+use common::{cpuhpsim, cpuhpsim_ok, scratch, tree};
+use std::path::Path;
+
+fn run_args(out: &Path) -> Vec<String> {
+    ["run", "--scheme", "legacy", "--seed", "5", "--duration", "1s", "--out", out.to_str().unwrap(), "--force"]
+        .map(String::from)
+        .to_vec()
+}
+
+/// Exit 2, one stderr line naming `path` and containing `what`, no panic.
+fn assert_refused(out: &std::process::Output, path: &Path, what: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains(&path.display().to_string()) && stderr.contains(what), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+fn no_partial_litter(parent: &Path) {
+    for entry in std::fs::read_dir(parent).unwrap() {
+        let name = entry.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(!name.ends_with(".partial") && !name.ends_with(".old"), "litter: {name}");
+    }
+}
+
+#[test]
+fn force_refuses_a_directory_cpuhpsim_did_not_write() {
+    let root = scratch("outsafety", "foreign");
+    let dir = root.join("thesis");
+    std::fs::create_dir_all(dir.join("figures")).unwrap();
+    std::fs::write(dir.join("thesis.tex"), "\\documentclass{article}").unwrap();
+    std::fs::write(dir.join(".latexmkrc"), "x").unwrap();
+    std::fs::write(dir.join("figures/a.pdf"), "pdf").unwrap();
+    let before = tree(&dir);
+    let args = run_args(&dir);
+    let out = cpuhpsim(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_refused(&out, &dir, "holds files cpuhpsim did not write");
+    assert_eq!(tree(&dir), before, "unrelated files intact");
+    no_partial_litter(&root);
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+#[test]
+fn force_replaces_a_cpuhpsim_directory_whole() {
+    let root = scratch("outsafety", "replace");
+    let dir = root.join("run");
+    let args = run_args(&dir);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    cpuhpsim_ok(&args);
+    let first = tree(&dir);
+    cpuhpsim_ok(&args);
+    assert_eq!(tree(&dir), first, "same run, same files");
+    no_partial_litter(&root);
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+#[test]
+fn force_refuses_a_regular_file_before_any_run() {
+    let root = scratch("outsafety", "file");
+    std::fs::create_dir_all(&root).unwrap();
+    let file = root.join("notes.txt");
+    std::fs::write(&file, "keep me").unwrap();
+    let out = cpuhpsim(&[
+        "sweep",
+        "--schemes",
+        "legacy",
+        "--seeds",
+        "1",
+        "--duration",
+        "1s",
+        "--out",
+        file.to_str().unwrap(),
+        "--force",
+    ]);
+    assert_refused(&out, &file, "is not a directory");
+    assert_eq!(std::fs::read(&file).unwrap(), b"keep me");
+    no_partial_litter(&root);
+    std::fs::remove_dir_all(root).unwrap();
+}
