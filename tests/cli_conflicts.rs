@@ -54,42 +54,24 @@ fn a_key_set_twice_is_refused() {
 fn replay_honours_a_pasted_out_and_trace_and_its_own_win() {
     let dir = scratch("replay");
     let (pasted_out, pasted_trace) = (dir.join("pasted"), dir.join("pasted.json"));
-    cpuhpsim_ok(&[
-        "replay",
-        "cpuhpsim",
-        "run",
-        "--preset",
-        "stress",
-        "--seed",
-        "2",
-        "--duration",
-        "200ms",
-        "--out",
-        pasted_out.to_str().unwrap(),
-        "--trace",
-        pasted_trace.to_str().unwrap(),
-    ]);
+    let pasted = |extra: &[&str]| -> Vec<String> {
+        let mut words: Vec<String> =
+            ["cpuhpsim", "run", "--preset", "stress", "--seed", "2", "--duration", "200ms"].map(String::from).to_vec();
+        words.extend(extra.iter().map(|w| w.to_string()));
+        words
+    };
+    let mut args = vec!["replay".to_string()];
+    args.extend(pasted(&["--out", pasted_out.to_str().unwrap(), "--trace", pasted_trace.to_str().unwrap()]));
+    cpuhpsim_ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
     assert_eq!(runs_csv(&pasted_out).1.len(), 1);
     assert!(std::fs::metadata(&pasted_trace).unwrap().len() > 0, "the pasted --trace is written");
     let (own_out, own_trace) = (dir.join("own"), dir.join("own.json"));
     let other = dir.join("other");
-    cpuhpsim_ok(&[
-        "replay",
-        "--out",
-        own_out.to_str().unwrap(),
-        "--trace",
-        own_trace.to_str().unwrap(),
-        "cpuhpsim",
-        "run",
-        "--preset",
-        "stress",
-        "--seed",
-        "2",
-        "--duration",
-        "200ms",
-        "--out",
-        other.to_str().unwrap(),
-    ]);
+    let mut args: Vec<String> = ["replay", "--out", own_out.to_str().unwrap(), "--trace", own_trace.to_str().unwrap()]
+        .map(String::from)
+        .to_vec();
+    args.extend(pasted(&["--out", other.to_str().unwrap()]));
+    cpuhpsim_ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
     assert!(own_out.join("runs.csv").exists() && own_trace.exists(), "replay's own --out and --trace win");
     assert!(!other.exists(), "the pasted --out is not written when replay has its own");
     assert_eq!(runs_csv(&own_out).1, runs_csv(&pasted_out).1);

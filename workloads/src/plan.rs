@@ -251,24 +251,21 @@ impl Plan {
         let base_text = request.source.read()?;
         let seeds = Seeds::parse(&request.seeds, request.master_seed).map_err(PlanError::Seeds)?;
         let (mut fixed, mut axes) = (Vec::new(), Vec::new());
-        let mut keys = Vec::new();
-        for item in &request.sets {
-            keys.push(split_setting(item, "KEY=V1,V2")?.0);
-        }
+        let sets: Vec<(String, &str)> =
+            request.sets.iter().map(|item| split_setting(item, "KEY=V1,V2")).collect::<Result<_, _>>()?;
         let flags = [
             (!request.schemes.is_empty()).then_some(Shorthand::Schemes),
             (!request.cpus.is_empty()).then_some(Shorthand::Cpus),
             request.duration.is_some().then_some(Shorthand::Duration),
         ];
-        check_unique(keys.iter().map(String::as_str), flags.into_iter().flatten())?;
+        check_unique(sets.iter().map(|(k, _)| k.as_str()), flags.into_iter().flatten())?;
         if let Some(name) = request.schemes.iter().find(|name| SchemeKind::parse(name).is_none()) {
             return Err(PlanError::UnknownScheme { name: name.clone() });
         }
         if !request.schemes.is_empty() {
             axes.push(("scheme.name".to_string(), request.schemes.iter().map(|s| Value::text(s)).collect()));
         }
-        for item in &request.sets {
-            let (key, values) = split_setting(item, "KEY=V1,V2")?;
+        for (key, values) in sets {
             let values: Vec<Value> = values.split(',').map(|v| Value::parse(v.trim())).collect();
             match <[Value; 1]>::try_from(values) {
                 Ok([value]) => fixed.push((key, value)),
