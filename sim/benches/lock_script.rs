@@ -35,6 +35,8 @@ fn kernel(tasks: u32, program: &Program) -> (Kernel, Scheduler) {
         perf: PerfConfig::without_pmus(),
         ctx_per_cpu: false,
         pmu_load: None,
+        counters: Vec::new(),
+        tracepoints: 0,
     };
     let specs = (0..tasks)
         .map(|i| TaskSpec {

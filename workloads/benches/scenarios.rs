@@ -41,6 +41,8 @@ fn hotplug_kernel(scenario: &Scenario) -> (Kernel, Scheduler) {
         },
         ctx_per_cpu: false,
         pmu_load: None,
+        counters: Vec::new(),
+        tracepoints: 0,
     };
     let cpu1 = Args { cpu: 1, ..Args::default() };
     let driver = Sequence::new([(0, op::CPU_DOWN, cpu1), (0, op::CPU_UP, cpu1)]);

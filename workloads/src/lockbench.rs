@@ -309,6 +309,8 @@ pub fn run(config: &LockBenchConfig) -> Result<LockBenchResult, LockBenchError> 
         perf: PerfConfig::without_pmus(),
         ctx_per_cpu: false,
         pmu_load: None,
+        counters: Vec::new(),
+        tracepoints: 0,
     };
     let tasks = (0..config.tasks)
         .map(|i| TaskSpec {

@@ -249,6 +249,8 @@ fn run_prepared(
         },
         ctx_per_cpu: scenario.scheme.context_layout == ContextLayout::PerCpu,
         pmu_load: prepared.pmu_load.clone(),
+        counters: Vec::new(),
+        tracepoints: 0,
     };
     let mut sched = Scheduler::new();
     let mut kernel = Kernel::new(config, tasks(scenario), &mut sched)

@@ -11,6 +11,10 @@ pub struct Args {
     pub pmu: u16,
     /// Chosen by the agent, unique per run (for example task index << 32 | counter).
     pub event: u64,
+    /// The tracepoint a tracepoint event or ftrace toggle uses (per-tracepoint counters).
+    pub tracepoint: u16,
+    /// Inherited children the operation's event has (`for_each_child`).
+    pub children: u32,
 }
 
 /// How an operation ended.

@@ -8,7 +8,9 @@ use crate::event::Event;
 use crate::locks::{Mode, TaskId};
 use crate::perf::PmuScope;
 use crate::rng::exp_ns;
-use crate::script::{Cost, CpuRef, Errno, Flag, InitFrom, Instr, LockRef, PmuFilter, PmuRef, Position, SyncKind};
+use crate::script::{
+    Cond, Cost, CpuRef, Errno, Flag, InitFrom, Instr, LockRef, PmuFilter, PmuRef, Position, SyncKind,
+};
 
 /// Whether a task goes on to its next step now, or has stopped (it waits, sleeps or spends
 /// time, and an event will run it again).
@@ -84,7 +86,10 @@ impl Kernel {
             }
             Instr::PmuLoopBegin { filter, end } => self.pmu_loop_begin(task, filter, end),
             Instr::HandoffLoopBegin { end } => self.handoff_loop_begin(task, end, sched),
-            Instr::RepeatEnd { begin } | Instr::PmuLoopEnd { begin } | Instr::HandoffLoopEnd { begin } => {
+            Instr::RepeatEnd { begin }
+            | Instr::PmuLoopEnd { begin }
+            | Instr::HandoffLoopEnd { begin }
+            | Instr::ChildLoopEnd { begin } => {
                 self.loop_end(task, begin)
             }
             Instr::MoveEvents => self.move_events(task, at, sched),
@@ -99,6 +104,31 @@ impl Kernel {
                 self.perf.unregister(pmu);
             }
             Instr::Mark(mark) => self.mark(task, mark, at, sched.now_ns()),
+            Instr::Inc(counter) => {
+                let tracepoint = self.op(task).args.tracepoint;
+                self.counters.inc(counter, tracepoint);
+            }
+            Instr::Dec(counter) => {
+                let tracepoint = self.op(task).args.tracepoint;
+                if !self.counters.dec(counter, tracepoint) {
+                    let what = format!("{} dropped below 0", self.counters.name(counter, tracepoint));
+                    let cpu = self.tasks[task as usize].cpu;
+                    self.violation(Invariant::LocksBalanced, task, cpu, at, what, sched.now_ns());
+                }
+            }
+            Instr::Branch { cond, otherwise } => {
+                if !self.cond(task, cond) {
+                    self.tasks[task as usize].op_mut().pc = otherwise;
+                }
+            }
+            Instr::Jump { to } => self.tasks[task as usize].op_mut().pc = to,
+            Instr::ChildLoopBegin { end } => {
+                let op = self.tasks[task as usize].op_mut();
+                match op.args.children {
+                    0 => op.pc = end + 1,
+                    left => op.loops.push(LoopFrame::Repeat { left }),
+                }
+            }
             Instr::Return => self.end_op(task, Ok(()), at, sched),
             Instr::Fail(errno) => self.end_op(task, Err(errno), at, sched),
         }
@@ -366,6 +396,18 @@ impl Kernel {
             Flag::CtxOnline(cpu, pmu) => self.perf.ctx_online(self.resolve_cpu(task, cpu), self.resolve_pmu(task, pmu)),
             Flag::PerfOnline(cpu) => self.perf.perf_online(self.resolve_cpu(task, cpu)),
             Flag::Usable(cpu) => self.perf.usable(self.resolve_cpu(task, cpu)),
+        }
+    }
+
+    /// What an `if` step tests.
+    fn cond(&self, task: TaskId, cond: Cond) -> bool {
+        let tracepoint = || self.op(task).args.tracepoint;
+        match cond {
+            Cond::Zero(counter) => self.counters.get(counter, tracepoint()) == 0,
+            Cond::NonZero(counter) => self.counters.get(counter, tracepoint()) != 0,
+            Cond::Set(flag) => self.flag(task, flag),
+            Cond::Clear(flag) => !self.flag(task, flag),
+            Cond::CorePmu(pmu) => self.perf.pmus()[self.resolve_pmu(task, pmu) as usize].scope == PmuScope::Core,
         }
     }
 

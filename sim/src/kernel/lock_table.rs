@@ -84,7 +84,7 @@ impl LockTable {
                 Layout::Ctx if ctx_per_cpu => cpus,
                 Layout::Ctx => cpus * npmus,
                 Layout::PerPmu => npmus,
-                Layout::PerTask => ntasks,
+                Layout::PerTask => ntasks * 2,
             };
             for _ in 0..count {
                 instances.push(match class.kind {
@@ -142,7 +142,8 @@ impl LockTable {
             Layout::Ctx if !self.ctx_per_cpu => format!("{}[cpu {}, pmu {}]", def.name, index / npmus, index % npmus),
             Layout::PerCpu | Layout::Ctx => format!("{}[cpu {index}]", def.name),
             Layout::PerPmu => format!("{}[pmu {index}]", def.name),
-            Layout::PerTask => format!("{}[{}]", def.name, tasks[index as usize].name),
+            Layout::PerTask if index % 2 == 0 => format!("{}[{}]", def.name, tasks[index as usize / 2].name),
+            Layout::PerTask => format!("{}[{}'s child]", def.name, tasks[index as usize / 2].name),
         }
     }
 
@@ -165,7 +166,7 @@ impl LockTable {
                 if self.ctx_per_cpu { base(class) + c } else { base(class) + c * self.npmus + pmu(p) as u32 }
             }
             LockRef::PerPmu(class, p) => base(class) + pmu(p) as u32,
-            LockRef::PerTask(class) => base(class) + task,
+            LockRef::PerTask(class, slot) => base(class) + task * 2 + slot.index(),
         }
     }
 

@@ -9,6 +9,7 @@
 
 mod agent;
 mod costs;
+mod counters;
 mod deadlock;
 mod interpreter;
 mod invariants;
@@ -20,6 +21,7 @@ mod trace;
 
 pub use agent::{Agent, AgentCx, Args, Next, OpOutcome, Sequence};
 pub use costs::Costs;
+pub use counters::{CounterDef, MAX_COUNTERS, MAX_TRACEPOINTS};
 pub use deadlock::{CycleMember, Deadlock, Stall};
 pub use invariants::{Invariant, Violation};
 pub use pmu_load::{PmuLoadConfig, PmuStats, STREAM_PMU_SOURCE};
@@ -74,6 +76,10 @@ pub struct KernelConfig {
     pub ctx_per_cpu: bool,
     /// PMU events counting and sampling on the CPUs, if any.
     pub pmu_load: Option<PmuLoadConfig>,
+    /// Refcounts and static keys the scripts count with (`inc`, `dec`, `if zero`).
+    pub counters: Vec<CounterDef>,
+    /// Tracepoints per-tracepoint counters have an instance for.
+    pub tracepoints: u32,
 }
 
 impl KernelConfig {
@@ -107,6 +113,10 @@ pub enum KernelError {
     TaskCpu { name: String, cpu: u32, cpus: u32 },
     #[error("too many tasks: at most {MAX_TASKS}")]
     Tasks,
+    #[error("{0} counters: at most {MAX_COUNTERS} allowed")]
+    Counters(usize),
+    #[error("{0} tracepoints: at most {MAX_TRACEPOINTS} allowed")]
+    Tracepoints(u32),
     #[error("script `{script}` refers to lock class {class}, which does not exist")]
     UnknownClass { script: String, class: ClassId },
     #[error("pmu_load: {0}")]
@@ -153,6 +163,7 @@ pub struct Kernel {
     /// Per script.
     op_stats: Vec<OpStat>,
     deadlock: deadlock::DeadlockDetector,
+    counters: counters::Counters,
     violations: invariants::Violations,
     trace: trace::TraceRecorder,
     pmu: Option<pmu_load::PmuLoad>,
@@ -182,6 +193,12 @@ impl Kernel {
         }
         if tasks.len() > MAX_TASKS {
             return Err(KernelError::Tasks);
+        }
+        if config.counters.len() > MAX_COUNTERS {
+            return Err(KernelError::Counters(config.counters.len()));
+        }
+        if config.tracepoints > MAX_TRACEPOINTS {
+            return Err(KernelError::Tracepoints(config.tracepoints));
         }
         for program in &config.programs {
             check_program(program, &config.classes)?;
@@ -223,6 +240,7 @@ impl Kernel {
             online_count: cpus,
             ipi_busy_until_ns: vec![0; cpus as usize],
             deadlock: deadlock::DeadlockDetector::new(config.on_deadlock, config.seed, ntasks),
+            counters: counters::Counters::new(config.counters, config.tracepoints),
             violations: invariants::Violations::default(),
             trace: trace::TraceRecorder::default(),
             pmu,
@@ -235,6 +253,15 @@ impl Kernel {
 
     pub fn classes(&self) -> &[LockClassDef] {
         self.locks.classes()
+    }
+
+    pub fn counters(&self) -> &[CounterDef] {
+        self.counters.defs()
+    }
+
+    /// Each counter's value summed over its instances, by name, as the run stands.
+    pub fn counter_totals(&self) -> Vec<(String, u64)> {
+        self.counters.totals()
     }
 
     pub fn programs(&self) -> &[Program] {

@@ -62,6 +62,7 @@ pub(super) struct Op {
 
 #[derive(Clone, Debug)]
 pub(super) enum LoopFrame {
+    /// `repeat` and `for_each_child`: runs left.
     Repeat {
         left: u32,
     },

@@ -55,6 +55,8 @@ fn kernel(
         perf: PerfConfig::without_pmus(),
         ctx_per_cpu: false,
         pmu_load: None,
+        counters: Vec::new(),
+        tracepoints: 0,
     };
     let tasks = (0..scripts.len())
         .map(|i| TaskSpec {
@@ -233,6 +235,8 @@ fn mutex_with_zero_costs_matches_the_finite_population_single_server_queue() {
             perf: PerfConfig::without_pmus(),
             ctx_per_cpu: false,
             pmu_load: None,
+            counters: Vec::new(),
+            tracepoints: 0,
         };
         let tasks = (0..n)
             .map(|i| TaskSpec {
@@ -384,6 +388,8 @@ fn synchronize_srcu_waits_for_older_readers_and_its_grace_period() {
         perf: PerfConfig::without_pmus(),
         ctx_per_cpu: false,
         pmu_load: None,
+        counters: Vec::new(),
+        tracepoints: 0,
     };
     let tasks = (0..2)
         .map(|i| TaskSpec {
@@ -418,6 +424,8 @@ fn contended_spinlock_hands_over_without_wakeup_latency() {
         perf: PerfConfig::without_pmus(),
         ctx_per_cpu: false,
         pmu_load: None,
+        counters: Vec::new(),
+        tracepoints: 0,
     };
     let tasks = (0..2)
         .map(|i| TaskSpec {
@@ -467,6 +475,8 @@ fn a_pmi_due_on_an_offline_cpu_is_reported_at_its_instant_with_or_without_run_ah
             perf: PerfConfig::without_pmus(),
             ctx_per_cpu: false,
             pmu_load: Some(load),
+            counters: Vec::new(),
+            tracepoints: 0,
         };
         let mut sched = Scheduler::new();
         let mut k = Kernel::new(config, Vec::new(), &mut sched).unwrap();

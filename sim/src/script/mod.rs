@@ -17,6 +17,8 @@ use crate::locks::Mode;
 pub type ClassId = u16;
 /// Index of a program in the kernel's script table.
 pub type ScriptId = u16;
+/// Index of a counter (a refcount or static key) in the kernel's counter table.
+pub type CounterId = u16;
 
 /// Most instructions one compiled script may have.
 pub const MAX_SCRIPT_STEPS: usize = 4096;
@@ -86,7 +88,8 @@ pub enum Layout {
     Ctx,
     /// One per PMU slot (`dev->mutex`).
     PerPmu,
-    /// One per task (`event->child_mutex` of the task's event).
+    /// Per task, two slots: the task's own and its current child's (`ctx->mutex` of task
+    /// contexts, `event->child_mutex`, `perf_event_mutex`).
     PerTask,
 }
 
@@ -114,8 +117,58 @@ pub enum LockRef {
     Ctx(ClassId, CpuRef, PmuRef),
     /// One per PMU (`dev->mutex` of the PMU's device).
     PerPmu(ClassId, PmuRef),
-    /// One per task (`event->child_mutex` of the task's own event).
-    PerTask(ClassId),
+    /// One per task and slot: the task's own, or its current inherited child's.
+    PerTask(ClassId, TaskSlot),
+}
+
+/// Which of a task's two per-task instances a step refers to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TaskSlot {
+    /// The task's own (its task context, its event's `child_mutex`).
+    Own,
+    /// Its current inherited child's (the child's task context).
+    Child,
+}
+
+impl TaskSlot {
+    pub fn index(self) -> u32 {
+        match self {
+            TaskSlot::Own => 0,
+            TaskSlot::Child => 1,
+        }
+    }
+}
+
+/// How many instances a counter has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CounterLayout {
+    /// One (`pmc_refcount`, `perf_sched_count`).
+    Global,
+    /// One per tracepoint, picked by the operation's tracepoint argument (`perf_refcount`).
+    PerTracepoint,
+}
+
+/// A refcount or static key's `enabled` count: `inc`, `dec` and `if zero/nonzero` test it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct CounterRef {
+    pub id: CounterId,
+    pub layout: CounterLayout,
+}
+
+/// What an `if` step tests. Every test and the steps up to the next one that can wait run at
+/// one instant, so `if zero X { … } inc X` is atomic as `atomic_inc_not_zero` is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Cond {
+    /// The counter is 0.
+    Zero(CounterRef),
+    /// The counter is not 0.
+    NonZero(CounterRef),
+    /// The flag is set.
+    Set(Flag),
+    /// The flag is clear.
+    Clear(Flag),
+    /// The PMU is core-scoped (the x86 `cpu` PMU, not an uncore box).
+    CorePmu(PmuRef),
 }
 
 impl LockRef {
@@ -126,7 +179,7 @@ impl LockRef {
             LockRef::PerCpu(..) => Layout::PerCpu,
             LockRef::Ctx(..) => Layout::Ctx,
             LockRef::PerPmu(..) => Layout::PerPmu,
-            LockRef::PerTask(_) => Layout::PerTask,
+            LockRef::PerTask(..) => Layout::PerTask,
         }
     }
 
@@ -136,7 +189,7 @@ impl LockRef {
             | LockRef::PerCpu(c, _)
             | LockRef::Ctx(c, _, _)
             | LockRef::PerPmu(c, _)
-            | LockRef::PerTask(c) => c,
+            | LockRef::PerTask(c, _) => c,
         }
     }
 }
@@ -300,6 +353,21 @@ pub enum Step {
     /// `perf_pmu_unregister()`'s list del of PMU `Arg`.
     UnregisterPmu,
     Mark(Mark),
+    /// Add 1 to a counter.
+    Inc(CounterRef),
+    /// Take 1 from a counter (a counter at 0 stays there and the run records a violation).
+    Dec(CounterRef),
+    /// Run `then` if `cond` holds, else `otherwise`.
+    If {
+        cond: Cond,
+        then: Vec<Step>,
+        otherwise: Vec<Step>,
+    },
+    /// Run the body once per inherited child the operation's arguments name, innermost child
+    /// context bound to `TaskSlot::Child` (`perf_event_release_kernel`'s children loop).
+    ForEachChild {
+        body: Vec<Step>,
+    },
 }
 
 /// A compiled instruction; jump targets are instruction indices.
@@ -359,6 +427,23 @@ pub enum Instr {
     },
     UnregisterPmu,
     Mark(Mark),
+    Inc(CounterRef),
+    Dec(CounterRef),
+    /// Fall through if `cond` holds, else jump to `otherwise`.
+    Branch {
+        cond: Cond,
+        otherwise: usize,
+    },
+    Jump {
+        to: usize,
+    },
+    /// Run the body `args.children` times; skip it when 0.
+    ChildLoopBegin {
+        end: usize,
+    },
+    ChildLoopEnd {
+        begin: usize,
+    },
     /// The operation succeeded.
     Return,
     /// The operation failed: release what is still held and return the error.
@@ -458,6 +543,30 @@ fn emit(
             Step::RegisterPmu { init } => out.push(Instr::RegisterPmu { init: *init }),
             Step::UnregisterPmu => out.push(Instr::UnregisterPmu),
             Step::Mark(mark) => out.push(Instr::Mark(*mark)),
+            Step::Inc(counter) => out.push(Instr::Inc(*counter)),
+            Step::Dec(counter) => out.push(Instr::Dec(*counter)),
+            Step::If { cond, then, otherwise } => {
+                let branch = out.len();
+                out.push(Instr::Branch { cond: *cond, otherwise: usize::MAX });
+                emit(name, then, depth + 1, out, fail_blocks)?;
+                if otherwise.is_empty() {
+                    out[branch] = Instr::Branch { cond: *cond, otherwise: out.len() };
+                } else {
+                    let jump = out.len();
+                    out.push(Instr::Jump { to: usize::MAX });
+                    out[branch] = Instr::Branch { cond: *cond, otherwise: out.len() };
+                    emit(name, otherwise, depth + 1, out, fail_blocks)?;
+                    out[jump] = Instr::Jump { to: out.len() };
+                }
+            }
+            Step::ForEachChild { body } => {
+                let begin = out.len();
+                out.push(Instr::ChildLoopBegin { end: usize::MAX });
+                emit(name, body, depth + 1, out, fail_blocks)?;
+                let end = out.len();
+                out.push(Instr::ChildLoopEnd { begin });
+                out[begin] = Instr::ChildLoopBegin { end };
+            }
         }
     }
     Ok(())
@@ -501,7 +610,18 @@ fn walk(
                 let mut inner = held.clone();
                 walk(otherwise, &mut inner, step, name)?;
             }
-            Step::Repeat { body, .. } | Step::ForEachPmu { body, .. } | Step::ForEachHandoff { body } => {
+            Step::If { then, otherwise, .. } => {
+                let mut other = held.clone();
+                walk(then, held, step, name)?;
+                walk(otherwise, &mut other, step, name)?;
+                if *held != other {
+                    return Err(format!("the two branches of the `if` at step {at} leave different locks held"));
+                }
+            }
+            Step::Repeat { body, .. }
+            | Step::ForEachPmu { body, .. }
+            | Step::ForEachHandoff { body }
+            | Step::ForEachChild { body } => {
                 let before = held.clone();
                 walk(body, held, step, name)?;
                 if *held != before {

@@ -5,13 +5,17 @@
 //! install of the same event. [`verify_placement`] rejects those at load time, so that the
 //! model's own assertions only ever guard the model.
 
-use super::{CpuRef, Flag, IpiHandler, LockRef, PmuRef, Step, SyncKind};
+use super::{Cond, CounterLayout, CounterRef, CpuRef, Flag, IpiHandler, LockRef, PmuRef, Step, SyncKind, TaskSlot};
 use crate::locks::{LockKind, Mode};
 
 /// Most times one step may run in one operation: the product of the bounds of its enclosing
-/// loops (`repeat` counts, and the PMU slots for `for_each_pmu` and `for_each_handoff`).
+/// loops (`repeat` counts, the PMU slots for `for_each_pmu` and `for_each_handoff`, and
+/// [`MAX_CHILDREN`] for `for_each_child`).
 /// Loops of steps that cost no time run without the clock moving; this keeps them finite.
 pub const MAX_STEP_RUNS: u64 = 1 << 20;
+
+/// Most inherited children one operation's `for_each_child` visits.
+pub const MAX_CHILDREN: u32 = 64;
 
 /// The event an operation's arguments carry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,6 +46,13 @@ pub struct ScriptEnv<'a> {
     pub pmus: u32,
     /// Each lock class's kind, by `ClassId`.
     pub kinds: &'a [LockKind],
+    /// The operation has a tracepoint argument (per-tracepoint counters need one).
+    pub tracepoint_arg: bool,
+    /// The operation acts on an inherited child (`fork`, a child's exit): `[child]` is bound
+    /// outside `for_each_child` too.
+    pub child_arg: bool,
+    /// Each counter's layout, by `CounterId`.
+    pub counters: &'a [CounterLayout],
 }
 
 /// A step in the wrong place: `step` counts steps in order, blocks' bodies included, from 0
@@ -64,7 +75,7 @@ pub fn verify_placement(
     name: &dyn Fn(LockRef) -> String,
 ) -> Result<(), PlacementError> {
     let mut walk = Walk { env, name, step: 0 };
-    let outer = Scope { pmu_loop: false, handoff: false, repeats: false, runs: 1 };
+    let outer = Scope { pmu_loop: false, handoff: false, child: env.child_arg, repeats: false, runs: 1 };
     walk.steps(steps, outer, &mut false)
 }
 
@@ -75,6 +86,8 @@ struct Scope {
     pmu_loop: bool,
     /// Inside `for_each_handoff`: `target`, `lower` and `higher` are bound.
     handoff: bool,
+    /// A child is bound: inside `for_each_child`, or the operation acts on one.
+    child: bool,
     /// Inside a loop that may run its body more than once.
     repeats: bool,
     /// The most times a step here runs.
@@ -98,6 +111,7 @@ impl Walk<'_, '_> {
             let body_scope = |bound: u64, pmu_loop: bool, handoff: bool| Scope {
                 pmu_loop: scope.pmu_loop || pmu_loop,
                 handoff: scope.handoff || handoff,
+                child: scope.child,
                 repeats: scope.repeats || bound > 1,
                 runs: scope.runs.saturating_mul(bound),
             };
@@ -106,6 +120,9 @@ impl Walk<'_, '_> {
                 Step::Repeat { times, body } => Some((body, body_scope(u64::from(*times), false, false))),
                 Step::ForEachPmu { body, .. } => Some((body, body_scope(loop_bound, true, false))),
                 Step::ForEachHandoff { body } => Some((body, body_scope(loop_bound, true, true))),
+                Step::ForEachChild { body } => {
+                    Some((body, Scope { child: true, ..body_scope(u64::from(MAX_CHILDREN), false, false) }))
+                }
                 _ => None,
             };
             if let Some((body, inner)) = inner {
@@ -123,6 +140,13 @@ impl Walk<'_, '_> {
                     // The `otherwise` block ends the operation: what it installs goes nowhere else.
                     let mut inner = *installed;
                     self.steps(otherwise, scope, &mut inner)?;
+                }
+                Step::If { then, otherwise, .. } => {
+                    // Either branch may run: after the `if`, an install in either counts.
+                    let mut other = *installed;
+                    self.steps(then, scope, installed)?;
+                    self.steps(otherwise, scope, &mut other)?;
+                    *installed |= other;
                 }
                 Step::Ipi { handler: IpiHandler::InstallEvent, .. } => {
                     if scope.repeats {
@@ -200,6 +224,12 @@ impl Walk<'_, '_> {
                 }
             }
             Step::Check { flag, .. } | Step::Set { flag, .. } => self.flag(*flag, scope),
+            Step::Inc(counter) | Step::Dec(counter) => self.counter(*counter),
+            Step::If { cond, .. } => match *cond {
+                Cond::Zero(counter) | Cond::NonZero(counter) => self.counter(counter),
+                Cond::Set(flag) | Cond::Clear(flag) => self.flag(flag, scope),
+                Cond::CorePmu(pmu) => self.pmu(pmu, scope),
+            },
             Step::MoveEvents if !scope.handoff => {
                 Err("`move_events` moves the handoff loop's PMU to its target: it belongs inside `for_each_handoff`"
                     .into())
@@ -220,9 +250,30 @@ impl Walk<'_, '_> {
             .ok_or_else(|| format!("lock class {} does not exist", lock.class()))
     }
 
+    fn counter(&self, counter: CounterRef) -> Result<(), String> {
+        let Some(&layout) = self.env.counters.get(usize::from(counter.id)) else {
+            return Err(format!("counter {} does not exist", counter.id));
+        };
+        if layout != counter.layout {
+            return Err(format!("counter {} is {layout:?}, not {:?}", counter.id, counter.layout));
+        }
+        if layout == CounterLayout::PerTracepoint && !self.env.tracepoint_arg {
+            return Err(format!(
+                "a per-tracepoint counter needs the operation's tracepoint, and {} has none",
+                self.env.name
+            ));
+        }
+        Ok(())
+    }
+
     fn lock(&self, lock: LockRef, scope: Scope) -> Result<(), String> {
         match lock {
-            LockRef::Global(_) | LockRef::PerTask(_) => Ok(()),
+            LockRef::Global(_) | LockRef::PerTask(_, TaskSlot::Own) => Ok(()),
+            LockRef::PerTask(_, TaskSlot::Child) if !scope.child => Err(format!(
+                "`[child]` is the operation's inherited child, bound by `for_each_child`; {} has none here",
+                self.env.name
+            )),
+            LockRef::PerTask(_, TaskSlot::Child) => Ok(()),
             LockRef::PerCpu(_, cpu) => self.cpu(cpu, scope),
             LockRef::Ctx(_, cpu, pmu) => self.cpu(cpu, scope).and_then(|()| self.pmu(pmu, scope)),
             LockRef::PerPmu(_, pmu) => self.pmu(pmu, scope),
@@ -284,7 +335,14 @@ pub fn nth_step(steps: &[Step], n: usize) -> Option<&Step> {
                 Step::Check { otherwise: body, .. }
                 | Step::Repeat { body, .. }
                 | Step::ForEachPmu { body, .. }
-                | Step::ForEachHandoff { body } => body.as_slice(),
+                | Step::ForEachHandoff { body }
+                | Step::ForEachChild { body } => body.as_slice(),
+                Step::If { then, otherwise, .. } => {
+                    if let Some(found) = find(then, n) {
+                        return Some(found);
+                    }
+                    otherwise.as_slice()
+                }
                 _ => &[],
             };
             if let Some(found) = find(body, n) {
@@ -309,7 +367,18 @@ mod tests {
     const CTX: u16 = 3;
 
     fn env(name: &str, cpu_arg: bool, pmu_arg: bool, event: EventArg) -> ScriptEnv<'_> {
-        ScriptEnv { name, cpu_arg, pmu_arg, event, cpus: 4, pmus: 3, kinds: &KINDS }
+        ScriptEnv {
+            name,
+            cpu_arg,
+            pmu_arg,
+            event,
+            cpus: 4,
+            pmus: 3,
+            kinds: &KINDS,
+            tracepoint_arg: false,
+            child_arg: false,
+            counters: &[],
+        }
     }
 
     /// `cpu_down`'s arguments: a CPU, no PMU, no event.

@@ -4,8 +4,8 @@
 //! [`print_steps`] and [`parse_steps`] round-trip exactly.
 
 use super::{
-    ClassId, Cost, CpuRef, Errno, Flag, InitFrom, IpiHandler, Layout, LockRef, MAX_SCRIPT_DEPTH, Mark, PlacementError,
-    PmuFilter, PmuRef, ScriptEnv, Step, SyncKind,
+    ClassId, Cond, Cost, CounterId, CounterLayout, CounterRef, CpuRef, Errno, Flag, InitFrom, IpiHandler, Layout,
+    LockRef, MAX_SCRIPT_DEPTH, Mark, PlacementError, PmuFilter, PmuRef, ScriptEnv, Step, SyncKind, TaskSlot,
 };
 use crate::locks::Mode;
 use crate::time::{MAX_COST_NS, Nanos};
@@ -15,6 +15,20 @@ use crate::time::{MAX_COST_NS, Nanos};
 pub struct ClassInfo<'a> {
     pub name: &'a str,
     pub layout: Layout,
+}
+
+/// A counter as the text form needs it: its name and layout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CounterInfo<'a> {
+    pub name: &'a str,
+    pub layout: CounterLayout,
+}
+
+/// The names a script may use: lock classes (index = `ClassId`) and counters (index = `CounterId`).
+#[derive(Clone, Copy, Debug)]
+pub struct Names<'a> {
+    pub classes: &'a [ClassInfo<'a>],
+    pub counters: &'a [CounterInfo<'a>],
 }
 
 /// Why [`parse_steps`] rejected a script, and where: lines and columns count from 1, in characters.
@@ -49,7 +63,7 @@ const MARK_WORDS: [(&str, Mark); 3] = [
     ("perf_init_start", Mark::PerfInitStart),
     ("cpu_up_done", Mark::CpuUpDone),
 ];
-const STEP_WORDS: [&str; 19] = [
+const STEP_WORDS: [&str; 23] = [
     "lock",
     "unlock",
     "work",
@@ -69,6 +83,10 @@ const STEP_WORDS: [&str; 19] = [
     "repeat",
     "for_each_pmu",
     "for_each_handoff",
+    "for_each_child",
+    "inc",
+    "dec",
+    "if",
 ];
 
 const CPU_WHAT: &str = "a CPU (cpu, this_cpu, target, lower, higher or a number)";
@@ -84,22 +102,32 @@ fn word_of<T: Copy + PartialEq>(table: &[(&'static str, T)], value: T) -> &'stat
 }
 
 /// Prints steps, one per line, nested blocks indented by 4 spaces, `indent` levels deep.
-pub fn print_steps(steps: &[Step], classes: &[ClassInfo<'_>], indent: usize) -> String {
+pub fn print_steps(steps: &[Step], names: &Names<'_>, indent: usize) -> String {
     let mut out = String::new();
-    print_into(&mut out, steps, classes, indent);
+    print_into(&mut out, steps, names, indent);
     out
 }
 
-fn print_into(out: &mut String, steps: &[Step], classes: &[ClassInfo<'_>], indent: usize) {
+fn print_into(out: &mut String, steps: &[Step], names: &Names<'_>, indent: usize) {
     let pad = "    ".repeat(indent);
     for step in steps {
-        let (line, body) = step_line(step, classes);
+        if let Step::If { cond, then, otherwise } = step {
+            out.push_str(&format!("{pad}if {} {{\n", cond_text(*cond, names)));
+            print_into(out, then, names, indent + 1);
+            if !otherwise.is_empty() {
+                out.push_str(&format!("{pad}}} else {{\n"));
+                print_into(out, otherwise, names, indent + 1);
+            }
+            out.push_str(&format!("{pad}}}\n"));
+            continue;
+        }
+        let (line, body) = step_line(step, names);
         out.push_str(&pad);
         out.push_str(&line);
         match body {
             Some(body) => {
                 out.push_str(" {\n");
-                print_into(out, body, classes, indent + 1);
+                print_into(out, body, names, indent + 1);
                 out.push_str(&pad);
                 out.push_str("}\n");
             }
@@ -109,14 +137,14 @@ fn print_into(out: &mut String, steps: &[Step], classes: &[ClassInfo<'_>], inden
 }
 
 /// A step's line (a block's header) and, for a block, its body.
-fn step_line<'s>(step: &'s Step, classes: &[ClassInfo<'_>]) -> (String, Option<&'s [Step]>) {
+fn step_line<'s>(step: &'s Step, names: &Names<'_>) -> (String, Option<&'s [Step]>) {
     let line = match step {
         Step::Lock { lock, mode, nested } => {
             let mode = if *mode == Mode::Read { " read" } else { "" };
             let nested = if *nested { " nested" } else { "" };
-            format!("lock {}{mode}{nested}", lock_text(*lock, classes))
+            format!("lock {}{mode}{nested}", lock_text(*lock, names))
         }
-        Step::Unlock { lock } => format!("unlock {}", lock_text(*lock, classes)),
+        Step::Unlock { lock } => format!("unlock {}", lock_text(*lock, names)),
         Step::Work(cost) => format!("work {}", cost_text(*cost)),
         Step::Ipi { cpu, handler } => format!("ipi {} {}", cpu_text(*cpu), handler_text(*handler)),
         Step::Check { flag, errno, otherwise } => {
@@ -125,7 +153,7 @@ fn step_line<'s>(step: &'s Step, classes: &[ClassInfo<'_>]) -> (String, Option<&
         }
         Step::Set { flag, value: true } => format!("set {}", flag_text(*flag)),
         Step::Set { flag, value: false } => format!("clear {}", flag_text(*flag)),
-        Step::Synchronize(SyncKind::Srcu(lock)) => format!("synchronize_srcu {}", lock_text(*lock, classes)),
+        Step::Synchronize(SyncKind::Srcu(lock)) => format!("synchronize_srcu {}", lock_text(*lock, names)),
         Step::Synchronize(SyncKind::Rcu) => "synchronize_rcu".into(),
         Step::Synchronize(SyncKind::RcuExpedited) => "synchronize_rcu_expedited".into(),
         Step::StopMachine => "stop_machine".into(),
@@ -144,13 +172,17 @@ fn step_line<'s>(step: &'s Step, classes: &[ClassInfo<'_>]) -> (String, Option<&
         Step::RegisterPmu { init } => format!("register_pmu {}", word_of(&INIT_WORDS, *init)),
         Step::UnregisterPmu => "unregister_pmu".into(),
         Step::Mark(mark) => format!("mark {}", word_of(&MARK_WORDS, *mark)),
+        Step::Inc(counter) => format!("inc {}", counter_text(*counter, names)),
+        Step::Dec(counter) => format!("dec {}", counter_text(*counter, names)),
+        Step::If { cond, then, .. } => return (format!("if {}", cond_text(*cond, names)), Some(then)),
+        Step::ForEachChild { body } => return ("for_each_child".into(), Some(body)),
     };
     (line, None)
 }
 
 /// A step's line as [`print_steps`] writes it; for a block, its header.
-pub fn step_text(step: &Step, classes: &[ClassInfo<'_>]) -> String {
-    step_line(step, classes).0
+pub fn step_text(step: &Step, names: &Names<'_>) -> String {
+    step_line(step, names).0
 }
 
 fn cpu_text(cpu: CpuRef) -> String {
@@ -165,21 +197,22 @@ fn pmu_text(pmu: PmuRef) -> &'static str {
 }
 
 /// [`super::verify_balanced`] with locks named as this text form writes them (`pmus_lock`).
-pub fn verify_balanced_text(steps: &[Step], classes: &[ClassInfo<'_>]) -> Result<(), String> {
-    super::verify_balanced_named(steps, &|lock| lock_text(lock, classes))
+pub fn verify_balanced_text(steps: &[Step], names: &Names<'_>) -> Result<(), String> {
+    super::verify_balanced_named(steps, &|lock| lock_text(lock, names))
 }
 
 /// [`super::verify_placement`] with locks named as this text form writes them.
 pub fn verify_placement_text(
     steps: &[Step],
-    classes: &[ClassInfo<'_>],
+    names: &Names<'_>,
     env: &ScriptEnv<'_>,
 ) -> Result<(), PlacementError> {
-    super::verify_placement(steps, env, &|lock| lock_text(lock, classes))
+    super::verify_placement(steps, env, &|lock| lock_text(lock, names))
 }
 
-fn lock_text(lock: LockRef, classes: &[ClassInfo<'_>]) -> String {
-    let name = classes
+fn lock_text(lock: LockRef, names: &Names<'_>) -> String {
+    let name = names
+        .classes
         .get(usize::from(lock.class()))
         .map_or_else(|| format!("unknown_class_{}", lock.class()), |c| c.name.to_string());
     match lock {
@@ -187,7 +220,29 @@ fn lock_text(lock: LockRef, classes: &[ClassInfo<'_>]) -> String {
         LockRef::PerCpu(_, cpu) => format!("{name}[{}]", cpu_text(cpu)),
         LockRef::Ctx(_, cpu, pmu) => format!("{name}[{}, {}]", cpu_text(cpu), pmu_text(pmu)),
         LockRef::PerPmu(_, pmu) => format!("{name}[{}]", pmu_text(pmu)),
-        LockRef::PerTask(_) => format!("{name}[task]"),
+        LockRef::PerTask(_, TaskSlot::Own) => format!("{name}[task]"),
+        LockRef::PerTask(_, TaskSlot::Child) => format!("{name}[child]"),
+    }
+}
+
+fn counter_text(counter: CounterRef, names: &Names<'_>) -> String {
+    let name = names
+        .counters
+        .get(usize::from(counter.id))
+        .map_or_else(|| format!("unknown_counter_{}", counter.id), |c| c.name.to_string());
+    match counter.layout {
+        CounterLayout::Global => name,
+        CounterLayout::PerTracepoint => format!("{name}[tracepoint]"),
+    }
+}
+
+fn cond_text(cond: Cond, names: &Names<'_>) -> String {
+    match cond {
+        Cond::Zero(counter) => format!("zero {}", counter_text(counter, names)),
+        Cond::NonZero(counter) => format!("nonzero {}", counter_text(counter, names)),
+        Cond::Set(flag) => flag_text(flag),
+        Cond::Clear(flag) => format!("not {}", flag_text(flag)),
+        Cond::CorePmu(pmu) => format!("core_pmu[{}]", pmu_text(pmu)),
     }
 }
 
@@ -225,8 +280,8 @@ fn cost_text(cost: Cost) -> String {
 }
 
 /// Parses the text form; class names are looked up in `classes` (index = ClassId).
-pub fn parse_steps(text: &str, classes: &[ClassInfo<'_>]) -> Result<Vec<Step>, ParseError> {
-    parse_steps_located(text, classes).map(|(steps, _)| steps)
+pub fn parse_steps(text: &str, names: &Names<'_>) -> Result<Vec<Step>, ParseError> {
+    parse_steps_located(text, names).map(|(steps, _)| steps)
 }
 
 /// Each step's `(line, column)`, in step order.
@@ -234,8 +289,8 @@ pub type Positions = Vec<(usize, usize)>;
 
 /// [`parse_steps`], also giving each step's `(line, column)`, in the order
 /// [`super::verify_balanced`] and [`super::verify_placement`] number steps.
-pub fn parse_steps_located(text: &str, classes: &[ClassInfo<'_>]) -> Result<(Vec<Step>, Positions), ParseError> {
-    let mut parser = Parser { tokens: lex(text), pos: 0, classes, positions: Vec::new() };
+pub fn parse_steps_located(text: &str, names: &Names<'_>) -> Result<(Vec<Step>, Positions), ParseError> {
+    let mut parser = Parser { tokens: lex(text), pos: 0, names, positions: Vec::new() };
     let steps = parser.block(0, None)?;
     Ok((steps, parser.positions))
 }
@@ -384,7 +439,7 @@ fn layout_form(name: &str, layout: Layout) -> (&'static str, String) {
         Layout::PerCpu => ("per-CPU", format!("{name}[CPU]")),
         Layout::Ctx => ("per CPU and PMU", format!("{name}[CPU, PMU]")),
         Layout::PerPmu => ("per-PMU", format!("{name}[PMU]")),
-        Layout::PerTask => ("per-task", format!("{name}[task]")),
+        Layout::PerTask => ("per-task", format!("{name}[task|child]")),
     }
 }
 
@@ -415,7 +470,7 @@ struct Parser<'a, 'b> {
     /// Never empty: the last token is [`Kind::End`], and `pos` never passes it.
     tokens: Vec<Token>,
     pos: usize,
-    classes: &'a [ClassInfo<'b>],
+    names: &'a Names<'b>,
     /// Where each step starts, in step order (a block's header before its body).
     positions: Positions,
 }
@@ -513,7 +568,7 @@ impl Parser<'_, '_> {
         if t.is('{') {
             return Err(error(
                 &t,
-                "`{` must be on the same line as the `repeat`, `for_each_pmu`, `for_each_handoff` or `check` it opens",
+                "`{` must be on the same line as the `repeat`, `for_each_pmu`, `for_each_handoff`, `for_each_child`, `if`, `else` or `check` it opens",
             ));
         }
         if t.kind != Kind::Word {
@@ -601,6 +656,20 @@ impl Parser<'_, '_> {
                 Step::ForEachPmu { filter, body: self.body(depth, "for_each_pmu")? }
             }
             "for_each_handoff" => Step::ForEachHandoff { body: self.body(depth, "for_each_handoff")? },
+            "for_each_child" => Step::ForEachChild { body: self.body(depth, "for_each_child")? },
+            "inc" => Step::Inc(self.counter()?),
+            "dec" => Step::Dec(self.counter()?),
+            "if" => {
+                let cond = self.cond()?;
+                let then = self.body(depth, "if")?;
+                let otherwise = if self.peek().is_word("else") {
+                    self.bump();
+                    self.body(depth, "else")?
+                } else {
+                    Vec::new()
+                };
+                Step::If { cond, then, otherwise }
+            }
             other => {
                 return Err(error(&t, format!("unknown step `{other}` (known: {})", STEP_WORDS.join(", "))));
             }
@@ -637,11 +706,11 @@ impl Parser<'_, '_> {
             return Err(expected(&t, "a lock class name", ""));
         }
         let name = t.text.as_str();
-        let Some((index, class)) = self.classes.iter().enumerate().find(|(_, c)| c.name == name) else {
-            let known = if self.classes.is_empty() {
+        let Some((index, class)) = self.names.classes.iter().enumerate().find(|(_, c)| c.name == name) else {
+            let known = if self.names.classes.is_empty() {
                 "no lock classes are defined".to_string()
             } else {
-                format!("known: {}", self.classes.iter().map(|c| c.name).collect::<Vec<_>>().join(", "))
+                format!("known: {}", self.names.classes.iter().map(|c| c.name).collect::<Vec<_>>().join(", "))
             };
             return Err(error(&t, format!("unknown lock class `{name}` ({known})")));
         };
@@ -674,14 +743,77 @@ impl Parser<'_, '_> {
             Layout::PerPmu => LockRef::PerPmu(id, self.pmu(&hint)?),
             Layout::PerTask => {
                 let task = self.bump();
-                if !task.is_word("task") {
-                    return Err(expected(&task, "`task`", &hint));
-                }
-                LockRef::PerTask(id)
+                let slot = if task.is_word("task") {
+                    TaskSlot::Own
+                } else if task.is_word("child") {
+                    TaskSlot::Child
+                } else {
+                    return Err(expected(&task, "`task` or `child`", &hint));
+                };
+                LockRef::PerTask(id, slot)
             }
         };
         self.expect(']', &hint)?;
         Ok(lock)
+    }
+
+    /// `NAME` or `NAME[tracepoint]`, as the counter's layout says.
+    fn counter(&mut self) -> Result<CounterRef, ParseError> {
+        let t = self.bump();
+        if t.kind != Kind::Word {
+            return Err(expected(&t, "a counter name", ""));
+        }
+        let name = t.text.as_str();
+        let Some((index, info)) = self.names.counters.iter().enumerate().find(|(_, c)| c.name == name) else {
+            let known = self.names.counters.iter().map(|c| c.name).collect::<Vec<_>>().join(", ");
+            return Err(error(&t, format!("unknown counter `{name}` (known: {known})")));
+        };
+        let id = CounterId::try_from(index).map_err(|_| error(&t, format!("counter `{name}` is past the last usable")))?;
+        let counter = CounterRef { id, layout: info.layout };
+        match info.layout {
+            CounterLayout::Global => {
+                if self.peek().is('[') {
+                    return Err(error(self.peek(), format!("counter `{name}` is global; write `{name}` without an index")));
+                }
+            }
+            CounterLayout::PerTracepoint => {
+                let hint = format!("; counter `{name}` is per tracepoint, so write `{name}[tracepoint]`");
+                if !self.eat('[') {
+                    return Err(error(&t, format!("counter `{name}` is per tracepoint; write `{name}[tracepoint]`")));
+                }
+                let word = self.bump();
+                if !word.is_word("tracepoint") {
+                    return Err(expected(&word, "`tracepoint`", &hint));
+                }
+                self.expect(']', &hint)?;
+            }
+        }
+        Ok(counter)
+    }
+
+    /// `zero COUNTER`, `nonzero COUNTER`, `FLAG`, `not FLAG` or `core_pmu[PMU]`.
+    fn cond(&mut self) -> Result<Cond, ParseError> {
+        if self.eat_word("zero") {
+            return Ok(Cond::Zero(self.counter()?));
+        }
+        if self.eat_word("nonzero") {
+            return Ok(Cond::NonZero(self.counter()?));
+        }
+        if self.eat_word("not") {
+            return Ok(Cond::Clear(self.flag()?));
+        }
+        if self.eat_word("core_pmu") {
+            let hint = "; write `core_pmu[PMU]`";
+            self.expect('[', hint)?;
+            let pmu = self.pmu(hint)?;
+            self.expect(']', hint)?;
+            return Ok(Cond::CorePmu(pmu));
+        }
+        let t = self.peek();
+        if t.kind != Kind::Word {
+            return Err(expected(t, "a condition (zero COUNTER, nonzero COUNTER, FLAG, not FLAG or core_pmu[PMU])", ""));
+        }
+        Ok(Cond::Set(self.flag()?))
     }
 
     /// `cpu_online[CPU]`, `ctx_online[CPU, PMU]`, `perf_online_mask[CPU]` or `usable[CPU]`.
@@ -792,6 +924,11 @@ mod tests {
         ClassInfo { name: "event->child_mutex", layout: Layout::PerTask },
         ClassInfo { name: "cpuhp_state->lock", layout: Layout::PerCpu },
     ];
+    const COUNTERS: [CounterInfo<'static>; 2] = [
+        CounterInfo { name: "perf_refcount", layout: CounterLayout::PerTracepoint },
+        CounterInfo { name: "pmc_refcount", layout: CounterLayout::Global },
+    ];
+    const NAMES: Names<'static> = Names { classes: &CLASSES, counters: &COUNTERS };
     const HOTPLUG: ClassId = 0;
     const PMUS_LOCK: ClassId = 1;
     const PMUS_SRCU: ClassId = 2;
@@ -813,11 +950,11 @@ unlock pmus_lock
 ";
 
     fn parse(text: &str) -> Result<Vec<Step>, ParseError> {
-        parse_steps(text, &CLASSES)
+        parse_steps(text, &NAMES)
     }
 
     fn print(steps: &[Step]) -> String {
-        print_steps(steps, &CLASSES, 0)
+        print_steps(steps, &NAMES, 0)
     }
 
     fn lock(lock: LockRef) -> Step {
@@ -858,7 +995,7 @@ unlock pmus_lock
     #[test]
     fn perf_exit_prints_as_written_and_indents_by_level() {
         assert_eq!(print(&perf_exit()), PERF_EXIT);
-        let indented = print_steps(&perf_exit()[1..2], &CLASSES, 1);
+        let indented = print_steps(&perf_exit()[1..2], &NAMES, 1);
         assert!(indented.starts_with("    for_each_pmu {\n        lock ctx->mutex[cpu, loop_pmu]\n"), "{indented}");
         assert!(indented.ends_with("\n    }\n"), "{indented}");
     }
@@ -919,7 +1056,7 @@ mark cpu_up_done
             Step::Lock { lock: LockRef::Ctx(CTX_MUTEX, CpuRef::Target, PmuRef::Arg), mode: Mode::Write, nested: true },
             Step::Lock { lock: LockRef::Ctx(CTX_MUTEX, CpuRef::Lower, PmuRef::Loop), mode: Mode::Read, nested: true },
             lock(LockRef::PerPmu(DEV_MUTEX, PmuRef::Arg)),
-            lock(LockRef::PerTask(CHILD_MUTEX)),
+            lock(LockRef::PerTask(CHILD_MUTEX, TaskSlot::Own)),
             lock(LockRef::PerCpu(CPUHP_LOCK, CpuRef::Fixed(7))),
             Step::Unlock { lock: LockRef::PerCpu(CPUHP_LOCK, CpuRef::Current) },
             Step::Work(Cost::exp(5_000_000)),
@@ -1046,7 +1183,8 @@ mark cpu_up_done
         assert!(message.contains("found `cpu`") && message.ends_with("write `dev->mutex[PMU]`"), "{message}");
         let (_, column, message) = parse_err("lock event->child_mutex[cpu]");
         assert_eq!(column, 25);
-        assert!(message.starts_with("expected `task`, found `cpu`"), "{message}");
+        assert!(message.starts_with("expected `task` or `child`, found `cpu`"), "{message}");
+        assert!(message.ends_with("write `event->child_mutex[task|child]`"), "{message}");
         let (_, column, message) = parse_err("lock cpuhp_state->lock[1, pmu]");
         assert_eq!(column, 25);
         assert!(message.starts_with("expected `]`, found `,`") && message.contains("`cpuhp_state->lock[CPU]`"));
@@ -1054,7 +1192,7 @@ mark cpu_up_done
         assert_eq!(column, 16);
         assert!(message.starts_with("expected `read`, `write`, `nested` or the end of the step, found `reed`"));
         assert_eq!(
-            parse_steps("lock x", &[]).unwrap_err().message,
+            parse_steps("lock x", &Names { classes: &[], counters: &[] }).unwrap_err().message,
             "unknown lock class `x` (no lock classes are defined)"
         );
     }
@@ -1141,7 +1279,7 @@ mark cpu_up_done
     #[test]
     fn located_steps_give_each_step_its_line_and_column_in_step_order() {
         let text = "work 1us\nfor_each_pmu {\n  # comment\n    stop_machine; adopt_uncore\n}\nmark cpu_up_done\n";
-        let (steps, positions) = parse_steps_located(text, &CLASSES).unwrap();
+        let (steps, positions) = parse_steps_located(text, &NAMES).unwrap();
         assert_eq!(parse(text), Ok(steps));
         assert_eq!(positions, vec![(1, 1), (2, 1), (4, 5), (4, 19), (6, 1)]);
     }
@@ -1180,7 +1318,8 @@ mark cpu_up_done
             arb_cpu().prop_map(|c| LockRef::PerCpu(CPUHP_LOCK, c)),
             (arb_cpu(), arb_pmu()).prop_map(|(c, p)| LockRef::Ctx(CTX_MUTEX, c, p)),
             arb_pmu().prop_map(|p| LockRef::PerPmu(DEV_MUTEX, p)),
-            Just(LockRef::PerTask(CHILD_MUTEX)),
+            Just(LockRef::PerTask(CHILD_MUTEX, TaskSlot::Own)),
+            Just(LockRef::PerTask(CHILD_MUTEX, TaskSlot::Child)),
         ]
     }
 
@@ -1243,6 +1382,25 @@ mark cpu_up_done
             Just(Step::UnregisterPmu),
             prop_oneof![Just(Mark::PerfExitDone), Just(Mark::PerfInitStart), Just(Mark::CpuUpDone)]
                 .prop_map(Step::Mark),
+            arb_counter().prop_map(Step::Inc),
+            arb_counter().prop_map(Step::Dec),
+        ]
+    }
+
+    fn arb_counter() -> impl Strategy<Value = CounterRef> {
+        prop_oneof![
+            Just(CounterRef { id: 0, layout: CounterLayout::PerTracepoint }),
+            Just(CounterRef { id: 1, layout: CounterLayout::Global }),
+        ]
+    }
+
+    fn arb_cond() -> impl Strategy<Value = Cond> {
+        prop_oneof![
+            arb_counter().prop_map(Cond::Zero),
+            arb_counter().prop_map(Cond::NonZero),
+            arb_flag().prop_map(Cond::Set),
+            arb_flag().prop_map(Cond::Clear),
+            arb_pmu().prop_map(Cond::CorePmu),
         ]
     }
 
@@ -1254,6 +1412,12 @@ mark cpu_up_done
                 (any::<u32>(), body.clone()).prop_map(|(times, body)| Step::Repeat { times, body }),
                 (filter, body.clone()).prop_map(|(filter, body)| Step::ForEachPmu { filter, body }),
                 body.clone().prop_map(|body| Step::ForEachHandoff { body }),
+                body.clone().prop_map(|body| Step::ForEachChild { body }),
+                (arb_cond(), body.clone(), body.clone()).prop_map(|(cond, then, otherwise)| Step::If {
+                    cond,
+                    then,
+                    otherwise
+                }),
                 (arb_flag(), arb_errno(), body).prop_map(|(flag, errno, otherwise)| Step::Check {
                     flag,
                     errno,
