@@ -6,7 +6,7 @@ use sim::kernel::{Agent, AgentCx, Args, Next};
 use sim::perf::PmuScope;
 use sim::rng::exp_ns;
 
-use crate::schemes::op;
+use crate::schemes::{Family, op};
 
 /// A think time: exponential with this mean, or exactly this long.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -183,17 +183,92 @@ impl Agent for HotplugDriver {
     }
 }
 
-/// A monitoring agent: think, open a per-CPU event on a random CPU and PMU (a tracepoint
-/// event with probability `tracepoint_fraction`), keep it for a lifetime, release it.
+/// Tracepoints by popularity: tracepoint `k` (from 0) is drawn with probability proportional
+/// to `1 / (k + 1)^zipf` (docs/model.md §7): a few hot ones (`sched:*`) and a long tail.
+#[derive(Clone, Debug)]
+pub struct Tracepoints {
+    cdf: std::sync::Arc<[f64]>,
+}
+
+impl Tracepoints {
+    pub fn new(count: u32, zipf: f64) -> Self {
+        let weights: Vec<f64> = (0..count.max(1)).map(|k| 1.0 / f64::from(k + 1).powf(zipf)).collect();
+        let total: f64 = weights.iter().sum();
+        let mut acc = 0.0;
+        let cdf = weights.iter().map(|w| {
+            acc += w / total;
+            acc
+        });
+        Tracepoints { cdf: cdf.collect() }
+    }
+
+    fn draw(&self, cx: &mut AgentCx<'_>) -> u16 {
+        let u: f64 = cx.rng.random();
+        self.cdf.partition_point(|&c| c <= u).min(self.cdf.len() - 1) as u16
+    }
+}
+
+/// The mix of event kinds an opener draws from.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct EventMix {
+    /// Tracepoint events, on the `tracepoint` PMU.
+    pub tracepoint: f64,
+    /// Software events, on the `software` PMU.
+    pub software: f64,
+    /// Of tracepoint events, those that get a `SET_FILTER` ioctl after opening.
+    pub set_filter: f64,
+    /// Of opened events, those whose owner runs `prctl(PR_TASK_PERF_EVENTS_DISABLE)` while holding it.
+    pub prctl: f64,
+}
+
+/// The PMU a kind of event goes to: the first software-scope PMU named `name`, or any boot
+/// PMU of hardware scope (core or uncore), drawn uniformly.
+fn pick_pmu(cx: &mut AgentCx<'_>, name: Option<&str>) -> Option<u16> {
+    let perf = cx.perf;
+    if let Some(name) = name {
+        return perf.list().iter().copied().find(|&p| perf.pmus()[p as usize].name == name);
+    }
+    let mut hardware = perf.list().iter().copied().filter(|&p| {
+        let def = &perf.pmus()[p as usize];
+        def.at_boot && def.scope != PmuScope::Software
+    });
+    let count = hardware.clone().count();
+    (count > 0).then(|| hardware.nth(cx.rng.random_range(0..count)).expect("counted"))
+}
+
+/// The CPU an event on `pmu` is opened on: any CPU, or an uncore PMU's reader in a package.
+fn pick_cpu(cx: &mut AgentCx<'_>, pmu: u16) -> u32 {
+    let cpus = cx.online.len() as u32;
+    match cx.perf.pmus()[pmu as usize].scope {
+        PmuScope::Core | PmuScope::Software => cx.rng.random_range(0..cpus),
+        PmuScope::Uncore => {
+            let packages = cx.perf.package_of(cpus - 1) + 1;
+            let package = cx.rng.random_range(0..packages);
+            cx.perf.uncore_owner(pmu, package).unwrap_or(cx.perf.package_cpus(package).start)
+        }
+    }
+}
+
+/// Where an event is now: its context may have moved (uncore handoff).
+fn locate(cx: &AgentCx<'_>, mut args: Args) -> Args {
+    if let Some(at) = cx.perf.installed(args.event) {
+        args.cpu = at.cpu;
+    }
+    args
+}
+
+/// A monitoring agent: think, open a per-CPU event of a drawn kind on a random CPU, perhaps
+/// set a filter on it or run prctl, keep it for a lifetime, release it.
 pub struct Opener {
     think: Interval,
     lifetime: Interval,
-    tracepoint_fraction: f64,
+    mix: EventMix,
+    tracepoints: Tracepoints,
     /// Event ids are `event_base | counter`, unique per run.
     event_base: u64,
     counter: u64,
-    /// The event held, with whether it is a tracepoint event.
-    holding: Option<(Args, bool)>,
+    /// The event held and its family.
+    holding: Option<(Args, Family)>,
     phase: OpenerPhase,
 }
 
@@ -201,21 +276,53 @@ pub struct Opener {
 enum OpenerPhase {
     Thinking,
     Opening,
+    /// Opened; the ioctl or prctl, if drawn, comes next.
+    Opened,
     Holding,
     Releasing,
 }
 
 impl Opener {
-    pub fn new(task_index: u32, think: Interval, lifetime: Interval, tracepoint_fraction: f64) -> Self {
+    pub fn new(task_index: u32, think: Interval, lifetime: Interval, mix: EventMix, tracepoints: Tracepoints) -> Self {
         Opener {
             think,
             lifetime,
-            tracepoint_fraction,
+            mix,
+            tracepoints,
             event_base: (task_index as u64) << 32,
             counter: 0,
             holding: None,
             phase: OpenerPhase::Releasing,
         }
+    }
+
+    fn open(&mut self, cx: &mut AgentCx<'_>) -> Next {
+        let u: f64 = cx.rng.random();
+        let family = if u < self.mix.tracepoint {
+            Family::Tracepoint
+        } else if u < self.mix.tracepoint + self.mix.software {
+            Family::Software
+        } else {
+            Family::Hardware
+        };
+        let name = match family {
+            Family::Tracepoint => Some("tracepoint"),
+            Family::Software => Some("software"),
+            Family::Hardware => None,
+        };
+        let Some(pmu) = pick_pmu(cx, name) else { return Next::Exit };
+        let cpu = pick_cpu(cx, pmu);
+        let tracepoint = if family == Family::Tracepoint { self.tracepoints.draw(cx) } else { 0 };
+        self.counter += 1;
+        let args = Args { cpu, pmu, event: self.event_base | self.counter, tracepoint, children: 0 };
+        self.holding = Some((args, family));
+        self.phase = OpenerPhase::Opening;
+        let script = match family {
+            Family::Tracepoint => op::OPEN_TP,
+            Family::Software => op::OPEN_SW,
+            Family::Hardware => op::OPEN,
+        };
+        Next::Run { script, args }
     }
 }
 
@@ -226,33 +333,18 @@ impl Agent for Opener {
                 self.phase = OpenerPhase::Thinking;
                 Next::Sleep { ns: self.think.draw(cx) }
             }
-            OpenerPhase::Thinking => {
-                let perf = cx.perf;
-                let mut boot_pmus = perf.list().iter().copied().filter(|&p| perf.pmus()[p as usize].at_boot);
-                let count = boot_pmus.clone().count();
-                if count == 0 {
-                    return Next::Exit;
-                }
-                let pmu = boot_pmus.nth(cx.rng.random_range(0..count)).expect("counted");
-                let cpus = cx.online.len() as u32;
-                let cpu = match cx.perf.pmus()[pmu as usize].scope {
-                    PmuScope::Core => cx.rng.random_range(0..cpus),
-                    PmuScope::Uncore => {
-                        let packages = cx.perf.package_of(cpus - 1) + 1;
-                        let package = cx.rng.random_range(0..packages);
-                        cx.perf.uncore_owner(pmu, package).unwrap_or(cx.perf.package_cpus(package).start)
-                    }
-                };
-                let tracepoint = cx.rng.random::<f64>() < self.tracepoint_fraction;
-                self.counter += 1;
-                let args = Args { cpu, pmu, event: self.event_base | self.counter };
-                self.holding = Some((args, tracepoint));
-                self.phase = OpenerPhase::Opening;
-                Next::Run { script: if tracepoint { op::OPEN_TP } else { op::OPEN }, args }
-            }
+            OpenerPhase::Thinking => self.open(cx),
             OpenerPhase::Opening => {
-                let opened = cx.last.is_some_and(|o| o.result.is_ok());
-                if opened {
+                if cx.last.is_some_and(|o| o.result.is_ok()) {
+                    self.phase = OpenerPhase::Opened;
+                    let (args, family) = self.holding.expect("holding an event");
+                    let args = locate(cx, args);
+                    if family == Family::Tracepoint && cx.rng.random::<f64>() < self.mix.set_filter {
+                        return Next::Run { script: op::SET_FILTER, args };
+                    }
+                    if cx.rng.random::<f64>() < self.mix.prctl {
+                        return Next::Run { script: op::PRCTL_DISABLE, args };
+                    }
                     self.phase = OpenerPhase::Holding;
                     Next::Sleep { ns: self.lifetime.draw(cx) }
                 } else {
@@ -261,35 +353,277 @@ impl Agent for Opener {
                     Next::Sleep { ns: self.think.draw(cx) }
                 }
             }
+            OpenerPhase::Opened => {
+                self.phase = OpenerPhase::Holding;
+                Next::Sleep { ns: self.lifetime.draw(cx) }
+            }
             OpenerPhase::Holding => {
-                let (mut args, tracepoint) = self.holding.take().expect("holding an event");
-                // The event's context may have moved (uncore handoff): lock the one it is on.
-                if let Some(at) = cx.perf.installed(args.event) {
-                    args.cpu = at.cpu;
-                }
+                let (args, family) = self.holding.take().expect("holding an event");
+                let args = locate(cx, args);
                 self.phase = OpenerPhase::Releasing;
-                Next::Run { script: if tracepoint { op::RELEASE_TP } else { op::RELEASE }, args }
+                let script = match family {
+                    Family::Tracepoint => op::RELEASE_TP,
+                    Family::Software => op::RELEASE_SW,
+                    Family::Hardware => op::RELEASE,
+                };
+                Next::Run { script, args }
             }
         }
     }
 }
 
-/// Something that runs one operation every interval: ftrace togglers, driver probes.
+/// `perf stat -e '{cycles,tp,…}'`: a hardware leader on a random CPU's core PMU, then
+/// tracepoint siblings in its group, kept a lifetime, released siblings first.
+pub struct GroupOpener {
+    think: Interval,
+    lifetime: Interval,
+    siblings: u32,
+    tracepoints: Tracepoints,
+    event_base: u64,
+    counter: u64,
+    leader: Option<Args>,
+    /// Siblings opened so far.
+    opened: Vec<Args>,
+    /// Siblings still to open, or (holding) to release.
+    left: u32,
+    phase: GroupPhase,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum GroupPhase {
+    Thinking,
+    OpeningLeader,
+    OpeningSiblings,
+    Holding,
+    Releasing,
+}
+
+impl GroupOpener {
+    pub fn new(task_index: u32, think: Interval, lifetime: Interval, siblings: u32, tracepoints: Tracepoints) -> Self {
+        GroupOpener {
+            think,
+            lifetime,
+            siblings,
+            tracepoints,
+            event_base: (task_index as u64) << 32,
+            counter: 0,
+            leader: None,
+            opened: Vec::new(),
+            left: 0,
+            phase: GroupPhase::Releasing,
+        }
+    }
+
+    fn next_id(&mut self) -> u64 {
+        self.counter += 1;
+        self.event_base | self.counter
+    }
+
+    fn open_sibling(&mut self, cx: &mut AgentCx<'_>, leader: Args) -> Next {
+        self.left -= 1;
+        let args = Args { event: self.next_id(), tracepoint: self.tracepoints.draw(cx), ..leader };
+        self.opened.push(args);
+        Next::Run { script: op::OPEN_SIBLING_TP, args }
+    }
+}
+
+impl Agent for GroupOpener {
+    fn next(&mut self, cx: &mut AgentCx<'_>) -> Next {
+        match self.phase {
+            GroupPhase::Releasing => {
+                if let Some(sibling) = self.opened.pop() {
+                    return Next::Run { script: op::RELEASE_TP, args: locate(cx, sibling) };
+                }
+                if let Some(leader) = self.leader.take() {
+                    return Next::Run { script: op::RELEASE, args: locate(cx, leader) };
+                }
+                self.phase = GroupPhase::Thinking;
+                Next::Sleep { ns: self.think.draw(cx) }
+            }
+            GroupPhase::Thinking => {
+                let perf = cx.perf;
+                let core = perf.list().iter().copied().find(|&p| perf.pmus()[p as usize].scope == PmuScope::Core);
+                let Some(pmu) = core else { return Next::Exit };
+                let cpu = cx.rng.random_range(0..cx.online.len() as u32);
+                let args = Args { cpu, pmu, event: self.next_id(), tracepoint: 0, children: 0 };
+                self.leader = Some(args);
+                self.phase = GroupPhase::OpeningLeader;
+                Next::Run { script: op::OPEN, args }
+            }
+            GroupPhase::OpeningLeader => {
+                let leader = self.leader.expect("leader");
+                if !cx.last.is_some_and(|o| o.result.is_ok()) {
+                    self.leader = None;
+                    self.phase = GroupPhase::Thinking;
+                    return Next::Sleep { ns: self.think.draw(cx) };
+                }
+                self.phase = GroupPhase::OpeningSiblings;
+                self.left = self.siblings;
+                if self.left == 0 {
+                    self.phase = GroupPhase::Holding;
+                    return Next::Sleep { ns: self.lifetime.draw(cx) };
+                }
+                self.open_sibling(cx, leader)
+            }
+            GroupPhase::OpeningSiblings => {
+                if !cx.last.is_some_and(|o| o.result.is_ok()) {
+                    self.opened.pop();
+                }
+                let leader = self.leader.expect("leader");
+                if self.left > 0 {
+                    return self.open_sibling(cx, leader);
+                }
+                self.phase = GroupPhase::Holding;
+                Next::Sleep { ns: self.lifetime.draw(cx) }
+            }
+            GroupPhase::Holding => {
+                self.phase = GroupPhase::Releasing;
+                self.next(cx)
+            }
+        }
+    }
+}
+
+/// `perf record -e tp -- make -j`: a monitored task with an inherited tracepoint event forks
+/// `children` children one after another; after their lifetime either they exit first and
+/// then perf closes the event, or perf closes it while they live (the release frees them).
+pub struct Inheritor {
+    think: Interval,
+    fork_interval: Interval,
+    child_lifetime: Interval,
+    children: u32,
+    release_first: f64,
+    tracepoints: Tracepoints,
+    tracepoint: u16,
+    live: u32,
+    phase: InheritPhase,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum InheritPhase {
+    Thinking,
+    /// The task event is open, or a fork just returned: fork again or let the children run.
+    Forked,
+    ForkDue,
+    Exiting,
+    Released,
+}
+
+impl Inheritor {
+    pub fn new(
+        think: Interval,
+        fork_interval: Interval,
+        child_lifetime: Interval,
+        children: u32,
+        release_first: f64,
+        tracepoints: Tracepoints,
+    ) -> Self {
+        Inheritor {
+            think,
+            fork_interval,
+            child_lifetime,
+            children,
+            release_first,
+            tracepoints,
+            tracepoint: 0,
+            live: 0,
+            phase: InheritPhase::Released,
+        }
+    }
+
+    fn args(&self) -> Args {
+        Args { tracepoint: self.tracepoint, children: self.live, ..Args::default() }
+    }
+}
+
+impl Agent for Inheritor {
+    fn next(&mut self, cx: &mut AgentCx<'_>) -> Next {
+        match self.phase {
+            InheritPhase::Released => {
+                self.phase = InheritPhase::Thinking;
+                Next::Sleep { ns: self.think.draw(cx) }
+            }
+            InheritPhase::Thinking => {
+                self.tracepoint = self.tracepoints.draw(cx);
+                self.live = 0;
+                self.phase = InheritPhase::Forked;
+                Next::Run { script: op::OPEN_TASK_TP, args: self.args() }
+            }
+            InheritPhase::Forked => {
+                if cx.last.is_some_and(|o| o.script == op::FORK) {
+                    self.live += 1;
+                }
+                if self.live < self.children {
+                    self.phase = InheritPhase::ForkDue;
+                    Next::Sleep { ns: self.fork_interval.draw(cx) }
+                } else {
+                    self.phase = InheritPhase::Exiting;
+                    Next::Sleep { ns: self.child_lifetime.draw(cx) }
+                }
+            }
+            InheritPhase::ForkDue => {
+                self.phase = InheritPhase::Forked;
+                Next::Run { script: op::FORK, args: self.args() }
+            }
+            InheritPhase::Exiting => {
+                if self.live > 0 && cx.rng.random::<f64>() >= self.release_first {
+                    let args = self.args();
+                    self.live -= 1;
+                    return Next::Run { script: op::EXIT_TASK, args };
+                }
+                let args = self.args();
+                // Children still alive lose their inherited events to the release.
+                self.live = 0;
+                self.phase = InheritPhase::Released;
+                Next::Run { script: op::RELEASE_TASK_TP, args }
+            }
+        }
+    }
+}
+
+/// An ftrace user: every interval, enables a drawn tracepoint's event, and disables it the
+/// next interval (`echo 1 > events/…/enable`, then `echo 0`).
+pub struct FtraceToggler {
+    interval: Interval,
+    tracepoints: Tracepoints,
+    enabled: Option<u16>,
+    due: bool,
+}
+
+impl FtraceToggler {
+    pub fn new(interval: Interval, tracepoints: Tracepoints) -> Self {
+        FtraceToggler { interval, tracepoints, enabled: None, due: false }
+    }
+}
+
+impl Agent for FtraceToggler {
+    fn next(&mut self, cx: &mut AgentCx<'_>) -> Next {
+        if !self.due {
+            self.due = true;
+            return Next::Sleep { ns: self.interval.draw(cx) };
+        }
+        self.due = false;
+        match self.enabled.take() {
+            Some(tracepoint) => Next::Run { script: op::FTRACE_DISABLE, args: Args { tracepoint, ..Args::default() } },
+            None => {
+                let tracepoint = self.tracepoints.draw(cx);
+                self.enabled = Some(tracepoint);
+                Next::Run { script: op::FTRACE_ENABLE, args: Args { tracepoint, ..Args::default() } }
+            }
+        }
+    }
+}
+
+/// Something that runs one operation every interval: driver probes.
 pub struct Periodic {
     interval: Interval,
     script: sim::script::ScriptId,
-    /// Driver probes pick a random registered PMU's device.
-    random_pmu: bool,
     due: bool,
 }
 
 impl Periodic {
-    pub fn ftrace_toggler(interval: Interval) -> Self {
-        Periodic { interval, script: op::FTRACE_TOGGLE, random_pmu: false, due: false }
-    }
-
     pub fn driver_probe(interval: Interval) -> Self {
-        Periodic { interval, script: op::DRIVER_PROBE, random_pmu: true, due: false }
+        Periodic { interval, script: op::DRIVER_PROBE, due: false }
     }
 }
 
@@ -300,15 +634,11 @@ impl Agent for Periodic {
             return Next::Sleep { ns: self.interval.draw(cx) };
         }
         self.due = false;
-        let pmu = if self.random_pmu {
-            let list = cx.perf.list();
-            if list.is_empty() {
-                return Next::Sleep { ns: self.interval.draw(cx).max(1) };
-            }
-            list[cx.rng.random_range(0..list.len())]
-        } else {
-            0
-        };
+        let list = cx.perf.list();
+        if list.is_empty() {
+            return Next::Sleep { ns: self.interval.draw(cx).max(1) };
+        }
+        let pmu = list[cx.rng.random_range(0..list.len())];
         Next::Run { script: self.script, args: Args { pmu, ..Args::default() } }
     }
 }

@@ -9,7 +9,9 @@ use sim::perf::{PerfConfig, PmuDef, PmuScope};
 use sim::rng::stream_id;
 use sim::script::{Program, Step};
 
-use crate::generators::{HotplugDriver, Interval, Opener, Periodic, PmuChurn};
+use crate::generators::{
+    EventMix, FtraceToggler, GroupOpener, HotplugDriver, Inheritor, Interval, Opener, Periodic, PmuChurn, Tracepoints,
+};
 use crate::plan::GridPoint;
 use crate::scenario::{Dist, Scenario, ScenarioError};
 use crate::schemes::{self, CLASSES, ContextLayout, SchemeOptions, op};
@@ -20,6 +22,8 @@ const STREAM_OPENER: u16 = 3;
 const STREAM_FTRACE: u16 = 4;
 const STREAM_CHURN: u16 = 5;
 const STREAM_PROBE: u16 = 6;
+const STREAM_INHERIT: u16 = 7;
+const STREAM_GROUP: u16 = 8;
 
 /// Why a run stopped, as results name it.
 pub fn stop_name(stop: StopReason, deadlocked: bool) -> &'static str {
@@ -79,9 +83,15 @@ impl RunResult {
 /// The scheme's scripts with the scenario's own replacements, compiled in [`op`] order.
 pub fn scenario_scripts(scenario: &Scenario) -> Result<Vec<(String, Vec<Step>)>, ScenarioError> {
     let kind = scenario.scheme_kind()?;
+    let sc = &scenario.scheme;
     let options = SchemeOptions {
         kind,
-        free_outside_ctx_mutex: scenario.scheme.free_outside_ctx_mutex,
+        free_outside_ctx_mutex: sc.free_outside_ctx_mutex,
+        set_filter_outside_ctx_mutex: sc.set_filter_outside_ctx_mutex,
+        sw_sibling_init_unlocked: sc.sw_sibling_init_unlocked,
+        ds_buffers_hotplug_lock: sc.ds_buffers_hotplug_lock,
+        pebs_or_bts: sc.pebs_or_bts,
+        migrate_sync_rcu: sc.migrate_sync_rcu,
         context_layout: scenario.scheme.context_layout,
         handoff: scenario.scheme.handoff,
         pmu_dev_alloc: scenario.scheme.pmu_dev_alloc,
@@ -101,17 +111,45 @@ fn interval(mean: crate::scenario::Duration, dist: Dist) -> Interval {
     Interval { mean_ns: mean.0, exponential: dist == Dist::Exp }
 }
 
+/// Software-context PMUs in v4.13's registration order (`perf_event_init()`, then x86's).
+const SOFTWARE_NAMES: [&str; 9] =
+    ["software", "tracepoint", "breakpoint", "cpu_clock", "task_clock", "msr", "intel_pt", "intel_bts", "intel_cqm"];
+
+/// A two-socket Skylake-SP's package-scoped PMUs in v4.13: RAPL's `power`, then the uncore
+/// boxes of `uncore_snbep.c` (docs/model.md §5.1).
+fn skx_2s_uncore_names() -> Vec<String> {
+    let mut names = vec!["power".to_string(), "uncore_ubox".to_string()];
+    for (kind, boxes) in [("cha", 28), ("iio", 5), ("irp", 5)] {
+        names.extend((0..boxes).map(|i| format!("uncore_{kind}_{i}")));
+    }
+    names.push("uncore_pcu".into());
+    for (kind, boxes) in [("imc", 6), ("m2m", 2), ("upi", 3), ("m2pcie", 4), ("m3upi", 3)] {
+        names.extend((0..boxes).map(|i| format!("uncore_{kind}_{i}")));
+    }
+    names
+}
+
 fn pmu_defs(scenario: &Scenario) -> Vec<PmuDef> {
     let p = &scenario.pmus;
+    let skx = if p.names == crate::scenario::PmuNames::Skx2s { skx_2s_uncore_names() } else { Vec::new() };
+    let software = (0..p.software).map(|i| PmuDef {
+        name: SOFTWARE_NAMES.get(i as usize).map_or_else(|| format!("sw_{i}"), |n| n.to_string()),
+        scope: PmuScope::Software,
+        at_boot: true,
+    });
     let core = (0..p.core).map(|i| PmuDef {
         name: if i == 0 { "cpu".into() } else { format!("cpu_{i}") },
         scope: PmuScope::Core,
         at_boot: true,
     });
-    let uncore = (0..p.uncore).map(|i| PmuDef { name: format!("uncore_{i}"), scope: PmuScope::Uncore, at_boot: true });
+    let uncore = (0..p.uncore).map(|i| PmuDef {
+        name: skx.get(i as usize).cloned().unwrap_or_else(|| format!("uncore_{i}")),
+        scope: PmuScope::Uncore,
+        at_boot: true,
+    });
     let churn =
         (0..p.churn_slots).map(|i| PmuDef { name: format!("churn_{i}"), scope: PmuScope::Core, at_boot: false });
-    core.chain(uncore).chain(churn).collect()
+    software.chain(core).chain(uncore).chain(churn).collect()
 }
 
 fn tasks(scenario: &Scenario) -> Vec<TaskSpec> {
@@ -127,27 +165,51 @@ fn tasks(scenario: &Scenario) -> Vec<TaskSpec> {
             HotplugDriver::new(h.mode, interval(h.interval, h.interval_dist), interval(h.holdoff, h.holdoff_dist));
         add("cpuhp/0".into(), STREAM_HOTPLUG, 0, Box::new(driver));
     }
+    let tracepoints = Tracepoints::new(scenario.tracepoints.count, scenario.tracepoints.zipf);
     let o = &scenario.openers;
+    let mix = EventMix {
+        tracepoint: o.tracepoint_fraction,
+        software: o.software_fraction,
+        set_filter: o.set_filter_fraction,
+        prctl: o.prctl_fraction,
+    };
     for i in 0..o.tasks {
         let opener = Opener::new(
             i,
             interval(o.think, o.think_dist),
             interval(o.lifetime, o.lifetime_dist),
-            o.tracepoint_fraction,
+            mix,
+            tracepoints.clone(),
         );
         add(format!("perf/{i}"), STREAM_OPENER, i, Box::new(opener));
     }
+    let n = &scenario.inherit;
+    for i in 0..n.tasks {
+        let inheritor = Inheritor::new(
+            interval(n.think, n.dist),
+            interval(n.fork_interval, n.dist),
+            interval(n.child_lifetime, n.dist),
+            n.children,
+            n.release_first_fraction,
+            tracepoints.clone(),
+        );
+        add(format!("make/{i}"), STREAM_INHERIT, i, Box::new(inheritor));
+    }
+    let g = &scenario.groups;
+    for i in 0..g.tasks {
+        // Event ids of group openers start past the openers' task indices.
+        let index = o.tasks + i;
+        let group =
+            GroupOpener::new(index, interval(g.think, g.dist), interval(g.lifetime, g.dist), g.siblings, tracepoints.clone());
+        add(format!("perf-stat/{i}"), STREAM_GROUP, i, Box::new(group));
+    }
     let f = &scenario.ftrace;
     for i in 0..f.tasks {
-        add(
-            format!("ftrace/{i}"),
-            STREAM_FTRACE,
-            i,
-            Box::new(Periodic::ftrace_toggler(interval(f.interval, f.interval_dist))),
-        );
+        let toggler = FtraceToggler::new(interval(f.interval, f.interval_dist), tracepoints.clone());
+        add(format!("ftrace/{i}"), STREAM_FTRACE, i, Box::new(toggler));
     }
     let c = &scenario.pmu_churn;
-    let first_slot = (scenario.pmus.core + scenario.pmus.uncore) as u16;
+    let first_slot = (scenario.pmus.software + scenario.pmus.core + scenario.pmus.uncore) as u16;
     for i in 0..c.tasks {
         let churn = PmuChurn::new(first_slot + i as u16, interval(c.interval, c.dist), interval(c.lifetime, c.dist));
         add(format!("modprobe/{i}"), STREAM_CHURN, i, Box::new(churn));
@@ -249,8 +311,8 @@ fn run_prepared(
         },
         ctx_per_cpu: scenario.scheme.context_layout == ContextLayout::PerCpu,
         pmu_load: prepared.pmu_load.clone(),
-        counters: Vec::new(),
-        tracepoints: 0,
+        counters: crate::schemes::counter_table(),
+        tracepoints: scenario.tracepoints.count,
     };
     let mut sched = Scheduler::new();
     let mut kernel = Kernel::new(config, tasks(scenario), &mut sched)

@@ -11,7 +11,7 @@ use sim::time::{MAX_COST_NS, Nanos};
 
 pub use crate::error::ScenarioError;
 use crate::generators::HotplugMode;
-use crate::schemes::{ContextLayout, Handoff, SchemeKind, op};
+use crate::schemes::{ContextLayout, Handoff, MigrateSync, SchemeKind, op};
 
 /// Most CPUs a scenario may have.
 pub const MAX_SCENARIO_CPUS: u32 = 65_536;
@@ -75,20 +75,95 @@ impl Default for MachineSpec {
     }
 }
 
+/// How boot PMUs are named in reports (their counts and scopes decide the model).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PmuNames {
+    /// `cpu`, `uncore_0`, …
+    Generic,
+    /// A two-socket Skylake-SP's v4.13 list (docs/model.md §5.1), then generic past it.
+    Skx2s,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PmuSpec {
-    /// Core-scoped PMUs registered at boot (`cpu`, `cpu_1`, …).
+    /// Software-context PMUs registered at boot, sharing one CPU context per CPU
+    /// (`software`, `tracepoint`, `breakpoint`, `cpu_clock`, `task_clock`, `msr`, …).
+    pub software: u32,
+    /// Core-scoped PMUs with their own context (`cpu`, `cpu_1`, …).
     pub core: u32,
     /// Uncore (package-scoped) PMUs registered at boot (`uncore_0`, …).
     pub uncore: u32,
     /// Extra slots that PMU churn registers and unregisters (`churn_0`, …).
     pub churn_slots: u32,
+    pub names: PmuNames,
 }
 
 impl Default for PmuSpec {
     fn default() -> Self {
-        PmuSpec { core: 2, uncore: 1, churn_slots: 1 }
+        PmuSpec { software: 5, core: 1, uncore: 2, churn_slots: 1, names: PmuNames::Generic }
+    }
+}
+
+/// Tracepoints perf and ftrace users pick from, by popularity.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TracepointSpec {
+    pub count: u32,
+    /// Tracepoint k (from 0) is picked with probability proportional to 1 / (k + 1)^zipf.
+    pub zipf: f64,
+}
+
+impl Default for TracepointSpec {
+    fn default() -> Self {
+        TracepointSpec { count: 64, zipf: 1.0 }
+    }
+}
+
+/// Monitored tasks with an inherited tracepoint event that fork and exit (`perf record -- make -j`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct InheritSpec {
+    pub tasks: u32,
+    /// Children each session forks, one after another.
+    pub children: u32,
+    pub think: Duration,
+    pub fork_interval: Duration,
+    pub child_lifetime: Duration,
+    pub dist: Dist,
+    /// Chance, per child, that perf closes the event before that child exits.
+    pub release_first_fraction: f64,
+}
+
+impl Default for InheritSpec {
+    fn default() -> Self {
+        InheritSpec {
+            tasks: 4,
+            children: 4,
+            think: Duration(50_000_000),
+            fork_interval: Duration(2_000_000),
+            child_lifetime: Duration(20_000_000),
+            dist: Dist::Exp,
+            release_first_fraction: 0.25,
+        }
+    }
+}
+
+/// Grouped opens (`perf stat -e '{cycles,tp,tp}'`): a hardware leader with tracepoint siblings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GroupSpec {
+    pub tasks: u32,
+    pub siblings: u32,
+    pub think: Duration,
+    pub lifetime: Duration,
+    pub dist: Dist,
+}
+
+impl Default for GroupSpec {
+    fn default() -> Self {
+        GroupSpec { tasks: 4, siblings: 2, think: Duration(10_000_000), lifetime: Duration(20_000_000), dist: Dist::Exp }
     }
 }
 
@@ -101,6 +176,11 @@ pub struct SchemeSpec {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub base: Option<String>,
     pub free_outside_ctx_mutex: bool,
+    pub set_filter_outside_ctx_mutex: bool,
+    pub sw_sibling_init_unlocked: bool,
+    pub ds_buffers_hotplug_lock: bool,
+    pub pebs_or_bts: bool,
+    pub migrate_sync_rcu: MigrateSync,
     pub context_layout: ContextLayout,
     pub handoff: Handoff,
     pub pmu_dev_alloc: bool,
@@ -115,6 +195,11 @@ impl Default for SchemeSpec {
             name: "pmus-lock".into(),
             base: None,
             free_outside_ctx_mutex: false,
+            set_filter_outside_ctx_mutex: false,
+            sw_sibling_init_unlocked: false,
+            ds_buffers_hotplug_lock: true,
+            pebs_or_bts: true,
+            migrate_sync_rcu: MigrateSync::Always,
             context_layout: ContextLayout::PerPmu,
             handoff: Handoff::Driver,
             pmu_dev_alloc: false,
@@ -152,6 +237,19 @@ pub struct CostSpec {
     pub pmu_free: Duration,
     pub driver_probe: Duration,
     pub pmu_dev_register: Duration,
+    pub event_alloc: Duration,
+    pub tracepoint_probe: Duration,
+    pub perf_trace_alloc_per_cpu: Duration,
+    pub perf_trace_free: Duration,
+    pub hlist_per_cpu: Duration,
+    pub ds_buffer_per_cpu: Duration,
+    pub pmc_reserve: Duration,
+    pub install: Duration,
+    pub remove: Duration,
+    pub inherit: Duration,
+    pub exit_event: Duration,
+    pub set_filter: Duration,
+    pub disable: Duration,
 }
 
 impl Default for CostSpec {
@@ -184,13 +282,26 @@ impl Default for CostSpec {
             pmu_free: Duration(p.pmu_free_ns),
             driver_probe: Duration(p.driver_probe_ns),
             pmu_dev_register: Duration(p.pmu_dev_register_ns),
+            event_alloc: Duration(p.event_alloc_ns),
+            tracepoint_probe: Duration(p.tracepoint_probe_ns),
+            perf_trace_alloc_per_cpu: Duration(p.perf_trace_alloc_per_cpu_ns),
+            perf_trace_free: Duration(p.perf_trace_free_ns),
+            hlist_per_cpu: Duration(p.hlist_per_cpu_ns),
+            ds_buffer_per_cpu: Duration(p.ds_buffer_per_cpu_ns),
+            pmc_reserve: Duration(p.pmc_reserve_ns),
+            install: Duration(p.install_ns),
+            remove: Duration(p.remove_ns),
+            inherit: Duration(p.inherit_ns),
+            exit_event: Duration(p.exit_event_ns),
+            set_filter: Duration(p.set_filter_ns),
+            disable: Duration(p.disable_ns),
         }
     }
 }
 
 impl CostSpec {
     /// `(key, value)` of every cost, for range checks.
-    fn entries(&self) -> [(&'static str, Duration); 25] {
+    fn entries(&self) -> [(&'static str, Duration); 38] {
         [
             ("mutex_fast", self.mutex_fast),
             ("wakeup", self.wakeup),
@@ -217,6 +328,19 @@ impl CostSpec {
             ("pmu_free", self.pmu_free),
             ("driver_probe", self.driver_probe),
             ("pmu_dev_register", self.pmu_dev_register),
+            ("event_alloc", self.event_alloc),
+            ("tracepoint_probe", self.tracepoint_probe),
+            ("perf_trace_alloc_per_cpu", self.perf_trace_alloc_per_cpu),
+            ("perf_trace_free", self.perf_trace_free),
+            ("hlist_per_cpu", self.hlist_per_cpu),
+            ("ds_buffer_per_cpu", self.ds_buffer_per_cpu),
+            ("pmc_reserve", self.pmc_reserve),
+            ("install", self.install),
+            ("remove", self.remove),
+            ("inherit", self.inherit),
+            ("exit_event", self.exit_event),
+            ("set_filter", self.set_filter),
+            ("disable", self.disable),
         ]
     }
 
@@ -252,6 +376,19 @@ impl CostSpec {
             pmu_free_ns: self.pmu_free.0,
             driver_probe_ns: self.driver_probe.0,
             pmu_dev_register_ns: self.pmu_dev_register.0,
+            event_alloc_ns: self.event_alloc.0,
+            tracepoint_probe_ns: self.tracepoint_probe.0,
+            perf_trace_alloc_per_cpu_ns: self.perf_trace_alloc_per_cpu.0,
+            perf_trace_free_ns: self.perf_trace_free.0,
+            hlist_per_cpu_ns: self.hlist_per_cpu.0,
+            ds_buffer_per_cpu_ns: self.ds_buffer_per_cpu.0,
+            pmc_reserve_ns: self.pmc_reserve.0,
+            install_ns: self.install.0,
+            remove_ns: self.remove.0,
+            inherit_ns: self.inherit.0,
+            exit_event_ns: self.exit_event.0,
+            set_filter_ns: self.set_filter.0,
+            disable_ns: self.disable.0,
         }
     }
 }
@@ -292,8 +429,15 @@ pub struct OpenerSpec {
     /// Mean time an opened event is kept.
     pub lifetime: Duration,
     pub lifetime_dist: Dist,
-    /// Fraction of opens that are tracepoint events (which register a tracepoint).
+    /// Fraction of opens that are tracepoint events (on the `tracepoint` PMU).
     pub tracepoint_fraction: f64,
+    /// Fraction of opens that are software events (on the `software` PMU); the rest are
+    /// hardware events on a core or uncore PMU.
+    pub software_fraction: f64,
+    /// Fraction of tracepoint events that get `PERF_EVENT_IOC_SET_FILTER` after opening.
+    pub set_filter_fraction: f64,
+    /// Fraction of opened events whose owner runs `prctl(PR_TASK_PERF_EVENTS_DISABLE)`.
+    pub prctl_fraction: f64,
 }
 
 impl Default for OpenerSpec {
@@ -305,6 +449,9 @@ impl Default for OpenerSpec {
             lifetime: Duration(20_000_000),
             lifetime_dist: Dist::Exp,
             tracepoint_fraction: 0.5,
+            software_fraction: 0.2,
+            set_filter_fraction: 0.25,
+            prctl_fraction: 0.05,
         }
     }
 }
@@ -539,6 +686,9 @@ pub struct Scenario {
     pub costs: CostSpec,
     pub hotplug: HotplugSpec,
     pub openers: OpenerSpec,
+    pub tracepoints: TracepointSpec,
+    pub inherit: InheritSpec,
+    pub groups: GroupSpec,
     pub ftrace: FtraceSpec,
     pub pmu_churn: ChurnSpec,
     pub driver_probe: ProbeSpec,
@@ -595,15 +745,34 @@ impl Scenario {
         range("machine.packages", m.packages, 1, m.cpus.min(sim::perf::MAX_PACKAGES))?;
         let p = &self.pmus;
         let max_pmus = sim::perf::MAX_PMUS as u32;
+        range("pmus.software", p.software, 0, max_pmus)?;
         range("pmus.core", p.core, 0, max_pmus)?;
         range("pmus.uncore", p.uncore, 0, max_pmus)?;
         range("pmus.churn_slots", p.churn_slots, 0, max_pmus)?;
-        let total = p.core + p.uncore + p.churn_slots;
+        let total = p.software + p.core + p.uncore + p.churn_slots;
         if total > max_pmus {
             return Err(ScenarioError::new("pmus", format!("{total} PMUs in all; at most {max_pmus}")));
         }
-        if p.core + p.uncore == 0 && self.openers.tasks > 0 {
-            return Err(ScenarioError::new("pmus.core", "0 core and 0 uncore PMUs leave openers nothing to open"));
+        let o = &self.openers;
+        let hardware = 1.0 - o.tracepoint_fraction - o.software_fraction;
+        if p.core + p.uncore == 0 && o.tasks > 0 && hardware > 0.0 {
+            return Err(ScenarioError::new(
+                "pmus.core",
+                "0 core and 0 uncore PMUs leave openers' hardware events (1 - tracepoint_fraction - software_fraction) nowhere to go",
+            ));
+        }
+        let tracepoint_users = (o.tasks > 0 && o.tracepoint_fraction > 0.0) || self.inherit.tasks > 0 || self.groups.tasks > 0;
+        if p.software < 2 && (tracepoint_users || (o.tasks > 0 && o.software_fraction > 0.0)) {
+            return Err(ScenarioError::new(
+                "pmus.software",
+                format!(
+                    "{} software PMUs; tracepoint and software events need at least 2 (`software`, `tracepoint`)",
+                    p.software
+                ),
+            ));
+        }
+        if p.core == 0 && self.groups.tasks > 0 {
+            return Err(ScenarioError::new("pmus.core", "0 core PMUs leave group openers no hardware leader"));
         }
         self.scheme_kind()?;
         for (key, cost) in self.costs.entries() {
@@ -612,11 +781,39 @@ impl Scenario {
         let h = &self.hotplug;
         duration_range("hotplug.interval", h.interval, 0, MAX_COST_NS)?;
         duration_range("hotplug.holdoff", h.holdoff, 0, MAX_COST_NS)?;
-        let o = &self.openers;
         range("openers.tasks", o.tasks, 0, MAX_WORKLOAD_TASKS)?;
         duration_range("openers.think", o.think, 0, MAX_COST_NS)?;
         duration_range("openers.lifetime", o.lifetime, 0, MAX_COST_NS)?;
         fraction("openers.tracepoint_fraction", o.tracepoint_fraction)?;
+        fraction("openers.software_fraction", o.software_fraction)?;
+        if o.tracepoint_fraction + o.software_fraction > 1.0 {
+            return Err(ScenarioError::new(
+                "openers.software_fraction",
+                format!(
+                    "{} with tracepoint_fraction {} is more than all opens; the two add up to at most 1",
+                    o.software_fraction, o.tracepoint_fraction
+                ),
+            ));
+        }
+        fraction("openers.set_filter_fraction", o.set_filter_fraction)?;
+        fraction("openers.prctl_fraction", o.prctl_fraction)?;
+        let t = &self.tracepoints;
+        range("tracepoints.count", t.count, 1, sim::kernel::MAX_TRACEPOINTS)?;
+        if !(0.0..=8.0).contains(&t.zipf) {
+            return Err(ScenarioError::new("tracepoints.zipf", format!("{} is out of range; allowed 0 to 8", t.zipf)));
+        }
+        let i = &self.inherit;
+        range("inherit.tasks", i.tasks, 0, MAX_WORKLOAD_TASKS)?;
+        range("inherit.children", i.children, 0, sim::script::MAX_CHILDREN)?;
+        duration_range("inherit.think", i.think, 0, MAX_COST_NS)?;
+        duration_range("inherit.fork_interval", i.fork_interval, 0, MAX_COST_NS)?;
+        duration_range("inherit.child_lifetime", i.child_lifetime, 0, MAX_COST_NS)?;
+        fraction("inherit.release_first_fraction", i.release_first_fraction)?;
+        let g = &self.groups;
+        range("groups.tasks", g.tasks, 0, MAX_WORKLOAD_TASKS)?;
+        range("groups.siblings", g.siblings, 0, 64)?;
+        duration_range("groups.think", g.think, 0, MAX_COST_NS)?;
+        duration_range("groups.lifetime", g.lifetime, 0, MAX_COST_NS)?;
         range("ftrace.tasks", self.ftrace.tasks, 0, MAX_WORKLOAD_TASKS)?;
         duration_range("ftrace.interval", self.ftrace.interval, 0, MAX_COST_NS)?;
         range("driver_probe.tasks", self.driver_probe.tasks, 0, MAX_WORKLOAD_TASKS)?;
@@ -643,7 +840,10 @@ impl Scenario {
     /// The machine this scenario's scripts are checked against.
     pub fn script_machine(&self) -> crate::script_text::ScriptMachine {
         let p = &self.pmus;
-        crate::script_text::ScriptMachine { cpus: self.machine.cpus, pmus: p.core + p.uncore + p.churn_slots }
+        crate::script_text::ScriptMachine {
+            cpus: self.machine.cpus,
+            pmus: p.software + p.core + p.uncore + p.churn_slots,
+        }
     }
 
     /// The built-in scheme this scenario runs or starts from.

@@ -2,20 +2,40 @@
 //! checked to be balanced and to use only what their operation provides.
 
 use sim::script::text::{
-    ClassInfo, parse_steps_located, print_steps, step_text, verify_balanced_text, verify_placement_text,
+    ClassInfo, CounterInfo, Names, parse_steps_located, print_steps, step_text, verify_balanced_text,
+    verify_placement_text,
 };
 use sim::script::{Mark, PlacementError, ScriptEnv, Step, nth_step};
 
 use crate::error::ScenarioError;
-use crate::schemes::{CLASSES, op};
+use crate::schemes::{CLASSES, COUNTERS, op};
 
-fn classes() -> Vec<ClassInfo<'static>> {
-    CLASSES.iter().map(|&(name, _, layout)| ClassInfo { name, layout }).collect()
-}
+const CLASS_INFO: [ClassInfo<'static>; CLASSES.len()] = {
+    let mut info = [ClassInfo { name: "", layout: sim::script::Layout::Global }; CLASSES.len()];
+    let mut i = 0;
+    while i < CLASSES.len() {
+        info[i] = ClassInfo { name: CLASSES[i].0, layout: CLASSES[i].2 };
+        i += 1;
+    }
+    info
+};
+
+const COUNTER_INFO: [CounterInfo<'static>; COUNTERS.len()] = {
+    let mut info = [CounterInfo { name: "", layout: sim::script::CounterLayout::Global }; COUNTERS.len()];
+    let mut i = 0;
+    while i < COUNTERS.len() {
+        info[i] = CounterInfo { name: COUNTERS[i].0, layout: COUNTERS[i].1 };
+        i += 1;
+    }
+    info
+};
+
+/// The lock classes and counters scripts name.
+pub const NAMES: Names<'static> = Names { classes: &CLASS_INFO, counters: &COUNTER_INFO };
 
 /// A script in the text form scenario files use.
 pub fn print(steps: &[Step]) -> String {
-    print_steps(steps, &classes(), 0)
+    print_steps(steps, &NAMES, 0)
 }
 
 /// The machine a scenario's scripts run on, as far as their checks need it.
@@ -32,7 +52,7 @@ pub struct ScriptMachine {
 /// marks only in their hotplug operation, PMU list changes only where PMU churn expects them.
 pub fn parse_checked(name: &str, text: &str, machine: ScriptMachine) -> Result<Vec<Step>, ScenarioError> {
     let key = format!("scheme.scripts.{name}");
-    let classes = classes();
+    let classes = NAMES;
     let (steps, positions) =
         parse_steps_located(text, &classes).map_err(|e| ScenarioError::new(&key, e.to_string()))?;
     verify_balanced_text(&steps, &classes).map_err(|e| {
@@ -41,16 +61,28 @@ pub fn parse_checked(name: &str, text: &str, machine: ScriptMachine) -> Result<V
     let id = op::NAMES.iter().position(|n| *n == name).ok_or_else(|| {
         ScenarioError::new(&key, format!("no operation `{name}`; scripts exist for {}", op::NAMES.join(", ")))
     })?;
-    let (cpu_arg, pmu_arg, event) = op::ARGS[id];
+    let def = op::OPS[id];
     let kinds: Vec<_> = CLASSES.iter().map(|&(_, kind, _)| kind).collect();
-    let env = ScriptEnv { name, cpu_arg, pmu_arg, event, cpus: machine.cpus, pmus: machine.pmus, kinds: &kinds };
+    let counters: Vec<_> = COUNTERS.iter().map(|&(_, layout)| layout).collect();
+    let env = ScriptEnv {
+        name,
+        cpu_arg: def.cpu_arg,
+        pmu_arg: def.pmu_arg,
+        event: def.event,
+        cpus: machine.cpus,
+        pmus: machine.pmus,
+        kinds: &kinds,
+        tracepoint_arg: def.tracepoint_arg,
+        child_arg: def.child_arg,
+        counters: &counters,
+    };
     let located = |e: PlacementError| {
         let step = nth_step(&steps, e.step).map_or_else(String::new, |s| format!("`{}` ", step_text(s, &classes)));
         let (line, column) = positions.get(e.step).copied().unwrap_or((0, 0));
         ScenarioError::new(&key, format!("line {line}, column {column}: {step}(step {}): {}", e.step, e.message))
     };
     verify_placement_text(&steps, &classes, &env).map_err(located)?;
-    check_marks(name, op::MARKS[id], &steps).map_err(located)?;
+    check_marks(name, def.marks, &steps).map_err(located)?;
     check_pmu_list_steps(name, &steps).map_err(|e| match e {
         ListError::Located(e) => located(e),
         ListError::Count(message) => ScenarioError::new(&key, message),
@@ -72,7 +104,7 @@ fn check_marks(name: &str, allowed: &[Mark], steps: &[Step]) -> Result<(), Place
         }
     });
     let Some((step, mark)) = found else { return Ok(()) };
-    let home = op::MARKS.iter().position(|m| m.contains(&mark)).map_or("no operation", |i| op::NAMES[i]);
+    let home = op::OPS.iter().find(|d| d.marks.contains(&mark)).map_or("no operation", |d| d.name);
     Err(PlacementError {
         step,
         message: format!(
@@ -87,11 +119,7 @@ fn visit<'s>(steps: &'s [Step], at: &mut usize, f: &mut dyn FnMut(usize, &'s Ste
     for s in steps {
         f(*at, s);
         *at += 1;
-        if let Step::Check { otherwise: body, .. }
-        | Step::Repeat { body, .. }
-        | Step::ForEachPmu { body, .. }
-        | Step::ForEachHandoff { body } = s
-        {
+        for body in s.blocks() {
             visit(body, at, f);
         }
     }
@@ -148,16 +176,7 @@ fn check_pmu_list_steps(name: &str, steps: &[Step]) -> Result<(), ListError> {
 fn count_steps(steps: &[Step], is: fn(&Step) -> bool) -> usize {
     steps
         .iter()
-        .map(|s| {
-            let inner = match s {
-                Step::Check { otherwise: body, .. }
-                | Step::Repeat { body, .. }
-                | Step::ForEachPmu { body, .. }
-                | Step::ForEachHandoff { body } => count_steps(body, is),
-                _ => 0,
-            };
-            usize::from(is(s)) + inner
-        })
+        .map(|s| usize::from(is(s)) + s.blocks().into_iter().map(|body| count_steps(body, is)).sum::<usize>())
         .sum()
 }
 

@@ -405,9 +405,13 @@ impl Kernel {
         match cond {
             Cond::Zero(counter) => self.counters.get(counter, tracepoint()) == 0,
             Cond::NonZero(counter) => self.counters.get(counter, tracepoint()) != 0,
+            Cond::One(counter) => self.counters.get(counter, tracepoint()) == 1,
             Cond::Set(flag) => self.flag(task, flag),
             Cond::Clear(flag) => !self.flag(task, flag),
             Cond::CorePmu(pmu) => self.perf.pmus()[self.resolve_pmu(task, pmu) as usize].scope == PmuScope::Core,
+            Cond::HasEvents(cpu, pmu) => {
+                !self.perf.events_on(self.resolve_cpu(task, cpu), self.resolve_pmu(task, pmu)).is_empty()
+            }
         }
     }
 

@@ -62,17 +62,20 @@ pub(super) struct LockTable {
     ctx_per_cpu: bool,
     /// PMU slots, fixed at boot.
     npmus: u32,
+    /// Each PMU's context slot: software PMUs share one (`PerfConfig::context_slots`).
+    ctx_of: Vec<u16>,
 }
 
 impl LockTable {
     pub(super) fn new(
         classes: Vec<LockClassDef>,
         cpus: u32,
-        npmus: u32,
+        ctx_of: Vec<u16>,
         ntasks: u32,
         ctx_per_cpu: bool,
         run_index: u64,
     ) -> LockTable {
+        let npmus = ctx_of.len() as u32;
         let mut class_base = Vec::with_capacity(classes.len());
         let mut instances = Vec::new();
         let mut instance_class = Vec::new();
@@ -107,6 +110,7 @@ impl LockTable {
             run_index,
             ctx_per_cpu,
             npmus,
+            ctx_of,
         }
     }
 
@@ -163,7 +167,7 @@ impl LockTable {
             LockRef::PerCpu(class, c) => base(class) + cpu(c),
             LockRef::Ctx(class, c, p) => {
                 let c = cpu(c);
-                if self.ctx_per_cpu { base(class) + c } else { base(class) + c * self.npmus + pmu(p) as u32 }
+                if self.ctx_per_cpu { base(class) + c } else { base(class) + c * self.npmus + u32::from(self.ctx_of[pmu(p) as usize]) }
             }
             LockRef::PerPmu(class, p) => base(class) + pmu(p) as u32,
             LockRef::PerTask(class, slot) => base(class) + task * 2 + slot.index(),

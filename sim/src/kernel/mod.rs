@@ -216,11 +216,10 @@ impl Kernel {
             Some(load) => Some(pmu_load::PmuLoad::boot(load, config.seed, cpus, &config.perf)?),
             None => None,
         };
-        let npmus = config.perf.pmus.len() as u32;
         let locks = lock_table::LockTable::new(
             config.classes,
             cpus,
-            npmus,
+            config.perf.context_slots(),
             ntasks as u32,
             config.ctx_per_cpu,
             config.run_index,

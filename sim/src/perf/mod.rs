@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 /// Most PMU slots (registered at boot or by churn) a machine may have.
-pub const MAX_PMUS: usize = 64;
+pub const MAX_PMUS: usize = 256;
 /// Most packages a machine may have.
 pub const MAX_PACKAGES: u32 = 4096;
 
@@ -18,6 +18,10 @@ pub enum PmuScope {
     Core,
     /// One designated CPU per package reads it; its context is handed off on cpu_down.
     Uncore,
+    /// A software-context PMU (`software`, `tracepoint`, `breakpoint`, …): all of them share
+    /// one CPU context per CPU (`find_pmu_context()` before v6.2), and events on a CPU going
+    /// down are removed as for core PMUs.
+    Software,
 }
 
 impl PmuScope {
@@ -25,6 +29,7 @@ impl PmuScope {
         match self {
             PmuScope::Core => "core",
             PmuScope::Uncore => "uncore",
+            PmuScope::Software => "software",
         }
     }
 }
@@ -60,6 +65,20 @@ impl PerfConfig {
     pub fn without_pmus() -> PerfConfig {
         PerfConfig { packages: 1, pmus: Vec::new(), view: OnlineView::CpuOnline }
     }
+
+    /// The context slot of each PMU: its own index, or for software PMUs the first software
+    /// PMU's, whose context they share.
+    pub fn context_slots(&self) -> Vec<u16> {
+        let shared = self.pmus.iter().position(|p| p.scope == PmuScope::Software);
+        self.pmus
+            .iter()
+            .enumerate()
+            .map(|(i, p)| match (p.scope, shared) {
+                (PmuScope::Software, Some(first)) => first as u16,
+                _ => i as u16,
+            })
+            .collect()
+    }
 }
 
 /// Hashes event ids for the `installed` index with splitmix64: fixed, cheap, and spreading the
@@ -94,6 +113,8 @@ pub struct Perf {
     cpus: u32,
     packages: u32,
     pmus: Vec<PmuDef>,
+    /// Each PMU's context slot ([`PerfConfig::context_slots`]).
+    ctx_of: Vec<u16>,
     view: OnlineView,
     /// The `pmus` list in registration order.
     list: Vec<u16>,
@@ -124,6 +145,7 @@ impl Perf {
             cpus,
             packages: config.packages,
             pmus: config.pmus.clone(),
+            ctx_of: config.context_slots(),
             view: config.view,
             list: Vec::new(),
             registered: vec![false; npmus],
@@ -167,7 +189,7 @@ impl Perf {
     }
 
     fn slot(&self, cpu: u32, pmu: u16) -> usize {
-        cpu as usize * self.pmus.len() + pmu as usize
+        cpu as usize * self.pmus.len() + self.ctx_of[pmu as usize] as usize
     }
 
     pub fn is_registered(&self, pmu: u16) -> bool {

@@ -7,7 +7,7 @@
 mod placement;
 pub mod text;
 
-pub use placement::{EventArg, MAX_STEP_RUNS, PlacementError, ScriptEnv, nth_step, verify_placement};
+pub use placement::{EventArg, MAX_CHILDREN, MAX_STEP_RUNS, PlacementError, ScriptEnv, nth_step, verify_placement};
 
 use std::fmt;
 
@@ -163,12 +163,16 @@ pub enum Cond {
     Zero(CounterRef),
     /// The counter is not 0.
     NonZero(CounterRef),
+    /// The counter is exactly 1 (`atomic_dec_and_mutex_lock()`'s "might hit 0").
+    One(CounterRef),
     /// The flag is set.
     Set(Flag),
     /// The flag is clear.
     Clear(Flag),
     /// The PMU is core-scoped (the x86 `cpu` PMU, not an uncore box).
     CorePmu(PmuRef),
+    /// That CPU's context of that PMU has events installed.
+    HasEvents(CpuRef, PmuRef),
 }
 
 impl LockRef {
@@ -368,6 +372,22 @@ pub enum Step {
     ForEachChild {
         body: Vec<Step>,
     },
+}
+
+impl Step {
+    /// The step's blocks, in the order verification numbers their steps: a loop's body, a
+    /// check's `otherwise`, an `if`'s `then` and then its `otherwise`.
+    pub fn blocks(&self) -> Vec<&[Step]> {
+        match self {
+            Step::Check { otherwise: body, .. }
+            | Step::Repeat { body, .. }
+            | Step::ForEachPmu { body, .. }
+            | Step::ForEachHandoff { body }
+            | Step::ForEachChild { body } => vec![body.as_slice()],
+            Step::If { then, otherwise, .. } => vec![then.as_slice(), otherwise.as_slice()],
+            _ => Vec::new(),
+        }
+    }
 }
 
 /// A compiled instruction; jump targets are instruction indices.
@@ -614,7 +634,7 @@ fn walk(
                 let mut other = held.clone();
                 walk(then, held, step, name)?;
                 walk(otherwise, &mut other, step, name)?;
-                if *held != other {
+                if !same_locks(held, &other) {
                     return Err(format!("the two branches of the `if` at step {at} leave different locks held"));
                 }
             }
@@ -624,7 +644,7 @@ fn walk(
             | Step::ForEachChild { body } => {
                 let before = held.clone();
                 walk(body, held, step, name)?;
-                if *held != before {
+                if !same_locks(held, &before) {
                     return Err(format!("the loop at step {at} does not release what its body takes"));
                 }
             }
@@ -632,6 +652,12 @@ fn walk(
         }
     }
     Ok(())
+}
+
+/// The same locks held, in the same order, wherever each was taken (a loop body may drop a
+/// lock and take it again, as `perf_event_release_kernel()`'s children loop does).
+fn same_locks(a: &[(LockRef, usize)], b: &[(LockRef, usize)]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|((x, _), (y, _))| x == y)
 }
 
 /// Where a task is in a script: printed as `name+step`.

@@ -226,9 +226,10 @@ impl Walk<'_, '_> {
             Step::Check { flag, .. } | Step::Set { flag, .. } => self.flag(*flag, scope),
             Step::Inc(counter) | Step::Dec(counter) => self.counter(*counter),
             Step::If { cond, .. } => match *cond {
-                Cond::Zero(counter) | Cond::NonZero(counter) => self.counter(counter),
+                Cond::Zero(counter) | Cond::NonZero(counter) | Cond::One(counter) => self.counter(counter),
                 Cond::Set(flag) | Cond::Clear(flag) => self.flag(flag, scope),
                 Cond::CorePmu(pmu) => self.pmu(pmu, scope),
+                Cond::HasEvents(cpu, pmu) => self.cpu(cpu, scope).and_then(|()| self.pmu(pmu, scope)),
             },
             Step::MoveEvents if !scope.handoff => {
                 Err("`move_events` moves the handoff loop's PMU to its target: it belongs inside `for_each_handoff`"

@@ -240,9 +240,11 @@ fn cond_text(cond: Cond, names: &Names<'_>) -> String {
     match cond {
         Cond::Zero(counter) => format!("zero {}", counter_text(counter, names)),
         Cond::NonZero(counter) => format!("nonzero {}", counter_text(counter, names)),
+        Cond::One(counter) => format!("one {}", counter_text(counter, names)),
         Cond::Set(flag) => flag_text(flag),
         Cond::Clear(flag) => format!("not {}", flag_text(flag)),
         Cond::CorePmu(pmu) => format!("core_pmu[{}]", pmu_text(pmu)),
+        Cond::HasEvents(cpu, pmu) => format!("has_events[{}, {}]", cpu_text(cpu), pmu_text(pmu)),
     }
 }
 
@@ -799,6 +801,9 @@ impl Parser<'_, '_> {
         if self.eat_word("nonzero") {
             return Ok(Cond::NonZero(self.counter()?));
         }
+        if self.eat_word("one") {
+            return Ok(Cond::One(self.counter()?));
+        }
         if self.eat_word("not") {
             return Ok(Cond::Clear(self.flag()?));
         }
@@ -809,9 +814,18 @@ impl Parser<'_, '_> {
             self.expect(']', hint)?;
             return Ok(Cond::CorePmu(pmu));
         }
+        if self.eat_word("has_events") {
+            let hint = "; write `has_events[CPU, PMU]`";
+            self.expect('[', hint)?;
+            let cpu = self.cpu(hint)?;
+            self.expect(',', hint)?;
+            let pmu = self.pmu(hint)?;
+            self.expect(']', hint)?;
+            return Ok(Cond::HasEvents(cpu, pmu));
+        }
         let t = self.peek();
         if t.kind != Kind::Word {
-            return Err(expected(t, "a condition (zero COUNTER, nonzero COUNTER, FLAG, not FLAG or core_pmu[PMU])", ""));
+            return Err(expected(t, "a condition (zero COUNTER, nonzero COUNTER, one COUNTER, FLAG, not FLAG, core_pmu[PMU] or has_events[CPU, PMU])", ""));
         }
         Ok(Cond::Set(self.flag()?))
     }
@@ -1398,9 +1412,11 @@ mark cpu_up_done
         prop_oneof![
             arb_counter().prop_map(Cond::Zero),
             arb_counter().prop_map(Cond::NonZero),
+            arb_counter().prop_map(Cond::One),
             arb_flag().prop_map(Cond::Set),
             arb_flag().prop_map(Cond::Clear),
             arb_pmu().prop_map(Cond::CorePmu),
+            (arb_cpu(), arb_pmu()).prop_map(|(c, p)| Cond::HasEvents(c, p)),
         ]
     }
 

@@ -2,11 +2,11 @@
 //! `perf_pmu_register` hold the hotplug read lock (`get_online_cpus()`); the hotplug callbacks
 //! walk the PMUs under `pmus_srcu` and set or clear `cpuctx->online` (docs/model.md §1, §4.4).
 
-use sim::script::{CpuRef, Flag, InitFrom, Step};
+use sim::script::{InitFrom, Step};
 
 use super::Handoff;
 use super::SchemeOptions;
-use super::scripts::{Locks, Open, exit_each_pmu, handoff_loop, init_each_pmu, lock, read, unlock};
+use super::scripts::{Locks, exit_each_pmu, handoff_loop, init_each_pmu, lock, read, unlock};
 
 /// A new PMU's contexts start online where the CPU is (`cpu_online()`), which the hotplug
 /// read lock held around registration keeps stable.
@@ -16,7 +16,7 @@ pub(super) const REGISTER_INIT: InitFrom = InitFrom::CpuOnline;
 pub(super) fn perf_exit(o: &SchemeOptions, l: &Locks) -> Vec<Step> {
     let mut steps = Vec::new();
     if o.handoff == Handoff::Core {
-        steps.extend([lock(l.pmus), handoff_loop(), unlock(l.pmus)]);
+        steps.extend([lock(l.pmus), handoff_loop(o), unlock(l.pmus)]);
     }
     steps.extend([read(l.srcu), exit_each_pmu(), unlock(l.srcu)]);
     steps
@@ -25,19 +25,4 @@ pub(super) fn perf_exit(o: &SchemeOptions, l: &Locks) -> Vec<Step> {
 /// perf init(c): under `pmus_srcu`, each PMU's context marked online.
 pub(super) fn perf_init(l: &Locks) -> Vec<Step> {
     vec![read(l.srcu), init_each_pmu(Vec::new()), unlock(l.srcu)]
-}
-
-/// `perf_event_open`: the whole open under the hotplug read lock, `cpu_online()` checked under
-/// `ctx->mutex`.
-pub(super) fn perf_event_open(l: &Locks, open: &Open) -> Vec<Step> {
-    let mut steps = vec![read(l.hotplug)];
-    steps.extend(open.tracepoint.iter().cloned());
-    steps.extend([
-        lock(open.ctx),
-        open.check(Flag::CpuOnline(CpuRef::Arg)),
-        open.install.clone(),
-        unlock(open.ctx),
-        unlock(l.hotplug),
-    ]);
-    steps
 }

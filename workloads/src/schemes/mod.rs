@@ -7,12 +7,15 @@
 //! "other style", `pmus-lock-nocheck` a negative control that must break invariants.
 
 mod classes;
+mod events;
 mod legacy;
 mod percpu_state;
 mod pmus_lock;
 mod scripts;
+mod tasks;
 
-pub use classes::{CLASSES, class_id, class_table};
+pub use classes::{CLASSES, COUNTERS, class_id, class_table, counter, counter_table};
+pub use events::Family;
 pub use scripts::{PerfCosts, build};
 
 use sim::perf::OnlineView;
@@ -88,12 +91,33 @@ pub enum Handoff {
     Core,
 }
 
-/// A scheme and the options that move its locks (docs/model.md §4.11).
+/// When `perf_pmu_migrate_context()` waits `synchronize_rcu()` under both context mutexes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MigrateSync {
+    /// Every migration (until b16809891292, v6.3).
+    Always,
+    /// Only when the source context has events to move (b16809891292, v6.3).
+    WhenMoving,
+}
+
+/// A scheme and the options that move its locks (docs/model.md §4.11, §4.12).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct SchemeOptions {
     pub kind: SchemeKind,
-    /// Free a tracepoint event after dropping `ctx->mutex`. Stands for 82d94856fa22 (v4.15), which in the kernel concerns inherited children, not per-CPU events: docs/model.md §9 D1.
+    /// `perf_event_release_kernel()` frees inherited children after dropping the child's
+    /// `ctx->mutex` and `child_mutex` (82d94856fa22, v4.15).
     pub free_outside_ctx_mutex: bool,
+    /// `perf_ioctl(SET_FILTER)` drops `ctx->mutex` around `event_mutex` (43fa87f7deed, v4.15).
+    pub set_filter_outside_ctx_mutex: bool,
+    /// A group sibling of a software-context PMU inits without the leader's `ctx->mutex`
+    /// (v4.15 `perf_try_init_event()`).
+    pub sw_sibling_init_unlocked: bool,
+    /// `reserve/release_ds_buffers()` take `get_online_cpus()` (until efe951d3de91, v4.15).
+    pub ds_buffers_hotplug_lock: bool,
+    /// The CPU has BTS or PEBS, so the DS buffers are reserved at all.
+    pub pebs_or_bts: bool,
+    pub migrate_sync_rcu: MigrateSync,
     pub context_layout: ContextLayout,
     pub handoff: Handoff,
     /// `perf_pmu_register` registers a device, taking `dev->mutex` under `pmus_lock`.
@@ -101,10 +125,16 @@ pub struct SchemeOptions {
 }
 
 impl SchemeOptions {
+    /// v4.13's facts (docs/model.md §4.12).
     pub fn new(kind: SchemeKind) -> Self {
         SchemeOptions {
             kind,
             free_outside_ctx_mutex: false,
+            set_filter_outside_ctx_mutex: false,
+            sw_sibling_init_unlocked: false,
+            ds_buffers_hotplug_lock: true,
+            pebs_or_bts: true,
+            migrate_sync_rcu: MigrateSync::Always,
             context_layout: ContextLayout::PerPmu,
             handoff: Handoff::Driver,
             pmu_dev_alloc: false,
@@ -115,6 +145,28 @@ impl SchemeOptions {
 /// Indices of the operations in every scheme's script table; agents run them by these ids.
 pub mod op {
     use sim::script::{EventArg, Mark, ScriptId};
+
+    /// What an operation's agent passes it, and the marks it must record.
+    #[derive(Clone, Copy, Debug)]
+    pub struct OpDef {
+        /// What scripts are called in reports and scenario files.
+        pub name: &'static str,
+        pub cpu_arg: bool,
+        pub pmu_arg: bool,
+        pub event: EventArg,
+        /// A tracepoint argument (per-tracepoint counters).
+        pub tracepoint_arg: bool,
+        /// An inherited child (`[child]` instances outside `for_each_child`).
+        pub child_arg: bool,
+        /// The invariant checks' bookkeeping marks: perf's exit ends in `cpu_down`, its init
+        /// starts in `cpu_up`, which ends with every context usable.
+        pub marks: &'static [Mark],
+    }
+
+    const fn def(name: &'static str, cpu_arg: bool, pmu_arg: bool, event: EventArg, tracepoint_arg: bool) -> OpDef {
+        OpDef { name, cpu_arg, pmu_arg, event, tracepoint_arg, child_arg: false, marks: &[] }
+    }
+
     pub const CPU_DOWN: ScriptId = 0;
     pub const CPU_UP: ScriptId = 1;
     pub const OPEN: ScriptId = 2;
@@ -123,39 +175,51 @@ pub mod op {
     pub const RELEASE_TP: ScriptId = 5;
     pub const PMU_REGISTER: ScriptId = 6;
     pub const PMU_UNREGISTER: ScriptId = 7;
-    pub const FTRACE_TOGGLE: ScriptId = 8;
+    pub const FTRACE_ENABLE: ScriptId = 8;
     pub const DRIVER_PROBE: ScriptId = 9;
-    /// Operation names, in id order: what scripts are called in reports and scenario files.
-    pub const NAMES: [&str; 10] = [
-        "cpu_down",
-        "cpu_up",
-        "perf_event_open",
-        "perf_event_open_tp",
-        "perf_event_release",
-        "perf_event_release_tp",
-        "perf_pmu_register",
-        "perf_pmu_unregister",
-        "ftrace_toggle",
-        "driver_probe",
+    pub const FTRACE_DISABLE: ScriptId = 10;
+    pub const OPEN_SW: ScriptId = 11;
+    pub const RELEASE_SW: ScriptId = 12;
+    pub const SET_FILTER: ScriptId = 13;
+    pub const PRCTL_DISABLE: ScriptId = 14;
+    pub const OPEN_SIBLING_TP: ScriptId = 15;
+    pub const OPEN_TASK_TP: ScriptId = 16;
+    pub const FORK: ScriptId = 17;
+    pub const EXIT_TASK: ScriptId = 18;
+    pub const RELEASE_TASK_TP: ScriptId = 19;
+
+    /// Every operation, in id order.
+    pub const OPS: [OpDef; 20] = [
+        OpDef { marks: &[Mark::PerfExitDone], ..def("cpu_down", true, false, EventArg::None, false) },
+        OpDef { marks: &[Mark::PerfInitStart, Mark::CpuUpDone], ..def("cpu_up", true, false, EventArg::None, false) },
+        def("perf_event_open", true, true, EventArg::New, false),
+        def("perf_event_open_tp", true, true, EventArg::New, true),
+        def("perf_event_release", true, true, EventArg::Opened, false),
+        def("perf_event_release_tp", true, true, EventArg::Opened, true),
+        def("perf_pmu_register", false, true, EventArg::None, false),
+        def("perf_pmu_unregister", false, true, EventArg::None, false),
+        def("ftrace_enable", false, false, EventArg::None, true),
+        def("driver_probe", false, true, EventArg::None, false),
+        def("ftrace_disable", false, false, EventArg::None, true),
+        def("perf_event_open_sw", true, true, EventArg::New, false),
+        def("perf_event_release_sw", true, true, EventArg::Opened, false),
+        def("perf_ioctl_set_filter", true, true, EventArg::Opened, true),
+        def("prctl_task_perf_events_disable", true, true, EventArg::Opened, false),
+        def("perf_event_open_sibling_tp", true, true, EventArg::New, true),
+        def("perf_event_open_task_tp", false, false, EventArg::None, true),
+        OpDef { child_arg: true, ..def("perf_event_fork", false, false, EventArg::None, true) },
+        OpDef { child_arg: true, ..def("perf_event_exit_task", false, false, EventArg::None, true) },
+        def("perf_event_release_task_tp", false, false, EventArg::None, true),
     ];
 
-    /// The arguments each operation's agent passes it (`crate::generators`), in id order:
-    /// whether it has a CPU and a PMU, and its event. Scripts may refer only to these.
-    pub const ARGS: [(bool, bool, EventArg); 10] = [
-        (true, false, EventArg::None),
-        (true, false, EventArg::None),
-        (true, true, EventArg::New),
-        (true, true, EventArg::New),
-        (true, true, EventArg::Opened),
-        (true, true, EventArg::Opened),
-        (false, true, EventArg::None),
-        (false, true, EventArg::None),
-        (false, false, EventArg::None),
-        (false, true, EventArg::None),
-    ];
-
-    /// The invariant checks' bookkeeping marks each operation records, in id order: perf's
-    /// exit ends in `cpu_down`, its init starts in `cpu_up`, which ends with every context usable.
-    pub const MARKS: [&[Mark]; 10] =
-        [&[Mark::PerfExitDone], &[Mark::PerfInitStart, Mark::CpuUpDone], &[], &[], &[], &[], &[], &[], &[], &[]];
+    /// Operation names, in id order.
+    pub const NAMES: [&str; OPS.len()] = {
+        let mut names = [""; OPS.len()];
+        let mut i = 0;
+        while i < OPS.len() {
+            names[i] = OPS[i].name;
+            i += 1;
+        }
+        names
+    };
 }

@@ -8,7 +8,7 @@ use sim::script::{CpuRef, Flag, InitFrom, Step};
 
 use super::Handoff;
 use super::SchemeOptions;
-use super::scripts::{Locks, Open, PerfCosts, exit_each_pmu, handoff_loop, init_each_pmu, lock, read, unlock, work};
+use super::scripts::{Locks, PerfCosts, exit_each_pmu, handoff_loop, init_each_pmu, lock, read, unlock, work};
 
 /// A new PMU's contexts start online on every possible CPU: the usable mask gates use instead.
 pub(super) const REGISTER_INIT: InitFrom = InitFrom::AllPossible;
@@ -18,7 +18,7 @@ pub(super) const REGISTER_INIT: InitFrom = InitFrom::AllPossible;
 pub(super) fn perf_exit(o: &SchemeOptions, l: &Locks) -> Vec<Step> {
     let mut steps = vec![lock(l.pmus), Step::Set { flag: Flag::Usable(CpuRef::Arg), value: false }];
     if o.handoff == Handoff::Core {
-        steps.push(handoff_loop());
+        steps.push(handoff_loop(o));
     }
     steps.extend([unlock(l.pmus), read(l.srcu), exit_each_pmu(), unlock(l.srcu)]);
     steps
@@ -35,11 +35,4 @@ pub(super) fn perf_init(l: &Locks, c: &PerfCosts) -> Vec<Step> {
         Step::Set { flag: Flag::Usable(CpuRef::Arg), value: true },
         unlock(l.pmus),
     ]
-}
-
-/// `perf_event_open`: the usable bit checked under `ctx->mutex`, else `-ENODEV`.
-pub(super) fn perf_event_open(open: &Open) -> Vec<Step> {
-    let mut steps = open.tracepoint.clone();
-    steps.extend([lock(open.ctx), open.check(Flag::Usable(CpuRef::Arg)), open.install.clone(), unlock(open.ctx)]);
-    steps
 }

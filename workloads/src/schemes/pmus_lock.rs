@@ -4,11 +4,11 @@
 //! `perf_event_exit_cpu_context()`, docs/model.md §4.4, §4.5). `pmus-lock-nocheck`, the
 //! negative control, is the same without the check.
 
-use sim::script::{CpuRef, Flag, InitFrom, PmuRef, Step};
+use sim::script::{CpuRef, Flag, InitFrom, Step};
 
 use super::Handoff;
 use super::SchemeOptions;
-use super::scripts::{Locks, Open, exit_each_pmu, handoff_loop, init_each_pmu, lock, unlock};
+use super::scripts::{Locks, exit_each_pmu, handoff_loop, init_each_pmu, lock, unlock};
 
 /// A new PMU's contexts start online where `perf_online_mask` says (v4.13 `perf_pmu_register()`).
 pub(super) const REGISTER_INIT: InitFrom = InitFrom::PerfOnline;
@@ -18,7 +18,7 @@ pub(super) const REGISTER_INIT: InitFrom = InitFrom::PerfOnline;
 pub(super) fn perf_exit(o: &SchemeOptions, l: &Locks) -> Vec<Step> {
     let mut steps = vec![lock(l.pmus)];
     if o.handoff == Handoff::Core {
-        steps.push(handoff_loop());
+        steps.push(handoff_loop(o));
     }
     steps.extend([exit_each_pmu(), Step::Set { flag: Flag::PerfOnline(CpuRef::Arg), value: false }, unlock(l.pmus)]);
     steps
@@ -33,23 +33,4 @@ pub(super) fn perf_init(l: &Locks) -> Vec<Step> {
         init_each_pmu(Vec::new()),
         unlock(l.pmus),
     ]
-}
-
-/// `perf_event_open`: `cpuctx->online` checked under `ctx->mutex`, else `-ENODEV`.
-pub(super) fn perf_event_open(open: &Open) -> Vec<Step> {
-    let mut steps = open.tracepoint.clone();
-    steps.extend([
-        lock(open.ctx),
-        open.check(Flag::CtxOnline(CpuRef::Arg, PmuRef::Arg)),
-        open.install.clone(),
-        unlock(open.ctx),
-    ]);
-    steps
-}
-
-/// The negative control's `perf_event_open`: no online check at all.
-pub(super) fn perf_event_open_nocheck(open: &Open) -> Vec<Step> {
-    let mut steps = open.tracepoint.clone();
-    steps.extend([lock(open.ctx), open.install.clone(), unlock(open.ctx)]);
-    steps
 }

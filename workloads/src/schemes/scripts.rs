@@ -1,10 +1,13 @@
 //! The scripts themselves, as docs/model.md §4 describes them; §9 lists where they depart from the kernel (v4.13) and are to be rebuilt.
 
 use sim::locks::Mode;
-use sim::script::{ClassId, Cost, CpuRef, Errno, Flag, IpiHandler, LockRef, Mark, PmuFilter, PmuRef, Step, SyncKind};
+use sim::script::{
+    ClassId, Cost, CpuRef, Errno, Flag, IpiHandler, LockRef, Mark, PmuFilter, PmuRef, Step, SyncKind, TaskSlot,
+};
 
 use super::classes::class_id;
-use super::{Handoff, SchemeKind, SchemeOptions, legacy, op, percpu_state, pmus_lock};
+use super::events::{Counters, Family, Paths};
+use super::{Handoff, MigrateSync, SchemeKind, SchemeOptions, legacy, op, percpu_state, pmus_lock, tasks};
 
 /// Time costs of the perf and hotplug work between lock operations (docs/model.md §4.3–§4.10), in ns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,6 +33,31 @@ pub struct PerfCosts {
     pub driver_probe_ns: u64,
     /// `device_register` of a PMU's device under `dev->mutex`.
     pub pmu_dev_register_ns: u64,
+    /// `perf_event_alloc()` before the PMU's `event_init`.
+    pub event_alloc_ns: u64,
+    /// `tracepoint_add_func()`'s probe array copy under `tracepoints_mutex`.
+    pub tracepoint_probe_ns: u64,
+    /// `perf_trace_event_reg()`'s per-CPU list allocation, per possible CPU.
+    pub perf_trace_alloc_per_cpu_ns: u64,
+    /// `perf_trace_event_unreg()`'s frees after the grace period.
+    pub perf_trace_free_ns: u64,
+    /// `swevent_hlist_get/put()`'s work per possible CPU.
+    pub hlist_per_cpu_ns: u64,
+    /// `reserve/release_ds_buffers()`'s DS, PEBS and BTS buffers, per possible CPU.
+    pub ds_buffer_per_cpu_ns: u64,
+    /// `reserve/release_pmc_hardware()`.
+    pub pmc_reserve_ns: u64,
+    /// Installing or removing an event in a task context.
+    pub install_ns: u64,
+    pub remove_ns: u64,
+    /// `inherit_event()`'s work besides the child's event init.
+    pub inherit_ns: u64,
+    /// `perf_event_exit_event()`'s work besides the free.
+    pub exit_event_ns: u64,
+    /// `ftrace_profile_set_filter()`: parsing and applying the filter under `event_mutex`.
+    pub set_filter_ns: u64,
+    /// The disable IPI handler of `perf_event_task_disable()`.
+    pub disable_ns: u64,
 }
 
 impl Default for PerfCosts {
@@ -46,6 +74,19 @@ impl Default for PerfCosts {
             pmu_free_ns: 10_000,
             driver_probe_ns: 100_000,
             pmu_dev_register_ns: 20_000,
+            event_alloc_ns: 2_000,
+            tracepoint_probe_ns: 1_000,
+            perf_trace_alloc_per_cpu_ns: 20,
+            perf_trace_free_ns: 1_000,
+            hlist_per_cpu_ns: 50,
+            ds_buffer_per_cpu_ns: 2_000,
+            pmc_reserve_ns: 5_000,
+            install_ns: 1_000,
+            remove_ns: 1_000,
+            inherit_ns: 2_000,
+            exit_event_ns: 1_000,
+            set_filter_ns: 20_000,
+            disable_ns: 500,
         }
     }
 }
@@ -80,6 +121,10 @@ pub(super) struct Locks {
     pub(super) jump_label: LockRef,
     pub(super) child: LockRef,
     pub(super) dev: LockRef,
+    pub(super) pmc_reserve: LockRef,
+    pub(super) perf_sched: LockRef,
+    /// The task's own `perf_event_mutex`.
+    pub(super) perf_event_mutex: LockRef,
 }
 
 impl Locks {
@@ -92,47 +137,55 @@ impl Locks {
             event: LockRef::Global(id("event_mutex")),
             tracepoints: LockRef::Global(id("tracepoints_mutex")),
             jump_label: LockRef::Global(id("jump_label_mutex")),
-            child: LockRef::PerTask(id("event->child_mutex")),
+            child: LockRef::PerTask(id("event->child_mutex"), TaskSlot::Own),
             dev: LockRef::PerPmu(id("dev->mutex"), PmuRef::Arg),
+            pmc_reserve: LockRef::Global(id("pmc_reserve_mutex")),
+            perf_sched: LockRef::Global(id("perf_sched_mutex")),
+            perf_event_mutex: Locks::perf_event_mutex(TaskSlot::Own),
         }
     }
 
+    /// A CPU context's `ctx->mutex` (lockdep class `cpuctx_mutex`).
     pub(super) fn ctx(cpu: CpuRef, pmu: PmuRef) -> LockRef {
-        LockRef::Ctx(id("ctx->mutex"), cpu, pmu)
+        LockRef::Ctx(id("cpuctx_mutex"), cpu, pmu)
     }
-}
 
-/// Tracepoint (un)registration: `event_mutex` → `tracepoints_mutex` → `cpus_read_lock()` (via
-/// `static_key_slow_inc/dec`) → `jump_label_mutex` → text patching.
-fn tracepoint_part(l: &Locks, c: &PerfCosts) -> Vec<Step> {
-    let patch = Cost {
-        base_ns: c.static_key_base_ns,
-        per_online_cpu_ns: c.static_key_per_online_cpu_ns,
-        per_possible_cpu_ns: 0,
-        exponential: false,
-    };
-    vec![
-        lock(l.event),
-        lock(l.tracepoints),
-        read(l.hotplug),
-        lock(l.jump_label),
-        Step::Work(patch),
-        unlock(l.jump_label),
-        unlock(l.hotplug),
-        unlock(l.tracepoints),
-        unlock(l.event),
-    ]
+    /// A task context's `ctx->mutex`: the task's own, or its child's.
+    pub(super) fn task_ctx(slot: TaskSlot) -> LockRef {
+        LockRef::PerTask(id("ctx->mutex"), slot)
+    }
+
+    pub(super) fn perf_event_mutex(slot: TaskSlot) -> LockRef {
+        LockRef::PerTask(id("perf_event_mutex"), slot)
+    }
+
+    pub(super) fn hlist(cpu: CpuRef) -> LockRef {
+        LockRef::PerCpu(id("swhash->hlist_mutex"), cpu)
+    }
 }
 
 /// The loop body that takes both contexts of an uncore handoff in address order, the second
 /// annotated as nested, and moves the events (`perf_pmu_migrate_context`).
-pub(super) fn handoff_loop() -> Step {
+///
+/// `synchronize_rcu()` runs under both mutexes: always until b16809891292 (v6.3), then only
+/// when the source context has events to move (`o.migrate_sync_rcu`).
+pub(super) fn handoff_loop(o: &SchemeOptions) -> Step {
     let low = Locks::ctx(CpuRef::Lower, PmuRef::Loop);
     let high = Locks::ctx(CpuRef::Higher, PmuRef::Loop);
+    let sync = Step::Synchronize(SyncKind::Rcu);
+    let sync = match o.migrate_sync_rcu {
+        MigrateSync::Always => sync,
+        MigrateSync::WhenMoving => Step::If {
+            cond: sim::script::Cond::HasEvents(CpuRef::Arg, PmuRef::Loop),
+            then: vec![sync],
+            otherwise: Vec::new(),
+        },
+    };
     Step::ForEachHandoff {
         body: vec![
             lock(low),
             Step::Lock { lock: high, mode: Mode::Write, nested: true },
+            sync,
             Step::MoveEvents,
             unlock(high),
             unlock(low),
@@ -184,7 +237,7 @@ fn perf_init(o: &SchemeOptions, l: &Locks, c: &PerfCosts) -> Vec<Step> {
 fn cpu_down(o: &SchemeOptions, l: &Locks, c: &PerfCosts) -> Vec<Step> {
     let mut steps = vec![lock(l.add_remove), lock(l.hotplug), work(c.cpuhp_other_down_ns)];
     if o.handoff == Handoff::Driver {
-        steps.push(handoff_loop());
+        steps.push(handoff_loop(o));
     }
     steps.extend(perf_exit(o, l));
     steps.extend([
@@ -217,55 +270,80 @@ fn cpu_up(o: &SchemeOptions, l: &Locks, c: &PerfCosts) -> Vec<Step> {
     steps
 }
 
-/// `perf_event_open` of a per-CPU event: the tracepoint's registration (for a tracepoint
-/// event), then the scheme's check and install under `ctx->mutex`.
-fn perf_event_open(o: &SchemeOptions, l: &Locks, c: &PerfCosts, tracepoint: bool) -> Vec<Step> {
-    let open = Open::new(l, c, tracepoint);
-    match o.kind {
-        SchemeKind::Legacy => legacy::perf_event_open(l, &open),
-        SchemeKind::PmusLock => pmus_lock::perf_event_open(&open),
-        SchemeKind::PmusLockNocheck => pmus_lock::perf_event_open_nocheck(&open),
-        SchemeKind::PercpuState => percpu_state::perf_event_open(&open),
-    }
-}
-
-/// The parts every scheme's `perf_event_open` is made of.
-pub(super) struct Open {
-    /// The event's context's `ctx->mutex`.
-    pub(super) ctx: LockRef,
-    /// Tracepoint registration, empty for other events.
-    pub(super) tracepoint: Vec<Step>,
-    /// `__perf_install_in_context` by IPI to the event's CPU.
-    pub(super) install: Step,
-    undo: Vec<Step>,
-}
-
-impl Open {
-    fn new(l: &Locks, c: &PerfCosts, tracepoint: bool) -> Open {
-        let ctx = Locks::ctx(CpuRef::Arg, PmuRef::Arg);
-        let tracepoint = if tracepoint { tracepoint_part(l, c) } else { Vec::new() };
-        let mut undo = vec![unlock(ctx)];
-        undo.extend(tracepoint.iter().cloned());
-        Open { ctx, tracepoint, install: Step::Ipi { cpu: CpuRef::Arg, handler: IpiHandler::InstallEvent }, undo }
-    }
-
-    /// `flag` checked under `ctx->mutex`, else `-ENODEV` after undoing the open so far.
-    pub(super) fn check(&self, flag: Flag) -> Step {
-        Step::Check { flag, errno: Errno::Enodev, otherwise: self.undo.clone() }
-    }
-}
-
-fn perf_event_release(o: &SchemeOptions, l: &Locks, c: &PerfCosts, tracepoint: bool) -> Vec<Step> {
+/// `perf_event_open()` of a per-CPU event of `family` on `(cpu, pmu)` (v4.13 `sys_perf_event_open`):
+/// event init under `pmus_srcu` (a group sibling's under the leader's context, nested), the
+/// context's `cpuctx_mutex`, the scheme's online check (failing: unlock, then free the event,
+/// destroy included), the install IPI whose `-ENXIO` is ignored, and the owner list. The
+/// RFC base (legacy) holds `get_online_cpus()` across it all and checks `cpu_online()` in
+/// `find_get_context()`, before the context lock (as v4.12 does).
+fn perf_event_open(p: &Paths<'_>, family: Family, sibling: bool) -> Vec<Step> {
+    let (l, o) = (p.l, p.o);
     let ctx = Locks::ctx(CpuRef::Arg, PmuRef::Arg);
-    let free: Vec<Step> = if tracepoint { tracepoint_part(l, c) } else { Vec::new() };
-    let mut steps = vec![lock(ctx), Step::Ipi { cpu: CpuRef::Arg, handler: IpiHandler::RemoveEvent }, lock(l.child)];
-    if !o.free_outside_ctx_mutex {
-        steps.extend(free.iter().cloned());
+    let legacy = o.kind == SchemeKind::Legacy;
+    let mut steps = Vec::new();
+    if legacy {
+        steps.push(read(l.hotplug));
     }
-    steps.extend([unlock(l.child), unlock(ctx)]);
-    if o.free_outside_ctx_mutex {
-        steps.extend(free);
+    steps.push(read(l.srcu));
+    // 43fa87f7deed (v4.15): software-context PMUs (tracepoints among them) init their
+    // siblings without the leader's ctx->mutex.
+    let leader_locked = sibling && !(o.sw_sibling_init_unlocked && family != Family::Hardware);
+    if leader_locked {
+        steps.push(Step::Lock { lock: ctx, mode: Mode::Write, nested: true });
     }
+    steps.extend(p.event_init(family, false));
+    if leader_locked {
+        steps.push(unlock(ctx));
+    }
+    steps.push(unlock(l.srcu));
+    let free = p.destroy(family, false);
+    let check = |flag| Step::Check { flag, errno: Errno::Enodev, otherwise: free.clone() };
+    let mut undo_locked = vec![unlock(ctx)];
+    undo_locked.extend(free.iter().cloned());
+    let check_locked = |flag| Step::Check { flag, errno: Errno::Enodev, otherwise: undo_locked.clone() };
+    match o.kind {
+        SchemeKind::Legacy => steps.extend([check(Flag::CpuOnline(CpuRef::Arg)), lock(ctx)]),
+        SchemeKind::PmusLock => steps.extend([lock(ctx), check_locked(Flag::CtxOnline(CpuRef::Arg, PmuRef::Arg))]),
+        SchemeKind::PercpuState => steps.extend([lock(ctx), check_locked(Flag::Usable(CpuRef::Arg))]),
+        SchemeKind::PmusLockNocheck => steps.push(lock(ctx)),
+    }
+    steps.extend([Step::Ipi { cpu: CpuRef::Arg, handler: IpiHandler::InstallEvent }, unlock(ctx)]);
+    steps.extend(tasks::add_to_owner(l));
+    if legacy {
+        steps.push(unlock(l.hotplug));
+    }
+    steps
+}
+
+/// `perf_event_release_kernel()` of a per-CPU event (v4.13): owner list, then the context's
+/// `cpuctx_mutex` over the remove IPI, unlock, the (empty) children loop's `child_mutex`,
+/// and the family's destroy with no perf lock held.
+fn perf_event_release(p: &Paths<'_>, family: Family) -> Vec<Step> {
+    let l = p.l;
+    let ctx = Locks::ctx(CpuRef::Arg, PmuRef::Arg);
+    let mut steps = tasks::remove_from_owner(l);
+    steps.extend([lock(ctx), Step::Ipi { cpu: CpuRef::Arg, handler: IpiHandler::RemoveEvent }, unlock(ctx)]);
+    steps.extend([lock(l.child), unlock(l.child)]);
+    steps.extend(p.destroy(family, false));
+    steps
+}
+
+/// `perf_ioctl(PERF_EVENT_IOC_SET_FILTER)` on a tracepoint CPU event: `perf_event_ctx_lock()`,
+/// then `ftrace_profile_set_filter()` under `event_mutex`, with the context still held (v4.13,
+/// v4.14) or dropped around it (`perf_tracepoint_set_filter()`, 43fa87f7deed, v4.15).
+fn perf_ioctl_set_filter(p: &Paths<'_>) -> Vec<Step> {
+    let l = p.l;
+    let ctx = Locks::ctx(CpuRef::Arg, PmuRef::Arg);
+    let filter = [lock(l.event), work(p.c.set_filter_ns), unlock(l.event)];
+    let mut steps = vec![lock(ctx)];
+    if p.o.set_filter_outside_ctx_mutex {
+        steps.push(unlock(ctx));
+        steps.extend(filter);
+        steps.push(lock(ctx));
+    } else {
+        steps.extend(filter);
+    }
+    steps.push(unlock(ctx));
     steps
 }
 
@@ -314,17 +392,28 @@ fn driver_probe(l: &Locks, c: &PerfCosts) -> Vec<Step> {
 /// Every operation's script for a scheme, in [`op`] order, as `(name, steps)`.
 pub fn build(o: &SchemeOptions, c: &PerfCosts) -> Vec<(&'static str, Vec<Step>)> {
     let l = Locks::new();
+    let p = Paths { l: &l, c, o, n: Counters::new() };
     let scripts = vec![
         cpu_down(o, &l, c),
         cpu_up(o, &l, c),
-        perf_event_open(o, &l, c, false),
-        perf_event_open(o, &l, c, true),
-        perf_event_release(o, &l, c, false),
-        perf_event_release(o, &l, c, true),
+        perf_event_open(&p, Family::Hardware, false),
+        perf_event_open(&p, Family::Tracepoint, false),
+        perf_event_release(&p, Family::Hardware),
+        perf_event_release(&p, Family::Tracepoint),
         perf_pmu_register(o, &l, c),
         perf_pmu_unregister(&l, c),
-        tracepoint_part(&l, c),
+        p.ftrace_enable(),
         driver_probe(&l, c),
+        p.ftrace_disable(),
+        perf_event_open(&p, Family::Software, false),
+        perf_event_release(&p, Family::Software),
+        perf_ioctl_set_filter(&p),
+        tasks::prctl_task_disable(&p),
+        perf_event_open(&p, Family::Tracepoint, true),
+        tasks::perf_event_open_task(&p, Family::Tracepoint),
+        tasks::perf_event_fork(&p, Family::Tracepoint),
+        tasks::perf_event_exit_task(&p, Family::Tracepoint),
+        tasks::perf_event_release_task(&p, Family::Tracepoint),
     ];
     op::NAMES.iter().copied().zip(scripts).collect()
 }
