@@ -247,9 +247,9 @@ fn a_scenario_scheme_that_never_releases_a_lock() {
     // Inside a loop: the loop must give back what its body takes.
     let file = c.scenario(
         "loop.toml",
-        b"[scheme]\nname = \"leaky\"\nbase = \"pmus-lock\"\n[scheme.scripts]\nftrace_toggle = \"\"\"\nfor_each_pmu {\n  lock pmus_lock\n}\n\"\"\"\n",
+        b"[scheme]\nname = \"leaky\"\nbase = \"pmus-lock\"\n[scheme.scripts]\nftrace_enable = \"\"\"\nfor_each_pmu {\n  lock pmus_lock\n}\n\"\"\"\n",
     );
-    c.rejects(&["run", "--scenario", &file], &["scheme.scripts.ftrace_toggle", "does not release"]);
+    c.rejects(&["run", "--scenario", &file], &["scheme.scripts.ftrace_enable", "does not release"]);
 }
 
 /// Found by `scenario_props`: a register script without `register_pmu` made PMU churn

@@ -74,9 +74,9 @@ free_outside_ctx_mutex = true
 
 [scheme.scripts]
 perf_event_open = """
-lock ctx->mutex[cpu, pmu]
+lock cpuctx_mutex[cpu, pmu]
 ipi cpu install_event
-unlock ctx->mutex[cpu, pmu]
+unlock cpuctx_mutex[cpu, pmu]
 """
 
 [hotplug]

@@ -183,21 +183,25 @@ fn count_steps(steps: &[Step], is: fn(&Step) -> bool) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schemes::{ContextLayout, Handoff, PerfCosts, SchemeKind, SchemeOptions, build};
+    use crate::schemes::{ContextLayout, Handoff, MigrateSync, PerfCosts, SchemeKind, SchemeOptions, build};
 
     const MACHINE: ScriptMachine = ScriptMachine { cpus: 4, pmus: 3 };
 
     #[test]
     fn every_built_in_script_prints_parses_back_and_is_balanced() {
         for kind in SchemeKind::ALL {
-            for free_outside_ctx_mutex in [false, true] {
+            for v415 in [false, true] {
                 for handoff in [Handoff::Driver, Handoff::Core] {
                     let options = SchemeOptions {
-                        kind,
-                        free_outside_ctx_mutex,
+                        free_outside_ctx_mutex: v415,
+                        set_filter_outside_ctx_mutex: v415,
+                        sw_sibling_init_unlocked: v415,
+                        ds_buffers_hotplug_lock: !v415,
+                        migrate_sync_rcu: if v415 { MigrateSync::WhenMoving } else { MigrateSync::Always },
                         context_layout: ContextLayout::PerPmu,
                         handoff,
                         pmu_dev_alloc: true,
+                        ..SchemeOptions::new(kind)
                     };
                     for (name, steps) in build(&options, &PerfCosts::default()) {
                         let text = print(&steps);
@@ -223,7 +227,7 @@ mod tests {
         assert!(e.message.contains("unlocks pmus_lock, which is not held"), "{e}");
         let e = parse_checked("perf_pmu_register", "work 1us\n", MACHINE).unwrap_err();
         assert!(e.message.contains("0 `register_pmu` steps"), "{e}");
-        let e = parse_checked("ftrace_toggle", "unregister_pmu\n", MACHINE).unwrap_err();
+        let e = parse_checked("ftrace_enable", "unregister_pmu\n", MACHINE).unwrap_err();
         assert!(e.message.contains("only in perf_pmu_unregister"), "{e}");
         let e = parse_checked("cpu_up", "lock pmu_lock\n", MACHINE).unwrap_err();
         assert!(e.message.contains("unknown lock class `pmu_lock`"), "{e}");
@@ -247,9 +251,9 @@ mod tests {
         );
         let cases = [
             (
-                "ftrace_toggle",
+                "ftrace_enable",
                 "set usable[cpu]",
-                "line 1, column 1: `set usable[cpu]` (step 0): `cpu` is the operation's CPU argument, and ftrace_toggle has none",
+                "line 1, column 1: `set usable[cpu]` (step 0): `cpu` is the operation's CPU argument, and ftrace_enable has none",
             ),
             (
                 "cpu_up",
@@ -268,8 +272,8 @@ mod tests {
             ),
             (
                 "cpu_down",
-                "for_each_pmu {\n  lock ctx->mutex[lower, loop_pmu]\n  unlock ctx->mutex[lower, loop_pmu]\n}",
-                "line 2, column 3: `lock ctx->mutex[lower, loop_pmu]` (step 1): `lower` is bound by `for_each_handoff`",
+                "for_each_pmu {\n  lock cpuctx_mutex[lower, loop_pmu]\n  unlock cpuctx_mutex[lower, loop_pmu]\n}",
+                "line 2, column 3: `lock cpuctx_mutex[lower, loop_pmu]` (step 1): `lower` is bound by `for_each_handoff`",
             ),
             ("cpu_down", "move_events", "`move_events` moves the handoff loop's PMU to its target"),
             ("perf_event_open", "ipi cpu remove_events", "`remove_events` removes the loop PMU's events"),
@@ -280,9 +284,9 @@ mod tests {
             ),
             ("perf_event_release", "ipi cpu install_event", "perf_event_release has one opened earlier"),
             (
-                "ftrace_toggle",
+                "ftrace_enable",
                 "ipi this_cpu remove_event",
-                "`remove_event` removes the operation's event, and ftrace_toggle has none",
+                "`remove_event` removes the operation's event, and ftrace_enable has none",
             ),
             (
                 "driver_probe",
@@ -335,10 +339,10 @@ mod tests {
             ("perf_pmu_register", "register_pmu cpu_online\ncheck usable[this_cpu] else EBUSY"),
             (
                 "cpu_down",
-                "for_each_handoff {\n  lock ctx->mutex[lower, loop_pmu]\n  move_events\n  unlock ctx->mutex[lower, loop_pmu]\n}",
+                "for_each_handoff {\n  lock cpuctx_mutex[lower, loop_pmu]\n  move_events\n  unlock cpuctx_mutex[lower, loop_pmu]\n}",
             ),
             ("perf_event_open", "check usable[cpu] else ENODEV {\n  ipi cpu install_event\n}\nipi cpu install_event"),
-            ("ftrace_toggle", "ipi 3 work 1us\nlock event->child_mutex[task]\nunlock event->child_mutex[task]"),
+            ("ftrace_enable", "ipi 3 work 1us\nlock event->child_mutex[task]\nunlock event->child_mutex[task]"),
         ];
         for (op, text) in ok {
             assert!(parse_checked(op, text, MACHINE).is_ok(), "{op}:\n{text}");

@@ -54,7 +54,7 @@ fn scheme(correct_only: bool) -> impl Strategy<Value = SchemeSpec> {
     } else {
         prop_oneof![Just("pmus-lock"), Just("percpu-state"), Just("legacy"), Just("pmus-lock-nocheck")].boxed()
     };
-    let ops = ["ftrace_toggle", "driver_probe", "perf_event_open", "perf_event_release", "perf_pmu_register"];
+    let ops = ["ftrace_enable", "driver_probe", "perf_event_open", "perf_event_release", "perf_pmu_register"];
     let custom = if correct_only {
         Just(None).boxed()
     } else {
