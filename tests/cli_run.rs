@@ -81,7 +81,11 @@ packages = 1
 [scheme]
 name = "forgetful"
 base = "percpu-state"
+# v4.15's fixes, so that only this scheme's own bug can show.
 free_outside_ctx_mutex = true
+set_filter_outside_ctx_mutex = true
+sw_sibling_init_unlocked = true
+ds_buffers_hotplug_lock = false
 
 [scheme.scripts]
 cpu_up = """

@@ -208,12 +208,21 @@ fn run_trace_is_chrome_trace_json() {
     std::fs::create_dir_all(&dir).unwrap();
     let trace = dir.join("t.json");
     let out_dir = dir.join("out");
+    // With v4.15's fixes, so that no deadlock ends the run before hotplug has run.
     let out = cpuhpsim(&[
         "run",
         "--cpus",
         "16",
         "--duration",
         "1s",
+        "--set",
+        "scheme.free_outside_ctx_mutex=true",
+        "--set",
+        "scheme.set_filter_outside_ctx_mutex=true",
+        "--set",
+        "scheme.sw_sibling_init_unlocked=true",
+        "--set",
+        "scheme.ds_buffers_hotplug_lock=false",
         "--trace",
         trace.to_str().unwrap(),
         "--out",

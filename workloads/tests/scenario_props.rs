@@ -1,7 +1,7 @@
 //! Random scenarios within limits, run end to end: no panic; the correct schemes keep every
 //! invariant; every deadlock reported is a real wait-for cycle.
 //!
-//! Cases per `cargo test` (about 2 s in release): 1000 random scenarios of any scheme,
+//! Cases per `cargo test`: 1000 random scenarios of any scheme,
 //! including scenario-defined ones; 1000 of the correct schemes; and 300 from a fixed seed that
 //! must reach real deadlocks, so that the cycle check is known to be exercised.
 
@@ -13,7 +13,7 @@ use sim::locks::Mode;
 use workloads::generators::HotplugMode;
 use workloads::run::{RunResult, run};
 use workloads::scenario::{Dist, Duration, Scenario, SchemeSpec};
-use workloads::schemes::{ContextLayout, Handoff};
+use workloads::schemes::{ContextLayout, Handoff, MigrateSync};
 
 const MS: u64 = 1_000_000;
 
@@ -73,12 +73,20 @@ fn scheme(correct_only: bool) -> impl Strategy<Value = SchemeSpec> {
         prop_oneof![Just(ContextLayout::PerPmu), Just(ContextLayout::PerCpu)],
         prop_oneof![Just(Handoff::Driver), Just(Handoff::Core)],
         any::<bool>(),
+        any::<[bool; 5]>(),
     )
-        .prop_map(move |(name, custom, free, layout, handoff, dev_alloc)| {
+        .prop_map(move |(name, custom, free, layout, handoff, dev_alloc, fixes)| {
+            // The correct schemes are correct only with v4.15's fixes of the perf paths
+            // (82d94856fa22, 43fa87f7deed, efe951d3de91); any mix of them otherwise.
+            let v415 = |b: bool| b || correct_only;
             let mut s = SchemeSpec {
                 name: name.to_string(),
-                // The correct schemes are correct with the 2019 release path only.
-                free_outside_ctx_mutex: free || correct_only,
+                free_outside_ctx_mutex: v415(free),
+                set_filter_outside_ctx_mutex: v415(fixes[0]),
+                sw_sibling_init_unlocked: v415(fixes[1]),
+                ds_buffers_hotplug_lock: !v415(fixes[2]),
+                pebs_or_bts: fixes[3],
+                migrate_sync_rcu: if fixes[4] { MigrateSync::WhenMoving } else { MigrateSync::Always },
                 context_layout: layout,
                 handoff,
                 pmu_dev_alloc: dev_alloc,
@@ -106,6 +114,8 @@ fn scenario(correct_only: bool) -> impl Strategy<Value = Scenario> {
         dist(),
     );
     let openers = (0u32..=6, ms(0..=5_000), dist(), ms(0..=20_000), dist(), 0.0..=1.0f64);
+    let mix = (0.0..=1.0f64, 0.0..=1.0f64, 0.0..=1.0f64, 1u32..=8, 0.0..=2.0f64);
+    let tasks = (0u32..=2, 0u32..=3, 0u32..=2, 0u32..=3, 0.0..=1.0f64);
     let others = (0u32..=2, ms(1_000..=50_000), 0u32..=1, ms(1_000..=50_000), ms(1_000..=100_000));
     let pmu_load = prop_oneof![
         Just(None),
@@ -113,8 +123,8 @@ fn scenario(correct_only: bool) -> impl Strategy<Value = Scenario> {
             .prop_map(Some),
     ];
     let run = (1u64..=300, 0..=sim::rng::MAX_SEED, any::<bool>());
-    (machine, pmus, scheme(correct_only), hotplug, openers, others, pmu_load, run).prop_map(
-        |((cpus, packages), ((core, uncore, slots), churn), scheme, h, o, f, load, r)| {
+    (machine, pmus, scheme(correct_only), hotplug, (openers, mix, tasks), others, pmu_load, run).prop_map(
+        |((cpus, packages), ((core, uncore, slots), churn), scheme, h, (o, mix, t), f, load, r)| {
             let mut s = Scenario::default();
             s.machine.cpus = cpus;
             s.machine.packages = packages;
@@ -125,6 +135,13 @@ fn scenario(correct_only: bool) -> impl Strategy<Value = Scenario> {
             s.openers.tasks = if core + uncore == 0 { 0 } else { o.0 };
             (s.openers.think, s.openers.think_dist, s.openers.lifetime) = (o.1, o.2, o.3);
             (s.openers.lifetime_dist, s.openers.tracepoint_fraction) = (o.4, o.5);
+            // Software events take what tracepoints leave; without hardware PMUs, all of it.
+            s.openers.software_fraction = if core + uncore == 0 { 1.0 - o.5 } else { mix.0 * (1.0 - o.5) };
+            (s.openers.set_filter_fraction, s.openers.prctl_fraction) = (mix.1, mix.2);
+            (s.tracepoints.count, s.tracepoints.zipf) = (mix.3, mix.4);
+            (s.inherit.tasks, s.inherit.children, s.inherit.release_first_fraction) = (t.0, t.1, t.4);
+            s.groups.tasks = if core == 0 { 0 } else { t.2 };
+            s.groups.siblings = t.3;
             (s.ftrace.tasks, s.ftrace.interval) = (f.0, f.1);
             (s.driver_probe.tasks, s.driver_probe.interval) = (f.2, f.1);
             (s.pmu_churn.tasks, s.pmu_churn.interval, s.pmu_churn.lifetime) = (churn, f.3, f.4);

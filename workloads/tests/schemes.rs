@@ -14,6 +14,20 @@ fn scenario(overrides: &[(&str, &str)]) -> Scenario {
     resolve(preset_text("default").unwrap(), &owned).unwrap()
 }
 
+/// v4.15's fixes of the perf paths: 82d94856fa22 (children freed outside the locks),
+/// 43fa87f7deed (SET_FILTER and software siblings outside `ctx->mutex`) and efe951d3de91 (no
+/// `get_online_cpus()` in the DS buffers).
+const V415: [(&str, &str); 4] = [
+    ("scheme.free_outside_ctx_mutex", "true"),
+    ("scheme.set_filter_outside_ctx_mutex", "true"),
+    ("scheme.sw_sibling_init_unlocked", "true"),
+    ("scheme.ds_buffers_hotplug_lock", "false"),
+];
+
+fn with(overrides: &[(&'static str, &'static str)], more: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
+    overrides.iter().chain(more).copied().collect()
+}
+
 fn with_seed(s: &Scenario, seed: u64) -> Scenario {
     let mut s = s.clone();
     s.run.seed = seed;
@@ -53,12 +67,14 @@ fn legacy_deadlocks_on_the_recursive_read_and_each_deadlock_replays_exactly() {
 }
 
 #[test]
-fn fixed_schemes_never_deadlock_violate_or_order_a_cycle_over_1000_seeds() {
+fn with_v4_15s_fixes_the_fixed_schemes_never_deadlock_violate_or_order_a_cycle_over_300_seeds() {
     for scheme in ["pmus-lock", "percpu-state"] {
         let name = format!("\"{scheme}\"");
-        let base = scenario(&[("scheme.name", &name), ("scheme.free_outside_ctx_mutex", "true")]);
+        let mut overrides = V415.to_vec();
+        overrides.push(("scheme.name", &name));
+        let base = scenario(&overrides);
         let mut order = LockOrder::default();
-        for seed in 1..=1000 {
+        for seed in 1..=300 {
             let r = run(&with_seed(&base, seed), seed).unwrap();
             assert!(r.deadlocks.is_empty(), "{scheme} seed {seed}: {}", r.deadlocks[0].report());
             assert!(r.violations.is_empty(), "{scheme} seed {seed}: {:?}", r.violations[0]);
@@ -70,16 +86,30 @@ fn fixed_schemes_never_deadlock_violate_or_order_a_cycle_over_1000_seeds() {
     }
 }
 
+/// 82d94856fa22's lockdep report (v4.15): `perf_trace_init` event_mutex → tracepoints_mutex →
+/// cpu_hotplug_lock; `do_cpu_up` → pmus_lock → cpuctx_mutex; `perf_event_task_disable` →
+/// cpuctx_mutex → child_mutex; `perf_event_release_kernel` → child_mutex → `free_event` →
+/// event_mutex. The 2017 release path closes it; freeing children outside the locks opens it.
 #[test]
-fn pmus_lock_with_the_2017_release_path_has_lockdeps_event_mutex_cycle() {
-    let r = run(&scenario(&[("scheme.name", "\"pmus-lock\"")]), 1).unwrap();
-    let chains = order_chains(&r.lock_order);
+fn the_2017_release_path_has_82d94856fa22s_cycle_and_freeing_outside_the_locks_breaks_it() {
     let expected =
-        ["event_mutex", "tracepoints_mutex", "cpu_hotplug_lock", "pmus_lock", "ctx->mutex", "event->child_mutex"];
+        ["event_mutex", "tracepoints_mutex", "cpu_hotplug_lock", "pmus_lock", "cpuctx_mutex", "event->child_mutex"];
+    let child_then_event = |c: &String| c.contains("event->child_mutex(W) -> event_mutex");
+    let mut order_2017 = LockOrder::default();
+    let mut order_fixed = LockOrder::default();
+    for seed in 1..=5 {
+        let base = [("scheme.name", "\"pmus-lock\""), ("run.stop_on_deadlock", "false")];
+        order_2017.merge(&run(&with_seed(&scenario(&base), seed), seed).unwrap().lock_order);
+        let fixed = with(&base, &[("scheme.free_outside_ctx_mutex", "true")]);
+        order_fixed.merge(&run(&with_seed(&scenario(&fixed), seed), seed).unwrap().lock_order);
+    }
+    let chains = order_chains(&order_2017);
     assert!(
-        chains.iter().any(|c| expected.iter().all(|class| c.contains(class))),
-        "no cycle through all of {expected:?}: {chains:#?}"
+        chains.iter().any(|c| expected.iter().all(|class| c.contains(class)) && child_then_event(c)),
+        "no cycle through all of {expected:?} with child_mutex -> event_mutex: {chains:#?}"
     );
+    let chains = order_chains(&order_fixed);
+    assert!(!chains.iter().any(child_then_event), "free_outside_ctx_mutex still orders child_mutex -> event_mutex: {chains:#?}");
 }
 
 #[test]
@@ -121,15 +151,13 @@ fn same_scenario_same_seed_same_result() {
 
 #[test]
 fn cpu_up_last_ns_is_when_the_traced_storms_last_cpu_up_returned() {
-    let storm = resolve(
-        preset_text("storm").unwrap(),
-        &[
-            ("machine.cpus".into(), "16".into()),
-            ("machine.packages".into(), "2".into()),
-            ("run.duration".into(), "\"2s\"".into()),
-        ],
-    )
-    .unwrap();
+    let mut overrides: Vec<(String, String)> = V415.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    overrides.extend([
+        ("machine.cpus".into(), "16".into()),
+        ("machine.packages".into(), "2".into()),
+        ("run.duration".into(), "\"2s\"".into()),
+    ]);
+    let storm = resolve(preset_text("storm").unwrap(), &overrides).unwrap();
     let (r, timeline) = workloads::run::run_with_trace(&storm, 0, true).unwrap();
     let last_up = timeline
         .unwrap()
@@ -145,15 +173,13 @@ fn cpu_up_last_ns_is_when_the_traced_storms_last_cpu_up_returned() {
 
 #[test]
 fn storm_takes_every_cpu_but_0_down_then_up_and_rolling_visits_cpus_in_turn() {
-    let storm = resolve(
-        preset_text("storm").unwrap(),
-        &[
-            ("machine.cpus".into(), "64".into()),
-            ("machine.packages".into(), "4".into()),
-            ("run.duration".into(), "\"3s\"".into()),
-        ],
-    )
-    .unwrap();
+    let mut overrides: Vec<(String, String)> = V415.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    overrides.extend([
+        ("machine.cpus".into(), "64".into()),
+        ("machine.packages".into(), "4".into()),
+        ("run.duration".into(), "\"3s\"".into()),
+    ]);
+    let storm = resolve(preset_text("storm").unwrap(), &overrides).unwrap();
     let r = run(&storm, 0).unwrap();
     // One storm: 63 downs (~16.4 ms each) then 63 ups (15 ms each) fits in 3 s; a second starts.
     assert!(
@@ -163,15 +189,17 @@ fn storm_takes_every_cpu_but_0_down_then_up_and_rolling_visits_cpus_in_turn() {
         r.cpu_up_ns.len()
     );
     assert!(r.ok(), "{:?}", r.violations.first());
-    let rolling = scenario(&[
-        ("machine.cpus", "8"),
-        ("machine.packages", "1"),
-        ("hotplug.mode", "\"rolling\""),
-        ("hotplug.interval", "\"1ms\""),
-        ("hotplug.interval_dist", "\"fixed\""),
-        ("scheme.free_outside_ctx_mutex", "true"),
-        ("run.duration", "\"1s\""),
-    ]);
+    let rolling = scenario(&with(
+        &V415,
+        &[
+            ("machine.cpus", "8"),
+            ("machine.packages", "1"),
+            ("hotplug.mode", "\"rolling\""),
+            ("hotplug.interval", "\"1ms\""),
+            ("hotplug.interval_dist", "\"fixed\""),
+            ("run.duration", "\"1s\""),
+        ],
+    ));
     let r = run(&rolling, 0).unwrap();
     // A cycle is at least 1 ms interval + 6.058 ms down (no grace period: the last writer left
     // 1 ms ago) + 10 ms holdoff + 15 ms up (a full grace period: 10 ms is not < 10 ms), i.e.
@@ -190,6 +218,9 @@ fn with_pmu_load_the_fixed_schemes_keep_every_invariant_over_300_seeds() {
         ("pmu_load.sample_period", "3000000"),
         ("pmu_load.uncore_counting", "true"),
         ("scheme.free_outside_ctx_mutex", "true"),
+        ("scheme.set_filter_outside_ctx_mutex", "true"),
+        ("scheme.sw_sibling_init_unlocked", "true"),
+        ("scheme.ds_buffers_hotplug_lock", "false"),
         ("run.duration", "\"1s\""),
         ("hotplug.interval", "\"20ms\""),
     ];
