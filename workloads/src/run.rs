@@ -199,8 +199,13 @@ fn tasks(scenario: &Scenario) -> Vec<TaskSpec> {
     for i in 0..g.tasks {
         // Event ids of group openers start past the openers' task indices.
         let index = o.tasks + i;
-        let group =
-            GroupOpener::new(index, interval(g.think, g.dist), interval(g.lifetime, g.dist), g.siblings, tracepoints.clone());
+        let group = GroupOpener::new(
+            index,
+            interval(g.think, g.dist),
+            interval(g.lifetime, g.dist),
+            g.siblings,
+            tracepoints.clone(),
+        );
         add(format!("perf-stat/{i}"), STREAM_GROUP, i, Box::new(group));
     }
     let f = &scenario.ftrace;

@@ -163,7 +163,13 @@ pub struct GroupSpec {
 
 impl Default for GroupSpec {
     fn default() -> Self {
-        GroupSpec { tasks: 4, siblings: 2, think: Duration(10_000_000), lifetime: Duration(20_000_000), dist: Dist::Exp }
+        GroupSpec {
+            tasks: 4,
+            siblings: 2,
+            think: Duration(10_000_000),
+            lifetime: Duration(20_000_000),
+            dist: Dist::Exp,
+        }
     }
 }
 
@@ -761,7 +767,8 @@ impl Scenario {
                 "0 core and 0 uncore PMUs leave openers' hardware events (1 - tracepoint_fraction - software_fraction) nowhere to go",
             ));
         }
-        let tracepoint_users = (o.tasks > 0 && o.tracepoint_fraction > 0.0) || self.inherit.tasks > 0 || self.groups.tasks > 0;
+        let tracepoint_users =
+            (o.tasks > 0 && o.tracepoint_fraction > 0.0) || self.inherit.tasks > 0 || self.groups.tasks > 0;
         if p.software < 2 && (tracepoint_users || (o.tasks > 0 && o.software_fraction > 0.0)) {
             return Err(ScenarioError::new(
                 "pmus.software",

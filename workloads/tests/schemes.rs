@@ -24,7 +24,10 @@ const V415: [(&str, &str); 4] = [
     ("scheme.ds_buffers_hotplug_lock", "false"),
 ];
 
-fn with(overrides: &[(&'static str, &'static str)], more: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
+fn with(
+    overrides: &[(&'static str, &'static str)],
+    more: &[(&'static str, &'static str)],
+) -> Vec<(&'static str, &'static str)> {
     overrides.iter().chain(more).copied().collect()
 }
 
@@ -109,7 +112,10 @@ fn the_2017_release_path_has_82d94856fa22s_cycle_and_freeing_outside_the_locks_b
         "no cycle through all of {expected:?} with child_mutex -> event_mutex: {chains:#?}"
     );
     let chains = order_chains(&order_fixed);
-    assert!(!chains.iter().any(child_then_event), "free_outside_ctx_mutex still orders child_mutex -> event_mutex: {chains:#?}");
+    assert!(
+        !chains.iter().any(child_then_event),
+        "free_outside_ctx_mutex still orders child_mutex -> event_mutex: {chains:#?}"
+    );
 }
 
 #[test]

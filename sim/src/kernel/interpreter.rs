@@ -8,9 +8,7 @@ use crate::event::Event;
 use crate::locks::{Mode, TaskId};
 use crate::perf::PmuScope;
 use crate::rng::exp_ns;
-use crate::script::{
-    Cond, Cost, CpuRef, Errno, Flag, InitFrom, Instr, LockRef, PmuFilter, PmuRef, Position, SyncKind,
-};
+use crate::script::{Cond, Cost, CpuRef, Errno, Flag, InitFrom, Instr, LockRef, PmuFilter, PmuRef, Position, SyncKind};
 
 /// Whether a task goes on to its next step now, or has stopped (it waits, sleeps or spends
 /// time, and an event will run it again).
@@ -89,9 +87,7 @@ impl Kernel {
             Instr::RepeatEnd { begin }
             | Instr::PmuLoopEnd { begin }
             | Instr::HandoffLoopEnd { begin }
-            | Instr::ChildLoopEnd { begin } => {
-                self.loop_end(task, begin)
-            }
+            | Instr::ChildLoopEnd { begin } => self.loop_end(task, begin),
             Instr::MoveEvents => self.move_events(task, at, sched),
             Instr::AdoptUncore => {
                 let cpu = self.op(task).args.cpu;

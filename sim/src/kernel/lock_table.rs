@@ -167,7 +167,11 @@ impl LockTable {
             LockRef::PerCpu(class, c) => base(class) + cpu(c),
             LockRef::Ctx(class, c, p) => {
                 let c = cpu(c);
-                if self.ctx_per_cpu { base(class) + c } else { base(class) + c * self.npmus + u32::from(self.ctx_of[pmu(p) as usize]) }
+                if self.ctx_per_cpu {
+                    base(class) + c
+                } else {
+                    base(class) + c * self.npmus + u32::from(self.ctx_of[pmu(p) as usize])
+                }
             }
             LockRef::PerPmu(class, p) => base(class) + pmu(p) as u32,
             LockRef::PerTask(class, slot) => base(class) + task * 2 + slot.index(),

@@ -63,19 +63,11 @@ pub(super) struct Op {
 #[derive(Clone, Debug)]
 pub(super) enum LoopFrame {
     /// `repeat` and `for_each_child`: runs left.
-    Repeat {
-        left: u32,
-    },
+    Repeat { left: u32 },
     /// A snapshot of the PMU list and the index of the current one.
-    Pmus {
-        pmus: Vec<u16>,
-        at: usize,
-    },
+    Pmus { pmus: Vec<u16>, at: usize },
     /// Uncore PMUs to hand off, each with its target CPU.
-    Handoffs {
-        moves: Vec<(u16, u32)>,
-        at: usize,
-    },
+    Handoffs { moves: Vec<(u16, u32)>, at: usize },
 }
 
 /// An IPI sent whose handler has not run yet.

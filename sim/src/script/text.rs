@@ -202,11 +202,7 @@ pub fn verify_balanced_text(steps: &[Step], names: &Names<'_>) -> Result<(), Str
 }
 
 /// [`super::verify_placement`] with locks named as this text form writes them.
-pub fn verify_placement_text(
-    steps: &[Step],
-    names: &Names<'_>,
-    env: &ScriptEnv<'_>,
-) -> Result<(), PlacementError> {
+pub fn verify_placement_text(steps: &[Step], names: &Names<'_>, env: &ScriptEnv<'_>) -> Result<(), PlacementError> {
     super::verify_placement(steps, env, &|lock| lock_text(lock, names))
 }
 
@@ -770,12 +766,16 @@ impl Parser<'_, '_> {
             let known = self.names.counters.iter().map(|c| c.name).collect::<Vec<_>>().join(", ");
             return Err(error(&t, format!("unknown counter `{name}` (known: {known})")));
         };
-        let id = CounterId::try_from(index).map_err(|_| error(&t, format!("counter `{name}` is past the last usable")))?;
+        let id =
+            CounterId::try_from(index).map_err(|_| error(&t, format!("counter `{name}` is past the last usable")))?;
         let counter = CounterRef { id, layout: info.layout };
         match info.layout {
             CounterLayout::Global => {
                 if self.peek().is('[') {
-                    return Err(error(self.peek(), format!("counter `{name}` is global; write `{name}` without an index")));
+                    return Err(error(
+                        self.peek(),
+                        format!("counter `{name}` is global; write `{name}` without an index"),
+                    ));
                 }
             }
             CounterLayout::PerTracepoint => {
@@ -825,7 +825,11 @@ impl Parser<'_, '_> {
         }
         let t = self.peek();
         if t.kind != Kind::Word {
-            return Err(expected(t, "a condition (zero COUNTER, nonzero COUNTER, one COUNTER, FLAG, not FLAG, core_pmu[PMU] or has_events[CPU, PMU])", ""));
+            return Err(expected(
+                t,
+                "a condition (zero COUNTER, nonzero COUNTER, one COUNTER, FLAG, not FLAG, core_pmu[PMU] or has_events[CPU, PMU])",
+                "",
+            ));
         }
         Ok(Cond::Set(self.flag()?))
     }

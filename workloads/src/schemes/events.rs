@@ -93,7 +93,8 @@ impl Paths<'_> {
     /// (`atomic_dec_and_mutex_lock`) and patching only on 1 → 0.
     pub(super) fn static_key_slow_dec(&self, key: CounterRef) -> Vec<Step> {
         let l = self.l;
-        let last = vec![lock(l.jump_label), Step::Dec(key), when(Cond::Zero(key), vec![self.patch()]), unlock(l.jump_label)];
+        let last =
+            vec![lock(l.jump_label), Step::Dec(key), when(Cond::Zero(key), vec![self.patch()]), unlock(l.jump_label)];
         vec![read(l.hotplug), either(Cond::One(key), last, vec![Step::Dec(key)]), unlock(l.hotplug)]
     }
 
@@ -128,7 +129,11 @@ impl Paths<'_> {
         let (l, n) = (self.l, &self.n);
         let mut first = vec![Step::Inc(n.perf_refcount), self.per_cpu_work(self.c.perf_trace_alloc_per_cpu_ns)];
         first.extend(self.tracepoint_probe_register());
-        vec![lock(l.event), either(Cond::NonZero(n.perf_refcount), vec![Step::Inc(n.perf_refcount)], first), unlock(l.event)]
+        vec![
+            lock(l.event),
+            either(Cond::NonZero(n.perf_refcount), vec![Step::Inc(n.perf_refcount)], first),
+            unlock(l.event),
+        ]
     }
 
     /// `perf_trace_destroy()`: `event_mutex` → `perf_trace_event_unreg()`, whose last perf
@@ -201,8 +206,16 @@ impl Paths<'_> {
         let (l, n) = (self.l, &self.n);
         let mut reserve = vec![work(self.c.pmc_reserve_ns)];
         reserve.extend(self.ds_buffers());
-        let slow = vec![lock(l.pmc_reserve), when(Cond::Zero(n.pmc_refcount), reserve), Step::Inc(n.pmc_refcount), unlock(l.pmc_reserve)];
-        vec![when(Cond::CorePmu(PmuRef::Arg), vec![either(Cond::NonZero(n.pmc_refcount), vec![Step::Inc(n.pmc_refcount)], slow)])]
+        let slow = vec![
+            lock(l.pmc_reserve),
+            when(Cond::Zero(n.pmc_refcount), reserve),
+            Step::Inc(n.pmc_refcount),
+            unlock(l.pmc_reserve),
+        ];
+        vec![when(
+            Cond::CorePmu(PmuRef::Arg),
+            vec![either(Cond::NonZero(n.pmc_refcount), vec![Step::Inc(n.pmc_refcount)], slow)],
+        )]
     }
 
     /// `x86_release_hardware()`: `atomic_dec_and_mutex_lock(&pmc_refcount, &pmc_reserve_mutex)`;
@@ -211,8 +224,16 @@ impl Paths<'_> {
         let (l, n) = (self.l, &self.n);
         let mut release = vec![work(self.c.pmc_reserve_ns)];
         release.extend(self.ds_buffers());
-        let last = vec![lock(l.pmc_reserve), Step::Dec(n.pmc_refcount), when(Cond::Zero(n.pmc_refcount), release), unlock(l.pmc_reserve)];
-        vec![when(Cond::CorePmu(PmuRef::Arg), vec![either(Cond::One(n.pmc_refcount), last, vec![Step::Dec(n.pmc_refcount)])])]
+        let last = vec![
+            lock(l.pmc_reserve),
+            Step::Dec(n.pmc_refcount),
+            when(Cond::Zero(n.pmc_refcount), release),
+            unlock(l.pmc_reserve),
+        ];
+        vec![when(
+            Cond::CorePmu(PmuRef::Arg),
+            vec![either(Cond::One(n.pmc_refcount), last, vec![Step::Dec(n.pmc_refcount)])],
+        )]
     }
 
     /// The PMU's `event_init`. `parent`: an inherited child, for which software events skip
@@ -259,8 +280,12 @@ impl Paths<'_> {
         let (l, n) = (self.l, &self.n);
         let mut enable = vec![when(Cond::Zero(n.sched_key), self.static_key_slow_inc(n.sched_key))];
         enable.push(Step::Synchronize(SyncKind::Rcu));
-        let slow =
-            vec![lock(l.perf_sched), when(Cond::Zero(n.sched_count), enable), Step::Inc(n.sched_count), unlock(l.perf_sched)];
+        let slow = vec![
+            lock(l.perf_sched),
+            when(Cond::Zero(n.sched_count), enable),
+            Step::Inc(n.sched_count),
+            unlock(l.perf_sched),
+        ];
         vec![either(Cond::NonZero(n.sched_count), vec![Step::Inc(n.sched_count)], slow)]
     }
 
@@ -270,7 +295,10 @@ impl Paths<'_> {
     pub(super) fn unaccount_task_event(&self) -> Vec<Step> {
         let (l, n) = (self.l, &self.n);
         let mut disable = vec![lock(l.perf_sched), Step::Dec(n.sched_count)];
-        disable.push(when(Cond::Zero(n.sched_count), vec![when(Cond::NonZero(n.sched_key), self.static_key_slow_dec(n.sched_key))]));
+        disable.push(when(
+            Cond::Zero(n.sched_count),
+            vec![when(Cond::NonZero(n.sched_key), self.static_key_slow_dec(n.sched_key))],
+        ));
         disable.push(unlock(l.perf_sched));
         vec![either(Cond::One(n.sched_count), disable, vec![Step::Dec(n.sched_count)])]
     }
