@@ -452,7 +452,7 @@ impl Agent for GroupOpener {
             }
             GroupPhase::OpeningLeader => {
                 let leader = self.leader.expect("leader");
-                if !cx.last.is_some_and(|o| o.result.is_ok()) {
+                if cx.last.is_none_or(|o| o.result.is_err()) {
                     self.leader = None;
                     self.phase = GroupPhase::Thinking;
                     return Next::Sleep { ns: self.think.draw(cx) };
@@ -466,7 +466,7 @@ impl Agent for GroupOpener {
                 self.open_sibling(cx, leader)
             }
             GroupPhase::OpeningSiblings => {
-                if !cx.last.is_some_and(|o| o.result.is_ok()) {
+                if cx.last.is_none_or(|o| o.result.is_err()) {
                     self.opened.pop();
                 }
                 let leader = self.leader.expect("leader");

@@ -146,7 +146,7 @@ impl LockTable {
             Layout::Ctx if !self.ctx_per_cpu => format!("{}[cpu {}, pmu {}]", def.name, index / npmus, index % npmus),
             Layout::PerCpu | Layout::Ctx => format!("{}[cpu {index}]", def.name),
             Layout::PerPmu => format!("{}[pmu {index}]", def.name),
-            Layout::PerTask if index % 2 == 0 => format!("{}[{}]", def.name, tasks[index as usize / 2].name),
+            Layout::PerTask if index.is_multiple_of(2) => format!("{}[{}]", def.name, tasks[index as usize / 2].name),
             Layout::PerTask => format!("{}[{}'s child]", def.name, tasks[index as usize / 2].name),
         }
     }
