@@ -100,11 +100,15 @@ enum Workload {
     Scaling,
     /// The `storm` preset as it is for one down/up cycle.
     Storm,
-    /// The `storm` preset with 16 PMUs (8 core, 8 uncore, no churn slot) for one down/up cycle.
+    /// The `storm` preset with 16 PMUs (5 software, 3 core, 8 uncore, no churn slot) for one
+    /// down/up cycle.
     Storm16,
-    /// The `default` preset at 4,096 CPUs for 60 s.
+    /// The `storm` preset with the `server-2s` preset's PMUs (69: 9 software, `cpu`, 59
+    /// package-scoped) for one down/up cycle.
+    StormServer2s,
+    /// The `default` preset at 4,096 CPUs for 60 s (v4.13's paths: it deadlocks).
     Default,
-    /// The `default` preset at 4,096 CPUs for 60 s with the 2019 release path (no deadlock).
+    /// The `default` preset at 4,096 CPUs for 60 s with v4.15's fixes of the perf paths.
     DefaultFixed,
     /// PHOLD holding 4,194,304 pending events: the queue's bytes per pending event.
     Queue,
@@ -119,6 +123,7 @@ impl Workload {
             Workload::Scaling => "scaling",
             Workload::Storm => "storm",
             Workload::Storm16 => "storm16",
+            Workload::StormServer2s => "storm-server-2s",
             Workload::Default => "default",
             Workload::DefaultFixed => "default-fixed",
             Workload::Queue => "queue",
@@ -132,8 +137,14 @@ impl Workload {
 const SCALING_SAMPLE_PERIOD: u64 = 30_000_000;
 /// CPUs per package in the scaling workload (uncore counting runs per package).
 const SCALING_CPUS_PER_PACKAGE: u32 = 64;
-/// PMUs of the storm rows: 8 core + 8 uncore, and `pmus.churn_slots = 0`.
+/// PMUs of the storm16 rows: 5 software + 3 core + 8 uncore, and `pmus.churn_slots = 0`.
 const STORM_PMUS: u32 = 16;
+/// PMUs of the `server-2s` preset: 9 software + 1 core + 59 package-scoped.
+const SERVER_2S_PMUS: u32 = 69;
+/// v4.15's fixes of the perf paths that are on/off switches set to `true` (82d94856fa22,
+/// 43fa87f7deed); efe951d3de91 is `ds_buffers_hotplug_lock = false`.
+const V415_FIXES: [&str; 3] =
+    ["scheme.free_outside_ctx_mutex", "scheme.set_filter_outside_ctx_mutex", "scheme.sw_sibling_init_unlocked"];
 /// Simulated time of the default rows.
 const DEFAULT_RUN_NS: u64 = 60_000_000_000;
 /// CPUs of the default rows and of the small storm row.
@@ -320,19 +331,30 @@ fn plan(workload: Workload, cpus: u32, duration_ns: u64) -> Result<Plan> {
             }
             "pmu-load"
         }
-        Workload::Storm | Workload::Storm16 => {
+        Workload::Storm | Workload::Storm16 | Workload::StormServer2s => {
             pairs.push(("machine.packages", cpus.min(8).to_string()));
-            if workload == Workload::Storm16 {
-                pairs.extend([
-                    ("pmus.core", "8".into()),
+            match workload {
+                Workload::Storm16 => pairs.extend([
+                    ("pmus.software", "5".into()),
+                    ("pmus.core", "3".into()),
                     ("pmus.uncore", "8".into()),
                     ("pmus.churn_slots", "0".into()),
-                ]);
+                ]),
+                Workload::StormServer2s => pairs.extend([
+                    ("pmus.software", "9".into()),
+                    ("pmus.core", "1".into()),
+                    ("pmus.uncore", "59".into()),
+                    ("pmus.churn_slots", "0".into()),
+                    ("pmus.names", "\"skx-2s\"".into()),
+                ]),
+                _ => {}
             }
             "storm"
         }
-        Workload::Default | Workload::DefaultFixed => {
-            pairs.push(("scheme.free_outside_ctx_mutex", (workload == Workload::DefaultFixed).to_string()));
+        Workload::Default => "default",
+        Workload::DefaultFixed => {
+            pairs.extend(V415_FIXES.map(|k| (k, "true".to_string())));
+            pairs.push(("scheme.ds_buffers_hotplug_lock", "false".into()));
             "default"
         }
         Workload::Queue => bail!("internal error: the queue row runs PHOLD, not a scenario"),
@@ -679,13 +701,19 @@ fn target_rows(runs: u32) -> Result<Vec<Row>> {
     for (workload, cpus, target) in [
         (Workload::Storm, TARGET_CPUS, Some(Target { wall_s: 0.05, rss_bytes: None })),
         (Workload::Storm16, TARGET_CPUS, None),
+        (Workload::StormServer2s, TARGET_CPUS, None),
         (Workload::Storm16, MAX_SCENARIO_CPUS, Some(Target { wall_s: 10.0, rss_bytes: Some(1 << 30) })),
     ] {
         errln!("bench: finding the length of one {} cycle at {cpus} CPUs", workload.name());
         let cycle_ns = storm_cycle_ns(workload, cpus)?;
         let mut row = measure("storm_cycle", workload, cpus, cycle_ns + 1, runs)?;
         let (ups, pmus) = (row.first().cpu_ups, row.first().pmus);
-        if ups != u64::from(cpus - 1) || (workload == Workload::Storm16 && pmus != STORM_PMUS) {
+        let want_pmus = match workload {
+            Workload::Storm16 => Some(STORM_PMUS),
+            Workload::StormServer2s => Some(SERVER_2S_PMUS),
+            _ => None,
+        };
+        if ups != u64::from(cpus - 1) || want_pmus.is_some_and(|want| pmus != want) {
             row.check = Some(format!("{ups} cpu_up and {pmus} PMUs"));
         }
         row.target = target;

@@ -6,7 +6,7 @@ use crate::scenario::Scenario;
 use crate::value::Value;
 
 /// `(name, TOML)`; the first comment line of each file is its description.
-pub const PRESETS: [(&str, &str); 8] = [
+pub const PRESETS: [(&str, &str); 9] = [
     ("default", include_str!("../presets/default.toml")),
     ("seed-comparison", include_str!("../presets/seed-comparison.toml")),
     ("storm", include_str!("../presets/storm.toml")),
@@ -15,6 +15,7 @@ pub const PRESETS: [(&str, &str); 8] = [
     ("dev-alloc", include_str!("../presets/dev-alloc.toml")),
     ("scaling", include_str!("../presets/scaling.toml")),
     ("pmu-load", include_str!("../presets/pmu-load.toml")),
+    ("server-2s", include_str!("../presets/server-2s.toml")),
 ];
 
 pub fn preset_text(name: &str) -> Result<&'static str, PlanError> {

@@ -82,6 +82,7 @@ pub enum PmuNames {
     /// `cpu`, `uncore_0`, …
     Generic,
     /// A two-socket Skylake-SP's v4.13 list (docs/model.md §5.1), then generic past it.
+    #[serde(rename = "skx-2s")]
     Skx2s,
 }
 
