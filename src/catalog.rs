@@ -54,15 +54,30 @@ pub fn schemes(args: &SchemesArgs) -> Result<()> {
     let scripts = scenario_scripts(scenario).map_err(|e| BadInput(e.to_string()))?;
     let s = &scenario.scheme;
     outln!("# {name}: {}", SchemeKind::parse(name).map_or("", |k| k.summary()));
-    outln!(
-        "# options: free_outside_ctx_mutex = {}, context_layout = {:?}, handoff = {:?}, pmu_dev_alloc = {}",
-        s.free_outside_ctx_mutex,
-        s.context_layout,
-        s.handoff,
-        s.pmu_dev_alloc
-    );
-    outln!("# To define your own scheme, paste this into a scenario file and edit the scripts.");
-    outln!("[scheme]\nname = \"my-{name}\"\nbase = \"{name}\"\n\n[scheme.scripts]");
+    outln!("# To define your own scheme, paste this into a scenario file and edit the scripts;");
+    outln!("# the options are the ones these scripts were built with (docs/model.md §4.11).");
+    outln!("[scheme]\nname = \"my-{name}\"\nbase = \"{name}\"");
+    let kebab = |v: &dyn std::fmt::Debug| {
+        let words = format!("{v:?}");
+        let mut out = String::new();
+        for (i, c) in words.chars().enumerate() {
+            if c.is_uppercase() && i > 0 {
+                out.push('-');
+            }
+            out.push(c.to_ascii_lowercase());
+        }
+        out
+    };
+    outln!("free_outside_ctx_mutex = {}", s.free_outside_ctx_mutex);
+    outln!("set_filter_outside_ctx_mutex = {}", s.set_filter_outside_ctx_mutex);
+    outln!("sw_sibling_init_unlocked = {}", s.sw_sibling_init_unlocked);
+    outln!("ds_buffers_hotplug_lock = {}", s.ds_buffers_hotplug_lock);
+    outln!("pebs_or_bts = {}", s.pebs_or_bts);
+    outln!("migrate_sync_rcu = \"{}\"", kebab(&s.migrate_sync_rcu));
+    outln!("context_layout = \"{}\"", kebab(&s.context_layout));
+    outln!("handoff = \"{}\"", kebab(&s.handoff));
+    outln!("pmu_dev_alloc = {}", s.pmu_dev_alloc);
+    outln!("\n[scheme.scripts]");
     for (op, steps) in &scripts {
         outln!("{op} = \"\"\"\n{}\"\"\"", script_text::print(steps));
     }
