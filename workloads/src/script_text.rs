@@ -241,6 +241,49 @@ mod tests {
     }
 
     #[test]
+    fn a_scenario_scheme_may_use_first_user_blocks_task_contexts_and_children() {
+        let exit = "\
+lock ctx->mutex[child]
+lock event->child_mutex[task]
+unlock event->child_mutex[task]
+lock event_mutex
+dec perf_refcount[tracepoint]
+if zero perf_refcount[tracepoint] {
+    lock tracepoints_mutex
+    dec tp->funcs[tracepoint]
+    unlock tracepoints_mutex
+    synchronize_rcu
+}
+unlock event_mutex
+unlock ctx->mutex[child]
+";
+        let steps = parse_checked("perf_event_exit_task", exit, MACHINE).expect("a valid child exit");
+        assert_eq!(print(&steps), exit);
+        let release = "\
+lock ctx->mutex[task]
+unlock ctx->mutex[task]
+for_each_child {
+    lock ctx->mutex[child]
+    if one pmc_refcount {
+        lock pmc_reserve_mutex
+        dec pmc_refcount
+        unlock pmc_reserve_mutex
+    } else {
+        dec pmc_refcount
+    }
+    unlock ctx->mutex[child]
+}
+";
+        let steps = parse_checked("perf_event_release_task_tp", release, MACHINE).expect("a valid release");
+        assert_eq!(print(&steps), release);
+        let (_, message) = misplaced(
+            "perf_event_release_task_tp",
+            "if nonzero pmc_refcount {\n    lock pmc_reserve_mutex\n} else {\n}\nunlock pmc_reserve_mutex\n",
+        );
+        assert!(message.contains("the two branches of the `if` at step 0 leave different locks held"), "{message}");
+    }
+
+    #[test]
     fn misplaced_steps_are_rejected_naming_the_op_line_and_step() {
         let (key, message) = misplaced("cpu_down", "work 1ms\nfor_each_pmu {\n    ipi cpu install_event\n}\n");
         assert_eq!(key, "scheme.scripts.cpu_down");
@@ -276,6 +319,18 @@ mod tests {
                 "line 2, column 3: `lock cpuctx_mutex[lower, loop_pmu]` (step 1): `lower` is bound by `for_each_handoff`",
             ),
             ("cpu_down", "move_events", "`move_events` moves the handoff loop's PMU to its target"),
+            (
+                "perf_event_open",
+                "inc perf_refcount[tracepoint]",
+                "`inc perf_refcount[tracepoint]` (step 0): a per-tracepoint counter needs the operation's tracepoint, \
+                 and perf_event_open has none",
+            ),
+            (
+                "perf_event_release_task_tp",
+                "lock ctx->mutex[child]\nunlock ctx->mutex[child]",
+                "`lock ctx->mutex[child]` (step 0): `[child]` is the operation's inherited child, bound by \
+                 `for_each_child`; perf_event_release_task_tp has none here",
+            ),
             ("perf_event_open", "ipi cpu remove_events", "`remove_events` removes the loop PMU's events"),
             (
                 "perf_event_open",
