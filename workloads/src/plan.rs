@@ -418,8 +418,9 @@ impl Plan {
     }
 }
 
-/// A scheme's label in results: its name, then every other option set (short key=value), in
-/// the order a replay command lists them. `run` and `sweep` label the same run alike.
+/// A scheme's label in results: its name, then every other option set (key=value, the key
+/// without its section when no other section has a key of that name), in the order a replay
+/// command lists them. `run` and `sweep` label the same run alike.
 fn label(scheme: &str, sets: &[&(String, Value)]) -> String {
     let mut label = scheme.to_string();
     for (key, value) in sets {
@@ -427,9 +428,26 @@ fn label(scheme: &str, sets: &[&(String, Value)]) -> String {
             continue;
         }
         let short = key.rsplit('.').next().unwrap_or(key);
-        label.push_str(&format!(" {short}={}", value.bare()));
+        let shown = if key_name_is_unique(short) { short } else { key.as_str() };
+        label.push_str(&format!(" {shown}={}", value.bare()));
     }
     label
+}
+
+/// Whether exactly one section of the scenario has a key named `name` (`tasks` is in many).
+fn key_name_is_unique(name: &str) -> bool {
+    static SHARED: std::sync::OnceLock<std::collections::BTreeSet<String>> = std::sync::OnceLock::new();
+    let shared = SHARED.get_or_init(|| {
+        let default: toml::Table = Scenario::default().to_toml().parse().expect("the default scenario is TOML");
+        let mut seen = std::collections::BTreeMap::<String, usize>::new();
+        for section in default.values().filter_map(|v| v.as_table()) {
+            for key in section.keys() {
+                *seen.entry(key.clone()).or_default() += 1;
+            }
+        }
+        seen.into_iter().filter(|&(_, n)| n > 1).map(|(k, _)| k).collect()
+    });
+    !shared.contains(name)
 }
 
 /// Applies typed `key = value` overrides (dotted keys) to a scenario's TOML, then parses and
