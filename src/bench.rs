@@ -100,11 +100,19 @@ enum Workload {
     Scaling,
     /// The `storm` preset as it is for one down/up cycle.
     Storm,
+    /// The `storm` preset shaped as it was before model v2, for one down/up cycle: 4 PMUs
+    /// (`software`, `tracepoint`, `cpu`, one uncore; no churn slot) and only the workloads it
+    /// had (openers of hardware and tracepoint events, no filters, prctl, groups or forks), and
+    /// its handoff without a grace period (`migrate_sync_rcu = "when-moving"`: the uncore
+    /// contexts hold no events here). The speed target is this row's: same simulated content
+    /// as the storm row it replaces.
+    Storm4,
     /// The `storm` preset with 16 PMUs (5 software, 3 core, 8 uncore, no churn slot) for one
     /// down/up cycle.
     Storm16,
     /// The `storm` preset with the `server-2s` preset's PMUs (69: 9 software, `cpu`, 59
     /// package-scoped) for one down/up cycle.
+    #[value(name = "storm-server-2s")]
     StormServer2s,
     /// The `default` preset at 4,096 CPUs for 60 s (v4.13's paths: it deadlocks).
     Default,
@@ -122,6 +130,7 @@ impl Workload {
         match self {
             Workload::Scaling => "scaling",
             Workload::Storm => "storm",
+            Workload::Storm4 => "storm4",
             Workload::Storm16 => "storm16",
             Workload::StormServer2s => "storm-server-2s",
             Workload::Default => "default",
@@ -331,9 +340,21 @@ fn plan(workload: Workload, cpus: u32, duration_ns: u64) -> Result<Plan> {
             }
             "pmu-load"
         }
-        Workload::Storm | Workload::Storm16 | Workload::StormServer2s => {
+        Workload::Storm | Workload::Storm4 | Workload::Storm16 | Workload::StormServer2s => {
             pairs.push(("machine.packages", cpus.min(8).to_string()));
             match workload {
+                Workload::Storm4 => pairs.extend([
+                    ("pmus.software", "2".into()),
+                    ("pmus.core", "1".into()),
+                    ("pmus.uncore", "1".into()),
+                    ("pmus.churn_slots", "0".into()),
+                    ("openers.software_fraction", "0".into()),
+                    ("openers.set_filter_fraction", "0".into()),
+                    ("openers.prctl_fraction", "0".into()),
+                    ("inherit.tasks", "0".into()),
+                    ("groups.tasks", "0".into()),
+                    ("scheme.migrate_sync_rcu", "\"when-moving\"".into()),
+                ]),
                 Workload::Storm16 => pairs.extend([
                     ("pmus.software", "5".into()),
                     ("pmus.core", "3".into()),
@@ -699,7 +720,8 @@ const MODEL_COLUMNS: [Column<ModelLine>; 27] = [
 fn target_rows(runs: u32) -> Result<Vec<Row>> {
     let mut rows = Vec::new();
     for (workload, cpus, target) in [
-        (Workload::Storm, TARGET_CPUS, Some(Target { wall_s: 0.05, rss_bytes: None })),
+        (Workload::Storm, TARGET_CPUS, None),
+        (Workload::Storm4, TARGET_CPUS, Some(Target { wall_s: 0.05, rss_bytes: None })),
         (Workload::Storm16, TARGET_CPUS, None),
         (Workload::StormServer2s, TARGET_CPUS, None),
         (Workload::Storm16, MAX_SCENARIO_CPUS, Some(Target { wall_s: 10.0, rss_bytes: Some(1 << 30) })),
@@ -709,6 +731,7 @@ fn target_rows(runs: u32) -> Result<Vec<Row>> {
         let mut row = measure("storm_cycle", workload, cpus, cycle_ns + 1, runs)?;
         let (ups, pmus) = (row.first().cpu_ups, row.first().pmus);
         let want_pmus = match workload {
+            Workload::Storm4 => Some(4),
             Workload::Storm16 => Some(STORM_PMUS),
             Workload::StormServer2s => Some(SERVER_2S_PMUS),
             _ => None,
@@ -763,9 +786,12 @@ fn summary(rows: &[Row], points: &[(f64, f64)]) -> String {
     }
     let _ = writeln!(
         summary,
-        "storm_cycle: simulated until the first cycle's last cpu_up returns; the storm preset as it is (4 PMUs), \
-         then with 8 core + 8 uncore PMUs (pmus.churn_slots = 0). default-fixed: the default preset with \
-         scheme.free_outside_ctx_mutex = true. queue: PHOLD with {} events pending. pmu_load: the pmu-load preset \
+        "storm_cycle: simulated until the first cycle's last cpu_up returns; the storm preset as it is (9 PMU slots: \
+         5 software, 1 core, 2 uncore, 1 churn), shaped as before model v2 (storm4: 4 PMUs, 2 software, 1 core, 1 uncore; hardware and tracepoint \
+         openers only, handoff without a grace period), with 16 (5 software, \
+         3 core, 8 uncore) and with the server-2s preset's 69. default: v4.13's paths; default-fixed: with v4.15's \
+         fixes (free_outside_ctx_mutex, set_filter_outside_ctx_mutex, sw_sibling_init_unlocked, \
+         ds_buffers_hotplug_lock = false). queue: PHOLD with {} events pending. pmu_load: the pmu-load preset \
          (8 sampling events per CPU at about 4 kHz, 64 CPUs per package) for 1 s. Peak memory is each child's VmHWM; B/cpu and B/pending are what the \
          timed part added to it.",
         u64::from(QUEUE_LPS) * u64::from(QUEUE_POP)
