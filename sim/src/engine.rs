@@ -63,10 +63,6 @@ pub struct Scheduler<Q: EventQueue = RadixHeap> {
     queue: Q,
     stop_requested: bool,
     events_processed_total: u64,
-    /// The limits of the [`run`](Self::run) in progress, if one is.
-    running: Option<Limits>,
-    /// Events the run in progress has processed.
-    processed: u64,
 }
 
 impl Default for Scheduler<RadixHeap> {
@@ -84,15 +80,7 @@ impl Scheduler<RadixHeap> {
 impl<Q: EventQueue> Scheduler<Q> {
     /// A scheduler at time 0 on a queue of type `Q`.
     pub fn with_queue() -> Self {
-        Self {
-            now_ns: 0,
-            next_seq: 0,
-            queue: Q::default(),
-            stop_requested: false,
-            events_processed_total: 0,
-            running: None,
-            processed: 0,
-        }
+        Self { now_ns: 0, next_seq: 0, queue: Q::default(), stop_requested: false, events_processed_total: 0 }
     }
 
     #[inline]
@@ -118,27 +106,6 @@ impl<Q: EventQueue> Scheduler<Q> {
         self.schedule_at(self.now_ns.saturating_add(delay_ns), event)
     }
 
-    /// Takes an event the caller would schedule at `time_ns` for itself as processed now, when
-    /// it is exactly the event the run would process next: no pending event is due at or
-    /// before `time_ns`, and no stop condition holds. The clock moves to `time_ns`, the event
-    /// counts as processed and uses up a sequence number, as if it had been queued and popped;
-    /// the caller then handles it in place. `false`: schedule it as usual.
-    #[inline]
-    pub fn take_next_inline(&mut self, time_ns: u64) -> bool {
-        let Some(limits) = self.running else { return false };
-        if self.stop_requested || time_ns >= limits.until_ns || self.processed >= limits.max_events {
-            return false;
-        }
-        if self.queue.peek().is_some_and(|next| next.time_ns <= time_ns) {
-            return false;
-        }
-        debug_assert!(time_ns >= self.now_ns);
-        self.next_seq += 1;
-        self.now_ns = time_ns;
-        self.processed += 1;
-        true
-    }
-
     /// Asks the current [`run`](Self::run) to return before the next event.
     pub fn request_stop(&mut self) {
         self.stop_requested = true;
@@ -159,8 +126,7 @@ impl<Q: EventQueue> Scheduler<Q> {
     /// time limit (the clock is then advanced to `until_ns`), event budget.
     pub fn run<M: Model<Q>>(&mut self, model: &mut M, limits: &Limits) -> RunOutcome {
         self.stop_requested = false;
-        self.processed = 0;
-        self.running = Some(*limits);
+        let mut processed = 0u64;
         let stop = loop {
             if self.stop_requested {
                 break StopReason::Requested;
@@ -172,18 +138,17 @@ impl<Q: EventQueue> Scheduler<Q> {
                 self.now_ns = self.now_ns.max(limits.until_ns);
                 break StopReason::TimeLimit;
             }
-            if self.processed >= limits.max_events {
+            if processed == limits.max_events {
                 break StopReason::EventBudget;
             }
             let item = self.queue.pop().expect("peeked item is still there");
             debug_assert!(item.time_ns >= self.now_ns);
             self.now_ns = item.time_ns;
-            self.processed += 1;
+            processed += 1;
             model.handle(item.event, self);
         };
-        self.running = None;
-        self.events_processed_total += self.processed;
-        RunOutcome { stop, events_processed: self.processed, end_ns: self.now_ns }
+        self.events_processed_total += processed;
+        RunOutcome { stop, events_processed: processed, end_ns: self.now_ns }
     }
 }
 

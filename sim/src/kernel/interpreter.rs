@@ -53,7 +53,8 @@ impl Kernel {
             Instr::Work(cost) => {
                 let ns = self.draw(task, cost);
                 if ns > 0 {
-                    return self.continue_after(task, ns, sched);
+                    self.resume_in(sched, task, ns);
+                    return Flow::Stop;
                 }
             }
             Instr::Ipi { cpu, handler } => return self.ipi_step(task, cpu, handler, at, sched),
@@ -63,11 +64,15 @@ impl Kernel {
                 }
             }
             Instr::Set { flag, value } => self.set_flag(task, flag, value, sched),
-            Instr::Synchronize(kind) => return self.synchronize(task, kind, at, sched),
+            Instr::Synchronize(kind) => {
+                self.synchronize(task, kind, at, sched);
+                return Flow::Stop;
+            }
             Instr::StopMachine => {
                 let ns =
                     self.costs.stop_machine_base_ns + self.costs.stop_machine_per_cpu_ns * self.online_count as u64;
-                return self.continue_after(task, ns, sched);
+                self.resume_in(sched, task, ns);
+                return Flow::Stop;
             }
             Instr::RepeatBegin { times, end } => {
                 let op = self.tasks[task as usize].op_mut();
@@ -140,30 +145,20 @@ impl Kernel {
         let lock = self.resolve_lock(task, lock);
         match self.acquire(task, lock, mode, nested as u8, at, sched) {
             Some(0) => Flow::Continue,
-            Some(delay_ns) => self.continue_after(task, delay_ns, sched),
+            Some(delay_ns) => {
+                self.resume_in(sched, task, delay_ns);
+                Flow::Stop
+            }
             None => Flow::Stop,
-        }
-    }
-
-    /// The task goes on after `delay_ns`: at once, as the event the run would process next
-    /// ([`Scheduler::take_next_inline`]: same clock, same count, nothing else runs in
-    /// between), or by a resume event.
-    #[inline]
-    fn continue_after(&self, task: TaskId, delay_ns: u64, sched: &mut Scheduler) -> Flow {
-        if sched.take_next_inline(sched.now_ns().saturating_add(delay_ns)) {
-            Flow::Continue
-        } else {
-            self.resume_in(sched, task, delay_ns);
-            Flow::Stop
         }
     }
 
     /// `synchronize_rcu()`, `synchronize_rcu_expedited()` or `synchronize_srcu()`: the task
     /// waits for the grace period.
-    fn synchronize(&mut self, task: TaskId, kind: SyncKind, at: Position, sched: &mut Scheduler) -> Flow {
+    fn synchronize(&mut self, task: TaskId, kind: SyncKind, at: Position, sched: &mut Scheduler) {
         match kind {
-            SyncKind::Rcu => self.continue_after(task, self.costs.rcu_grace_period_ns, sched),
-            SyncKind::RcuExpedited => self.continue_after(task, self.costs.rcu_expedited_ns, sched),
+            SyncKind::Rcu => self.resume_in(sched, task, self.costs.rcu_grace_period_ns),
+            SyncKind::RcuExpedited => self.resume_in(sched, task, self.costs.rcu_expedited_ns),
             SyncKind::Srcu(lock) => {
                 let lock = self.resolve_lock(task, lock);
                 let now_ns = sched.now_ns();
@@ -173,7 +168,6 @@ impl Kernel {
                 self.tasks[task as usize].wait = Some(Wait { lock, mode, subclass: 0, since_ns: now_ns, at, kind });
                 let done = Event::new(task, EV_SRCU_GP_DONE, lock as u64);
                 sched.schedule_in(self.costs.srcu_grace_period_ns, done);
-                Flow::Stop
             }
         }
     }
