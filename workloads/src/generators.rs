@@ -278,6 +278,8 @@ enum OpenerPhase {
     Opening,
     /// Opened; the ioctl or prctl, if drawn, comes next.
     Opened,
+    /// Disabled by prctl: enable comes next.
+    Disabled,
     Holding,
     Releasing,
 }
@@ -343,6 +345,7 @@ impl Agent for Opener {
                         return Next::Run { script: op::SET_FILTER, args };
                     }
                     if cx.rng.random::<f64>() < self.mix.prctl {
+                        self.phase = OpenerPhase::Disabled;
                         return Next::Run { script: op::PRCTL_DISABLE, args };
                     }
                     self.phase = OpenerPhase::Holding;
@@ -356,6 +359,11 @@ impl Agent for Opener {
             OpenerPhase::Opened => {
                 self.phase = OpenerPhase::Holding;
                 Next::Sleep { ns: self.lifetime.draw(cx) }
+            }
+            OpenerPhase::Disabled => {
+                self.phase = OpenerPhase::Opened;
+                let (args, _) = self.holding.expect("holding an event");
+                Next::Run { script: op::PRCTL_ENABLE, args: locate(cx, args) }
             }
             OpenerPhase::Holding => {
                 let (args, family) = self.holding.take().expect("holding an event");

@@ -187,9 +187,10 @@ pub mod op {
     pub const FORK: ScriptId = 17;
     pub const EXIT_TASK: ScriptId = 18;
     pub const RELEASE_TASK_TP: ScriptId = 19;
+    pub const PRCTL_ENABLE: ScriptId = 20;
 
     /// Every operation, in id order.
-    pub const OPS: [OpDef; 20] = [
+    pub const OPS: [OpDef; 21] = [
         OpDef { marks: &[Mark::PerfExitDone], ..def("cpu_down", true, false, EventArg::None, false) },
         OpDef { marks: &[Mark::PerfInitStart, Mark::CpuUpDone], ..def("cpu_up", true, false, EventArg::None, false) },
         def("perf_event_open", true, true, EventArg::New, false),
@@ -210,6 +211,7 @@ pub mod op {
         OpDef { child_arg: true, ..def("perf_event_fork", false, false, EventArg::None, true) },
         OpDef { child_arg: true, ..def("perf_event_exit_task", false, false, EventArg::None, true) },
         def("perf_event_release_task_tp", false, false, EventArg::None, true),
+        def("prctl_task_perf_events_enable", true, true, EventArg::Opened, false),
     ];
 
     /// Operation names, in id order.

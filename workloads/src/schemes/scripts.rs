@@ -408,12 +408,13 @@ pub fn build(o: &SchemeOptions, c: &PerfCosts) -> Vec<(&'static str, Vec<Step>)>
         perf_event_open(&p, Family::Software, false),
         perf_event_release(&p, Family::Software),
         perf_ioctl_set_filter(&p),
-        tasks::prctl_task_disable(&p),
+        tasks::prctl_task(&p),
         perf_event_open(&p, Family::Tracepoint, true),
         tasks::perf_event_open_task(&p, Family::Tracepoint),
         tasks::perf_event_fork(&p, Family::Tracepoint),
         tasks::perf_event_exit_task(&p, Family::Tracepoint),
         tasks::perf_event_release_task(&p, Family::Tracepoint),
+        tasks::prctl_task(&p),
     ];
     op::NAMES.iter().copied().zip(scripts).collect()
 }

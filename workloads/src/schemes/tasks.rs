@@ -92,10 +92,11 @@ pub(super) fn perf_event_release_task(p: &Paths<'_>, family: Family) -> Vec<Step
     steps
 }
 
-/// `perf_event_task_disable()` (prctl `PR_TASK_PERF_EVENTS_DISABLE`) over the task's one
-/// CPU event: `perf_event_mutex` → the event's `cpuctx_mutex` → `perf_event_for_each_child()`'s
-/// `child_mutex`, disabling by IPI.
-pub(super) fn prctl_task_disable(p: &Paths<'_>) -> Vec<Step> {
+/// `perf_event_task_disable()` / `perf_event_task_enable()` (prctl
+/// `PR_TASK_PERF_EVENTS_DISABLE` / `_ENABLE`, the same locks) over the task's one CPU event:
+/// `perf_event_mutex` → the event's `cpuctx_mutex` → `perf_event_for_each_child()`'s
+/// `child_mutex`, disabling or enabling by IPI.
+pub(super) fn prctl_task(p: &Paths<'_>) -> Vec<Step> {
     let l = p.l;
     let ctx = Locks::ctx(CpuRef::Arg, PmuRef::Arg);
     vec![
