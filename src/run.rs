@@ -94,7 +94,7 @@ fn flag(shorthand: Shorthand) -> &'static str {
 /// The option a user typed for each part of a request, so an error names what they typed.
 pub fn bad_plan(e: PlanError) -> BadInput {
     BadInput(match e {
-        PlanError::ReadScenario { .. } => format!("--scenario {e}"),
+        PlanError::ReadScenario { .. } | PlanError::ScenarioTooLarge { .. } => format!("--scenario {e}"),
         PlanError::UnknownPreset { .. } => format!("--preset: {e}"),
         PlanError::BadSetting { .. } => format!("--set {e}"),
         PlanError::BadKey { .. } => format!("--set: {e}"),

@@ -139,10 +139,14 @@ fn shard(args: &SweepArgs) -> Result<Option<(u64, u64)>> {
     } else if let (Ok(id), Ok(count)) = (std::env::var("SLURM_ARRAY_TASK_ID"), std::env::var("SLURM_ARRAY_TASK_COUNT"))
     {
         let min = std::env::var("SLURM_ARRAY_TASK_MIN").map_or(Ok(0), |m| parse("SLURM_ARRAY_TASK_MIN", &m))?;
-        (
-            parse("SLURM_ARRAY_TASK_ID", &id)? - min.min(parse("SLURM_ARRAY_TASK_ID", &id)?) + 1,
-            parse("SLURM_ARRAY_TASK_COUNT", &count)?,
-        )
+        let id = parse("SLURM_ARRAY_TASK_ID", &id)?;
+        if id < min {
+            return Err(BadInput(format!(
+                "SLURM_ARRAY_TASK_ID = {id} is below SLURM_ARRAY_TASK_MIN = {min}; the array's ids run from its MIN"
+            ))
+            .into());
+        }
+        (id - min + 1, parse("SLURM_ARRAY_TASK_COUNT", &count)?)
     } else if let Ok(index) = std::env::var("JOB_COMPLETION_INDEX") {
         let n = args
             .shards

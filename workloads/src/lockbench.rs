@@ -184,6 +184,11 @@ pub enum LockBenchError {
     WriteFractionForExclusive { fraction: f64, kind: &'static str },
     #[error("nested-read: only a percpu_rwsem has the recursive-read deadlock, not a {0}")]
     NestedRead(&'static str),
+    #[error(
+        "think = 0ns and hold = 0ns: the tasks would take and drop the lock back to back, each turn \
+         advancing simulated time by the lock's fast path alone; give --think or --hold a time above 0"
+    )]
+    NoTime,
 }
 
 impl LockBenchConfig {
@@ -206,6 +211,9 @@ impl LockBenchConfig {
         }
         if self.nested_read && self.kind != LockKind::PercpuRwsem {
             return Err(LockBenchError::NestedRead(self.kind.as_str()));
+        }
+        if self.think_ns == 0 && self.hold_ns == 0 {
+            return Err(LockBenchError::NoTime);
         }
         Ok(())
     }

@@ -93,6 +93,8 @@ impl Shorthand {
 pub enum PlanError {
     #[error("{}: cannot read it: {error}", path.display())]
     ReadScenario { path: PathBuf, error: std::io::Error },
+    #[error("{}: larger than {} bytes; a scenario file is a few kilobytes of TOML", path.display(), MAX_SCENARIO_BYTES)]
+    ScenarioTooLarge { path: PathBuf },
     #[error("no preset `{name}`; presets: {}", known.join(", "))]
     UnknownPreset { name: String, known: Vec<&'static str> },
     #[error("{item}: expected {expected}")]
@@ -195,11 +197,28 @@ impl Source {
     pub fn read(&self) -> Result<String, PlanError> {
         match self {
             Source::Preset(name) => preset_text(name).map(str::to_string),
-            Source::File(path) => {
-                std::fs::read_to_string(path).map_err(|error| PlanError::ReadScenario { path: path.clone(), error })
-            }
+            Source::File(path) => read_scenario_file(path),
         }
     }
+}
+
+/// Largest scenario file read: far past any real one, and a bound for `/dev/zero` or a log
+/// given by mistake.
+pub const MAX_SCENARIO_BYTES: u64 = 16 << 20;
+
+/// Reads a scenario file, at most [`MAX_SCENARIO_BYTES`], as UTF-8.
+fn read_scenario_file(path: &std::path::Path) -> Result<String, PlanError> {
+    use std::io::Read;
+    let read_error = |error| PlanError::ReadScenario { path: path.to_path_buf(), error };
+    let file = std::fs::File::open(path).map_err(read_error)?;
+    let mut bytes = Vec::new();
+    file.take(MAX_SCENARIO_BYTES + 1).read_to_end(&mut bytes).map_err(read_error)?;
+    if bytes.len() as u64 > MAX_SCENARIO_BYTES {
+        return Err(PlanError::ScenarioTooLarge { path: path.to_path_buf() });
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        read_error(std::io::Error::new(std::io::ErrorKind::InvalidData, format!("not UTF-8 text ({e})")))
+    })
 }
 
 impl Plan {

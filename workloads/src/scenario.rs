@@ -39,19 +39,41 @@ impl Serialize for Duration {
 
 impl<'de> Deserialize<'de> for Duration {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Text(String),
-            Ns(i64),
+        d.deserialize_any(DurationVisitor)
+    }
+}
+
+/// Reads a duration string and says plainly what is wrong with anything else.
+struct DurationVisitor;
+
+impl<'de> serde::de::Visitor<'de> for DurationVisitor {
+    type Value = Duration;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a duration string with a unit, like \"5ms\"")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Duration, E> {
+        text.parse().map(|Nanos(ns)| Duration(ns)).map_err(E::custom)
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, ns: i64) -> Result<Duration, E> {
+        if ns < 0 {
+            return Err(E::custom(format!("{ns} is negative; durations are at least 0")));
         }
-        match Raw::deserialize(d)? {
-            Raw::Text(text) => text.parse().map(|Nanos(ns)| Duration(ns)).map_err(serde::de::Error::custom),
-            Raw::Ns(ns) if ns < 0 => {
-                Err(serde::de::Error::custom(format!("{ns} is negative; durations are at least 0")))
-            }
-            Raw::Ns(ns) => Err(serde::de::Error::custom(format!("{ns}: durations need a unit, e.g. \"{ns}ns\""))),
-        }
+        Err(E::custom(format!("{ns}: durations need a unit, e.g. \"{ns}ns\"")))
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, ns: u64) -> Result<Duration, E> {
+        Err(E::custom(format!("{ns}: durations need a unit, e.g. \"{ns}ns\"")))
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Duration, E> {
+        Err(E::custom(format!("{v}: durations are a string with a unit, e.g. \"{v}us\" or \"{v}ms\"")))
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Duration, E> {
+        Err(E::custom(format!("{v}: expected a duration string with a unit, like \"5ms\"")))
     }
 }
 
@@ -728,9 +750,34 @@ fn fraction(key: &str, value: f64) -> Result<(), ScenarioError> {
     Ok(())
 }
 
+/// Refuses a section given as anything but a table (`machine = [1, 2]`), which serde would
+/// otherwise read field by field in order.
+fn sections_are_tables(table: &toml::Table) -> Result<(), ScenarioError> {
+    let default: toml::Table = Scenario::default().to_toml().parse().expect("the default scenario is TOML");
+    for (name, value) in table {
+        let Some(toml::Value::Table(keys)) = default.get(name) else { continue };
+        if !value.is_table() {
+            let some: Vec<&str> = keys.keys().take(3).map(String::as_str).collect();
+            return Err(ScenarioError::new(
+                name,
+                format!(
+                    "expected a table (a [{name}] section with keys such as {}), found {} {value}",
+                    some.join(", "),
+                    value.type_str()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 impl Scenario {
     /// Parses a scenario from TOML and validates it.
     pub fn from_toml(text: &str) -> Result<Scenario, ScenarioError> {
+        let table: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| ScenarioError::new("TOML", e.to_string().trim_end().replace('\n', " ")))?;
+        sections_are_tables(&table)?;
         let de = toml::de::Deserializer::parse(text)
             .map_err(|e| ScenarioError::new("TOML", e.to_string().trim_end().replace('\n', " ")))?;
         let scenario: Scenario = serde_path_to_error::deserialize(de).map_err(|e| {
@@ -749,6 +796,19 @@ impl Scenario {
     pub fn validate(&self) -> Result<(), ScenarioError> {
         let m = &self.machine;
         range("machine.cpus", m.cpus, 1, MAX_SCENARIO_CPUS)?;
+        if m.packages > m.cpus && m.packages <= sim::perf::MAX_PACKAGES {
+            return Err(ScenarioError::new(
+                "machine.packages",
+                format!(
+                    "{} packages for machine.cpus = {}: a package has at least one CPU; allowed 1 to {} \
+                     (set it too, e.g. machine.packages={})",
+                    m.packages,
+                    m.cpus,
+                    m.cpus,
+                    m.cpus.min(m.packages)
+                ),
+            ));
+        }
         range("machine.packages", m.packages, 1, m.cpus.min(sim::perf::MAX_PACKAGES))?;
         let p = &self.pmus;
         let max_pmus = sim::perf::MAX_PMUS as u32;

@@ -25,6 +25,12 @@ impl Seeds {
             if a > b {
                 return Err(format!("`{text}`: the range is empty ({a} > {b})"));
             }
+            if b > sim::rng::MAX_SEED {
+                return Err(format!(
+                    "`{text}`: seeds go up to {} (2^63 - 1, the largest TOML integer), so that every run replays",
+                    sim::rng::MAX_SEED
+                ));
+            }
             if b - a >= MAX_SWEEP_RUNS {
                 return Err(format!("`{text}`: more than {MAX_SWEEP_RUNS} seeds"));
             }

@@ -26,7 +26,8 @@ fn ms(range: std::ops::RangeInclusive<u64>) -> impl Strategy<Value = Duration> {
 }
 
 /// A balanced script of nested global locks with work between them; for `perf_pmu_register`,
-/// the PMU is listed under the innermost lock (the one step that operation must have).
+/// the PMU is listed under the innermost lock, for `perf_event_open` the event installed there
+/// (the one step each of those operations must have).
 fn balanced_script(op: &'static str) -> impl Strategy<Value = String> {
     let locks = ["pmus_lock", "event_mutex", "tracepoints_mutex", "jump_label_mutex", "cpu_hotplug_lock read"];
     proptest::sample::subsequence(locks.to_vec(), 0..=4).prop_flat_map(|taken| (Just(taken), 0u64..50)).prop_map(
@@ -37,6 +38,9 @@ fn balanced_script(op: &'static str) -> impl Strategy<Value = String> {
             }
             if op == "perf_pmu_register" {
                 text.push_str("register_pmu perf_online_mask\n");
+            }
+            if op == "perf_event_open" {
+                text.push_str("ipi cpu install_event\n");
             }
             for lock in taken.iter().rev() {
                 let class = lock.split(' ').next().unwrap();

@@ -6,7 +6,7 @@ use super::{AgentCx, EV_RESUME, EV_SRCU_GP_DONE, Invariant, Kernel, Next, OpOutc
 use crate::engine::Scheduler;
 use crate::event::Event;
 use crate::locks::{Mode, TaskId};
-use crate::perf::PmuScope;
+use crate::perf::{OnlineView, PmuScope};
 use crate::rng::exp_ns;
 use crate::script::{Cond, Cost, CpuRef, Errno, Flag, InitFrom, Instr, LockRef, PmuFilter, PmuRef, Position, SyncKind};
 
@@ -61,6 +61,8 @@ impl Kernel {
             Instr::Check { flag, otherwise } => {
                 if !self.flag(task, flag) {
                     self.tasks[task as usize].op_mut().pc = otherwise;
+                } else if let Some(cpu) = self.view_flag_cpu(task, flag) {
+                    self.tasks[task as usize].op_mut().view_checked_cpu = Some(cpu);
                 }
             }
             Instr::Set { flag, value } => self.set_flag(task, flag, value, sched),
@@ -269,7 +271,15 @@ impl Kernel {
             Next::Run { script, args } => {
                 assert!((script as usize) < self.programs.len(), "agent asked for unknown script {script}");
                 let held_at_start = t.held.len();
-                t.op = Some(Op { script, pc: 0, args, started_ns: now_ns, loops: Vec::new(), held_at_start });
+                t.op = Some(Op {
+                    script,
+                    pc: 0,
+                    args,
+                    started_ns: now_ns,
+                    loops: Vec::new(),
+                    held_at_start,
+                    view_checked_cpu: None,
+                });
                 true
             }
             Next::Sleep { ns } => {
@@ -393,6 +403,17 @@ impl Kernel {
             Flag::PerfOnline(cpu) => self.perf.perf_online(self.resolve_cpu(task, cpu)),
             Flag::Usable(cpu) => self.perf.usable(self.resolve_cpu(task, cpu)),
         }
+    }
+
+    /// The CPU a flag names, when the flag is the scheme's own online view (invariant 4).
+    fn view_flag_cpu(&self, task: TaskId, flag: Flag) -> Option<u32> {
+        let cpu = match (self.perf.view(), flag) {
+            (OnlineView::CpuOnline, Flag::CpuOnline(cpu))
+            | (OnlineView::CtxOnline, Flag::CtxOnline(cpu, _))
+            | (OnlineView::Usable, Flag::Usable(cpu)) => cpu,
+            _ => return None,
+        };
+        Some(self.resolve_cpu(task, cpu))
     }
 
     /// What an `if` step tests.

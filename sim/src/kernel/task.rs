@@ -58,6 +58,9 @@ pub(super) struct Op {
     pub loops: Vec<LoopFrame>,
     /// `held.len()` when the operation began: what it must give back.
     pub held_at_start: usize,
+    /// A `check` of the scheme's own online view passed for this CPU (invariant 4 holds the
+    /// open to the state it checked, not to a flag cleared since without its lock).
+    pub view_checked_cpu: Option<u32>,
 }
 
 #[derive(Clone, Debug)]

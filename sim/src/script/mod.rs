@@ -499,7 +499,8 @@ impl Program {
             emit(name, &otherwise, 1, &mut instrs, &mut fail_blocks)?;
             instrs.push(Instr::Fail(errno));
         }
-        if instrs.len() > MAX_SCRIPT_STEPS {
+        // The implicit return at the end is not a step of the script.
+        if instrs.len() > MAX_SCRIPT_STEPS + 1 {
             return Err(ScriptError::TooLong(name.to_string()));
         }
         Ok(Program { name: name.to_string(), instrs })
@@ -752,6 +753,14 @@ mod tests {
         assert!(verify_balanced(&[leaky_loop]).unwrap_err().contains("loop at step 0"));
         let check = Step::Check { flag: Flag::CpuOnline(CpuRef::Arg), errno: Errno::Enodev, otherwise: vec![] };
         assert_eq!(verify_balanced(&[take(a), check, Step::Unlock { lock: a }]), Ok(()));
+    }
+
+    #[test]
+    fn a_script_of_exactly_the_most_steps_compiles_and_one_more_does_not() {
+        let steps = vec![Step::Work(Cost::fixed(1)); MAX_SCRIPT_STEPS];
+        assert_eq!(Program::compile("full", &steps).map(|p| p.instrs.len()), Ok(MAX_SCRIPT_STEPS + 1));
+        let steps = vec![Step::Work(Cost::fixed(1)); MAX_SCRIPT_STEPS + 1];
+        assert_eq!(Program::compile("over", &steps), Err(ScriptError::TooLong("over".into())));
     }
 
     #[test]
