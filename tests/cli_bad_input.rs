@@ -376,3 +376,95 @@ fn resume_without_a_sweep_to_finish() {
     let all = bad_input(&["sweep", "--cpus", "16", "--duration", "10ms", "--resume"], &out, &["different sweep"]);
     assert_eq!(common::tree(&out), before, "{all:?} changed the directory");
 }
+
+// Issue #19, case 6 and case 10: bounds and plain-worded errors.
+
+#[test]
+fn a_scenario_file_that_never_ends() {
+    let c = Case::new("dev-zero");
+    c.rejects(&["run", "--scenario", "/dev/zero"], &["--scenario /dev/zero", "larger than 16777216 bytes"]);
+    c.rejects(&["sweep", "--scenario", "/dev/zero"], &["/dev/zero", "larger than 16777216 bytes"]);
+}
+
+#[test]
+fn a_lock_bench_with_no_think_and_no_hold_time() {
+    let c = Case::new("lockbench-no-time");
+    c.rejects(&["lockbench", "--think", "0ns", "--hold", "0ns"], &["think = 0ns and hold = 0ns", "above 0"]);
+}
+
+#[test]
+fn durations_given_as_floats_or_booleans() {
+    let c = Case::new("duration-types");
+    c.rejects(&["run", "--set", "costs.mutex_fast=1.5"], &["costs.mutex_fast", "1.5", "a string with a unit"]);
+    c.rejects(&["run", "--set", "hotplug.interval=true"], &["hotplug.interval", "true", "with a unit"]);
+    let file = c.scenario("s.toml", b"[costs]\nwakeup = 2.5\n");
+    c.rejects(&["run", "--scenario", &file], &["costs.wakeup", "2.5", "a string with a unit"]);
+}
+
+#[test]
+fn a_section_given_as_an_array() {
+    let c = Case::new("section-array");
+    c.rejects(&["run", "--set", "machine=[1,2]"], &["machine", "expected a table", "found array [1, 2]"]);
+    let file = c.scenario("s.toml", b"machine = [8, 1]\n");
+    c.rejects(&["run", "--scenario", &file], &["machine", "expected a table", "cpus, packages"]);
+}
+
+#[test]
+fn one_cpu_with_the_default_packages_says_to_set_them() {
+    let c = Case::new("one-cpu");
+    c.rejects(
+        &["run", "--cpus", "1"],
+        &["machine.packages", "4 is out of range; allowed 1 to 1", "set machine.packages too"],
+    );
+}
+
+#[test]
+fn seeds_past_the_largest_toml_integer() {
+    let c = Case::new("seed-range");
+    let range = format!("{}..{}", i64::MAX as u64 - 1, i64::MAX as u64 + 1);
+    c.rejects(&["sweep", "--seeds", &range], &["--seeds", &range, "seeds go up to 9223372036854775807"]);
+}
+
+#[test]
+fn an_open_script_that_never_installs_its_event() {
+    let c = Case::new("open-no-install");
+    let file = c.scenario(
+        "s.toml",
+        b"[scheme]\nname = \"idle\"\nbase = \"pmus-lock\"\n[scheme.scripts]\nperf_event_open = \"work 1us\"\n",
+    );
+    c.rejects(&["run", "--scenario", &file], &["scheme.scripts.perf_event_open", "never runs `ipi cpu install_event`"]);
+}
+
+#[test]
+fn a_script_of_exactly_4096_steps_runs_and_4097_do_not() {
+    let c = Case::new("script-steps");
+    let script = |steps: usize| {
+        let body = "work 1ns\n".repeat(steps);
+        format!(
+            "[scheme]\nname = \"long\"\nbase = \"pmus-lock\"\n[scheme.scripts]\nftrace_enable = \"\"\"\n{body}\"\"\"\n[run]\nduration = \"1ms\"\n"
+        )
+    };
+    let file = c.scenario("full.toml", script(4096).as_bytes());
+    let out = c.dir.join("ok");
+    common::cpuhpsim_ok(&["run", "--scenario", &file, "--out", out.to_str().unwrap()]);
+    let file = c.scenario("over.toml", script(4097).as_bytes());
+    c.rejects(&["run", "--scenario", &file], &["scheme.scripts.ftrace_enable", "more than 4096 steps"]);
+}
+
+#[test]
+fn a_slurm_task_id_below_the_arrays_min() {
+    let c = Case::new("slurm-min");
+    let out = c.out();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_cpuhpsim"))
+        .args(["sweep", "--cpus", "8", "--seeds", "2", "--duration", "1ms", "--out", out.to_str().unwrap()])
+        .env("SLURM_ARRAY_TASK_ID", "0")
+        .env("SLURM_ARRAY_TASK_COUNT", "2")
+        .env("SLURM_ARRAY_TASK_MIN", "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("SLURM_ARRAY_TASK_ID = 0 is below SLURM_ARRAY_TASK_MIN = 1"), "{stderr}");
+    assert!(!out.exists());
+}

@@ -216,9 +216,8 @@ fn read_scenario_file(path: &std::path::Path) -> Result<String, PlanError> {
     if bytes.len() as u64 > MAX_SCENARIO_BYTES {
         return Err(PlanError::ScenarioTooLarge { path: path.to_path_buf() });
     }
-    String::from_utf8(bytes).map_err(|e| {
-        read_error(std::io::Error::new(std::io::ErrorKind::InvalidData, format!("not UTF-8 text ({e})")))
-    })
+    String::from_utf8(bytes)
+        .map_err(|e| read_error(std::io::Error::new(std::io::ErrorKind::InvalidData, format!("not UTF-8 text ({e})"))))
 }
 
 impl Plan {

@@ -800,12 +800,9 @@ impl Scenario {
             return Err(ScenarioError::new(
                 "machine.packages",
                 format!(
-                    "{} packages for machine.cpus = {}: a package has at least one CPU; allowed 1 to {} \
-                     (set it too, e.g. machine.packages={})",
-                    m.packages,
-                    m.cpus,
-                    m.cpus,
-                    m.cpus.min(m.packages)
+                    "{} is out of range; allowed 1 to {} (machine.cpus is {} and a package has at least one CPU; \
+                     set machine.packages too)",
+                    m.packages, m.cpus, m.cpus
                 ),
             ));
         }
