@@ -81,3 +81,24 @@ fn force_refuses_a_regular_file_before_any_run() {
     no_partial_litter(&root);
     std::fs::remove_dir_all(root).unwrap();
 }
+
+/// #19 case 1: `--out prev/. --force` (and `..`, and the working directory) would replace the
+/// results by way of the directory itself; it is refused and `prev` stays as it was.
+#[test]
+fn force_refuses_a_path_ending_in_dot_or_dotdot() {
+    let root = scratch("outsafety", "dots");
+    let prev = root.join("prev");
+    cpuhpsim_ok(&run_args(&prev).iter().map(String::as_str).collect::<Vec<_>>());
+    let before = tree(&prev);
+    for path in [prev.join("."), prev.join(".."), prev.join("sub").join("..")] {
+        let out = cpuhpsim(&run_args(&path).iter().map(String::as_str).collect::<Vec<_>>());
+        assert_refused(&out, &path, "ends in `.` or `..`");
+        assert_eq!(tree(&prev), before, "{} changed prev", path.display());
+    }
+    no_partial_litter(&root);
+    let sweep = ["sweep", "--seeds", "1", "--duration", "1ms", "--force", "--out", "."];
+    let out = common::command().args(sweep).current_dir(&prev).output().unwrap();
+    assert_refused(&out, Path::new("."), "holds the working directory");
+    assert_eq!(tree(&prev), before);
+    std::fs::remove_dir_all(root).unwrap();
+}

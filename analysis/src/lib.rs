@@ -28,6 +28,11 @@ pub enum OutputError {
     Exists(PathBuf),
     #[error("output path {0} has no directory name")]
     BadPath(PathBuf),
+    #[error(
+        "output path {0} ends in `.` or `..` or holds the working directory; name the directory itself \
+         (e.g. `results/prev`, not `results/prev/.`)"
+    )]
+    DotPath(PathBuf),
     #[error("{0} holds files cpuhpsim did not write (e.g. {1}); not replacing it")]
     Foreign(PathBuf, String),
     #[error("{0} is not a directory; not replacing it")]

@@ -38,6 +38,24 @@ fn check_replaceable(dir: &Path) -> Result<(), OutputError> {
     }
 }
 
+/// Refuses a target named through `.` or `..` (`prev/.`, `..`), and one that is the working
+/// directory or holds it: replacing such a directory would remove the place the new results
+/// are staged in, or the directory the user stands in.
+fn refuse_dot_paths(target: &Path) -> Result<(), OutputError> {
+    let text = target.to_string_lossy();
+    let trimmed = text.trim_end_matches('/');
+    let last = trimmed.rsplit('/').next().unwrap_or(trimmed);
+    let dotted = last == "." || last == "..";
+    let holds_cwd = match (fs::canonicalize(target), std::env::current_dir().and_then(fs::canonicalize)) {
+        (Ok(target), Ok(cwd)) => cwd.starts_with(&target),
+        _ => false,
+    };
+    if dotted || holds_cwd || trimmed.is_empty() {
+        return Err(OutputError::DotPath(target.to_path_buf()));
+    }
+    Ok(())
+}
+
 /// A results directory being written. Dropped without [`commit`](Self::commit), it vanishes.
 pub struct StagedDir {
     staging: PathBuf,
@@ -49,6 +67,7 @@ pub struct StagedDir {
 impl StagedDir {
     /// Starts writing `target`. An existing `target` is an error unless `force`.
     pub fn create(target: &Path, force: bool) -> Result<StagedDir, OutputError> {
+        refuse_dot_paths(target)?;
         if fs::symlink_metadata(target).is_ok() {
             if !force {
                 return Err(OutputError::Exists(target.to_path_buf()));
