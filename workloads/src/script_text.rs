@@ -82,6 +82,11 @@ pub fn parse_checked(name: &str, text: &str, machine: ScriptMachine) -> Result<V
         ScenarioError::new(&key, format!("line {line}, column {column}: {step}(step {}): {}", e.step, e.message))
     };
     verify_placement_text(&steps, &classes, &env).map_err(located)?;
+    check_marks(name, def.marks, &steps).map_err(located)?;
+    check_pmu_list_steps(name, &steps).map_err(|e| match e {
+        ListError::Located(e) => located(e),
+        ListError::Count(message) => ScenarioError::new(&key, message),
+    })?;
     let installs = |s: &Step| matches!(s, Step::Ipi { handler: sim::script::IpiHandler::InstallEvent, .. });
     if def.event == sim::script::EventArg::New && count_steps(&steps, installs) == 0 {
         return Err(ScenarioError::new(
@@ -92,11 +97,6 @@ pub fn parse_checked(name: &str, text: &str, machine: ScriptMachine) -> Result<V
             ),
         ));
     }
-    check_marks(name, def.marks, &steps).map_err(located)?;
-    check_pmu_list_steps(name, &steps).map_err(|e| match e {
-        ListError::Located(e) => located(e),
-        ListError::Count(message) => ScenarioError::new(&key, message),
-    })?;
     Ok(steps)
 }
 
