@@ -187,6 +187,22 @@ pub fn run_command(args: &RunArgs) -> Result<()> {
     run_to_dir(&plan, 0, 0, &replay, &out, args.force, args.trace.as_deref())
 }
 
+/// Writes `contents` to a hidden file beside `path` (`.NAME.partial`) and returns it; on any
+/// error nothing is left there.
+fn write_beside(path: &std::path::Path, contents: &str) -> Result<std::path::PathBuf> {
+    let name = path.file_name().ok_or_else(|| BadInput(format!("--trace {}: no file name", path.display())))?;
+    let partial = path.with_file_name(format!(".{}.partial", name.to_string_lossy()));
+    let written = std::fs::File::create(&partial).and_then(|mut f| {
+        std::io::Write::write_all(&mut f, contents.as_bytes())?;
+        f.sync_all()
+    });
+    written.map_err(|e| {
+        let _ = std::fs::remove_file(&partial);
+        BadInput(format!("--trace {}: {e}", path.display()))
+    })?;
+    Ok(partial)
+}
+
 /// Runs run `index` of `plan` (recorded as run `run_index`), prints its summary and writes its
 /// directory (and trace).
 pub fn run_to_dir(
@@ -200,10 +216,17 @@ pub fn run_to_dir(
 ) -> Result<()> {
     let staged = StagedDir::create(out, force)
         .map_err(|e| BadInput(format!("--out {}: {}", out.display(), crate::output_error(e))))?;
-    if let Some(path) = trace
-        && path.parent().is_some_and(|p| !p.as_os_str().is_empty() && !p.is_dir())
-    {
-        return Err(BadInput(format!("--trace {}: its directory does not exist", path.display())).into());
+    if let Some(path) = trace {
+        if path.parent().is_some_and(|p| !p.as_os_str().is_empty() && !p.is_dir()) {
+            return Err(BadInput(format!("--trace {}: its directory does not exist", path.display())).into());
+        }
+        if std::fs::symlink_metadata(path).is_ok_and(|m| !m.is_file()) {
+            return Err(BadInput(format!(
+                "--trace {}: exists and is not a regular file (a directory, device or link); give a file path",
+                path.display()
+            ))
+            .into());
+        }
     }
     let scenario = plan.scenario(index);
     let id = RunId { seed: scenario.run.seed, index: run_index };
@@ -228,11 +251,19 @@ pub fn run_to_dir(
     };
     staged.write("lock_order.txt", order).map_err(io)?;
     staged.write("manifest.json", manifest(&scenario, &replay, &[scenario.run.seed])).map_err(io)?;
+    // The trace is written in full beside its target before the results are committed, so that
+    // a trace that cannot be written (a full disk) leaves neither it nor the results half-made.
+    let trace_file = match (trace, &timeline) {
+        (Some(path), Some(timeline)) => Some((path, write_beside(path, &analysis::trace::chrome_trace(timeline))?)),
+        _ => None,
+    };
     let dir = staged.commit().map_err(io)?;
     outln!("wrote {}", dir.display());
-    if let (Some(path), Some(timeline)) = (trace, timeline) {
-        std::fs::write(path, analysis::trace::chrome_trace(&timeline))
-            .map_err(|e| BadInput(format!("--trace {}: {e}", path.display())))?;
+    if let (Some((path, partial)), Some(timeline)) = (trace_file, timeline) {
+        std::fs::rename(&partial, path).map_err(|e| {
+            let _ = std::fs::remove_file(&partial);
+            BadInput(format!("--trace {}: {e}", path.display()))
+        })?;
         outln!("trace: {} ({} spans)", path.display(), timeline.spans.len());
     }
     Ok(())

@@ -102,3 +102,33 @@ fn force_refuses_a_path_ending_in_dot_or_dotdot() {
     assert_eq!(tree(&prev), before);
     std::fs::remove_dir_all(root).unwrap();
 }
+
+/// #19 case 8: `--trace` to a directory or a device is refused before the run, and no results
+/// directory is committed; a trace that is written appears whole, with no partial file left.
+#[test]
+fn a_trace_path_that_is_not_a_regular_file_is_refused_and_nothing_is_committed() {
+    let root = scratch("outsafety", "trace");
+    std::fs::create_dir_all(root.join("a-directory")).unwrap();
+    for trace in [root.join("a-directory"), std::path::PathBuf::from("/dev/full")] {
+        let out_dir = root.join("out");
+        let out = cpuhpsim(&[
+            "run",
+            "--duration",
+            "1ms",
+            "--out",
+            out_dir.to_str().unwrap(),
+            "--trace",
+            trace.to_str().unwrap(),
+        ]);
+        assert_refused(&out, &trace, "is not a regular file");
+        assert!(!out_dir.exists(), "{} committed", out_dir.display());
+        no_partial_litter(&root);
+    }
+    let trace = root.join("t.json");
+    let out_dir = root.join("ok");
+    cpuhpsim_ok(&["run", "--duration", "1ms", "--out", out_dir.to_str().unwrap(), "--trace", trace.to_str().unwrap()]);
+    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&trace).unwrap()).unwrap();
+    assert!(json["traceEvents"].as_array().is_some_and(|e| !e.is_empty()));
+    no_partial_litter(&root);
+    std::fs::remove_dir_all(root).unwrap();
+}
