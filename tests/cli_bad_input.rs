@@ -468,3 +468,17 @@ fn a_slurm_task_id_below_the_arrays_min() {
     assert!(stderr.contains("SLURM_ARRAY_TASK_ID = 0 is below SLURM_ARRAY_TASK_MIN = 1"), "{stderr}");
     assert!(!out.exists());
 }
+
+#[test]
+fn a_sample_period_too_wide_for_the_counter_names_the_width() {
+    let c = Case::new("period-width");
+    c.rejects(
+        &["run", "--set", "pmu_load.sampling_events=1", "--set", "pmu_load.width_bits=2"],
+        &[
+            "pmu_load.sample_period",
+            "750000 is out of range; allowed 1 to 3",
+            "2-bit counter",
+            "pmu_load.width_bits = 2",
+        ],
+    );
+}

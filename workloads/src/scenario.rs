@@ -607,6 +607,16 @@ impl PmuLoadSpec {
             0 => sim::pmu::MAX_PERIOD_EVENTS,
             _ => sim::pmu::counter_mask(self.width_bits).min(sim::pmu::MAX_PERIOD_EVENTS),
         };
+        if self.sampling_events > 0 && self.sample_period > max_period && max_period < sim::pmu::MAX_PERIOD_EVENTS {
+            return Err(ScenarioError::new(
+                "pmu_load.sample_period",
+                format!(
+                    "{} is out of range; allowed 1 to {max_period}, what a {}-bit counter holds \
+                     (pmu_load.width_bits = {}): lower the period or widen the counter",
+                    self.sample_period, self.width_bits, self.width_bits
+                ),
+            ));
+        }
         range("pmu_load.sample_period", self.sample_period, 1, max_period)?;
         duration_range("pmu_load.skid", self.skid, 0, sim::pmu::MAX_PMI_NS)?;
         duration_range("pmu_load.handler", self.handler, 0, sim::pmu::MAX_PMI_NS)?;
