@@ -319,12 +319,7 @@ impl Opener {
         let args = Args { cpu, pmu, event: self.event_base | self.counter, tracepoint, children: 0 };
         self.holding = Some((args, family));
         self.phase = OpenerPhase::Opening;
-        let script = match family {
-            Family::Tracepoint => op::OPEN_TP,
-            Family::Software => op::OPEN_SW,
-            Family::Hardware => op::OPEN,
-        };
-        Next::Run { script, args }
+        Next::Run { script: family.open_op(), args }
     }
 }
 
@@ -369,12 +364,7 @@ impl Agent for Opener {
                 let (args, family) = self.holding.take().expect("holding an event");
                 let args = locate(cx, args);
                 self.phase = OpenerPhase::Releasing;
-                let script = match family {
-                    Family::Tracepoint => op::RELEASE_TP,
-                    Family::Software => op::RELEASE_SW,
-                    Family::Hardware => op::RELEASE,
-                };
-                Next::Run { script, args }
+                Next::Run { script: family.release_op(), args }
             }
         }
     }

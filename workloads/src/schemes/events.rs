@@ -20,6 +20,26 @@ pub enum Family {
     Hardware,
 }
 
+impl Family {
+    /// The operation that opens a per-CPU event of this family.
+    pub fn open_op(self) -> sim::script::ScriptId {
+        match self {
+            Family::Tracepoint => super::op::OPEN_TP,
+            Family::Software => super::op::OPEN_SW,
+            Family::Hardware => super::op::OPEN,
+        }
+    }
+
+    /// The operation that releases it.
+    pub fn release_op(self) -> sim::script::ScriptId {
+        match self {
+            Family::Tracepoint => super::op::RELEASE_TP,
+            Family::Software => super::op::RELEASE_SW,
+            Family::Hardware => super::op::RELEASE,
+        }
+    }
+}
+
 /// The counters the families count with.
 pub(super) struct Counters {
     pub(super) perf_refcount: CounterRef,
