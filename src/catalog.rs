@@ -4,6 +4,7 @@ use analysis::workloads::command::Source;
 use analysis::workloads::plan::{Plan, PlanError, RunRequest, Shorthand};
 use analysis::workloads::presets::{PRESETS, description, preset_text};
 use analysis::workloads::run::scenario_scripts;
+use analysis::workloads::scenario::SchemeSpec;
 use analysis::workloads::schemes::SchemeKind;
 use analysis::workloads::script_text;
 use anyhow::Result;
@@ -52,31 +53,11 @@ pub fn schemes(args: &SchemesArgs) -> Result<()> {
     })?;
     let scenario = &plan.points[0].scenario;
     let scripts = scenario_scripts(scenario).map_err(|e| BadInput(e.to_string()))?;
-    let s = &scenario.scheme;
     outln!("# {name}: {}", SchemeKind::parse(name).map_or("", |k| k.summary()));
     outln!("# To define your own scheme, paste this into a scenario file and edit the scripts;");
     outln!("# the options are the ones these scripts were built with (docs/model.md §4.11).");
-    outln!("[scheme]\nname = \"my-{name}\"\nbase = \"{name}\"");
-    let kebab = |v: &dyn std::fmt::Debug| {
-        let words = format!("{v:?}");
-        let mut out = String::new();
-        for (i, c) in words.chars().enumerate() {
-            if c.is_uppercase() && i > 0 {
-                out.push('-');
-            }
-            out.push(c.to_ascii_lowercase());
-        }
-        out
-    };
-    outln!("free_outside_ctx_mutex = {}", s.free_outside_ctx_mutex);
-    outln!("set_filter_outside_ctx_mutex = {}", s.set_filter_outside_ctx_mutex);
-    outln!("sw_sibling_init_unlocked = {}", s.sw_sibling_init_unlocked);
-    outln!("ds_buffers_hotplug_lock = {}", s.ds_buffers_hotplug_lock);
-    outln!("pebs_or_bts = {}", s.pebs_or_bts);
-    outln!("migrate_sync_rcu = \"{}\"", kebab(&s.migrate_sync_rcu));
-    outln!("context_layout = \"{}\"", kebab(&s.context_layout));
-    outln!("handoff = \"{}\"", kebab(&s.handoff));
-    outln!("pmu_dev_alloc = {}", s.pmu_dev_alloc);
+    let mine = SchemeSpec { name: format!("my-{name}"), base: Some(name.clone()), ..scenario.scheme.clone() };
+    out!("[scheme]\n{}", mine.options_toml());
     outln!("\n[scheme.scripts]");
     for (op, steps) in &scripts {
         outln!("{op} = \"\"\"\n{}\"\"\"", script_text::print(steps));

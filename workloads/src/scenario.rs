@@ -237,6 +237,15 @@ impl Default for SchemeSpec {
     }
 }
 
+impl SchemeSpec {
+    /// This scheme's `[scheme]` keys as TOML, its scripts left out (what `schemes --print`
+    /// writes above them).
+    pub fn options_toml(&self) -> String {
+        let spec = SchemeSpec { scripts: BTreeMap::new(), ..self.clone() };
+        toml::to_string(&spec).expect("a scheme serialises")
+    }
+}
+
 /// Every cost of docs/model.md §3 and §4.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
