@@ -579,28 +579,43 @@ impl Agent for Inheritor {
     }
 }
 
+/// A turn every interval: the sleep before each turn, then the turn.
+struct Every {
+    interval: Interval,
+    due: bool,
+}
+
+impl Every {
+    fn new(interval: Interval) -> Self {
+        Every { interval, due: false }
+    }
+
+    /// The sleep until the next turn, or `None` when the turn is due now.
+    fn wait(&mut self, cx: &mut AgentCx<'_>) -> Option<Next> {
+        self.due = !self.due;
+        self.due.then(|| Next::Sleep { ns: self.interval.draw(cx) })
+    }
+}
+
 /// An ftrace user: every interval, enables a drawn tracepoint's event, and disables it the
 /// next interval (`echo 1 > events/…/enable`, then `echo 0`).
 pub struct FtraceToggler {
-    interval: Interval,
+    every: Every,
     tracepoints: Tracepoints,
     enabled: Option<u16>,
-    due: bool,
 }
 
 impl FtraceToggler {
     pub fn new(interval: Interval, tracepoints: Tracepoints) -> Self {
-        FtraceToggler { interval, tracepoints, enabled: None, due: false }
+        FtraceToggler { every: Every::new(interval), tracepoints, enabled: None }
     }
 }
 
 impl Agent for FtraceToggler {
     fn next(&mut self, cx: &mut AgentCx<'_>) -> Next {
-        if !self.due {
-            self.due = true;
-            return Next::Sleep { ns: self.interval.draw(cx) };
+        if let Some(sleep) = self.every.wait(cx) {
+            return sleep;
         }
-        self.due = false;
         match self.enabled.take() {
             Some(tracepoint) => Next::Run { script: op::FTRACE_DISABLE, args: Args { tracepoint, ..Args::default() } },
             None => {
@@ -612,32 +627,28 @@ impl Agent for FtraceToggler {
     }
 }
 
-/// Something that runs one operation every interval: driver probes.
-pub struct Periodic {
-    interval: Interval,
-    script: sim::script::ScriptId,
-    due: bool,
+/// A driver probe every interval, on a random registered PMU's device.
+pub struct DriverProbe {
+    every: Every,
 }
 
-impl Periodic {
-    pub fn driver_probe(interval: Interval) -> Self {
-        Periodic { interval, script: op::DRIVER_PROBE, due: false }
+impl DriverProbe {
+    pub fn new(interval: Interval) -> Self {
+        DriverProbe { every: Every::new(interval) }
     }
 }
 
-impl Agent for Periodic {
+impl Agent for DriverProbe {
     fn next(&mut self, cx: &mut AgentCx<'_>) -> Next {
-        if !self.due {
-            self.due = true;
-            return Next::Sleep { ns: self.interval.draw(cx) };
+        if let Some(sleep) = self.every.wait(cx) {
+            return sleep;
         }
-        self.due = false;
         let list = cx.perf.list();
         if list.is_empty() {
-            return Next::Sleep { ns: self.interval.draw(cx).max(1) };
+            return Next::Sleep { ns: self.every.interval.draw(cx).max(1) };
         }
         let pmu = list[cx.rng.random_range(0..list.len())];
-        Next::Run { script: self.script, args: Args { pmu, ..Args::default() } }
+        Next::Run { script: op::DRIVER_PROBE, args: Args { pmu, ..Args::default() } }
     }
 }
 

@@ -456,9 +456,8 @@ fn label(scheme: &str, sets: &[&(String, Value)]) -> String {
 fn key_name_is_unique(name: &str) -> bool {
     static SHARED: std::sync::OnceLock<std::collections::BTreeSet<String>> = std::sync::OnceLock::new();
     let shared = SHARED.get_or_init(|| {
-        let default: toml::Table = Scenario::default().to_toml().parse().expect("the default scenario is TOML");
         let mut seen = std::collections::BTreeMap::<String, usize>::new();
-        for section in default.values().filter_map(|v| v.as_table()) {
+        for section in crate::scenario::default_table().values().filter_map(|v| v.as_table()) {
             for key in section.keys() {
                 *seen.entry(key.clone()).or_default() += 1;
             }

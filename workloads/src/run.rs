@@ -10,7 +10,8 @@ use sim::rng::stream_id;
 use sim::script::{Program, Step};
 
 use crate::generators::{
-    EventMix, FtraceToggler, GroupOpener, HotplugDriver, Inheritor, Interval, Opener, Periodic, PmuChurn, Tracepoints,
+    DriverProbe, EventMix, FtraceToggler, GroupOpener, HotplugDriver, Inheritor, Interval, Opener, PmuChurn,
+    Tracepoints,
 };
 use crate::plan::GridPoint;
 use crate::scenario::{Dist, Scenario, ScenarioError};
@@ -221,12 +222,7 @@ fn tasks(scenario: &Scenario) -> Vec<TaskSpec> {
     }
     let d = &scenario.driver_probe;
     for i in 0..d.tasks {
-        add(
-            format!("probe/{i}"),
-            STREAM_PROBE,
-            i,
-            Box::new(Periodic::driver_probe(interval(d.interval, d.interval_dist))),
-        );
+        add(format!("probe/{i}"), STREAM_PROBE, i, Box::new(DriverProbe::new(interval(d.interval, d.interval_dist))));
     }
     tasks
 }

@@ -769,12 +769,17 @@ fn fraction(key: &str, value: f64) -> Result<(), ScenarioError> {
     Ok(())
 }
 
+/// The default scenario as a TOML table, made once: the sections and keys a scenario has.
+pub(crate) fn default_table() -> &'static toml::Table {
+    static TABLE: std::sync::OnceLock<toml::Table> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| Scenario::default().to_toml().parse().expect("the default scenario is TOML"))
+}
+
 /// Refuses a section given as anything but a table (`machine = [1, 2]`), which serde would
 /// otherwise read field by field in order.
 fn sections_are_tables(table: &toml::Table) -> Result<(), ScenarioError> {
-    let default: toml::Table = Scenario::default().to_toml().parse().expect("the default scenario is TOML");
     for (name, value) in table {
-        let Some(toml::Value::Table(keys)) = default.get(name) else { continue };
+        let Some(toml::Value::Table(keys)) = default_table().get(name) else { continue };
         if !value.is_table() {
             let some: Vec<&str> = keys.keys().take(3).map(String::as_str).collect();
             return Err(ScenarioError::new(
