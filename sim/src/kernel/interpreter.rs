@@ -76,14 +76,7 @@ impl Kernel {
                 self.resume_in(sched, task, ns);
                 return Flow::Stop;
             }
-            Instr::RepeatBegin { times, end } => {
-                let op = self.tasks[task as usize].op_mut();
-                if times == 0 {
-                    op.pc = end + 1;
-                } else {
-                    op.loops.push(LoopFrame::Repeat { left: times });
-                }
-            }
+            Instr::RepeatBegin { times, end } => self.repeat_begin(task, times, end),
             Instr::PmuLoopBegin { filter, end } => self.pmu_loop_begin(task, filter, end),
             Instr::HandoffLoopBegin { end } => self.handoff_loop_begin(task, end, sched),
             Instr::RepeatEnd { begin }
@@ -121,11 +114,8 @@ impl Kernel {
             }
             Instr::Jump { to } => self.tasks[task as usize].op_mut().pc = to,
             Instr::ChildLoopBegin { end } => {
-                let op = self.tasks[task as usize].op_mut();
-                match op.args.children {
-                    0 => op.pc = end + 1,
-                    left => op.loops.push(LoopFrame::Repeat { left }),
-                }
+                let children = self.op(task).args.children;
+                self.repeat_begin(task, children, end);
             }
             Instr::Return => self.end_op(task, Ok(()), at, sched),
             Instr::Fail(errno) => self.end_op(task, Err(errno), at, sched),
@@ -171,6 +161,16 @@ impl Kernel {
                 let done = Event::new(task, EV_SRCU_GP_DONE, lock as u64);
                 sched.schedule_in(self.costs.srcu_grace_period_ns, done);
             }
+        }
+    }
+
+    /// `repeat N` and `for_each_child`: runs the body `times` times, or skips it.
+    fn repeat_begin(&mut self, task: TaskId, times: u32, end: usize) {
+        let op = self.tasks[task as usize].op_mut();
+        if times == 0 {
+            op.pc = end + 1;
+        } else {
+            op.loops.push(LoopFrame::Repeat { left: times });
         }
     }
 

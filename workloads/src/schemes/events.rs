@@ -6,7 +6,7 @@
 use sim::script::{Cond, Cost, CounterRef, CpuRef, PmuRef, Step, SyncKind};
 
 use super::classes::counter;
-use super::scripts::{Locks, PerfCosts, lock, read, unlock, work};
+use super::scripts::{Locks, PerfCosts, lock, per_cpu_work, read, unlock, work};
 use super::{SchemeKind, SchemeOptions};
 
 /// An event's family: which `event_init` and `destroy` it has.
@@ -147,7 +147,7 @@ impl Paths<'_> {
     /// of the tracepoint allocates the per-CPU lists and registers perf's probe.
     fn perf_trace_init(&self) -> Vec<Step> {
         let (l, n) = (self.l, &self.n);
-        let mut first = vec![Step::Inc(n.perf_refcount), self.per_cpu_work(self.c.perf_trace_alloc_per_cpu_ns)];
+        let mut first = vec![Step::Inc(n.perf_refcount), per_cpu_work(self.c.perf_trace_alloc_per_cpu_ns)];
         first.extend(self.tracepoint_probe_register());
         vec![
             lock(l.event),
@@ -188,31 +188,27 @@ impl Paths<'_> {
         ]
     }
 
-    fn per_cpu_work(&self, per_possible_cpu_ns: u64) -> Step {
-        Step::Work(Cost { base_ns: 0, per_online_cpu_ns: 0, per_possible_cpu_ns, exponential: false })
-    }
-
     /// `swevent_hlist_get()`: `pmus_lock` (v4.13; the RFC base, like v4.12, takes
     /// `get_online_cpus()`) → each possible CPU's `hlist_mutex`, modelled as the event CPU's
     /// instance plus the per-CPU work (docs/model.md §4.12).
     fn swevent_hlist_get(&self) -> Vec<Step> {
         let l = self.l;
-        let outer = if self.o.kind == SchemeKind::Legacy { l.hotplug } else { l.pmus };
+        let (take, outer) =
+            if self.o.kind == SchemeKind::Legacy { (read(l.hotplug), l.hotplug) } else { (lock(l.pmus), l.pmus) };
         let hlist = Locks::hlist(CpuRef::Arg);
-        let outer_lock = if outer == l.hotplug { read(outer) } else { lock(outer) };
-        vec![outer_lock, lock(hlist), self.per_cpu_work(self.c.hlist_per_cpu_ns), unlock(hlist), unlock(outer)]
+        vec![take, lock(hlist), per_cpu_work(self.c.hlist_per_cpu_ns), unlock(hlist), unlock(outer)]
     }
 
     /// `swevent_hlist_put()`: each possible CPU's `hlist_mutex`, no outer lock.
     fn swevent_hlist_put(&self) -> Vec<Step> {
         let hlist = Locks::hlist(CpuRef::Arg);
-        vec![lock(hlist), self.per_cpu_work(self.c.hlist_per_cpu_ns), unlock(hlist)]
+        vec![lock(hlist), per_cpu_work(self.c.hlist_per_cpu_ns), unlock(hlist)]
     }
 
     /// `reserve_ds_buffers()` / `release_ds_buffers()`: `get_online_cpus()` around the
     /// per-CPU work when BTS or PEBS exist, until efe951d3de91 (v4.15).
     fn ds_buffers(&self) -> Vec<Step> {
-        let work = self.per_cpu_work(self.c.ds_buffer_per_cpu_ns);
+        let work = per_cpu_work(self.c.ds_buffer_per_cpu_ns);
         match (self.o.pebs_or_bts, self.o.ds_buffers_hotplug_lock) {
             (false, _) => Vec::new(),
             (true, false) => vec![work],

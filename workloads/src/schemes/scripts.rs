@@ -111,6 +111,11 @@ pub(super) fn work(ns: u64) -> Step {
     Step::Work(Cost::fixed(ns))
 }
 
+/// Work of `ns` for each possible CPU (an allocation per CPU).
+pub(super) fn per_cpu_work(ns: u64) -> Step {
+    Step::Work(Cost { base_ns: 0, per_online_cpu_ns: 0, per_possible_cpu_ns: ns, exponential: false })
+}
+
 pub(super) struct Locks {
     pub(super) add_remove: LockRef,
     pub(super) hotplug: LockRef,
@@ -348,12 +353,7 @@ fn perf_ioctl_set_filter(p: &Paths<'_>) -> Vec<Step> {
 }
 
 fn perf_pmu_register(o: &SchemeOptions, l: &Locks, c: &PerfCosts) -> Vec<Step> {
-    let alloc = Step::Work(Cost {
-        base_ns: 0,
-        per_online_cpu_ns: 0,
-        per_possible_cpu_ns: c.ctx_alloc_per_cpu_ns,
-        exponential: false,
-    });
+    let alloc = per_cpu_work(c.ctx_alloc_per_cpu_ns);
     let dev: Vec<Step> =
         if o.pmu_dev_alloc { vec![lock(l.dev), work(c.pmu_dev_register_ns), unlock(l.dev)] } else { Vec::new() };
     let mut steps = Vec::new();
