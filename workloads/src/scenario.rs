@@ -802,9 +802,7 @@ impl Scenario {
             .parse()
             .map_err(|e: toml::de::Error| ScenarioError::new("TOML", e.to_string().trim_end().replace('\n', " ")))?;
         sections_are_tables(&table)?;
-        let de = toml::de::Deserializer::parse(text)
-            .map_err(|e| ScenarioError::new("TOML", e.to_string().trim_end().replace('\n', " ")))?;
-        let scenario: Scenario = serde_path_to_error::deserialize(de).map_err(|e| {
+        let scenario: Scenario = serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
             let key = e.path().to_string();
             let message = e.inner().message().trim_end().to_string();
             ScenarioError::new(if key == "." { "scenario".into() } else { key }, message)
