@@ -329,25 +329,19 @@ fn run_prepared(
         spans: kernel.trace().to_vec(),
         tasks: kernel.task_names().into_iter().map(String::from).collect(),
     });
-    let result = collect(scenario, &kernel, outcome, prepared.pmus.len() as u32);
+    let result = collect(scenario, &mut kernel, outcome, prepared.pmus.len() as u32);
     Ok((RunResult { scheme: label.to_string(), seed: id.seed, ..result }, timeline))
 }
 
-fn collect(scenario: &Scenario, kernel: &Kernel, outcome: sim::RunOutcome, pmus: u32) -> RunResult {
-    let ops = kernel.op_stats();
+fn collect(scenario: &Scenario, kernel: &mut Kernel, outcome: sim::RunOutcome, pmus: u32) -> RunResult {
+    let order_cycles = order_cycles(kernel);
+    let class_names: Vec<String> = kernel.classes().iter().map(|class| class.name.clone()).collect();
+    let (lock_stats, lock_order, mut ops) = kernel.take_stats();
     let mut open_ns = new_histogram();
     open_ns.add(&ops[op::OPEN as usize].latency_ns).expect("auto-resizing histogram");
     open_ns.add(&ops[op::OPEN_TP as usize].latency_ns).expect("auto-resizing histogram");
-    let programs = kernel.programs();
-    let position = |p: sim::script::Position| format!("{}+{}", programs[p.script as usize].name, p.step);
-    let kind_of = |c: sim::script::ClassId| CLASSES[c as usize].1;
-    let name_of = |c: sim::script::ClassId| CLASSES[c as usize].0.to_string();
-    let order_cycles = kernel
-        .lock_order()
-        .cycles(kind_of)
-        .iter()
-        .map(|c| OrderCycleReport { chain: c.chain(name_of), report: c.report(name_of, position) })
-        .collect();
+    let [cpu_down_ns, cpu_up_ns] =
+        [op::CPU_DOWN, op::CPU_UP].map(|o| std::mem::replace(&mut ops[o as usize].latency_ns, new_histogram()));
     RunResult {
         scheme: scenario.scheme.name.clone(),
         cpus: scenario.machine.cpus,
@@ -359,20 +353,29 @@ fn collect(scenario: &Scenario, kernel: &Kernel, outcome: sim::RunOutcome, pmus:
         deadlocks: kernel.deadlocks().to_vec(),
         stalls: if outcome.stop == StopReason::QueueEmpty { kernel.stalls() } else { Vec::new() },
         violations: kernel.violations().to_vec(),
-        cpu_down_ns: ops[op::CPU_DOWN as usize].latency_ns.clone(),
-        cpu_up_ns: ops[op::CPU_UP as usize].latency_ns.clone(),
+        cpu_down_ns,
+        cpu_up_ns,
         cpu_up_last_ns: ops[op::CPU_UP as usize].last_ended_ns,
         open_ns,
         opens_ok: ops[op::OPEN as usize].completed + ops[op::OPEN_TP as usize].completed,
         enodev: ops[op::OPEN as usize].failed + ops[op::OPEN_TP as usize].failed,
-        locks: kernel
-            .classes()
-            .iter()
-            .zip(kernel.lock_stats())
-            .map(|(class, stat)| (class.name.clone(), stat.clone()))
-            .collect(),
-        lock_order: kernel.lock_order().clone(),
+        locks: class_names.into_iter().zip(lock_stats).collect(),
+        lock_order,
         order_cycles,
         pmu: kernel.pmu_stats(),
     }
+}
+
+/// The lock-order cycles of a finished run, each with its chain and lockdep-style report.
+fn order_cycles(kernel: &Kernel) -> Vec<OrderCycleReport> {
+    let programs = kernel.programs();
+    let position = |p: sim::script::Position| format!("{}+{}", programs[p.script as usize].name, p.step);
+    let kind_of = |c: sim::script::ClassId| CLASSES[c as usize].1;
+    let name_of = |c: sim::script::ClassId| CLASSES[c as usize].0.to_string();
+    kernel
+        .lock_order()
+        .cycles(kind_of)
+        .iter()
+        .map(|c| OrderCycleReport { chain: c.chain(name_of), report: c.report(name_of, position) })
+        .collect()
 }

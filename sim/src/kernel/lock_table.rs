@@ -126,6 +126,11 @@ impl LockTable {
         &self.order
     }
 
+    /// Moves the statistics and the lock order out, leaving empty ones.
+    pub(super) fn take_stats(&mut self) -> (Vec<LockStat>, LockOrder) {
+        (std::mem::take(&mut self.stats), std::mem::take(&mut self.order))
+    }
+
     #[inline]
     pub(super) fn class_id(&self, lock: u32) -> ClassId {
         self.instance_class[lock as usize]

@@ -279,6 +279,13 @@ impl Kernel {
         self.locks.order()
     }
 
+    /// Moves the run's statistics out (lock_stat rows, lock order, operation latencies),
+    /// leaving empty ones: a finished run's results take them without copying histograms.
+    pub fn take_stats(&mut self) -> (Vec<LockStat>, LockOrder, Vec<OpStat>) {
+        let (locks, order) = self.locks.take_stats();
+        (locks, order, std::mem::take(&mut self.op_stats))
+    }
+
     pub fn deadlocks(&self) -> &[Deadlock] {
         self.deadlock.found()
     }
