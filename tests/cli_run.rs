@@ -91,13 +91,19 @@ ds_buffers_hotplug_lock = false
 cpu_up = """
 lock cpu_add_remove_lock
 lock cpu_hotplug_lock
+mark perf_init_start
 work 2ms
 set cpu_online[cpu]
-mark perf_init_start
-adopt_uncore
+kick_ap cpuhp_ap_online
 mark cpu_up_done
 unlock cpu_hotplug_lock
 unlock cpu_add_remove_lock
+"""
+cpuhp_ap_online = """
+lock cpuhp_state
+adopt_uncore
+work 3ms
+unlock cpuhp_state
 """
 
 [run]

@@ -34,6 +34,8 @@ pub struct RunRow {
     /// Empty without a deadlock.
     pub time_to_deadlock_ns: Option<u64>,
     pub violations: Option<usize>,
+    /// Opens that returned success with the event in no context (invariant 7), among `violations`.
+    pub silently_failed_opens: Option<usize>,
     pub stalls: Option<usize>,
     pub cpu_downs: Option<u64>,
     pub cpu_down_ns_p50: Option<u64>,
@@ -47,6 +49,8 @@ pub struct RunRow {
     pub open_ns_p50: Option<u64>,
     pub open_ns_p99: Option<u64>,
     pub enodev: Option<u64>,
+    /// Events perf's hotplug exit detached; their fds stay open and count nothing.
+    pub events_removed_by_hotplug: Option<u64>,
     /// PMU columns are 0 without PMU load.
     pub pmis: Option<u64>,
     pub samples: Option<u64>,
@@ -78,6 +82,7 @@ impl RunRow {
             deadlocks: Some(r.deadlocks.len()),
             time_to_deadlock_ns: r.deadlocks.first().map(|d| d.time_ns),
             violations: Some(r.violations.len()),
+            silently_failed_opens: Some(r.silently_failed_opens()),
             stalls: Some(r.stalls.len()),
             cpu_downs: Some(r.cpu_down_ns.len()),
             cpu_down_ns_p50: Some(quantile(&r.cpu_down_ns, 0.5)),
@@ -91,6 +96,7 @@ impl RunRow {
             open_ns_p50: Some(quantile(&r.open_ns, 0.5)),
             open_ns_p99: Some(quantile(&r.open_ns, 0.99)),
             enodev: Some(r.enodev),
+            events_removed_by_hotplug: Some(r.events_removed_by_hotplug),
             pmis: Some(pmu.map_or(0, |p| p.pmis)),
             samples: Some(pmu.map_or(0, |p| p.samples)),
             throttled_samples: Some(pmu.map_or(0, |p| p.samples_throttled)),
@@ -164,11 +170,12 @@ mod tests {
         assert_eq!(
             header,
             "scheme,cpus,pmus,seed,stop_reason,sim_end_ns,events,deadlocked,deadlocks,time_to_deadlock_ns,violations,\
-             stalls,cpu_downs,cpu_down_ns_p50,cpu_down_ns_p99,cpu_down_ns_max,cpu_ups,cpu_up_ns_p50,cpu_up_ns_p99,\
-             cpu_up_ns_max,opens,open_ns_p50,open_ns_p99,enodev,pmis,samples,throttled_samples,lost_samples,wraps,\
+             silently_failed_opens,stalls,cpu_downs,cpu_down_ns_p50,cpu_down_ns_p99,cpu_down_ns_max,cpu_ups,\
+             cpu_up_ns_p50,cpu_up_ns_p99,cpu_up_ns_max,opens,open_ns_p50,open_ns_p99,enodev,events_removed_by_hotplug,\
+             pmis,samples,throttled_samples,lost_samples,wraps,\
              wraps_lost,max_count_error_events,mux_error_events_p50,mux_error_events_p99,mux_error_events_max,ok,replay"
         );
-        assert_eq!(record, format!("legacy x=1,16,,2,internal_error,{}false,cpuhpsim run --seed 2\n", ",".repeat(29)));
+        assert_eq!(record, format!("legacy x=1,16,,2,internal_error,{}false,cpuhpsim run --seed 2\n", ",".repeat(31)));
         assert_eq!(csv_rows::from_fields::<RunRow>(&csv_rows::fields(&row)).unwrap(), row, "as state.json keeps it");
     }
 }

@@ -45,6 +45,7 @@ fn kernel(tasks: u32, program: &Program) -> (Kernel, Scheduler) {
             stream: u64::from(i),
             start_ns: 0,
             agent: Box::new(Sequence::new((0..OPS_PER_TASK).map(|_| (0, 0, Args::default())))),
+            cpuhp_thread: None,
         })
         .collect();
     let mut sched = Scheduler::new();

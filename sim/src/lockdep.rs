@@ -176,7 +176,7 @@ impl LockOrder {
 /// conflicts there; SRCU readers never wait, only `synchronize_srcu` (a write) waits on them.
 pub fn conflicts(kind: LockKind, acquiring: Mode, held: Mode) -> bool {
     match kind {
-        LockKind::Mutex | LockKind::Spinlock | LockKind::PercpuRwsem => true,
+        LockKind::Mutex | LockKind::Spinlock | LockKind::PercpuRwsem | LockKind::LockdepMap => true,
         LockKind::Srcu => acquiring == Mode::Write && held == Mode::Read,
     }
 }

@@ -46,7 +46,14 @@ fn hotplug_kernel(scenario: &Scenario) -> (Kernel, Scheduler) {
     };
     let cpu1 = Args { cpu: 1, ..Args::default() };
     let driver = Sequence::new([(0, op::CPU_DOWN, cpu1), (0, op::CPU_UP, cpu1)]);
-    let task = TaskSpec { name: "cpuhp/0".into(), cpu: 0, stream: 0, start_ns: 0, agent: Box::new(driver) };
+    let task = TaskSpec {
+        name: "cpuhp/0".into(),
+        cpu: 0,
+        stream: 0,
+        start_ns: 0,
+        agent: Box::new(driver),
+        cpuhp_thread: None,
+    };
     let mut sched = Scheduler::new();
     let kernel = Kernel::new(config, vec![task], &mut sched).expect("a valid kernel");
     (kernel, sched)

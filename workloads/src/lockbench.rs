@@ -189,10 +189,17 @@ pub enum LockBenchError {
          advancing simulated time by the lock's fast path alone; give --think or --hold a time above 0"
     )]
     NoTime,
+    #[error(
+        "kind = lockdep_map: a lockdep map never blocks and has nothing to measure; use mutex, spinlock, percpu_rwsem or srcu"
+    )]
+    LockdepMap,
 }
 
 impl LockBenchConfig {
     pub fn validate(&self) -> Result<(), LockBenchError> {
+        if self.kind == LockKind::LockdepMap {
+            return Err(LockBenchError::LockdepMap);
+        }
         if self.tasks == 0 || self.tasks > MAX_BENCH_TASKS {
             return Err(LockBenchError::Tasks(self.tasks));
         }
@@ -300,6 +307,7 @@ fn class_name(kind: LockKind) -> &'static str {
         LockKind::Spinlock => "bench_spinlock",
         LockKind::PercpuRwsem => "cpu_hotplug_lock",
         LockKind::Srcu => "pmus_srcu",
+        LockKind::LockdepMap => "bench_lockdep_map",
     }
 }
 
@@ -326,6 +334,7 @@ pub fn run(config: &LockBenchConfig) -> Result<LockBenchResult, LockBenchError> 
             cpu: i,
             stream: stream_id(STREAM_LOCKBENCH, i as u64),
             start_ns: 0,
+            cpuhp_thread: None,
             agent: Box::new(Hammer {
                 think_ns: config.think_ns,
                 think: config.think,

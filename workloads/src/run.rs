@@ -25,6 +25,7 @@ const STREAM_CHURN: u16 = 5;
 const STREAM_PROBE: u16 = 6;
 const STREAM_INHERIT: u16 = 7;
 const STREAM_GROUP: u16 = 8;
+const STREAM_CPUHP_THREAD: u16 = 9;
 
 /// Why a run stopped, as results name it.
 pub fn stop_name(stop: StopReason, deadlocked: bool) -> &'static str {
@@ -58,6 +59,8 @@ pub struct RunResult {
     pub open_ns: Histogram<u64>,
     pub opens_ok: u64,
     pub enodev: u64,
+    /// Events perf's hotplug exit detached from their contexts; their fds count nothing after.
+    pub events_removed_by_hotplug: u64,
     /// Per lock class, in class order.
     pub locks: Vec<(String, LockStat)>,
     pub lock_order: LockOrder,
@@ -73,6 +76,11 @@ impl RunResult {
 
     pub fn stop_name(&self) -> &'static str {
         stop_name(self.stop, self.deadlocked())
+    }
+
+    /// Opens that returned success with their event in no context (invariant 7).
+    pub fn silently_failed_opens(&self) -> usize {
+        self.violations.iter().filter(|v| v.invariant == sim::kernel::Invariant::NoSilentlyFailedOpen).count()
     }
 
     /// No deadlock, no invariant violation, no stall.
@@ -96,6 +104,7 @@ pub fn scenario_scripts(scenario: &Scenario) -> Result<Vec<(String, Vec<Step>)>,
         context_layout: scenario.scheme.context_layout,
         handoff: scenario.scheme.handoff,
         pmu_dev_alloc: scenario.scheme.pmu_dev_alloc,
+        perf_prepare_state: scenario.scheme.perf_prepare_state,
     };
     let mut scripts: Vec<(String, Vec<Step>)> = schemes::build(&options, &scenario.costs.perf())
         .into_iter()
@@ -156,16 +165,25 @@ fn pmu_defs(scenario: &Scenario) -> Vec<PmuDef> {
 fn tasks(scenario: &Scenario) -> Vec<TaskSpec> {
     let cpus = scenario.machine.cpus;
     let mut tasks = Vec::new();
-    let mut add = |name: String, class: u16, index: u32, agent: Box<dyn Agent>| {
-        let cpu = index % cpus;
-        tasks.push(TaskSpec { name, cpu, stream: stream_id(class, index as u64), start_ns: 0, agent });
-    };
     let h = &scenario.hotplug;
     if h.enabled {
+        // The control task of docs/model.md §4.1, with its cpuhp/N thread.
         let driver =
             HotplugDriver::new(h.mode, interval(h.interval, h.interval_dist), interval(h.holdoff, h.holdoff_dist));
-        add("cpuhp/0".into(), STREAM_HOTPLUG, 0, Box::new(driver));
+        tasks.push(TaskSpec {
+            name: "hotplug".into(),
+            cpu: 0,
+            stream: stream_id(STREAM_HOTPLUG, 0),
+            start_ns: 0,
+            agent: Box::new(driver),
+            cpuhp_thread: Some(stream_id(STREAM_CPUHP_THREAD, 0)),
+        });
     }
+    let mut add = |name: String, class: u16, index: u32, agent: Box<dyn Agent>| {
+        let cpu = index % cpus;
+        let stream = stream_id(class, index as u64);
+        tasks.push(TaskSpec { name, cpu, stream, start_ns: 0, agent, cpuhp_thread: None });
+    };
     let tracepoints = Tracepoints::new(scenario.tracepoints.count, scenario.tracepoints.zipf);
     let o = &scenario.openers;
     let mix = EventMix {
@@ -359,6 +377,7 @@ fn collect(scenario: &Scenario, kernel: &mut Kernel, outcome: sim::RunOutcome, p
         open_ns,
         opens_ok: ops[op::OPEN as usize].completed + ops[op::OPEN_TP as usize].completed,
         enodev: ops[op::OPEN as usize].failed + ops[op::OPEN_TP as usize].failed,
+        events_removed_by_hotplug: kernel.events_removed_by_hotplug(),
         locks: class_names.into_iter().zip(lock_stats).collect(),
         lock_order,
         order_cycles,

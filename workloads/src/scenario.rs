@@ -213,6 +213,9 @@ pub struct SchemeSpec {
     pub context_layout: ContextLayout,
     pub handoff: Handoff,
     pub pmu_dev_alloc: bool,
+    /// perf's init and exit also run at `CPUHP_PERF_PREPARE` on the control task, as in
+    /// v4.8–v6.15 (until f400565faa50, v6.16); else only at `CPUHP_AP_PERF_ONLINE`.
+    pub perf_prepare_state: bool,
     /// Scripts replacing the base's, by operation name, in the text form of `cpuhpsim schemes`.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub scripts: BTreeMap<String, String>,
@@ -232,6 +235,7 @@ impl Default for SchemeSpec {
             context_layout: ContextLayout::PerPmu,
             handoff: Handoff::Driver,
             pmu_dev_alloc: false,
+            perf_prepare_state: true,
             scripts: BTreeMap::new(),
         }
     }

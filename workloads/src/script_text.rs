@@ -31,7 +31,7 @@ const COUNTER_INFO: [CounterInfo<'static>; COUNTERS.len()] = {
 };
 
 /// The lock classes and counters scripts name.
-pub const NAMES: Names<'static> = Names { classes: &CLASS_INFO, counters: &COUNTER_INFO };
+pub const NAMES: Names<'static> = Names { classes: &CLASS_INFO, counters: &COUNTER_INFO, scripts: &op::NAMES };
 
 /// A script in the text form scenario files use.
 pub fn print(steps: &[Step]) -> String {
@@ -75,6 +75,7 @@ pub fn parse_checked(name: &str, text: &str, machine: ScriptMachine) -> Result<V
         tracepoint_arg: def.tracepoint_arg,
         child_arg: def.child_arg,
         counters: &counters,
+        kick: def.kicks,
     };
     let located = |e: PlacementError| {
         let step = nth_step(&steps, e.step).map_or_else(String::new, |s| format!("`{}` ", step_text(s, &classes)));
@@ -97,6 +98,19 @@ pub fn parse_checked(name: &str, text: &str, machine: ScriptMachine) -> Result<V
             ),
         ));
     }
+    if let Some(ap) = def.kicks {
+        let kicks = count_steps(&steps, |s: &Step| matches!(s, Step::KickAp { .. }));
+        if kicks != 1 {
+            let ap = op::NAMES[ap as usize];
+            return Err(ScenarioError::new(
+                &key,
+                format!(
+                    "{name} has {kicks} `kick_ap` steps: it hands the AP states to cpuhp/N exactly once, \
+                     with `kick_ap {ap}` (docs/model.md §4.1)"
+                ),
+            ));
+        }
+    }
     Ok(steps)
 }
 
@@ -115,11 +129,19 @@ fn check_marks(name: &str, allowed: &[Mark], steps: &[Step]) -> Result<(), Place
     });
     let Some((step, mark)) = found else { return Ok(()) };
     let home = op::OPS.iter().find(|d| d.marks.contains(&mark)).map_or("no operation", |d| d.name);
+    let homes: Vec<String> = op::OPS
+        .iter()
+        .filter(|d| !d.marks.is_empty())
+        .map(|d| {
+            let marks: Vec<&str> = d.marks.iter().map(|&m| sim::script::text::mark_word(m)).collect();
+            format!("{}: {}", d.name, marks.join(", "))
+        })
+        .collect();
     Err(PlacementError {
         step,
         message: format!(
-            "marks are bookkeeping of the invariant checks; this one belongs to {home} only, not {name} \
-             (cpu_down: perf_exit_done; cpu_up: perf_init_start, cpu_up_done)"
+            "marks are bookkeeping of the invariant checks; this one belongs to {home} only, not {name} ({})",
+            homes.join("; ")
         ),
     })
 }
@@ -377,7 +399,7 @@ for_each_child {
             (
                 "perf_event_open",
                 "mark perf_exit_done",
-                "`mark perf_exit_done` (step 0): marks are bookkeeping of the invariant checks; this one belongs to cpu_down only, not perf_event_open",
+                "`mark perf_exit_done` (step 0): marks are bookkeeping of the invariant checks; this one belongs to cpuhp_ap_offline only, not perf_event_open (cpu_up: perf_init_start, cpu_up_done; cpuhp_ap_offline: perf_exit_done)",
             ),
             ("cpu_down", "mark cpu_up_done", "this one belongs to cpu_up only, not cpu_down"),
             (
@@ -403,9 +425,10 @@ for_each_child {
         let ok = [
             ("perf_pmu_register", "register_pmu cpu_online\ncheck usable[this_cpu] else EBUSY"),
             (
-                "cpu_down",
+                "cpuhp_ap_offline",
                 "for_each_handoff {\n  lock cpuctx_mutex[lower, loop_pmu]\n  move_events\n  unlock cpuctx_mutex[lower, loop_pmu]\n}",
             ),
+            ("cpu_down", "lock cpu_hotplug_lock\nkick_ap cpuhp_ap_offline\nunlock cpu_hotplug_lock"),
             ("perf_event_open", "check usable[cpu] else ENODEV {\n  ipi cpu install_event\n}\nipi cpu install_event"),
             ("ftrace_enable", "ipi 3 work 1us\nlock event->child_mutex[task]\nunlock event->child_mutex[task]"),
         ];

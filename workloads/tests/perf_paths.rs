@@ -62,6 +62,7 @@ fn run(overrides: &[(&str, &str)], tasks: Vec<Ops>) -> Kernel {
             stream: i as u64,
             start_ns: 0,
             agent: Box::new(Sequence::new(ops)),
+            cpuhp_thread: None,
         })
         .collect();
     let mut sched = Scheduler::new();

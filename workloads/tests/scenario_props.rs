@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 
 use proptest::prelude::*;
-use sim::kernel::Deadlock;
+use sim::kernel::{Deadlock, Invariant};
 use sim::locks::Mode;
 use workloads::generators::HotplugMode;
 use workloads::run::{RunResult, run};
@@ -77,7 +77,7 @@ fn scheme(correct_only: bool) -> impl Strategy<Value = SchemeSpec> {
         prop_oneof![Just(ContextLayout::PerPmu), Just(ContextLayout::PerCpu)],
         prop_oneof![Just(Handoff::Driver), Just(Handoff::Core)],
         any::<bool>(),
-        any::<[bool; 5]>(),
+        any::<[bool; 6]>(),
     )
         .prop_map(move |(name, custom, free, layout, handoff, dev_alloc, fixes)| {
             // The correct schemes are correct only with v4.15's fixes of the perf paths
@@ -94,6 +94,7 @@ fn scheme(correct_only: bool) -> impl Strategy<Value = SchemeSpec> {
                 context_layout: layout,
                 handoff,
                 pmu_dev_alloc: dev_alloc,
+                perf_prepare_state: fixes[5],
                 ..SchemeSpec::default()
             };
             if let Some((op, text)) = custom {
@@ -175,6 +176,18 @@ fn assert_real_cycle(d: &Deadlock, r: &RunResult) -> Result<(), TestCaseError> {
     prop_assert!(d.time_ns <= r.end_ns && d.seed == r.seed);
     for (i, m) in d.members.iter().enumerate() {
         let next = &d.members[(i + 1) % n];
+        if m.waits_for_thread {
+            // The control task waits for its cpuhp/N thread, the next member, to finish.
+            prop_assert!(
+                next.task.starts_with("cpuhp/") && m.waits_for.starts_with(&next.task),
+                "{} waits for {}, not for its hotplug thread {}:\n{}",
+                m.task,
+                m.waits_for,
+                next.task,
+                d.report()
+            );
+            continue;
+        }
         prop_assert!(m.waits_for.starts_with(&m.waits_for_class), "{} is not a {}", m.waits_for, m.waits_for_class);
         match &m.held_by_next {
             Some((held, _)) => prop_assert!(
@@ -222,13 +235,17 @@ proptest! {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 1000, max_shrink_iters: 2000, ..ProptestConfig::default() })]
 
-    /// pmus-lock and percpu-state never deadlock nor break an invariant; legacy may deadlock
-    /// (the recursive read of cpu_hotplug_lock) but breaks no invariant either. Driver probes
-    /// with `pmu_dev_alloc` close the 2023 cycle in every scheme, so they may deadlock.
+    /// pmus-lock and percpu-state never deadlock nor break an invariant, except pmus-lock's
+    /// silently failed opens (invariant 7) while perf's init also runs at CPUHP_PERF_PREPARE
+    /// (f400565faa50); legacy may deadlock (the recursive read of cpu_hotplug_lock) but breaks
+    /// no invariant either. Driver probes with `pmu_dev_alloc` close the 2023 cycle in every
+    /// scheme, so they may deadlock.
     #[test]
     fn the_correct_schemes_keep_every_invariant(s in scenario(true)) {
         let r = check_run(&s)?;
-        prop_assert!(r.violations.is_empty(), "{}: {:?}", s.scheme.name, r.violations.first());
+        let early_online = s.scheme.name == "pmus-lock" && s.scheme.perf_prepare_state;
+        let broken = r.violations.iter().find(|v| !(early_online && v.invariant == Invariant::NoSilentlyFailedOpen));
+        prop_assert!(broken.is_none(), "{}: {:?}", s.scheme.name, broken);
         let dev_cycle = s.scheme.pmu_dev_alloc && s.driver_probe.tasks > 0;
         if s.scheme.name != "legacy" && !dev_cycle {
             prop_assert!(r.deadlocks.is_empty(), "{}", r.deadlocks[0].report());

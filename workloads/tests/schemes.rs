@@ -69,23 +69,34 @@ fn legacy_deadlocks_on_the_recursive_read_and_each_deadlock_replays_exactly() {
     }
 }
 
+/// With v4.15's fixes neither fix deadlocks or orders a cycle. percpu-state keeps every
+/// invariant; pmus-lock breaks only invariant 7, and only while perf's init also runs at
+/// `CPUHP_PERF_PREPARE`: an open in the window before the CPU boots passes the
+/// `cpuctx->online` check and its install IPI fails (f400565faa50's report).
 #[test]
 fn with_v4_15s_fixes_the_fixed_schemes_never_deadlock_violate_or_order_a_cycle_over_300_seeds() {
-    for scheme in ["pmus-lock", "percpu-state"] {
+    for (scheme, prepare) in [("pmus-lock", "true"), ("pmus-lock", "false"), ("percpu-state", "true")] {
         let name = format!("\"{scheme}\"");
         let mut overrides = V415.to_vec();
-        overrides.push(("scheme.name", &name));
+        overrides.extend([("scheme.name", name.as_str()), ("scheme.perf_prepare_state", prepare)]);
         let base = scenario(&overrides);
         let mut order = LockOrder::default();
+        let mut silent = 0;
         for seed in 1..=300 {
             let r = run(&with_seed(&base, seed), seed).unwrap();
             assert!(r.deadlocks.is_empty(), "{scheme} seed {seed}: {}", r.deadlocks[0].report());
-            assert!(r.violations.is_empty(), "{scheme} seed {seed}: {:?}", r.violations[0]);
+            let other = r.violations.iter().find(|v| v.invariant != Invariant::NoSilentlyFailedOpen);
+            assert!(other.is_none(), "{scheme} seed {seed}: {other:?}");
+            silent += r.silently_failed_opens();
             assert!(r.stalls.is_empty(), "{scheme} seed {seed}: {:?}", r.stalls[0]);
             assert!(!r.cpu_down_ns.is_empty() && r.opens_ok > 0);
             order.merge(&r.lock_order);
         }
         assert_eq!(order_chains(&order), Vec::<String>::new(), "{scheme}");
+        match (scheme, prepare) {
+            ("pmus-lock", "true") => assert!(silent > 0, "pmus-lock with CPUHP_PERF_PREPARE never failed an open"),
+            _ => assert_eq!(silent, 0, "{scheme} perf_prepare_state = {prepare}"),
+        }
     }
 }
 
@@ -240,7 +251,10 @@ fn with_pmu_load_the_fixed_schemes_keep_every_invariant_over_300_seeds() {
             let r = run(&with_seed(&base, seed), seed).unwrap();
             let pmu = r.pmu.as_ref().expect("PMU load is on");
             assert_eq!(pmu.max_count_error_events, 0, "{scheme} seed {seed}: a folded count left its ground truth");
-            violations += r.violations.len();
+            // pmus-lock's early-online window (invariant 7) is the one expected failure.
+            let early_online =
+                |v: &&sim::kernel::Violation| scheme == "pmus-lock" && v.invariant == Invariant::NoSilentlyFailedOpen;
+            violations += r.violations.iter().filter(|v| !early_online(v)).count();
             deadlocked += r.deadlocked() as usize;
             pmis += pmu.pmis;
         }
@@ -304,4 +318,40 @@ fn pmu_load_counts_the_named_event_and_rejects_unknown_ones() {
     let err = owned("branch-misses").unwrap_err();
     assert_eq!(err.key, "pmu_load.event");
     assert!(err.message.contains("branch-misses") && err.message.contains("instructions"), "{}", err.message);
+}
+
+/// A hotplug callback that calls `cpus_read_lock()` deadlocks on v4.13 (docs/model.md §4.1):
+/// `cpuhp/N` blocks on the read the control task's write excludes, while the control task
+/// waits in `wait_for_completion()` for `cpuhp/N`. The wait-for detector follows the control
+/// task → `cpuhp/N` edge and names both; lockdep sees the same cycle through the
+/// `cpuhp_state` map (49dfe2a67797) with no deadlock needed.
+#[test]
+fn a_hotplug_callback_taking_cpus_read_lock_deadlocks_through_the_cpuhp_thread() {
+    let quiet = [("openers.tasks", "0"), ("groups.tasks", "0"), ("inherit.tasks", "0"), ("ftrace.tasks", "0")];
+    let mut s = scenario(&with(&quiet, &[("run.stop_on_deadlock", "true"), ("hotplug.mode", "\"storm\"")]));
+    s.scheme.base = Some("pmus-lock".into());
+    s.scheme.name = "callback-reads".into();
+    let ap_online = "lock cpuhp_state\nlock cpu_hotplug_lock read\nunlock cpu_hotplug_lock\nunlock cpuhp_state\n";
+    s.scheme.scripts.insert("cpuhp_ap_online".into(), ap_online.into());
+    let r = run(&s, 1).unwrap();
+    assert_eq!(r.deadlocks.len(), 1, "{:?}", r.stalls);
+    let d = &r.deadlocks[0];
+    let names: Vec<&str> = d.members.iter().map(|m| m.task.as_str()).collect();
+    assert_eq!(names.len(), 2, "{}", d.report());
+    let control = d.members.iter().find(|m| m.task == "hotplug").expect("the control task is in the cycle");
+    let thread = d.members.iter().find(|m| m.task == "cpuhp/1").expect("cpuhp/1 is in the cycle");
+    assert!(control.waits_for_thread && control.waits_for == "cpuhp/1 to finish cpuhp_ap_online", "{}", d.report());
+    assert!(control.position.starts_with("cpu_up+") && control.op == "cpu_up(cpu=1)", "{}", d.report());
+    assert_eq!((thread.waits_for.as_str(), thread.mode), ("cpu_hotplug_lock", sim::locks::Mode::Read));
+    assert_eq!(thread.held_by_next.as_ref().map(|(mode, _)| *mode), Some(sim::locks::Mode::Write));
+    assert!(
+        d.report().contains("hotplug [cpu 0] in cpu_up(cpu=1) is waiting for its hotplug thread"),
+        "{}",
+        d.report()
+    );
+    let chains = order_chains(&r.lock_order);
+    assert!(
+        chains.iter().any(|c| c.contains("cpu_hotplug_lock(W) -> cpuhp_state(W) -> cpu_hotplug_lock")),
+        "{chains:?}"
+    );
 }

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use super::lock_table::LockTable;
-use super::task::{Task, TaskState};
+use super::task::{Task, TaskState, WaitKind};
 use super::{Kernel, OnDeadlock};
 use crate::engine::Scheduler;
 use crate::locks::{Mode, TaskId};
@@ -24,8 +24,12 @@ pub struct CycleMember {
     pub waits_for: String,
     pub waits_for_class: String,
     pub mode: Mode,
-    /// How the next task of the cycle holds that lock (`None`: it is the pending writer).
+    /// How the next task of the cycle holds that lock (`None`: it is the pending writer, or
+    /// the `cpuhp/N` thread this control task waits for).
     pub held_by_next: Option<(Mode, String)>,
+    /// The task waits for the next one, its `cpuhp/N` thread, to finish the AP states
+    /// (`wait_for_completion(&st->done)`), not for a lock.
+    pub waits_for_thread: bool,
 }
 
 /// A wait-for cycle, found the moment it closed.
@@ -73,6 +77,11 @@ impl Deadlock {
         let n = self.members.len();
         for (i, m) in self.members.iter().enumerate() {
             let next = &self.members[(i + 1) % n];
+            if m.waits_for_thread {
+                let _ = writeln!(s, "{} [cpu {}] in {} is waiting for its hotplug thread:", m.task, m.cpu, m.op);
+                let _ = writeln!(s, "  {} (wait_for_completion) at {}", m.waits_for, m.position);
+                continue;
+            }
             let _ = writeln!(s, "{} [cpu {}] in {} is trying to acquire:", m.task, m.cpu, m.op);
             let _ = writeln!(s, "  {} ({}) at {}", m.waits_for, m.mode.letter(), m.position);
             match &m.held_by_next {
@@ -94,6 +103,7 @@ impl Deadlock {
         for (i, m) in self.members.iter().enumerate() {
             let prev = &self.members[(i + n - 1) % n];
             let held = match &prev.held_by_next {
+                _ if prev.waits_for_thread => "(running the AP states)".to_string(),
                 Some((mode, _)) => format!("lock({} {});", prev.waits_for_class, mode.letter()),
                 None => format!("lock({} W) pending;", prev.waits_for_class),
             };
@@ -101,7 +111,12 @@ impl Deadlock {
             let _ = m;
         }
         for (i, m) in self.members.iter().enumerate() {
-            let _ = writeln!(s, "  {}lock({} {});", " ".repeat(5 + i * width), m.waits_for_class, m.mode.letter());
+            let wait = if m.waits_for_thread {
+                format!("wait_for_completion({});", m.waits_for_class)
+            } else {
+                format!("lock({} {});", m.waits_for_class, m.mode.letter())
+            };
+            let _ = writeln!(s, "  {}{wait}", " ".repeat(5 + i * width));
         }
         let _ = writeln!(s, "\n *** DEADLOCK ***");
         s
@@ -204,6 +219,7 @@ impl DeadlockDetector {
 fn wait_for_edges(tasks: &[Task], locks: &LockTable, task: TaskId) -> Blockers {
     let t = &tasks[task as usize];
     match t.wait {
+        Some(wait) if t.blocked_or_frozen() && wait.kind == WaitKind::ApWork => Blockers::Owner(Some(wait.lock)),
         Some(wait) if t.blocked_or_frozen() => locks.blockers(task, wait.lock),
         _ => Blockers::Owner(None),
     }
@@ -238,6 +254,20 @@ impl Kernel {
         let t = &self.tasks[task as usize];
         let wait = t.wait.expect("a task in a cycle waits");
         let op = t.op.as_ref().expect("a task in a cycle runs an operation");
+        let op_name = format!("{}(cpu={})", self.programs[op.script as usize].name, op.args.cpu);
+        if wait.kind == WaitKind::ApWork {
+            return CycleMember {
+                task: t.name.clone(),
+                cpu: t.cpu,
+                op: op_name,
+                position: self.position_name(wait.at),
+                waits_for: self.wait_name(&wait),
+                waits_for_class: "cpuhp/N done".into(),
+                mode: wait.mode,
+                held_by_next: None,
+                waits_for_thread: true,
+            };
+        }
         let held_by_next = self.tasks[next as usize]
             .held
             .iter()
@@ -247,12 +277,13 @@ impl Kernel {
         CycleMember {
             task: t.name.clone(),
             cpu: t.cpu,
-            op: format!("{}(cpu={})", self.programs[op.script as usize].name, op.args.cpu),
+            op: op_name,
             position: self.position_name(wait.at),
             waits_for: self.lock_name(wait.lock),
             waits_for_class: self.locks.class_of(wait.lock).name.clone(),
             mode: wait.mode,
             held_by_next,
+            waits_for_thread: false,
         }
     }
 }

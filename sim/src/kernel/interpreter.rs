@@ -8,7 +8,9 @@ use crate::event::Event;
 use crate::locks::{Mode, TaskId};
 use crate::perf::{OnlineView, PmuScope};
 use crate::rng::exp_ns;
-use crate::script::{Cond, Cost, CpuRef, Errno, Flag, InitFrom, Instr, LockRef, PmuFilter, PmuRef, Position, SyncKind};
+use crate::script::{
+    Cond, Cost, CpuRef, Errno, Flag, InitFrom, Instr, LockRef, PmuFilter, PmuRef, Position, ScriptId, SyncKind,
+};
 
 /// Whether a task goes on to its next step now, or has stopped (it waits, sleeps or spends
 /// time, and an event will run it again).
@@ -117,6 +119,7 @@ impl Kernel {
                 let children = self.op(task).args.children;
                 self.repeat_begin(task, children, end);
             }
+            Instr::KickAp { script } => return self.kick_ap(task, script, at, sched),
             Instr::Return => self.end_op(task, Ok(()), at, sched),
             Instr::Fail(errno) => self.end_op(task, Err(errno), at, sched),
         }
@@ -143,6 +146,52 @@ impl Kernel {
             }
             None => Flow::Stop,
         }
+    }
+
+    /// `cpuhp_kick_ap_work()`: wakes the task's `cpuhp/N` thread for the operation's CPU to run
+    /// `script` with this operation's arguments, and waits for it (a wait-for edge to that
+    /// thread). A task without a hotplug thread breaks invariant 6 and goes on.
+    fn kick_ap(&mut self, task: TaskId, script: ScriptId, at: Position, sched: &mut Scheduler) -> Flow {
+        let now_ns = sched.now_ns();
+        let Some(thread) = self.ap_thread[task as usize] else {
+            let cpu = self.tasks[task as usize].cpu;
+            let what = "kick_ap from a task that drives no hotplug (it has no cpuhp/N thread)".to_string();
+            self.violation(Invariant::LocksBalanced, task, cpu, at, what, now_ns);
+            return Flow::Continue;
+        };
+        let args = self.op(task).args;
+        let t = &mut self.tasks[thread as usize];
+        debug_assert_eq!(t.state, TaskState::Parked, "a cpuhp thread is kicked while it runs");
+        t.name = format!("cpuhp/{}", args.cpu);
+        t.cpu = args.cpu;
+        t.op = Some(Op {
+            script,
+            pc: 0,
+            args,
+            started_ns: now_ns,
+            loops: Vec::new(),
+            held_at_start: t.held.len(),
+            view_checked_cpu: None,
+        });
+        t.state = TaskState::Running;
+        self.resume_in(sched, thread, self.costs.wakeup_ns);
+        let kind = WaitKind::ApWork;
+        let c = &mut self.tasks[task as usize];
+        c.wait = Some(Wait { lock: thread, mode: Mode::Write, subclass: 0, since_ns: now_ns, at, kind });
+        c.state = TaskState::Blocked;
+        Flow::Stop
+    }
+
+    /// A `cpuhp/N` thread finished its AP operation: it parks, and its control task runs again
+    /// after the wake-up latency (`complete(&st->done)`).
+    fn ap_done(&mut self, thread: TaskId, control: TaskId, sched: &mut Scheduler) {
+        self.tasks[thread as usize].state = TaskState::Parked;
+        self.tasks[thread as usize].last = None;
+        let c = &mut self.tasks[control as usize];
+        debug_assert!(c.wait.is_some_and(|w| w.kind == WaitKind::ApWork && w.lock == thread));
+        c.wait = None;
+        c.state = TaskState::Running;
+        self.resume_in(sched, control, self.costs.wakeup_ns);
     }
 
     /// `synchronize_rcu()`, `synchronize_rcu_expedited()` or `synchronize_srcu()`: the task
@@ -341,6 +390,9 @@ impl Kernel {
         stat.last_ended_ns = now_ns;
         t.last =
             Some(OpOutcome { script: op.script, args: op.args, started_ns: op.started_ns, ended_ns: now_ns, result });
+        if let Some(control) = self.ap_control[task as usize] {
+            self.ap_done(task, control, sched);
+        }
     }
 
     /// The operation `task` runs.

@@ -21,14 +21,18 @@ pub enum Invariant {
     /// short by exactly its lost wraps × 2^width), across wraps and uncore handoffs.
     CountsMatchGroundTruth,
     /// 4: `perf_event_open` installs only on a CPU that perf regards as online (by the scheme's
-    /// own view, as its check found it, or at the install when it made no check), and never goes
-    /// ahead when its install IPI found the CPU offline (`-ENXIO`).
+    /// own view, as its check found it, or at the install when it made no check), and does not
+    /// go ahead on a CPU it regards as offline when its install IPI returns `-ENXIO`.
     OpenOnlyOnUsableCpu,
     /// 5: once `cpu_up(c)` returns, every registered PMU's context on `c` is usable.
     ContextsUsableAfterCpuUp,
     /// 6: lock sanity: a task unlocks only what it holds; no operation returns, and no task
     /// exits, holding a lock.
     LocksBalanced,
+    /// 7: no silently failed open: an open that perf let through (its view said online) but
+    /// whose install IPI found the CPU offline (`-ENXIO`, ignored by `perf_install_in_context()`)
+    /// returns success with an event that never counts (f400565faa50, v6.16).
+    NoSilentlyFailedOpen,
 }
 
 impl Invariant {
@@ -41,6 +45,7 @@ impl Invariant {
             Invariant::OpenOnlyOnUsableCpu => 4,
             Invariant::ContextsUsableAfterCpuUp => 5,
             Invariant::LocksBalanced => 6,
+            Invariant::NoSilentlyFailedOpen => 7,
         }
     }
 }

@@ -12,7 +12,8 @@ use crate::script::{CpuRef, IpiHandler, PmuRef, Position};
 impl Kernel {
     /// Sends an IPI to `cpu` and waits for its handler: half a round trip there, the handlers
     /// queued before it on that CPU, its own, and half a round trip back. An install IPI to an
-    /// offline CPU returns `-ENXIO`, and going ahead after it breaks invariant 4.
+    /// offline CPU returns `-ENXIO` and the open goes ahead: invariant 7 if perf regarded the
+    /// CPU as online (the early-online window), else invariant 4.
     pub(super) fn ipi_step(
         &mut self,
         task: TaskId,
@@ -24,11 +25,21 @@ impl Kernel {
         let target = self.resolve_cpu(task, cpu);
         if !self.online[target as usize] {
             if handler == IpiHandler::InstallEvent {
-                let event = self.op(task).args.event;
-                let what = format!(
-                    "perf_event_open of event {event} went ahead on offline cpu {target}: the install IPI returned -ENXIO"
-                );
-                self.violation(Invariant::OpenOnlyOnUsableCpu, task, target, at, what, sched.now_ns());
+                let args = self.op(task).args;
+                let event = args.event;
+                let checked = self.op(task).view_checked_cpu == Some(target);
+                if checked || self.perf.usable_by_view(target, args.pmu, false) {
+                    let what = format!(
+                        "perf_event_open of event {event} on cpu {target} returned success with the event in no \
+                         context: perf regarded the cpu as online, the install IPI returned -ENXIO"
+                    );
+                    self.violation(Invariant::NoSilentlyFailedOpen, task, target, at, what, sched.now_ns());
+                } else {
+                    let what = format!(
+                        "perf_event_open of event {event} went ahead on offline cpu {target}: the install IPI returned -ENXIO"
+                    );
+                    self.violation(Invariant::OpenOnlyOnUsableCpu, task, target, at, what, sched.now_ns());
+                }
             }
             return Flow::Continue;
         }
@@ -81,6 +92,7 @@ impl Kernel {
             }
             IpiHandler::RemoveEvents => {
                 let pmu = self.resolve_pmu(task, PmuRef::Loop);
+                self.events_removed_by_hotplug += self.perf.events_on(cpu, pmu).len() as u64;
                 self.perf.remove_all(cpu, pmu);
                 if let Some(load) = &mut self.pmu {
                     for (event, error) in load.remove_ctx_events(cpu, pmu, now_ns) {

@@ -21,6 +21,8 @@ enum LockState {
     Spinlock(Mutex),
     PercpuRwsem(Box<PercpuRwsem>),
     Srcu(Box<Srcu>),
+    /// A lockdep map: no state, it never blocks.
+    LockdepMap,
 }
 
 /// What a first try at a lock did.
@@ -95,6 +97,7 @@ impl LockTable {
                     LockKind::Spinlock => LockState::Spinlock(Mutex::default()),
                     LockKind::PercpuRwsem => LockState::PercpuRwsem(Box::default()),
                     LockKind::Srcu => LockState::Srcu(Box::default()),
+                    LockKind::LockdepMap => LockState::LockdepMap,
                 });
                 instance_class.push(id as ClassId);
             }
@@ -236,6 +239,7 @@ impl LockTable {
                 srcu.read_lock(task);
                 Attempt::Taken { cost_ns: costs.srcu_read_ns }
             }
+            LockState::LockdepMap => Attempt::Taken { cost_ns: 0 },
         }
     }
 
@@ -266,6 +270,7 @@ impl LockTable {
                 Mode::Write => Released::Handoffs(sem.up_write(task, now_ns)),
             },
             LockState::Srcu(srcu) => Released::SrcuSyncsDone(srcu.read_unlock(task)),
+            LockState::LockdepMap => Released::Nobody,
         }
     }
 
@@ -299,6 +304,7 @@ impl LockTable {
             LockState::Mutex(m) | LockState::Spinlock(m) => Blockers::Owner(m.owner()),
             LockState::PercpuRwsem(sem) => Blockers::List(sem.blockers(task)),
             LockState::Srcu(srcu) => Blockers::List(srcu.blockers(task)),
+            LockState::LockdepMap => Blockers::Owner(None),
         }
     }
 }

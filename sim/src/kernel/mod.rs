@@ -101,6 +101,9 @@ pub struct TaskSpec {
     pub stream: u64,
     pub start_ns: u64,
     pub agent: Box<dyn Agent>,
+    /// The task drives hotplug: it gets a `cpuhp/N` thread for `kick_ap`, drawing from this
+    /// random stream (docs/model.md §4.1).
+    pub cpuhp_thread: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -167,6 +170,13 @@ pub struct Kernel {
     violations: invariants::Violations,
     trace: trace::TraceRecorder,
     pmu: Option<pmu_load::PmuLoad>,
+    /// Each hotplug-driving task's `cpuhp/N` thread, by task.
+    ap_thread: Vec<Option<TaskId>>,
+    /// Each `cpuhp/N` thread's control task, by task.
+    ap_control: Vec<Option<TaskId>>,
+    /// Events perf's hotplug exit detached from their context (`__perf_event_exit_context()`):
+    /// their fds stay open and count nothing from then on (docs/model.md §4.9).
+    events_removed_by_hotplug: u64,
 }
 
 impl Kernel {
@@ -204,12 +214,29 @@ impl Kernel {
             check_program(program, &config.classes)?;
         }
         let cpus = config.cpus;
-        let mut kernel_tasks = Vec::with_capacity(tasks.len());
+        let threads = tasks.iter().filter(|t| t.cpuhp_thread.is_some()).count();
+        if tasks.len() + threads > MAX_TASKS {
+            return Err(KernelError::Tasks);
+        }
+        let mut kernel_tasks = Vec::with_capacity(tasks.len() + threads);
+        let mut thread_streams = Vec::new();
         for (id, spec) in tasks.into_iter().enumerate() {
             if spec.cpu >= cpus {
                 return Err(KernelError::TaskCpu { name: spec.name, cpu: spec.cpu, cpus });
             }
+            if let Some(stream) = spec.cpuhp_thread {
+                thread_streams.push((id as TaskId, stream));
+            }
             kernel_tasks.push(Task::start(id as u32, spec, config.seed, sched));
+        }
+        // Each hotplug-driving task's cpuhp/N thread comes after every task of the scenario.
+        let mut ap_thread = vec![None; kernel_tasks.len() + threads];
+        let mut ap_control = vec![None; kernel_tasks.len() + threads];
+        for (control, stream) in thread_streams {
+            let thread = kernel_tasks.len() as TaskId;
+            kernel_tasks.push(Task::cpuhp_thread(stream, config.seed));
+            ap_thread[control as usize] = Some(thread);
+            ap_control[thread as usize] = Some(control);
         }
         let ntasks = kernel_tasks.len();
         let pmu = match config.pmu_load {
@@ -243,6 +270,9 @@ impl Kernel {
             violations: invariants::Violations::default(),
             trace: trace::TraceRecorder::default(),
             pmu,
+            ap_thread,
+            ap_control,
+            events_removed_by_hotplug: 0,
         };
         if let Some(load) = &mut kernel.pmu {
             load.schedule_boot(sched);
@@ -284,6 +314,11 @@ impl Kernel {
     pub fn take_stats(&mut self) -> (Vec<LockStat>, LockOrder, Vec<OpStat>) {
         let (locks, order) = self.locks.take_stats();
         (locks, order, std::mem::take(&mut self.op_stats))
+    }
+
+    /// Events perf's hotplug exit detached (they are not re-added when the CPU comes back).
+    pub fn events_removed_by_hotplug(&self) -> u64 {
+        self.events_removed_by_hotplug
     }
 
     pub fn deadlocks(&self) -> &[Deadlock] {
@@ -330,11 +365,22 @@ impl Kernel {
         Stall {
             task: task.name.clone(),
             frozen: task.state == TaskState::Frozen,
-            waits_for: self.lock_name(wait.lock),
+            waits_for: self.wait_name(&wait),
             mode: wait.mode,
             position: self.position_name(wait.at),
             blockers: self.blockers(id).as_slice().iter().map(|&b| self.tasks[b as usize].name.clone()).collect(),
         }
+    }
+
+    /// What a wait is for: the lock instance, or the `cpuhp/N` thread and the AP operation it runs.
+    fn wait_name(&self, wait: &task::Wait) -> String {
+        if wait.kind != task::WaitKind::ApWork {
+            return self.lock_name(wait.lock);
+        }
+        let thread = &self.tasks[wait.lock as usize];
+        let script =
+            thread.op.as_ref().map_or("its AP operation", |op| self.programs[op.script as usize].name.as_str());
+        format!("{} to finish {script}", thread.name)
     }
 
     fn position_name(&self, at: Position) -> String {

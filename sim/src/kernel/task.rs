@@ -14,6 +14,8 @@ pub(super) enum TaskState {
     Blocked,
     Frozen,
     Exited,
+    /// A `cpuhp/N` thread with no AP work: it runs only when its control task kicks it.
+    Parked,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,6 +26,9 @@ pub(super) enum WaitKind {
     RcuSync,
     /// In `synchronize_srcu()`.
     SrcuSync,
+    /// The control task in `wait_for_completion(&st->done)` while `cpuhp/N` runs the AP
+    /// states; `Wait::lock` is then that thread's task id.
+    ApWork,
 }
 
 /// What a task waits for, since when and where in its script.
@@ -96,6 +101,22 @@ pub(super) struct Task {
 }
 
 impl Task {
+    /// A parked `cpuhp/N` thread for a control task, drawing from `stream` of `seed`.
+    pub(super) fn cpuhp_thread(stream: u64, seed: u64) -> Task {
+        Task {
+            name: "cpuhp".into(),
+            cpu: 0,
+            agent: Box::new(super::agent::Sequence::new(Vec::new())),
+            rng: stream_rng(seed, stream),
+            op: None,
+            held: Vec::new(),
+            wait: None,
+            state: TaskState::Parked,
+            last: None,
+            ipi: None,
+        }
+    }
+
     /// A task that starts running `spec`'s agent at its start time (scheduled on `sched` as
     /// task `id`), with the random stream `spec.stream` of `seed`.
     pub(super) fn start(id: u32, spec: TaskSpec, seed: u64, sched: &mut Scheduler) -> Task {

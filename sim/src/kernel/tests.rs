@@ -65,6 +65,7 @@ fn kernel(
             stream: i as u64,
             start_ns: 0,
             agent: Box::new(Sequence::new([(start_ns[i], i as ScriptId, Args::default())])),
+            cpuhp_thread: None,
         })
         .collect();
     let mut sched = Scheduler::new();
@@ -245,6 +246,7 @@ fn mutex_with_zero_costs_matches_the_finite_population_single_server_queue() {
                 stream: i as u64,
                 start_ns: 0,
                 agent: Box::new(Repairman { think_ns }),
+                cpuhp_thread: None,
             })
             .collect();
         let mut sched = Scheduler::new();
@@ -398,6 +400,7 @@ fn synchronize_srcu_waits_for_older_readers_and_its_grace_period() {
             stream: i as u64,
             start_ns: 0,
             agent: Box::new(Sequence::new([(i as u64 * 1_000, i as ScriptId, Args::default())])),
+            cpuhp_thread: None,
         })
         .collect();
     let mut sched = Scheduler::new();
@@ -434,6 +437,7 @@ fn contended_spinlock_hands_over_without_wakeup_latency() {
             stream: i as u64,
             start_ns: 0,
             agent: Box::new(Sequence::new([(0, 0, Args::default())])),
+            cpuhp_thread: None,
         })
         .collect();
     let mut sched = Scheduler::new();

@@ -25,10 +25,14 @@ pub enum LockKind {
     Srcu,
     /// Ticket spinlock: FIFO, busy-waiting, no wake-up latency.
     Spinlock,
+    /// A lockdep map (`lock_map_acquire()`): never blocks and has any number of holders; it
+    /// only records lock order, as `cpuhp_state` ties the control task to `cpuhp/N` (49dfe2a67797).
+    LockdepMap,
 }
 
 impl LockKind {
-    pub const ALL: [LockKind; 4] = [LockKind::Mutex, LockKind::PercpuRwsem, LockKind::Srcu, LockKind::Spinlock];
+    pub const ALL: [LockKind; 5] =
+        [LockKind::Mutex, LockKind::PercpuRwsem, LockKind::Srcu, LockKind::Spinlock, LockKind::LockdepMap];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -36,6 +40,7 @@ impl LockKind {
             LockKind::PercpuRwsem => "percpu_rwsem",
             LockKind::Srcu => "srcu",
             LockKind::Spinlock => "spinlock",
+            LockKind::LockdepMap => "lockdep_map",
         }
     }
 

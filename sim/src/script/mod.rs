@@ -372,6 +372,11 @@ pub enum Step {
     ForEachChild {
         body: Vec<Step>,
     },
+    /// Kick the target CPU's hotplug thread `cpuhp/N` to run the AP states (the operation
+    /// `script`, with this operation's arguments) and wait for it (`cpuhp_kick_ap_work()`).
+    KickAp {
+        script: ScriptId,
+    },
 }
 
 impl Step {
@@ -463,6 +468,9 @@ pub enum Instr {
     },
     ChildLoopEnd {
         begin: usize,
+    },
+    KickAp {
+        script: ScriptId,
     },
     /// The operation succeeded.
     Return,
@@ -588,6 +596,7 @@ fn emit(
                 out.push(Instr::ChildLoopEnd { begin });
                 out[begin] = Instr::ChildLoopBegin { end };
             }
+            Step::KickAp { script } => out.push(Instr::KickAp { script: *script }),
         }
     }
     Ok(())

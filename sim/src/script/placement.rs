@@ -5,7 +5,9 @@
 //! install of the same event. [`verify_placement`] rejects those at load time, so that the
 //! model's own assertions only ever guard the model.
 
-use super::{Cond, CounterLayout, CounterRef, CpuRef, Flag, IpiHandler, LockRef, PmuRef, Step, SyncKind, TaskSlot};
+use super::{
+    Cond, CounterLayout, CounterRef, CpuRef, Flag, IpiHandler, LockRef, PmuRef, ScriptId, Step, SyncKind, TaskSlot,
+};
 use crate::locks::{LockKind, Mode};
 
 /// Most times one step may run in one operation: the product of the bounds of its enclosing
@@ -53,6 +55,8 @@ pub struct ScriptEnv<'a> {
     pub child_arg: bool,
     /// Each counter's layout, by `CounterId`.
     pub counters: &'a [CounterLayout],
+    /// The AP operation this one may kick on `cpuhp/N` (`cpu_down` and `cpu_up`), if any.
+    pub kick: Option<ScriptId>,
 }
 
 /// A step in the wrong place: `step` counts steps in order, blocks' bodies included, from 0
@@ -181,7 +185,7 @@ impl Walk<'_, '_> {
                 let kind = self.kind(*lock)?;
                 let lock_name = (self.name)(*lock);
                 match (kind, mode) {
-                    (LockKind::Mutex | LockKind::Spinlock, Mode::Read) => Err(format!(
+                    (LockKind::Mutex | LockKind::Spinlock | LockKind::LockdepMap, Mode::Read) => Err(format!(
                         "`{lock_name}` is a {}, taken exclusively: write `lock {lock_name}` without `read`",
                         kind.as_str()
                     )),
@@ -235,6 +239,12 @@ impl Walk<'_, '_> {
                 Err("`move_events` moves the handoff loop's PMU to its target: it belongs inside `for_each_handoff`"
                     .into())
             }
+            Step::KickAp { script } if env.kick != Some(*script) => Err(match env.kick {
+                Some(_) => format!("{op} kicks its own AP operation only; `kick_ap` names another"),
+                None => {
+                    format!("`kick_ap` hands the AP states to cpuhp/N from cpu_down or cpu_up, and {op} is neither")
+                }
+            }),
             Step::ForEachHandoff { .. } | Step::AdoptUncore if !env.cpu_arg => {
                 let what = if matches!(step, Step::AdoptUncore) { "adopt_uncore" } else { "for_each_handoff" };
                 Err(format!("`{what}` acts on the operation's CPU argument, and {op} has none"))
@@ -379,6 +389,7 @@ mod tests {
             tracepoint_arg: false,
             child_arg: false,
             counters: &[],
+            kick: None,
         }
     }
 

@@ -5,7 +5,7 @@
 
 use super::{
     ClassId, Cond, Cost, CounterId, CounterLayout, CounterRef, CpuRef, Errno, Flag, InitFrom, IpiHandler, Layout,
-    LockRef, MAX_SCRIPT_DEPTH, Mark, PlacementError, PmuFilter, PmuRef, ScriptEnv, Step, SyncKind, TaskSlot,
+    LockRef, MAX_SCRIPT_DEPTH, Mark, PlacementError, PmuFilter, PmuRef, ScriptEnv, ScriptId, Step, SyncKind, TaskSlot,
 };
 use crate::locks::Mode;
 use crate::time::{MAX_COST_NS, Nanos};
@@ -29,6 +29,8 @@ pub struct CounterInfo<'a> {
 pub struct Names<'a> {
     pub classes: &'a [ClassInfo<'a>],
     pub counters: &'a [CounterInfo<'a>],
+    /// Operation names (index = `ScriptId`), for `kick_ap`.
+    pub scripts: &'a [&'a str],
 }
 
 /// Why [`parse_steps`] rejected a script, and where: lines and columns count from 1, in characters.
@@ -63,7 +65,7 @@ const MARK_WORDS: [(&str, Mark); 3] = [
     ("perf_init_start", Mark::PerfInitStart),
     ("cpu_up_done", Mark::CpuUpDone),
 ];
-const STEP_WORDS: [&str; 23] = [
+const STEP_WORDS: [&str; 24] = [
     "lock",
     "unlock",
     "work",
@@ -87,11 +89,17 @@ const STEP_WORDS: [&str; 23] = [
     "inc",
     "dec",
     "if",
+    "kick_ap",
 ];
 
 const CPU_WHAT: &str = "a CPU (cpu, this_cpu, target, lower, higher or a number)";
 const PMU_WHAT: &str = "a PMU (pmu or loop_pmu)";
 const DURATION_WHAT: &str = "a duration (like 300ns, 5us, 1.5ms or 10s)";
+
+/// A mark's word in the text form (`perf_exit_done`).
+pub fn mark_word(mark: Mark) -> &'static str {
+    word_of(&MARK_WORDS, mark)
+}
 
 fn lookup<T: Copy>(table: &[(&str, T)], word: &str) -> Option<T> {
     table.iter().find(|(w, _)| *w == word).map(|&(_, v)| v)
@@ -176,6 +184,9 @@ fn step_line<'s>(step: &'s Step, names: &Names<'_>) -> (String, Option<&'s [Step
         Step::Dec(counter) => format!("dec {}", counter_text(*counter, names)),
         Step::If { cond, then, .. } => return (format!("if {}", cond_text(*cond, names)), Some(then)),
         Step::ForEachChild { body } => return ("for_each_child".into(), Some(body)),
+        Step::KickAp { script } => {
+            format!("kick_ap {}", names.scripts.get(*script as usize).copied().unwrap_or("<unknown script>"))
+        }
     };
     (line, None)
 }
@@ -624,6 +635,19 @@ impl Parser<'_, '_> {
             "synchronize_rcu" => Step::Synchronize(SyncKind::Rcu),
             "synchronize_rcu_expedited" => Step::Synchronize(SyncKind::RcuExpedited),
             "stop_machine" => Step::StopMachine,
+            "kick_ap" => {
+                let t = self.bump();
+                let known = || self.names.scripts.join(", ");
+                if t.kind != Kind::Word {
+                    return Err(expected(&t, "the name of the operation cpuhp/N runs", ""));
+                }
+                let Some(index) = self.names.scripts.iter().position(|s| *s == t.text) else {
+                    return Err(error(&t, format!("unknown operation `{}` (known: {})", t.text, known())));
+                };
+                let script = ScriptId::try_from(index)
+                    .map_err(|_| error(&t, format!("operation `{}` is past the last usable", t.text)))?;
+                Step::KickAp { script }
+            }
             "move_events" => Step::MoveEvents,
             "adopt_uncore" => Step::AdoptUncore,
             "unregister_pmu" => Step::UnregisterPmu,
@@ -946,7 +970,7 @@ mod tests {
         CounterInfo { name: "perf_refcount", layout: CounterLayout::PerTracepoint },
         CounterInfo { name: "pmc_refcount", layout: CounterLayout::Global },
     ];
-    const NAMES: Names<'static> = Names { classes: &CLASSES, counters: &COUNTERS };
+    const NAMES: Names<'static> = Names { classes: &CLASSES, counters: &COUNTERS, scripts: &["open", "ap"] };
     const HOTPLUG: ClassId = 0;
     const PMUS_LOCK: ClassId = 1;
     const PMUS_SRCU: ClassId = 2;
@@ -1210,7 +1234,7 @@ mark cpu_up_done
         assert_eq!(column, 16);
         assert!(message.starts_with("expected `read`, `write`, `nested` or the end of the step, found `reed`"));
         assert_eq!(
-            parse_steps("lock x", &Names { classes: &[], counters: &[] }).unwrap_err().message,
+            parse_steps("lock x", &Names { classes: &[], counters: &[], scripts: &[] }).unwrap_err().message,
             "unknown lock class `x` (no lock classes are defined)"
         );
     }

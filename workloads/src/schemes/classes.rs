@@ -6,7 +6,7 @@ use sim::locks::LockKind;
 use sim::script::{ClassId, CounterId, CounterLayout, CounterRef, Layout};
 
 /// `(name, kind, layout)` of each class, in `ClassId` order.
-pub const CLASSES: [(&str, LockKind, Layout); 15] = [
+pub const CLASSES: [(&str, LockKind, Layout); 16] = [
     ("cpu_add_remove_lock", LockKind::Mutex, Layout::Global),
     ("cpu_hotplug_lock", LockKind::PercpuRwsem, Layout::Global),
     ("pmus_lock", LockKind::Mutex, Layout::Global),
@@ -25,6 +25,9 @@ pub const CLASSES: [(&str, LockKind, Layout); 15] = [
     ("perf_sched_mutex", LockKind::Mutex, Layout::Global),
     // `task_struct::perf_event_mutex`, guarding the task's list of events it owns.
     ("perf_event_mutex", LockKind::Mutex, Layout::PerTask),
+    // `cpuhp_state_lock_map` (49dfe2a67797, v4.13): held by cpuhp/N across the AP callbacks,
+    // acquired and released by the control task at the kick, so lockdep sees one chain.
+    ("cpuhp_state", LockKind::LockdepMap, Layout::Global),
 ];
 
 /// `(name, layout)` of each counter, in `CounterId` order.

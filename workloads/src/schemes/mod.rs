@@ -122,6 +122,9 @@ pub struct SchemeOptions {
     pub handoff: Handoff,
     /// `perf_pmu_register` registers a device, taking `dev->mutex` under `pmus_lock`.
     pub pmu_dev_alloc: bool,
+    /// perf's init and exit run at `CPUHP_PERF_PREPARE` too (v4.8–v6.15; f400565faa50, v6.16,
+    /// removed it).
+    pub perf_prepare_state: bool,
 }
 
 impl SchemeOptions {
@@ -138,6 +141,7 @@ impl SchemeOptions {
             context_layout: ContextLayout::PerPmu,
             handoff: Handoff::Driver,
             pmu_dev_alloc: false,
+            perf_prepare_state: true,
         }
     }
 }
@@ -158,13 +162,17 @@ pub mod op {
         pub tracepoint_arg: bool,
         /// An inherited child (`[child]` instances outside `for_each_child`).
         pub child_arg: bool,
-        /// The invariant checks' bookkeeping marks: perf's exit ends in `cpu_down`, its init
-        /// starts in `cpu_up`, which ends with every context usable.
+        /// The invariant checks' bookkeeping marks: perf's first exit ends in the AP states
+        /// going down, its first init starts in `cpu_up`, which ends with every context usable.
         pub marks: &'static [Mark],
+        /// The AP operation this one hands to `cpuhp/N` with `kick_ap`, exactly once.
+        pub kicks: Option<ScriptId>,
+        /// Run by a `cpuhp/N` thread when kicked, never by an agent.
+        pub ap: bool,
     }
 
     const fn def(name: &'static str, cpu_arg: bool, pmu_arg: bool, event: EventArg, tracepoint_arg: bool) -> OpDef {
-        OpDef { name, cpu_arg, pmu_arg, event, tracepoint_arg, child_arg: false, marks: &[] }
+        OpDef { name, cpu_arg, pmu_arg, event, tracepoint_arg, child_arg: false, marks: &[], kicks: None, ap: false }
     }
 
     pub const CPU_DOWN: ScriptId = 0;
@@ -188,11 +196,19 @@ pub mod op {
     pub const EXIT_TASK: ScriptId = 18;
     pub const RELEASE_TASK_TP: ScriptId = 19;
     pub const PRCTL_ENABLE: ScriptId = 20;
+    /// The AP states going down, on `cpuhp/N` (`cpuhp_ap_offline()`).
+    pub const AP_OFFLINE: ScriptId = 21;
+    /// The AP states going up, on `cpuhp/N` (`cpuhp_ap_online()`).
+    pub const AP_ONLINE: ScriptId = 22;
 
     /// Every operation, in id order.
-    pub const OPS: [OpDef; 21] = [
-        OpDef { marks: &[Mark::PerfExitDone], ..def("cpu_down", true, false, EventArg::None, false) },
-        OpDef { marks: &[Mark::PerfInitStart, Mark::CpuUpDone], ..def("cpu_up", true, false, EventArg::None, false) },
+    pub const OPS: [OpDef; 23] = [
+        OpDef { kicks: Some(AP_OFFLINE), ..def("cpu_down", true, false, EventArg::None, false) },
+        OpDef {
+            marks: &[Mark::PerfInitStart, Mark::CpuUpDone],
+            kicks: Some(AP_ONLINE),
+            ..def("cpu_up", true, false, EventArg::None, false)
+        },
         def("perf_event_open", true, true, EventArg::New, false),
         def("perf_event_open_tp", true, true, EventArg::New, true),
         def("perf_event_release", true, true, EventArg::Opened, false),
@@ -212,6 +228,8 @@ pub mod op {
         OpDef { child_arg: true, ..def("perf_event_exit_task", false, false, EventArg::None, true) },
         def("perf_event_release_task_tp", false, false, EventArg::None, true),
         def("prctl_task_perf_events_enable", true, true, EventArg::Opened, false),
+        OpDef { marks: &[Mark::PerfExitDone], ap: true, ..def("cpuhp_ap_offline", true, false, EventArg::None, false) },
+        OpDef { ap: true, ..def("cpuhp_ap_online", true, false, EventArg::None, false) },
     ];
 
     /// Operation names, in id order.

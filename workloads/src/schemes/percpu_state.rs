@@ -8,7 +8,9 @@ use sim::script::{CpuRef, Flag, InitFrom, Step};
 
 use super::Handoff;
 use super::SchemeOptions;
-use super::scripts::{Locks, PerfCosts, exit_each_pmu, handoff_loop, init_each_pmu, lock, read, unlock, work};
+use super::scripts::{
+    Locks, PerfCosts, PerfState, exit_each_pmu, handoff_loop, init_each_pmu, lock, read, unlock, work,
+};
 
 /// A new PMU's contexts start online on every possible CPU: the usable mask gates use instead.
 pub(super) const REGISTER_INIT: InitFrom = InitFrom::AllPossible;
@@ -24,15 +26,12 @@ pub(super) fn perf_exit(o: &SchemeOptions, l: &Locks) -> Vec<Step> {
     steps
 }
 
-/// perf init(c): each PMU's context initialised under `pmus_srcu`, then, last, the CPU made
-/// usable under `pmus_lock`.
-pub(super) fn perf_init(l: &Locks, c: &PerfCosts) -> Vec<Step> {
-    vec![
-        read(l.srcu),
-        init_each_pmu(vec![work(c.ctx_init_ns)]),
-        unlock(l.srcu),
-        lock(l.pmus),
-        Step::Set { flag: Flag::Usable(CpuRef::Arg), value: true },
-        unlock(l.pmus),
-    ]
+/// perf init(c): each PMU's context initialised under `pmus_srcu`; then, at the end of
+/// `CPUHP_AP_PERF_ONLINE` only (the CPU is really up), the CPU made usable under `pmus_lock`.
+pub(super) fn perf_init(l: &Locks, c: &PerfCosts, state: PerfState) -> Vec<Step> {
+    let mut steps = vec![read(l.srcu), init_each_pmu(vec![work(c.ctx_init_ns)]), unlock(l.srcu)];
+    if state == PerfState::ApOnline {
+        steps.extend([lock(l.pmus), Step::Set { flag: Flag::Usable(CpuRef::Arg), value: true }, unlock(l.pmus)]);
+    }
+    steps
 }

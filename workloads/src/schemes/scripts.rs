@@ -130,6 +130,8 @@ pub(super) struct Locks {
     pub(super) perf_sched: LockRef,
     /// The task's own `perf_event_mutex`.
     pub(super) perf_event_mutex: LockRef,
+    /// The `cpuhp_state` lockdep map.
+    pub(super) cpuhp_state: LockRef,
 }
 
 impl Locks {
@@ -147,6 +149,7 @@ impl Locks {
             pmc_reserve: LockRef::Global(id("pmc_reserve_mutex")),
             perf_sched: LockRef::Global(id("perf_sched_mutex")),
             perf_event_mutex: Locks::perf_event_mutex(TaskSlot::Own),
+            cpuhp_state: LockRef::Global(id("cpuhp_state")),
         }
     }
 
@@ -230,48 +233,88 @@ fn perf_exit(o: &SchemeOptions, l: &Locks) -> Vec<Step> {
     }
 }
 
+/// Which of the two hotplug states runs perf's init or exit (docs/model.md §4.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum PerfState {
+    /// `CPUHP_PERF_PREPARE`, on the control task while the CPU is offline.
+    Prepare,
+    /// `CPUHP_AP_PERF_ONLINE`, on `cpuhp/N`, the CPU up.
+    ApOnline,
+}
+
 /// perf init(c), which makes each PMU's context on the CPU coming up usable: the scheme's own.
-fn perf_init(o: &SchemeOptions, l: &Locks, c: &PerfCosts) -> Vec<Step> {
+fn perf_init(o: &SchemeOptions, l: &Locks, c: &PerfCosts, state: PerfState) -> Vec<Step> {
     match o.kind {
         SchemeKind::Legacy => legacy::perf_init(l),
         SchemeKind::PmusLock | SchemeKind::PmusLockNocheck => pmus_lock::perf_init(l),
-        SchemeKind::PercpuState => percpu_state::perf_init(l, c),
+        SchemeKind::PercpuState => percpu_state::perf_init(l, c, state),
     }
 }
 
+/// `_cpu_down()` on the control task (v4.13 `kernel/cpu.c`): `cpu_add_remove_lock`, then
+/// `cpus_write_lock()`; the kick of `cpuhp/N` for the AP states with the `cpuhp_state` map
+/// acquired and released (`cpuhp_kick_ap_work()`); `CPUHP_TEARDOWN_CPU`'s `stop_machine()`
+/// with the DYING states on the CPU; then the PREPARE teardowns on the dead CPU, perf's
+/// second exit (`CPUHP_PERF_PREPARE`) among the last of them.
 fn cpu_down(o: &SchemeOptions, l: &Locks, c: &PerfCosts) -> Vec<Step> {
-    let mut steps = vec![lock(l.add_remove), lock(l.hotplug), work(c.cpuhp_other_down_ns)];
+    let mut steps = vec![
+        lock(l.add_remove),
+        lock(l.hotplug),
+        lock(l.cpuhp_state),
+        unlock(l.cpuhp_state),
+        Step::KickAp { script: op::AP_OFFLINE },
+        Step::StopMachine,
+        Step::Set { flag: Flag::CpuOnline(CpuRef::Arg), value: false },
+        work(c.cpuhp_dead_ns),
+    ];
+    if o.perf_prepare_state {
+        steps.extend(perf_exit(o, l));
+    }
+    steps.extend([unlock(l.hotplug), unlock(l.add_remove)]);
+    steps
+}
+
+/// `cpuhp_thread_fun()` going down (`cpuhp_ap_offline()`), `cpuhp_state` held throughout:
+/// the states above perf first (`sched_cpu_deactivate()` and the others, then the uncore
+/// drivers' migration), then perf's first exit at `CPUHP_AP_PERF_ONLINE`.
+fn cpuhp_ap_offline(o: &SchemeOptions, l: &Locks, c: &PerfCosts) -> Vec<Step> {
+    let mut steps = vec![lock(l.cpuhp_state), work(c.cpuhp_other_down_ns)];
     if o.handoff == Handoff::Driver {
         steps.push(handoff_loop(o));
     }
     steps.extend(perf_exit(o, l));
+    steps.extend([Step::Mark(Mark::PerfExitDone), unlock(l.cpuhp_state)]);
+    steps
+}
+
+/// `_cpu_up()` on the control task: perf's first init at `CPUHP_PERF_PREPARE`, early among
+/// the PREPARE states and before the CPU boots; the other PREPARE states and
+/// `CPUHP_BRINGUP_CPU` (the CPU marks itself online in `start_secondary()`); then the kick of
+/// `cpuhp/N` for the AP states, waited for (`bringup_wait_for_ap()`, which takes no lockdep
+/// map in v4.13).
+fn cpu_up(o: &SchemeOptions, l: &Locks, c: &PerfCosts) -> Vec<Step> {
+    let mut steps = vec![lock(l.add_remove), lock(l.hotplug), Step::Mark(Mark::PerfInitStart)];
+    if o.perf_prepare_state {
+        steps.extend(perf_init(o, l, c, PerfState::Prepare));
+    }
     steps.extend([
-        Step::Mark(Mark::PerfExitDone),
-        Step::StopMachine,
-        Step::Set { flag: Flag::CpuOnline(CpuRef::Arg), value: false },
-        work(c.cpuhp_dead_ns),
+        work(c.cpuhp_bringup_ns),
+        Step::Set { flag: Flag::CpuOnline(CpuRef::Arg), value: true },
+        Step::KickAp { script: op::AP_ONLINE },
+        Step::Mark(Mark::CpuUpDone),
         unlock(l.hotplug),
         unlock(l.add_remove),
     ]);
     steps
 }
 
-fn cpu_up(o: &SchemeOptions, l: &Locks, c: &PerfCosts) -> Vec<Step> {
-    let mut steps = vec![
-        lock(l.add_remove),
-        lock(l.hotplug),
-        work(c.cpuhp_bringup_ns),
-        Step::Set { flag: Flag::CpuOnline(CpuRef::Arg), value: true },
-        Step::Mark(Mark::PerfInitStart),
-    ];
-    steps.extend(perf_init(o, l, c));
-    steps.extend([
-        Step::AdoptUncore,
-        work(c.cpuhp_other_up_ns),
-        Step::Mark(Mark::CpuUpDone),
-        unlock(l.hotplug),
-        unlock(l.add_remove),
-    ]);
+/// `cpuhp_thread_fun()` going up (`cpuhp_ap_online()`), `cpuhp_state` held throughout:
+/// perf's init at `CPUHP_AP_PERF_ONLINE`, the uncore drivers' online states right above it,
+/// then the rest (`CPUHP_AP_ACTIVE` last).
+fn cpuhp_ap_online(o: &SchemeOptions, l: &Locks, c: &PerfCosts) -> Vec<Step> {
+    let mut steps = vec![lock(l.cpuhp_state)];
+    steps.extend(perf_init(o, l, c, PerfState::ApOnline));
+    steps.extend([Step::AdoptUncore, work(c.cpuhp_other_up_ns), unlock(l.cpuhp_state)]);
     steps
 }
 
@@ -393,7 +436,7 @@ fn driver_probe(l: &Locks, c: &PerfCosts) -> Vec<Step> {
 pub fn build(o: &SchemeOptions, c: &PerfCosts) -> Vec<(&'static str, Vec<Step>)> {
     let l = Locks::new();
     let p = Paths { l: &l, c, o, n: Counters::new() };
-    let scripts = vec![
+    let scripts: [Vec<Step>; op::OPS.len()] = [
         cpu_down(o, &l, c),
         cpu_up(o, &l, c),
         perf_event_open(&p, Family::Hardware, false),
@@ -415,6 +458,8 @@ pub fn build(o: &SchemeOptions, c: &PerfCosts) -> Vec<(&'static str, Vec<Step>)>
         tasks::perf_event_exit_task(&p, Family::Tracepoint),
         tasks::perf_event_release_task(&p, Family::Tracepoint),
         tasks::prctl_task(&p),
+        cpuhp_ap_offline(o, &l, c),
+        cpuhp_ap_online(o, &l, c),
     ];
     op::NAMES.iter().copied().zip(scripts).collect()
 }
