@@ -91,6 +91,8 @@ pub struct Group {
     pub deadlocked_runs: u64,
     pub deadlocks: u64,
     pub violations: u64,
+    /// Opens that returned success with the event in no context (invariant 7), among `violations`.
+    pub silently_failed_opens: u64,
     pub stalls: u64,
     pub opens: u64,
     pub enodev: u64,
@@ -112,6 +114,7 @@ impl Group {
             deadlocked_runs: 0,
             deadlocks: 0,
             violations: 0,
+            silently_failed_opens: 0,
             stalls: 0,
             opens: 0,
             enodev: 0,
@@ -132,6 +135,7 @@ impl Group {
         self.deadlocked_runs += r.deadlocked() as u64;
         self.deadlocks += r.deadlocks.len() as u64;
         self.violations += r.violations.len() as u64;
+        self.silently_failed_opens += r.silently_failed_opens() as u64;
         self.stalls += r.stalls.len() as u64;
         self.opens += r.opens_ok;
         self.enodev += r.enodev;
@@ -173,6 +177,7 @@ impl Group {
         self.deadlocked_runs += other.deadlocked_runs;
         self.deadlocks += other.deadlocks;
         self.violations += other.violations;
+        self.silently_failed_opens += other.silently_failed_opens;
         self.stalls += other.stalls;
         self.opens += other.opens;
         self.enodev += other.enodev;
@@ -356,6 +361,8 @@ struct GroupFile {
     deadlocked_runs: u64,
     deadlocks: u64,
     violations: u64,
+    #[serde(default)]
+    silently_failed_opens: u64,
     stalls: u64,
     opens: u64,
     enodev: u64,
@@ -447,6 +454,7 @@ impl SweepState {
                 deadlocked_runs: g.deadlocked_runs,
                 deadlocks: g.deadlocks,
                 violations: g.violations,
+                silently_failed_opens: g.silently_failed_opens,
                 stalls: g.stalls,
                 opens: g.opens,
                 enodev: g.enodev,
@@ -504,6 +512,7 @@ impl SweepState {
                 deadlocked_runs: g.deadlocked_runs,
                 deadlocks: g.deadlocks,
                 violations: g.violations,
+                silently_failed_opens: g.silently_failed_opens,
                 stalls: g.stalls,
                 opens: g.opens,
                 enodev: g.enodev,

@@ -49,7 +49,7 @@ fn worst_lock(g: &Group) -> String {
 /// The comparison table: one row per group.
 pub fn table(state: &SweepState) -> String {
     let mut t = String::from(
-        "| scheme | CPUs | runs | cpu_down p50 / p99 (ms) | cpu_up p50 / p99 (ms) | most waited-for lock | deadlocked runs (95% CI) | violations | lock-order cycles |\n|---|---:|---:|---|---|---|---|---:|---:|\n",
+        "| scheme | CPUs | runs | cpu_down p50 / p99 (ms) | cpu_up p50 / p99 (ms) | most waited-for lock | deadlocked runs (95% CI) | violations | silently failed opens | lock-order cycles |\n|---|---:|---:|---|---|---|---|---:|---:|---:|\n",
     );
     for g in &state.groups {
         let (lo, hi) = wilson(g.deadlocked_runs, g.runs);
@@ -57,7 +57,7 @@ pub fn table(state: &SweepState) -> String {
         let up = g.histogram("cpu_up_ns");
         let _ = writeln!(
             t,
-            "| {} | {} | {} | {:.2} / {:.2} | {:.2} / {:.2} | {} | {}/{} = {:.1}% ({:.1}–{:.1}%) | {} | {} |",
+            "| {} | {} | {} | {:.2} / {:.2} | {:.2} / {:.2} | {} | {}/{} = {:.1}% ({:.1}–{:.1}%) | {} | {} | {} |",
             g.label,
             g.cpus,
             g.runs,
@@ -72,6 +72,7 @@ pub fn table(state: &SweepState) -> String {
             100.0 * lo,
             100.0 * hi,
             g.violations,
+            g.silently_failed_opens,
             g.order.cycles(|c| CLASSES[c as usize].1).len(),
         );
     }

@@ -219,6 +219,8 @@ pub struct EventMix {
     pub set_filter: f64,
     /// Of opened events, those whose owner runs `prctl(PR_TASK_PERF_EVENTS_DISABLE)` while holding it.
     pub prctl: f64,
+    /// Of core and software opens, those aimed at a CPU the hotplug mask shows offline.
+    pub offline: f64,
 }
 
 /// The PMU a kind of event goes to: the first software-scope PMU named `name`, or any boot
@@ -236,10 +238,19 @@ fn pick_pmu(cx: &mut AgentCx<'_>, name: Option<&str>) -> Option<u16> {
     (count > 0).then(|| hardware.nth(cx.rng.random_range(0..count)).expect("counted"))
 }
 
-/// The CPU an event on `pmu` is opened on: any CPU, or an uncore PMU's reader in a package.
-fn pick_cpu(cx: &mut AgentCx<'_>, pmu: u16) -> u32 {
+/// The CPU an event on `pmu` is opened on: any CPU (or, with probability `offline`, one the
+/// hotplug mask shows offline, if any), or an uncore PMU's reader in a package.
+fn pick_cpu(cx: &mut AgentCx<'_>, pmu: u16, offline: f64) -> u32 {
     let cpus = cx.online.len() as u32;
     match cx.perf.pmus()[pmu as usize].scope {
+        PmuScope::Core | PmuScope::Software if offline > 0.0 && cx.rng.random::<f64>() < offline => {
+            let down = cx.online.iter().filter(|&&on| !on).count();
+            if down == 0 {
+                return cx.rng.random_range(0..cpus);
+            }
+            let nth = cx.rng.random_range(0..down);
+            cx.online.iter().enumerate().filter(|(_, on)| !**on).nth(nth).map_or(0, |(cpu, _)| cpu as u32)
+        }
         PmuScope::Core | PmuScope::Software => cx.rng.random_range(0..cpus),
         PmuScope::Uncore => {
             let packages = cx.perf.package_of(cpus - 1) + 1;
@@ -313,7 +324,7 @@ impl Opener {
             Family::Hardware => None,
         };
         let Some(pmu) = pick_pmu(cx, name) else { return Next::Exit };
-        let cpu = pick_cpu(cx, pmu);
+        let cpu = pick_cpu(cx, pmu, self.mix.offline);
         let tracepoint = if family == Family::Tracepoint { self.tracepoints.draw(cx) } else { 0 };
         self.counter += 1;
         let args = Args { cpu, pmu, event: self.event_base | self.counter, tracepoint, children: 0 };

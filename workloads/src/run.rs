@@ -191,6 +191,7 @@ fn tasks(scenario: &Scenario) -> Vec<TaskSpec> {
         software: o.software_fraction,
         set_filter: o.set_filter_fraction,
         prctl: o.prctl_fraction,
+        offline: o.offline_fraction,
     };
     for i in 0..o.tasks {
         let opener = Opener::new(

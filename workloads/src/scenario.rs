@@ -480,6 +480,10 @@ pub struct OpenerSpec {
     pub set_filter_fraction: f64,
     /// Fraction of opened events whose owner runs `prctl(PR_TASK_PERF_EVENTS_DISABLE)`.
     pub prctl_fraction: f64,
+    /// Fraction of opens on a core or software PMU aimed at a CPU the hotplug mask shows
+    /// offline (one going down or coming up, as an agent that opens on each CPU it sees
+    /// appear), when there is one; the rest go to any CPU.
+    pub offline_fraction: f64,
 }
 
 impl Default for OpenerSpec {
@@ -494,6 +498,7 @@ impl Default for OpenerSpec {
             software_fraction: 0.2,
             set_filter_fraction: 0.25,
             prctl_fraction: 0.05,
+            offline_fraction: 0.0,
         }
     }
 }
@@ -888,6 +893,7 @@ impl Scenario {
         }
         fraction("openers.set_filter_fraction", o.set_filter_fraction)?;
         fraction("openers.prctl_fraction", o.prctl_fraction)?;
+        fraction("openers.offline_fraction", o.offline_fraction)?;
         let t = &self.tracepoints;
         range("tracepoints.count", t.count, 1, sim::kernel::MAX_TRACEPOINTS)?;
         if !(0.0..=8.0).contains(&t.zipf) {

@@ -44,14 +44,24 @@ impl Kernel {
             return Flow::Continue;
         }
         let now_ns = sched.now_ns();
-        let half_trip_ns = self.costs.ipi_round_trip_ns / 2;
-        let start_ns = (now_ns + half_trip_ns).max(self.ipi_busy_until_ns[target as usize]);
+        // smp_call_function_single() to the caller's own CPU calls the handler right there,
+        // interrupts off: no round trip, no queue (cpuhp/N's exit on its CPU, an open on its own).
+        let local = target == self.tasks[task as usize].cpu;
+        let (half_trip_ns, back_trip_ns) = if local {
+            (0, 0)
+        } else {
+            let half = self.costs.ipi_round_trip_ns / 2;
+            (half, self.costs.ipi_round_trip_ns - half)
+        };
+        let queued_until_ns = if local { now_ns } else { self.ipi_busy_until_ns[target as usize] };
+        let start_ns = (now_ns + half_trip_ns).max(queued_until_ns);
         let handler_ns = self.ipi_handler_cost(task, target, handler);
         let end_ns = start_ns + handler_ns;
-        self.ipi_busy_until_ns[target as usize] = end_ns;
+        let busy = &mut self.ipi_busy_until_ns[target as usize];
+        *busy = (*busy).max(end_ns);
         self.tasks[task as usize].ipi = Some(PendingIpi { cpu: target, handler, at });
         sched.schedule_at(start_ns, Event::new(task, EV_IPI_HANDLER, 0));
-        let back_ns = end_ns + (self.costs.ipi_round_trip_ns - half_trip_ns);
+        let back_ns = end_ns + back_trip_ns;
         self.resume_in(sched, task, back_ns - now_ns);
         Flow::Stop
     }

@@ -242,13 +242,18 @@ pub(super) enum PerfState {
     ApOnline,
 }
 
-/// perf init(c), which makes each PMU's context on the CPU coming up usable: the scheme's own.
+/// perf init(c), which makes each PMU's context on the CPU coming up usable: first
+/// `perf_swevent_init_cpu()` under the CPU's `swhash->hlist_mutex` (every version), then the
+/// scheme's own.
 fn perf_init(o: &SchemeOptions, l: &Locks, c: &PerfCosts, state: PerfState) -> Vec<Step> {
-    match o.kind {
+    let hlist = Locks::hlist(CpuRef::Arg);
+    let mut steps = vec![lock(hlist), unlock(hlist)];
+    steps.extend(match o.kind {
         SchemeKind::Legacy => legacy::perf_init(l),
         SchemeKind::PmusLock | SchemeKind::PmusLockNocheck => pmus_lock::perf_init(l),
         SchemeKind::PercpuState => percpu_state::perf_init(l, c, state),
-    }
+    });
+    steps
 }
 
 /// `_cpu_down()` on the control task (v4.13 `kernel/cpu.c`): `cpu_add_remove_lock`, then
