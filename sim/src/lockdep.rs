@@ -178,6 +178,8 @@ pub fn conflicts(kind: LockKind, acquiring: Mode, held: Mode) -> bool {
     match kind {
         LockKind::Mutex | LockKind::Spinlock | LockKind::PercpuRwsem | LockKind::LockdepMap => true,
         LockKind::Srcu => acquiring == Mode::Write && held == Mode::Read,
+        // `get_online_cpus()` inside a read never waits: readers block only on a holding writer.
+        LockKind::RefcountHotplug => acquiring == Mode::Write || held == Mode::Write,
     }
 }
 

@@ -308,6 +308,7 @@ fn class_name(kind: LockKind) -> &'static str {
         LockKind::PercpuRwsem => "cpu_hotplug_lock",
         LockKind::Srcu => "pmus_srcu",
         LockKind::LockdepMap => "bench_lockdep_map",
+        LockKind::RefcountHotplug => "cpu_hotplug",
     }
 }
 

@@ -105,6 +105,9 @@ pub fn scenario_scripts(scenario: &Scenario) -> Result<Vec<(String, Vec<Step>)>,
         handoff: scenario.scheme.handoff,
         pmu_dev_alloc: scenario.scheme.pmu_dev_alloc,
         perf_prepare_state: scenario.scheme.perf_prepare_state,
+        hotplug_lock: sc.hotplug_lock,
+        cpuhp_lockdep_map: sc.cpuhp_lockdep_map,
+        jump_label_hotplug_first: sc.jump_label_hotplug_first,
     };
     let mut scripts: Vec<(String, Vec<Step>)> = schemes::build(&options, &scenario.costs.perf())
         .into_iter()

@@ -5,10 +5,12 @@
 
 mod mutex;
 mod percpu_rwsem;
+mod refcount_hotplug;
 mod srcu;
 
 pub use mutex::Mutex;
 pub use percpu_rwsem::{PercpuRwsem, WriteStart};
+pub use refcount_hotplug::{ReadStart, RefcountHotplug};
 pub use srcu::Srcu;
 
 /// A simulated kernel thread.
@@ -28,11 +30,20 @@ pub enum LockKind {
     /// A lockdep map (`lock_map_acquire()`): never blocks and has any number of holders; it
     /// only records lock order, as `cpuhp_state` ties the control task to `cpuhp/N` (49dfe2a67797).
     LockdepMap,
+    /// `cpu_hotplug_lock` of v4.12 and before: a refcount of readers under a short mutex,
+    /// recursion-safe, a no-op for the writer task itself (`get_online_cpus()`).
+    RefcountHotplug,
 }
 
 impl LockKind {
-    pub const ALL: [LockKind; 5] =
-        [LockKind::Mutex, LockKind::PercpuRwsem, LockKind::Srcu, LockKind::Spinlock, LockKind::LockdepMap];
+    pub const ALL: [LockKind; 6] = [
+        LockKind::Mutex,
+        LockKind::PercpuRwsem,
+        LockKind::Srcu,
+        LockKind::Spinlock,
+        LockKind::LockdepMap,
+        LockKind::RefcountHotplug,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -41,6 +52,7 @@ impl LockKind {
             LockKind::Srcu => "srcu",
             LockKind::Spinlock => "spinlock",
             LockKind::LockdepMap => "lockdep_map",
+            LockKind::RefcountHotplug => "refcount_hotplug",
         }
     }
 

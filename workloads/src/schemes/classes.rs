@@ -6,7 +6,7 @@ use sim::locks::LockKind;
 use sim::script::{ClassId, CounterId, CounterLayout, CounterRef, Layout};
 
 /// `(name, kind, layout)` of each class, in `ClassId` order.
-pub const CLASSES: [(&str, LockKind, Layout); 16] = [
+pub const CLASSES: [(&str, LockKind, Layout); 17] = [
     ("cpu_add_remove_lock", LockKind::Mutex, Layout::Global),
     ("cpu_hotplug_lock", LockKind::PercpuRwsem, Layout::Global),
     ("pmus_lock", LockKind::Mutex, Layout::Global),
@@ -28,6 +28,8 @@ pub const CLASSES: [(&str, LockKind, Layout); 16] = [
     // `cpuhp_state_lock_map` (49dfe2a67797, v4.13): held by cpuhp/N across the AP callbacks,
     // acquired and released by the control task at the kick, so lockdep sees one chain.
     ("cpuhp_state", LockKind::LockdepMap, Layout::Global),
+    // The hotplug lock of v4.12 and before (`get_online_cpus()`), named as its lockdep map.
+    ("cpu_hotplug.dep_map", LockKind::RefcountHotplug, Layout::Global),
 ];
 
 /// `(name, layout)` of each counter, in `CounterId` order.

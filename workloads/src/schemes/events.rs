@@ -94,28 +94,38 @@ impl Paths<'_> {
         })
     }
 
-    /// v4.13 `static_key_slow_inc()`: no lock while the key is on (`atomic_inc_not_zero`);
-    /// else `cpus_read_lock()` → `jump_label_mutex`, patching only if still off.
+    /// The text patch of a key; v4.12's `arch_jump_label_transform()` takes
+    /// `get_online_cpus()` around it (inside `jump_label_mutex`).
+    fn patch_site(&self) -> Vec<Step> {
+        if self.o.jump_label_hotplug_first {
+            vec![self.patch()]
+        } else {
+            vec![read(self.l.hotplug), self.patch(), unlock(self.l.hotplug)]
+        }
+    }
+
+    /// `static_key_slow_inc()`: no lock while the key is on (`atomic_inc_not_zero`); else
+    /// `cpus_read_lock()` → `jump_label_mutex` (v4.13), or `jump_label_mutex` alone with the
+    /// hotplug lock around the patch (v4.12), patching only if still off.
     pub(super) fn static_key_slow_inc(&self, key: CounterRef) -> Vec<Step> {
         let l = self.l;
-        let slow = vec![
-            read(l.hotplug),
-            lock(l.jump_label),
-            when(Cond::Zero(key), vec![self.patch()]),
-            Step::Inc(key),
-            unlock(l.jump_label),
-            unlock(l.hotplug),
-        ];
+        let mut slow =
+            vec![lock(l.jump_label), when(Cond::Zero(key), self.patch_site()), Step::Inc(key), unlock(l.jump_label)];
+        if self.o.jump_label_hotplug_first {
+            slow.insert(0, read(l.hotplug));
+            slow.push(unlock(l.hotplug));
+        }
         vec![either(Cond::NonZero(key), vec![Step::Inc(key)], slow)]
     }
 
-    /// v4.13 `static_key_slow_dec()`: `cpus_read_lock()` on every call; `jump_label_mutex`
+    /// `static_key_slow_dec()`: `cpus_read_lock()` on every call (v4.13); `jump_label_mutex`
     /// (`atomic_dec_and_mutex_lock`) and patching only on 1 → 0.
     pub(super) fn static_key_slow_dec(&self, key: CounterRef) -> Vec<Step> {
         let l = self.l;
         let last =
-            vec![lock(l.jump_label), Step::Dec(key), when(Cond::Zero(key), vec![self.patch()]), unlock(l.jump_label)];
-        vec![read(l.hotplug), either(Cond::One(key), last, vec![Step::Dec(key)]), unlock(l.hotplug)]
+            vec![lock(l.jump_label), Step::Dec(key), when(Cond::Zero(key), self.patch_site()), unlock(l.jump_label)];
+        let dec = either(Cond::One(key), last, vec![Step::Dec(key)]);
+        if self.o.jump_label_hotplug_first { vec![read(l.hotplug), dec, unlock(l.hotplug)] } else { vec![dec] }
     }
 
     /// `tracepoint_probe_register()`: `tracepoints_mutex` → `tracepoint_add_func()`, which
@@ -193,8 +203,11 @@ impl Paths<'_> {
     /// instance plus the per-CPU work (docs/model.md §4.12).
     fn swevent_hlist_get(&self) -> Vec<Step> {
         let l = self.l;
-        let (take, outer) =
-            if self.o.kind == SchemeKind::Legacy { (read(l.hotplug), l.hotplug) } else { (lock(l.pmus), l.pmus) };
+        let (take, outer) = if matches!(self.o.kind, SchemeKind::Legacy | SchemeKind::V412) {
+            (read(l.hotplug), l.hotplug)
+        } else {
+            (lock(l.pmus), l.pmus)
+        };
         let hlist = Locks::hlist(CpuRef::Arg);
         vec![take, lock(hlist), per_cpu_work(self.c.hlist_per_cpu_ns), unlock(hlist), unlock(outer)]
     }

@@ -13,6 +13,7 @@ mod percpu_state;
 mod pmus_lock;
 mod scripts;
 mod tasks;
+mod v412;
 
 pub use classes::{CLASSES, COUNTERS, class_id, class_table, counter, counter_table};
 pub use events::Family;
@@ -27,14 +28,21 @@ pub enum SchemeKind {
     PmusLock,
     PercpuState,
     PmusLockNocheck,
+    V412,
 }
 
 impl SchemeKind {
-    pub const ALL: [SchemeKind; 4] =
-        [SchemeKind::Legacy, SchemeKind::PmusLock, SchemeKind::PercpuState, SchemeKind::PmusLockNocheck];
+    pub const ALL: [SchemeKind; 5] = [
+        SchemeKind::Legacy,
+        SchemeKind::PmusLock,
+        SchemeKind::PercpuState,
+        SchemeKind::PmusLockNocheck,
+        SchemeKind::V412,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
+            SchemeKind::V412 => "v4.12",
             SchemeKind::Legacy => "legacy",
             SchemeKind::PmusLock => "pmus-lock",
             SchemeKind::PercpuState => "percpu-state",
@@ -48,8 +56,11 @@ impl SchemeKind {
 
     pub fn summary(self) -> &'static str {
         match self {
+            SchemeKind::V412 => {
+                "as shipped in v4.12: open holds get_online_cpus() and checks cpu_online(); hotplug walks PMUs under SRCU, no online flag"
+            }
             SchemeKind::Legacy => {
-                "2017 baseline: open and register hold cpus_read_lock(); hotplug walks PMUs under SRCU"
+                "tip tree of May 2017 (the RFC's base): open and register hold cpus_read_lock(); hotplug sets cpuctx->online under SRCU"
             }
             SchemeKind::PmusLock => {
                 "the posted fix: hotplug walks PMUs under pmus_lock, open checks cpuctx->online under ctx->mutex"
@@ -64,7 +75,7 @@ impl SchemeKind {
     /// What `perf_event_open` reads to decide a CPU is usable.
     pub fn view(self) -> OnlineView {
         match self {
-            SchemeKind::Legacy => OnlineView::CpuOnline,
+            SchemeKind::Legacy | SchemeKind::V412 => OnlineView::CpuOnline,
             SchemeKind::PmusLock | SchemeKind::PmusLockNocheck => OnlineView::CtxOnline,
             SchemeKind::PercpuState => OnlineView::Usable,
         }
@@ -101,6 +112,16 @@ pub enum MigrateSync {
     WhenMoving,
 }
 
+/// Which lock `cpu_hotplug_lock` is (docs/model.md §3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HotplugLock {
+    /// v4.13 and later: a percpu_rwsem (`cpus_read_lock()`), recursive reads deadlock.
+    PercpuRwsem,
+    /// v4.12 and before: `get_online_cpus()`'s refcount, recursion-safe.
+    Refcount,
+}
+
 /// A scheme and the options that move its locks (docs/model.md §4.11, §4.12).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct SchemeOptions {
@@ -125,6 +146,12 @@ pub struct SchemeOptions {
     /// perf's init and exit run at `CPUHP_PERF_PREPARE` too (v4.8–v6.15; f400565faa50, v6.16,
     /// removed it).
     pub perf_prepare_state: bool,
+    pub hotplug_lock: HotplugLock,
+    /// The `cpuhp_state` lockdep map ties the control task to `cpuhp/N` (49dfe2a67797, v4.13).
+    pub cpuhp_lockdep_map: bool,
+    /// `static_key_slow_inc/dec()` take the hotplug lock before `jump_label_mutex` (v4.13);
+    /// else only around each text patch, inside `jump_label_mutex` (v4.12).
+    pub jump_label_hotplug_first: bool,
 }
 
 impl SchemeOptions {
@@ -142,6 +169,9 @@ impl SchemeOptions {
             handoff: Handoff::Driver,
             pmu_dev_alloc: false,
             perf_prepare_state: true,
+            hotplug_lock: HotplugLock::PercpuRwsem,
+            cpuhp_lockdep_map: true,
+            jump_label_hotplug_first: true,
         }
     }
 }

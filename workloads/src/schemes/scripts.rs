@@ -7,7 +7,9 @@ use sim::script::{
 
 use super::classes::class_id;
 use super::events::{Counters, Family, Paths};
-use super::{Handoff, MigrateSync, SchemeKind, SchemeOptions, legacy, op, percpu_state, pmus_lock, tasks};
+use super::{
+    Handoff, HotplugLock, MigrateSync, SchemeKind, SchemeOptions, legacy, op, percpu_state, pmus_lock, tasks, v412,
+};
 
 /// Time costs of the perf and hotplug work between lock operations (docs/model.md §4.3–§4.10), in ns.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -135,10 +137,14 @@ pub(super) struct Locks {
 }
 
 impl Locks {
-    fn new() -> Locks {
+    fn new(o: &SchemeOptions) -> Locks {
+        let hotplug = match o.hotplug_lock {
+            HotplugLock::PercpuRwsem => "cpu_hotplug_lock",
+            HotplugLock::Refcount => "cpu_hotplug.dep_map",
+        };
         Locks {
             add_remove: LockRef::Global(id("cpu_add_remove_lock")),
-            hotplug: LockRef::Global(id("cpu_hotplug_lock")),
+            hotplug: LockRef::Global(id(hotplug)),
             pmus: LockRef::Global(id("pmus_lock")),
             srcu: LockRef::Global(id("pmus_srcu")),
             event: LockRef::Global(id("event_mutex")),
@@ -228,6 +234,7 @@ pub(super) fn init_each_pmu(extra: Vec<Step>) -> Step {
 fn perf_exit(o: &SchemeOptions, l: &Locks) -> Vec<Step> {
     match o.kind {
         SchemeKind::Legacy => legacy::perf_exit(o, l),
+        SchemeKind::V412 => v412::perf_exit(o, l),
         SchemeKind::PmusLock | SchemeKind::PmusLockNocheck => pmus_lock::perf_exit(o, l),
         SchemeKind::PercpuState => percpu_state::perf_exit(o, l),
     }
@@ -250,6 +257,7 @@ fn perf_init(o: &SchemeOptions, l: &Locks, c: &PerfCosts, state: PerfState) -> V
     let mut steps = vec![lock(hlist), unlock(hlist)];
     steps.extend(match o.kind {
         SchemeKind::Legacy => legacy::perf_init(l),
+        SchemeKind::V412 => Vec::new(),
         SchemeKind::PmusLock | SchemeKind::PmusLockNocheck => pmus_lock::perf_init(l),
         SchemeKind::PercpuState => percpu_state::perf_init(l, c, state),
     });
@@ -262,16 +270,16 @@ fn perf_init(o: &SchemeOptions, l: &Locks, c: &PerfCosts, state: PerfState) -> V
 /// with the DYING states on the CPU; then the PREPARE teardowns on the dead CPU, perf's
 /// second exit (`CPUHP_PERF_PREPARE`) among the last of them.
 fn cpu_down(o: &SchemeOptions, l: &Locks, c: &PerfCosts) -> Vec<Step> {
-    let mut steps = vec![
-        lock(l.add_remove),
-        lock(l.hotplug),
-        lock(l.cpuhp_state),
-        unlock(l.cpuhp_state),
+    let mut steps = vec![lock(l.add_remove), lock(l.hotplug)];
+    if o.cpuhp_lockdep_map {
+        steps.extend([lock(l.cpuhp_state), unlock(l.cpuhp_state)]);
+    }
+    steps.extend([
         Step::KickAp { script: op::AP_OFFLINE },
         Step::StopMachine,
         Step::Set { flag: Flag::CpuOnline(CpuRef::Arg), value: false },
         work(c.cpuhp_dead_ns),
-    ];
+    ]);
     if o.perf_prepare_state {
         steps.extend(perf_exit(o, l));
     }
@@ -283,12 +291,15 @@ fn cpu_down(o: &SchemeOptions, l: &Locks, c: &PerfCosts) -> Vec<Step> {
 /// the states above perf first (`sched_cpu_deactivate()` and the others, then the uncore
 /// drivers' migration), then perf's first exit at `CPUHP_AP_PERF_ONLINE`.
 fn cpuhp_ap_offline(o: &SchemeOptions, l: &Locks, c: &PerfCosts) -> Vec<Step> {
-    let mut steps = vec![lock(l.cpuhp_state), work(c.cpuhp_other_down_ns)];
+    let (enter, leave) = cpuhp_state_held(o, l);
+    let mut steps = enter;
+    steps.push(work(c.cpuhp_other_down_ns));
     if o.handoff == Handoff::Driver {
         steps.push(handoff_loop(o));
     }
     steps.extend(perf_exit(o, l));
-    steps.extend([Step::Mark(Mark::PerfExitDone), unlock(l.cpuhp_state)]);
+    steps.push(Step::Mark(Mark::PerfExitDone));
+    steps.extend(leave);
     steps
 }
 
@@ -317,10 +328,21 @@ fn cpu_up(o: &SchemeOptions, l: &Locks, c: &PerfCosts) -> Vec<Step> {
 /// perf's init at `CPUHP_AP_PERF_ONLINE`, the uncore drivers' online states right above it,
 /// then the rest (`CPUHP_AP_ACTIVE` last).
 fn cpuhp_ap_online(o: &SchemeOptions, l: &Locks, c: &PerfCosts) -> Vec<Step> {
-    let mut steps = vec![lock(l.cpuhp_state)];
+    let (mut steps, leave) = cpuhp_state_held(o, l);
     steps.extend(perf_init(o, l, c, PerfState::ApOnline));
-    steps.extend([Step::AdoptUncore, work(c.cpuhp_other_up_ns), unlock(l.cpuhp_state)]);
+    steps.extend([Step::AdoptUncore, work(c.cpuhp_other_up_ns)]);
+    steps.extend(leave);
     steps
+}
+
+/// `cpuhp_thread_fun()`'s `lock_map_acquire(&cpuhp_state_lock_map)` and its release, when
+/// the kernel has the map (49dfe2a67797, v4.13).
+fn cpuhp_state_held(o: &SchemeOptions, l: &Locks) -> (Vec<Step>, Vec<Step>) {
+    if o.cpuhp_lockdep_map {
+        (vec![lock(l.cpuhp_state)], vec![unlock(l.cpuhp_state)])
+    } else {
+        (Vec::new(), Vec::new())
+    }
 }
 
 /// `perf_event_open()` of a per-CPU event of `family` on `(cpu, pmu)` (v4.13 `sys_perf_event_open`):
@@ -332,7 +354,8 @@ fn cpuhp_ap_online(o: &SchemeOptions, l: &Locks, c: &PerfCosts) -> Vec<Step> {
 fn perf_event_open(p: &Paths<'_>, family: Family, sibling: bool) -> Vec<Step> {
     let (l, o) = (p.l, p.o);
     let ctx = Locks::ctx(CpuRef::Arg, PmuRef::Arg);
-    let legacy = o.kind == SchemeKind::Legacy;
+    // v4.12 and the RFC's base hold get_online_cpus() across the open.
+    let legacy = matches!(o.kind, SchemeKind::Legacy | SchemeKind::V412);
     let mut steps = Vec::new();
     if legacy {
         steps.push(read(l.hotplug));
@@ -355,7 +378,7 @@ fn perf_event_open(p: &Paths<'_>, family: Family, sibling: bool) -> Vec<Step> {
     undo_locked.extend(free.iter().cloned());
     let check_locked = |flag| Step::Check { flag, errno: Errno::Enodev, otherwise: undo_locked.clone() };
     match o.kind {
-        SchemeKind::Legacy => steps.extend([check(Flag::CpuOnline(CpuRef::Arg)), lock(ctx)]),
+        SchemeKind::Legacy | SchemeKind::V412 => steps.extend([check(Flag::CpuOnline(CpuRef::Arg)), lock(ctx)]),
         SchemeKind::PmusLock => steps.extend([lock(ctx), check_locked(Flag::CtxOnline(CpuRef::Arg, PmuRef::Arg))]),
         SchemeKind::PercpuState => steps.extend([lock(ctx), check_locked(Flag::Usable(CpuRef::Arg))]),
         SchemeKind::PmusLockNocheck => steps.push(lock(ctx)),
@@ -410,6 +433,7 @@ fn perf_pmu_register(o: &SchemeOptions, l: &Locks, c: &PerfCosts) -> Vec<Step> {
             steps.push(read(l.hotplug));
             legacy::REGISTER_INIT
         }
+        SchemeKind::V412 => v412::REGISTER_INIT,
         SchemeKind::PmusLock | SchemeKind::PmusLockNocheck => pmus_lock::REGISTER_INIT,
         SchemeKind::PercpuState => percpu_state::REGISTER_INIT,
     };
@@ -439,7 +463,7 @@ fn driver_probe(l: &Locks, c: &PerfCosts) -> Vec<Step> {
 
 /// Every operation's script for a scheme, in [`op`] order, as `(name, steps)`.
 pub fn build(o: &SchemeOptions, c: &PerfCosts) -> Vec<(&'static str, Vec<Step>)> {
-    let l = Locks::new();
+    let l = Locks::new(o);
     let p = Paths { l: &l, c, o, n: Counters::new() };
     let scripts: [Vec<Step>; op::OPS.len()] = [
         cpu_down(o, &l, c),
