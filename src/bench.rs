@@ -574,7 +574,12 @@ fn storm_cycle_ns(workload: Workload, cpus: u32) -> Result<u64> {
         let plan = plan(workload, cpus, duration_ns)?;
         let r = run_untraced(&plan.points[0], RunId { seed: plan.points[0].scenario.run.seed, index: 0 })?;
         let (downs, ups) = (r.cpu_down_ns.len(), r.cpu_up_ns.len());
-        ensure!(r.ok(), "the storm at {cpus} CPUs deadlocked, stalled or broke an invariant; no cycle to time");
+        // Invariant violations do not stop a run (pmus-lock's early-online opens break
+        // invariant 7 in every storm); a deadlock or a stall would end the cycle early.
+        ensure!(
+            r.deadlocks.is_empty() && r.stalls.is_empty(),
+            "the storm at {cpus} CPUs deadlocked or stalled; no cycle to time"
+        );
         if ups == cycle_ops {
             return Ok(r.cpu_up_last_ns);
         }

@@ -10,6 +10,9 @@ pub struct Costs {
     /// Also the cost of a writer's acquisition once readers have drained.
     pub rwsem_read_slow_ns: u64,
     pub rcu_grace_period_ns: u64,
+    /// Half-width of the grace periods' spread: each is drawn uniformly from
+    /// `rcu_grace_period_ns ± rcu_grace_period_spread_ns` (docs/model.md §3); 0 for a constant.
+    pub rcu_grace_period_spread_ns: u64,
     pub rcu_expedited_ns: u64,
     pub srcu_grace_period_ns: u64,
     pub srcu_read_ns: u64,
@@ -31,6 +34,7 @@ impl Default for Costs {
             rwsem_read_fast_ns: 10,
             rwsem_read_slow_ns: 100,
             rcu_grace_period_ns: 10_000_000,
+            rcu_grace_period_spread_ns: 0,
             rcu_expedited_ns: 50_000,
             srcu_grace_period_ns: 2_000_000,
             srcu_read_ns: 10,
@@ -53,6 +57,7 @@ impl Costs {
             rwsem_read_fast_ns: 0,
             rwsem_read_slow_ns: 0,
             rcu_grace_period_ns: 0,
+            rcu_grace_period_spread_ns: 0,
             rcu_expedited_ns: 0,
             srcu_grace_period_ns: 0,
             srcu_read_ns: 0,

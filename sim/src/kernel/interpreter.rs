@@ -198,7 +198,10 @@ impl Kernel {
     /// waits for the grace period.
     fn synchronize(&mut self, task: TaskId, kind: SyncKind, at: Position, sched: &mut Scheduler) {
         match kind {
-            SyncKind::Rcu => self.resume_in(sched, task, self.costs.rcu_grace_period_ns),
+            SyncKind::Rcu => {
+                let grace_period_ns = self.grace_period(task);
+                self.resume_in(sched, task, grace_period_ns);
+            }
             SyncKind::RcuExpedited => self.resume_in(sched, task, self.costs.rcu_expedited_ns),
             SyncKind::Srcu(lock) => {
                 let lock = self.resolve_lock(task, lock);
@@ -515,6 +518,17 @@ impl Kernel {
         const { assert!(crate::time::MAX_COST_NS as u128 * (1 + 2 * super::MAX_CPUS as u128) <= u64::MAX as u128) };
         let mean = cost.mean_ns(self.online_count as u64, self.online.len() as u64);
         if cost.exponential && mean > 0 { exp_ns(&mut self.tasks[task as usize].rng, mean as f64) } else { mean }
+    }
+
+    /// One RCU grace period: its mean, or a uniform draw from the task's stream within the
+    /// spread around it.
+    pub(super) fn grace_period(&mut self, task: TaskId) -> u64 {
+        let (mean, spread) =
+            (self.costs.rcu_grace_period_ns, self.costs.rcu_grace_period_spread_ns.min(self.costs.rcu_grace_period_ns));
+        if spread == 0 {
+            return mean;
+        }
+        mean - spread + rand::Rng::random_range(&mut self.tasks[task as usize].rng, 0..=2 * spread)
     }
 
     #[inline]

@@ -214,6 +214,7 @@ impl LockTable {
     /// Tries to take `lock` as the primitive's fast path would (`mutex_lock()`,
     /// `percpu_down_read()`, `percpu_down_write()`, `srcu_read_lock()`).
     pub(super) fn try_lock(&mut self, task: TaskId, lock: u32, mode: Mode, now_ns: u64, costs: &Costs) -> Attempt {
+        let now = now_ns;
         let taken = |taken: bool, cost_ns: u64| if taken { Attempt::Taken { cost_ns } } else { Attempt::Blocked };
         match &mut self.instances[lock as usize] {
             LockState::Mutex(m) => {
@@ -226,11 +227,11 @@ impl LockTable {
             }
             LockState::PercpuRwsem(sem) => match mode {
                 Mode::Read => {
-                    let slow = sem.readers_slow_path(now_ns, costs.rcu_grace_period_ns);
+                    let slow = sem.readers_slow_path(now);
                     let cost = if slow { costs.rwsem_read_slow_ns } else { costs.rwsem_read_fast_ns };
                     taken(sem.down_read(task), cost)
                 }
-                Mode::Write => match sem.down_write(task, now_ns, costs.rcu_grace_period_ns) {
+                Mode::Write => match sem.down_write(task, now) {
                     WriteStart::Acquired => Attempt::Taken { cost_ns: costs.rwsem_read_slow_ns },
                     WriteStart::Blocked => Attempt::Blocked,
                     WriteStart::GracePeriod => Attempt::GracePeriod,
@@ -272,12 +273,19 @@ impl LockTable {
 
     /// `task` lets go of `lock` it held in `mode`; whom that hands the lock (or a grace
     /// period's end) to.
-    pub(super) fn unlock(&mut self, task: TaskId, lock: u32, mode: Mode, now_ns: u64) -> Released {
+    pub(super) fn unlock(
+        &mut self,
+        task: TaskId,
+        lock: u32,
+        mode: Mode,
+        now_ns: u64,
+        grace_period_ns: u64,
+    ) -> Released {
         match &mut self.instances[lock as usize] {
             LockState::Mutex(m) | LockState::Spinlock(m) => m.unlock(task).map_or(Released::Nobody, Released::Owner),
             LockState::PercpuRwsem(sem) => match mode {
                 Mode::Read => sem.up_read(task).map_or(Released::Nobody, |handoff| Released::Owner(handoff.task)),
-                Mode::Write => Released::Handoffs(sem.up_write(task, now_ns)),
+                Mode::Write => Released::Handoffs(sem.up_write(task, now_ns, grace_period_ns)),
             },
             LockState::Srcu(srcu) => Released::SrcuSyncsDone(srcu.read_unlock(task)),
             LockState::LockdepMap => Released::Nobody,
@@ -373,7 +381,8 @@ impl Kernel {
             }
             Attempt::Blocked => WaitKind::Lock,
             Attempt::GracePeriod => {
-                sched.schedule_in(self.costs.rcu_grace_period_ns, Event::new(task, EV_RCU_SYNC_DONE, lock as u64));
+                let grace_period_ns = self.grace_period(task);
+                sched.schedule_in(grace_period_ns, Event::new(task, EV_RCU_SYNC_DONE, lock as u64));
                 WaitKind::RcuSync
             }
         };
@@ -430,7 +439,14 @@ impl Kernel {
             let name = format!("{} ({})", self.lock_name(lock), held.mode.letter());
             self.trace.span(Track::Task(task), "hold", held.acquired_ns, now_ns, || name);
         }
-        match self.locks.unlock(task, lock, held.mode, now_ns) {
+        // rcu_sync_exit()'s callback waits a grace period of its own, drawn as the writer leaves.
+        let exit_grace_period_ns =
+            if held.mode == Mode::Write && self.locks.class_of(lock).kind == LockKind::PercpuRwsem {
+                self.grace_period(task)
+            } else {
+                0
+            };
+        match self.locks.unlock(task, lock, held.mode, now_ns, exit_grace_period_ns) {
             Released::Nobody => {}
             Released::Owner(next) => self.wake_with_lock(next, sched),
             Released::Handoffs(handoffs) => {
