@@ -281,10 +281,14 @@ pub fn write_histograms_csv<W: Write>(out: W, rows: &[HistogramRow<'_>]) -> Resu
 }
 
 /// The value at `quantile` (0..=1) computed from histograms.csv rows of one histogram the way a
-/// plotting script would (first value whose cumulative count reaches quantile × total).
+/// plotting script would (first value whose cumulative count reaches quantile × total). A
+/// product within rounding of a whole count is that count: 0.55 × 420 is 231, not the
+/// 231.00000000000003 of floating point, as the `.hgrm`'s percentile rows have it.
 pub fn csv_quantile(values_and_counts: &[(u64, u64)], quantile: f64) -> u64 {
     let total: u64 = values_and_counts.iter().map(|&(_, count)| count).sum();
-    let target = (quantile.clamp(0.0, 1.0) * total as f64).ceil().max(1.0);
+    let exact = quantile.clamp(0.0, 1.0) * total as f64;
+    let whole = exact.round();
+    let target = if (exact - whole).abs() <= 1e-9 * whole.max(1.0) { whole } else { exact.ceil() }.max(1.0);
     let mut cumulative = 0_u64;
     for &(value, count) in values_and_counts {
         cumulative += count;
@@ -552,6 +556,8 @@ mod tests {
         );
         assert_eq!(csv_quantile(&[(5, 2), (3001, 2)], 0.5), 5);
         assert_eq!(csv_quantile(&[(5, 2), (3001, 2)], 0.51), 3001);
+        // 0.55 × 420 is 231.00000000000003 in floating point; the 231st value is the answer.
+        assert_eq!(csv_quantile(&[(2851, 223), (11087, 8), (11607, 189)], 0.55), 11087);
         assert_eq!(csv_quantile(&[(5, 2), (3001, 2)], 0.0), 5);
     }
 

@@ -274,10 +274,10 @@ pub struct CostSpec {
     pub rwsem_read_fast: Duration,
     pub rwsem_read_slow: Duration,
     pub rcu_grace_period: Duration,
-    /// Each RCU grace period is drawn uniformly within this of `rcu_grace_period` (at most
-    /// `rcu_grace_period`): real grace periods vary, and a constant one puts a cliff where
-    /// `hotplug.holdoff` equals it.
-    pub rcu_grace_period_spread: Duration,
+    /// Each RCU grace period is drawn uniformly from `rcu_grace_period × (1 ± spread)`, spread
+    /// a fraction from 0 to 1: real grace periods vary, and a constant one puts a cliff where
+    /// `hotplug.holdoff` equals it. The default 0.9 gives 1 ms to 19 ms around 10 ms.
+    pub rcu_grace_period_spread: f64,
     pub rcu_expedited: Duration,
     pub srcu_grace_period: Duration,
     pub srcu_read: Duration,
@@ -323,7 +323,7 @@ impl Default for CostSpec {
             rwsem_read_fast: Duration(k.rwsem_read_fast_ns),
             rwsem_read_slow: Duration(k.rwsem_read_slow_ns),
             rcu_grace_period: Duration(k.rcu_grace_period_ns),
-            rcu_grace_period_spread: Duration(k.rcu_grace_period_ns / 2),
+            rcu_grace_period_spread: 0.9,
             rcu_expedited: Duration(k.rcu_expedited_ns),
             srcu_grace_period: Duration(k.srcu_grace_period_ns),
             srcu_read: Duration(k.srcu_read_ns),
@@ -363,14 +363,13 @@ impl Default for CostSpec {
 
 impl CostSpec {
     /// `(key, value)` of every cost, for range checks.
-    fn entries(&self) -> [(&'static str, Duration); 39] {
+    fn entries(&self) -> [(&'static str, Duration); 38] {
         [
             ("mutex_fast", self.mutex_fast),
             ("wakeup", self.wakeup),
             ("rwsem_read_fast", self.rwsem_read_fast),
             ("rwsem_read_slow", self.rwsem_read_slow),
             ("rcu_grace_period", self.rcu_grace_period),
-            ("rcu_grace_period_spread", self.rcu_grace_period_spread),
             ("rcu_expedited", self.rcu_expedited),
             ("srcu_grace_period", self.srcu_grace_period),
             ("srcu_read", self.srcu_read),
@@ -414,7 +413,7 @@ impl CostSpec {
             rwsem_read_fast_ns: self.rwsem_read_fast.0,
             rwsem_read_slow_ns: self.rwsem_read_slow.0,
             rcu_grace_period_ns: self.rcu_grace_period.0,
-            rcu_grace_period_spread_ns: self.rcu_grace_period_spread.0,
+            rcu_grace_period_spread_ns: (self.rcu_grace_period.0 as f64 * self.rcu_grace_period_spread) as u64,
             rcu_expedited_ns: self.rcu_expedited.0,
             srcu_grace_period_ns: self.srcu_grace_period.0,
             srcu_read_ns: self.srcu_read.0,
@@ -899,14 +898,11 @@ impl Scenario {
         for (key, cost) in self.costs.entries() {
             duration_range(&format!("costs.{key}"), cost, 0, MAX_COST_NS)?;
         }
-        let c = &self.costs;
-        if c.rcu_grace_period_spread.0 > c.rcu_grace_period.0 {
+        let spread = self.costs.rcu_grace_period_spread;
+        if !(0.0..=1.0).contains(&spread) {
             return Err(ScenarioError::new(
                 "costs.rcu_grace_period_spread",
-                format!(
-                    "{} is out of range; allowed 0ns to costs.rcu_grace_period ({}): a grace period is never negative",
-                    c.rcu_grace_period_spread, c.rcu_grace_period
-                ),
+                format!("{spread} is out of range; allowed 0 to 1 (a fraction of costs.rcu_grace_period either side)"),
             ));
         }
         let h = &self.hotplug;

@@ -219,7 +219,7 @@ fn storm_takes_every_cpu_but_0_down_then_up_and_rolling_visits_cpus_in_turn() {
             ("hotplug.interval_dist", "\"fixed\""),
             ("run.duration", "\"1s\""),
             // Constant grace periods, for the exact count below.
-            ("costs.rcu_grace_period_spread", "\"0ns\""),
+            ("costs.rcu_grace_period_spread", "0"),
         ],
     ));
     let r = run(&rolling, 0).unwrap();
