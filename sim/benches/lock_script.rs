@@ -37,6 +37,8 @@ fn kernel(tasks: u32, program: &Program) -> (Kernel, Scheduler) {
         pmu_load: None,
         counters: Vec::new(),
         tracepoints: 0,
+        // exact orders and the M/M/1//N closed form assume FIFO handoff
+        mutex_fifo_handoff: true,
     };
     let specs = (0..tasks)
         .map(|i| TaskSpec {

@@ -43,6 +43,7 @@ fn hotplug_kernel(scenario: &Scenario) -> (Kernel, Scheduler) {
         pmu_load: None,
         counters: Vec::new(),
         tracepoints: 0,
+        mutex_fifo_handoff: false,
     };
     let cpu1 = Args { cpu: 1, ..Args::default() };
     let driver = Sequence::new([(0, op::CPU_DOWN, cpu1), (0, op::CPU_UP, cpu1)]);

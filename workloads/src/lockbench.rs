@@ -328,6 +328,8 @@ pub fn run(config: &LockBenchConfig) -> Result<LockBenchResult, LockBenchError> 
         pmu_load: None,
         counters: Vec::new(),
         tracepoints: 0,
+        // The queue the M/M/1//N closed forms describe: FIFO handoff.
+        mutex_fifo_handoff: true,
     };
     let tasks = (0..config.tasks)
         .map(|i| TaskSpec {

@@ -336,6 +336,7 @@ fn run_prepared(
         pmu_load: prepared.pmu_load.clone(),
         counters: crate::schemes::counter_table(),
         tracepoints: scenario.tracepoints.count,
+        mutex_fifo_handoff: scenario.scheme.mutex_fifo_handoff,
     };
     let mut sched = Scheduler::new();
     let mut kernel = Kernel::new(config, tasks(scenario), &mut sched)

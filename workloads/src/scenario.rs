@@ -223,6 +223,10 @@ pub struct SchemeSpec {
     /// Static keys take the hotplug lock before `jump_label_mutex` (v4.13), else around
     /// each text patch inside it (v4.12).
     pub jump_label_hotplug_first: bool,
+    /// Mutexes hand the lock to their first waiter at unlock (strict FIFO) instead of v4.10's
+    /// unlock, which leaves it free for a running task until the woken waiter sets
+    /// `MUTEX_FLAG_HANDOFF` (9d659ae14b54; every bundled release has it).
+    pub mutex_fifo_handoff: bool,
     /// A kernel release whose facts fill every scheme key not set here (docs/model.md §4.14):
     /// one of 4.12, 4.13, 4.15, 6.2, 6.3, 6.12, 6.16.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -250,6 +254,7 @@ impl Default for SchemeSpec {
             hotplug_lock: HotplugLock::PercpuRwsem,
             cpuhp_lockdep_map: true,
             jump_label_hotplug_first: true,
+            mutex_fifo_handoff: false,
             kernel: None,
             scripts: BTreeMap::new(),
         }

@@ -52,6 +52,7 @@ fn run(overrides: &[(&str, &str)], tasks: Vec<Ops>) -> Kernel {
         pmu_load: None,
         counters: counter_table(),
         tracepoints: 4,
+        mutex_fifo_handoff: false,
     };
     let specs = tasks
         .into_iter()

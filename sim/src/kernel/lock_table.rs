@@ -4,11 +4,13 @@
 
 use super::deadlock::Blockers;
 use super::task::{Held, Task, TaskState, Wait, WaitKind};
-use super::{Costs, EV_RCU_SYNC_DONE, Invariant, Kernel, LockClassDef, Track};
+use super::{Costs, EV_MUTEX_RETRY, EV_RCU_SYNC_DONE, Invariant, Kernel, LockClassDef, Track};
 use crate::engine::Scheduler;
 use crate::event::Event;
 use crate::lockdep::{EdgeSeen, LockOrder, OrderNode};
-use crate::locks::{Handoff, LockKind, Mode, Mutex, PercpuRwsem, ReadStart, RefcountHotplug, Srcu, TaskId, WriteStart};
+use crate::locks::{
+    Handoff, LockKind, Mode, Mutex, PercpuRwsem, ReadStart, RefcountHotplug, Srcu, TaskId, Unlocked, WriteStart,
+};
 use crate::lockstat::LockStat;
 use crate::script::{ClassId, CpuRef, Layout, LockRef, PmuRef, Position};
 
@@ -45,6 +47,8 @@ pub(super) enum Released {
     Handoffs(Vec<Handoff>),
     /// `synchronize_srcu()` callers whose grace period the last reader ended.
     SrcuSyncsDone(Vec<TaskId>),
+    /// A v4.10 mutex left free, its first waiter woken to try for it.
+    Woke(TaskId),
 }
 
 /// Lock instances are numbered class by class: a class's instances are `class_base[class]..`,
@@ -67,6 +71,8 @@ pub(super) struct LockTable {
     npmus: u32,
     /// Each PMU's context slot: software PMUs share one (`PerfConfig::context_slots`).
     ctx_of: Vec<u16>,
+    /// Mutexes hand the lock to their first waiter on unlock, instead of v4.10's unlock.
+    mutex_fifo: bool,
 }
 
 impl LockTable {
@@ -77,6 +83,7 @@ impl LockTable {
         ntasks: u32,
         ctx_per_cpu: bool,
         run_index: u64,
+        mutex_fifo: bool,
     ) -> LockTable {
         let npmus = ctx_of.len() as u32;
         let mut class_base = Vec::with_capacity(classes.len());
@@ -116,6 +123,7 @@ impl LockTable {
             ctx_per_cpu,
             npmus,
             ctx_of,
+            mutex_fifo,
         }
     }
 
@@ -282,7 +290,16 @@ impl LockTable {
         grace_period_ns: u64,
     ) -> Released {
         match &mut self.instances[lock as usize] {
-            LockState::Mutex(m) | LockState::Spinlock(m) => m.unlock(task).map_or(Released::Nobody, Released::Owner),
+            LockState::Mutex(m) => match m.unlock(task, self.mutex_fifo) {
+                Unlocked::Free => Released::Nobody,
+                Unlocked::HandedTo(next) => Released::Owner(next),
+                Unlocked::Woke(first) => Released::Woke(first),
+            },
+            // A ticket spinlock serves its waiters in order.
+            LockState::Spinlock(m) => match m.unlock(task, true) {
+                Unlocked::HandedTo(next) => Released::Owner(next),
+                _ => Released::Nobody,
+            },
             LockState::PercpuRwsem(sem) => match mode {
                 Mode::Read => sem.up_read(task).map_or(Released::Nobody, |handoff| Released::Owner(handoff.task)),
                 Mode::Write => Released::Handoffs(sem.up_write(task, now_ns, grace_period_ns)),
@@ -294,6 +311,15 @@ impl LockTable {
                 Mode::Write => Released::Handoffs(lock.up_write(task)),
             },
         }
+    }
+
+    /// A v4.10 mutex's woken first waiter runs: the lock if still free, else it waits on
+    /// with `MUTEX_FLAG_HANDOFF` set.
+    pub(super) fn mutex_retry(&mut self, task: TaskId, lock: u32) -> bool {
+        let LockState::Mutex(m) = &mut self.instances[lock as usize] else {
+            panic!("mutex retry for a lock that is not a mutex");
+        };
+        m.retry(task)
     }
 
     /// A percpu_rwsem writer's rcu_sync grace period is over.
@@ -459,6 +485,9 @@ impl Kernel {
                     self.finish_srcu_sync(task, sched);
                 }
             }
+            Released::Woke(first) => {
+                sched.schedule_in(self.costs.wakeup_ns, Event::new(first, EV_MUTEX_RETRY, lock as u64));
+            }
         }
     }
 
@@ -471,6 +500,29 @@ impl Kernel {
         t.state = TaskState::Running;
         let latency_ns = if was_blocked { self.costs.wakeup_ns } else { 0 };
         self.resume_in(sched, task, latency_ns);
+    }
+
+    /// The woken first waiter of a v4.10 mutex runs (its wake-up latency spent): it takes the
+    /// lock and goes on, or, stolen meanwhile, waits on as the next owner.
+    pub(super) fn mutex_woken(&mut self, task: TaskId, lock: u32, sched: &mut Scheduler) {
+        if self.tasks[task as usize].state == TaskState::Frozen {
+            // In a deadlock found meanwhile: the lock it wants is held by a frozen task.
+            return;
+        }
+        if self.locks.mutex_retry(task, lock) {
+            let now_ns = sched.now_ns();
+            let wait = self.tasks[task as usize].wait.take().expect("woken task was waiting");
+            self.grant(task, wait.lock, wait.mode, wait.subclass, wait.at, now_ns);
+            self.locks.record_wait(wait.lock, now_ns - wait.since_ns);
+            if self.trace.is_on() {
+                let name = format!("wait {} ({})", self.lock_name(wait.lock), wait.mode.letter());
+                self.trace.span(Track::Task(task), "wait", wait.since_ns, now_ns, || name);
+            }
+            self.tasks[task as usize].state = TaskState::Running;
+            self.resume_in(sched, task, 0);
+        } else {
+            self.check_deadlock(task, sched);
+        }
     }
 
     /// A writer's rcu_sync grace period ended: it holds the lock now, or waits for readers.

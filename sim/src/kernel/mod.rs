@@ -80,6 +80,9 @@ pub struct KernelConfig {
     pub counters: Vec<CounterDef>,
     /// Tracepoints per-tracepoint counters have an instance for.
     pub tracepoints: u32,
+    /// Mutexes hand the lock to their first waiter at unlock (FIFO); else v4.10's unlock
+    /// (docs/model.md §3).
+    pub mutex_fifo_handoff: bool,
 }
 
 impl KernelConfig {
@@ -139,6 +142,8 @@ const EV_PMU_WAKE: u32 = 4;
 const EV_PMU_READ: u32 = 5;
 /// A run-ahead quantum: every core PMU unit takes its wakes up to the due time (the data).
 const EV_PMU_QUANTUM: u32 = 6;
+/// A v4.10 mutex's woken first waiter runs and tries for the lock (the data).
+const EV_MUTEX_RETRY: u32 = 7;
 
 /// Per-script operation statistics.
 #[derive(Clone, Debug)]
@@ -250,6 +255,7 @@ impl Kernel {
             ntasks as u32,
             config.ctx_per_cpu,
             config.run_index,
+            config.mutex_fifo_handoff,
         );
         let mut kernel = Kernel {
             costs: config.costs,
@@ -432,6 +438,10 @@ impl Kernel {
             }
             EV_SRCU_GP_DONE => {
                 self.srcu_grace_period_done(task, event.data as u32, sched);
+                return;
+            }
+            EV_MUTEX_RETRY => {
+                self.mutex_woken(task, event.data as u32, sched);
                 return;
             }
             EV_IPI_HANDLER => {

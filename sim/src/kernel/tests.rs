@@ -57,6 +57,8 @@ fn kernel(
         pmu_load: None,
         counters: Vec::new(),
         tracepoints: 0,
+        // exact orders and the M/M/1//N closed form assume FIFO handoff
+        mutex_fifo_handoff: true,
     };
     let tasks = (0..scripts.len())
         .map(|i| TaskSpec {
@@ -238,6 +240,8 @@ fn mutex_with_zero_costs_matches_the_finite_population_single_server_queue() {
             pmu_load: None,
             counters: Vec::new(),
             tracepoints: 0,
+            // exact orders and the M/M/1//N closed form assume FIFO handoff
+            mutex_fifo_handoff: true,
         };
         let tasks = (0..n)
             .map(|i| TaskSpec {
@@ -392,6 +396,8 @@ fn synchronize_srcu_waits_for_older_readers_and_its_grace_period() {
         pmu_load: None,
         counters: Vec::new(),
         tracepoints: 0,
+        // exact orders and the M/M/1//N closed form assume FIFO handoff
+        mutex_fifo_handoff: true,
     };
     let tasks = (0..2)
         .map(|i| TaskSpec {
@@ -429,6 +435,8 @@ fn contended_spinlock_hands_over_without_wakeup_latency() {
         pmu_load: None,
         counters: Vec::new(),
         tracepoints: 0,
+        // exact orders and the M/M/1//N closed form assume FIFO handoff
+        mutex_fifo_handoff: true,
     };
     let tasks = (0..2)
         .map(|i| TaskSpec {
@@ -481,6 +489,8 @@ fn a_pmi_due_on_an_offline_cpu_is_reported_at_its_instant_with_or_without_run_ah
             pmu_load: Some(load),
             counters: Vec::new(),
             tracepoints: 0,
+            // exact orders and the M/M/1//N closed form assume FIFO handoff
+            mutex_fifo_handoff: true,
         };
         let mut sched = Scheduler::new();
         let mut k = Kernel::new(config, Vec::new(), &mut sched).unwrap();

@@ -8,7 +8,7 @@ mod percpu_rwsem;
 mod refcount_hotplug;
 mod srcu;
 
-pub use mutex::Mutex;
+pub use mutex::{Mutex, Unlocked};
 pub use percpu_rwsem::{PercpuRwsem, WriteStart};
 pub use refcount_hotplug::{ReadStart, RefcountHotplug};
 pub use srcu::Srcu;
