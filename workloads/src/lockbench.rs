@@ -357,11 +357,12 @@ pub fn run(config: &LockBenchConfig) -> Result<LockBenchResult, LockBenchError> 
             c.report(|_| class.name.clone(), |p| format!("{}+{}", programs[p.script as usize].name, p.step))
         })
         .collect();
+    let stat = kernel.lock_stats()[0].clone();
     let ops = kernel.op_stats();
     Ok(LockBenchResult {
         class: class.name,
         outcome,
-        stat: kernel.lock_stats()[0].clone(),
+        stat,
         writes: ops[SCRIPT_WRITE as usize].completed,
         reads: ops[SCRIPT_READ as usize].completed,
         deadlocks: kernel.deadlocks().to_vec(),

@@ -62,6 +62,10 @@ pub(super) struct LockTable {
     last_cpu: Vec<u32>,
     /// Per class.
     stats: Vec<LockStat>,
+    /// Per class, the hold and the wait time recorded last and how many times in a row:
+    /// each run goes into `stats` at once when it ends, one histogram update instead of many
+    /// (fixed-cost sections repeat the same time).
+    pending: Vec<[(u64, u64); 2]>,
     order: LockOrder,
     /// This run's index in its sweep, recorded with each lock-order edge.
     run_index: u64,
@@ -113,6 +117,7 @@ impl LockTable {
         }
         LockTable {
             stats: classes.iter().map(|_| LockStat::default()).collect(),
+            pending: vec![[(0, 0); 2]; classes.len()],
             classes,
             class_base,
             last_cpu: vec![NO_CPU; instances.len()],
@@ -131,8 +136,23 @@ impl LockTable {
         &self.classes
     }
 
-    pub(super) fn stats(&self) -> &[LockStat] {
+    pub(super) fn stats(&mut self) -> &[LockStat] {
+        self.flush_pending();
         &self.stats
+    }
+
+    /// Books the runs of equal times still pending.
+    fn flush_pending(&mut self) {
+        for (stat, [hold, wait]) in self.stats.iter_mut().zip(&mut self.pending) {
+            if hold.1 > 0 {
+                stat.record_holds(hold.0, hold.1);
+            }
+            if wait.1 > 0 {
+                stat.record_waits(wait.0, wait.1);
+            }
+            *hold = (0, 0);
+            *wait = (0, 0);
+        }
     }
 
     pub(super) fn order(&self) -> &LockOrder {
@@ -141,6 +161,7 @@ impl LockTable {
 
     /// Moves the statistics and the lock order out, leaving empty ones.
     pub(super) fn take_stats(&mut self) -> (Vec<LockStat>, LockOrder) {
+        self.flush_pending();
         (std::mem::take(&mut self.stats), std::mem::take(&mut self.order))
     }
 
@@ -271,12 +292,28 @@ impl LockTable {
 
     pub(super) fn record_wait(&mut self, lock: u32, wait_ns: u64) {
         let class = self.class_id(lock) as usize;
-        self.stats[class].record_wait(wait_ns);
+        let run = &mut self.pending[class][1];
+        if run.1 > 0 && run.0 == wait_ns {
+            run.1 += 1;
+        } else {
+            if run.1 > 0 {
+                self.stats[class].record_waits(run.0, run.1);
+            }
+            *run = (wait_ns, 1);
+        }
     }
 
     pub(super) fn record_hold(&mut self, lock: u32, hold_ns: u64) {
         let class = self.class_id(lock) as usize;
-        self.stats[class].record_hold(hold_ns);
+        let run = &mut self.pending[class][0];
+        if run.1 > 0 && run.0 == hold_ns {
+            run.1 += 1;
+        } else {
+            if run.1 > 0 {
+                self.stats[class].record_holds(run.0, run.1);
+            }
+            *run = (hold_ns, 1);
+        }
     }
 
     /// `task` lets go of `lock` it held in `mode`; whom that hands the lock (or a grace

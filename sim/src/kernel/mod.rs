@@ -303,7 +303,7 @@ impl Kernel {
         &self.programs
     }
 
-    pub fn lock_stats(&self) -> &[LockStat] {
+    pub fn lock_stats(&mut self) -> &[LockStat] {
         self.locks.stats()
     }
 
