@@ -363,12 +363,14 @@ pub fn jobs(asked: Option<u32>) -> usize {
     asked.map_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()), |j| j as usize)
 }
 
-/// The default experiment: every scheme × both release paths × 64 to 4,096 CPUs.
+/// The default experiment: the thread's schemes × both release paths × 64 to 4,096 CPUs, on
+/// v4.13's kernel. `v4.12` is left out: it shipped on the refcount hotplug lock
+/// (`scheme.kernel = "4.12"`), and on v4.13's percpu_rwsem it is no kernel that existed.
 pub fn default_args() -> SweepArgs {
     SweepArgs {
         preset: "default".into(),
         scenario: None,
-        schemes: SchemeKind::ALL.iter().map(|k| k.name().to_string()).collect(),
+        schemes: SchemeKind::ALL.iter().filter(|&&k| k != SchemeKind::V412).map(|k| k.name().to_string()).collect(),
         cpus: ["64", "256", "1024", "4096"].map(String::from).to_vec(),
         set: vec!["scheme.free_outside_ctx_mutex=false,true".into()],
         seeds: "128".into(),

@@ -74,7 +74,7 @@ fn run(overrides: &[(&str, &str)], tasks: Vec<Ops>) -> Kernel {
     kernel
 }
 
-fn acquisitions(kernel: &Kernel, class: &str) -> u64 {
+fn acquisitions(kernel: &mut Kernel, class: &str) -> u64 {
     kernel.lock_stats()[class_id(class).unwrap() as usize].acquisitions
 }
 
@@ -105,16 +105,16 @@ fn overlapping_users(n: u32, tracepoint: u16) -> Vec<Ops> {
 #[test]
 fn a_tracepoints_probe_registers_once_for_n_concurrent_users_and_unregisters_on_the_last() {
     for n in [1, 2, 8, 32] {
-        let kernel = run(&[], overlapping_users(n, 0));
+        let mut kernel = run(&[], overlapping_users(n, 0));
         let ops = kernel.op_stats();
         assert_eq!((ops[op::OPEN_TP as usize].completed, ops[op::RELEASE_TP as usize].completed), (n as u64, n as u64));
         // perf_trace_init and perf_trace_destroy: event_mutex on every open and release.
-        assert_eq!(acquisitions(&kernel, "event_mutex"), 2 * u64::from(n), "n = {n}");
+        assert_eq!(acquisitions(&mut kernel, "event_mutex"), 2 * u64::from(n), "n = {n}");
         // The probe: registered by the first user, unregistered by the last.
-        assert_eq!(acquisitions(&kernel, "tracepoints_mutex"), 2, "n = {n}");
+        assert_eq!(acquisitions(&mut kernel, "tracepoints_mutex"), 2, "n = {n}");
         // The key: static_key_slow_inc's slow path on 0 -> 1, static_key_slow_dec's 1 -> 0.
-        assert_eq!(acquisitions(&kernel, "jump_label_mutex"), 2, "n = {n}");
-        assert_eq!(acquisitions(&kernel, "cpu_hotplug_lock"), 2, "n = {n}");
+        assert_eq!(acquisitions(&mut kernel, "jump_label_mutex"), 2, "n = {n}");
+        assert_eq!(acquisitions(&mut kernel, "cpu_hotplug_lock"), 2, "n = {n}");
         for name in ["perf_refcount", "tp->funcs", "tp->key"] {
             assert_eq!(counter(&kernel, name), 0, "{name} after every release, n = {n}");
         }
@@ -128,9 +128,9 @@ fn a_tracepoints_probe_registers_once_for_n_concurrent_users_and_unregisters_on_
             .collect()
     }));
     tasks.push(vec![(50_000_000, op::OPEN_TP, tp_event(99, 0, 0)), (1_000_000, op::RELEASE_TP, tp_event(99, 0, 0))]);
-    let kernel = run(&[], tasks);
-    assert_eq!(acquisitions(&kernel, "jump_label_mutex"), 6);
-    assert_eq!(acquisitions(&kernel, "tracepoints_mutex"), 6);
+    let mut kernel = run(&[], tasks);
+    assert_eq!(acquisitions(&mut kernel, "jump_label_mutex"), 6);
+    assert_eq!(acquisitions(&mut kernel, "tracepoints_mutex"), 6);
 }
 
 #[test]
@@ -157,11 +157,11 @@ fn inherited_children_released_by_the_parent() -> Vec<Ops> {
 
 #[test]
 fn inherited_tracepoint_children_order_ctx_mutex_child_mutex_event_mutex_on_the_2017_path_only() {
-    let kernel = run(&[], inherited_children_released_by_the_parent());
+    let mut kernel = run(&[], inherited_children_released_by_the_parent());
     assert!(edge(&kernel, "ctx->mutex", "event->child_mutex"));
     assert!(edge(&kernel, "event->child_mutex", "event_mutex"), "v4.13 frees each child under child_mutex");
     // Three perf users of the tracepoint (the event and two children), one registration.
-    assert_eq!(acquisitions(&kernel, "tracepoints_mutex"), 2);
+    assert_eq!(acquisitions(&mut kernel, "tracepoints_mutex"), 2);
     assert_eq!(counter(&kernel, "perf_refcount"), 0);
     assert_eq!(counter(&kernel, "perf_sched_count"), 0);
     let fixed = run(&[("scheme.free_outside_ctx_mutex", "true")], inherited_children_released_by_the_parent());
@@ -179,9 +179,9 @@ fn set_filter_holds_the_cpu_context_while_it_takes_event_mutex_until_v4_15() {
     let ops = || vec![vec![(1, op::OPEN_TP, args), (1_000, op::SET_FILTER, args), (1_000, op::RELEASE_TP, args)]];
     let kernel = run(&[], ops());
     assert!(edge(&kernel, "cpuctx_mutex", "event_mutex"));
-    let fixed = run(&[("scheme.set_filter_outside_ctx_mutex", "true")], ops());
+    let mut fixed = run(&[("scheme.set_filter_outside_ctx_mutex", "true")], ops());
     assert!(!edge(&fixed, "cpuctx_mutex", "event_mutex"), "perf_tracepoint_set_filter() drops ctx->mutex");
-    assert_eq!(acquisitions(&fixed, "event_mutex"), 3);
+    assert_eq!(acquisitions(&mut fixed, "event_mutex"), 3);
 }
 
 #[test]
@@ -191,21 +191,21 @@ fn the_first_hardware_user_reserves_the_pmu_and_the_last_releases_it() {
     let spaced = |gap: u64| -> Vec<Ops> {
         (0..6).map(|i| vec![(gap * u64::from(i) + 1, op::OPEN, hw(i)), (10_000_000, op::RELEASE, hw(i))]).collect()
     };
-    let kernel = run(&[], spaced(1_000_000));
+    let mut kernel = run(&[], spaced(1_000_000));
     // x86_reserve_hardware on 0 -> 1 and x86_release_hardware on 1 -> 0, each under
     // pmc_reserve_mutex, each taking get_online_cpus() for the DS buffers.
-    assert_eq!(acquisitions(&kernel, "pmc_reserve_mutex"), 2);
-    assert_eq!(acquisitions(&kernel, "cpu_hotplug_lock"), 2);
+    assert_eq!(acquisitions(&mut kernel, "pmc_reserve_mutex"), 2);
+    assert_eq!(acquisitions(&mut kernel, "cpu_hotplug_lock"), 2);
     assert!(edge(&kernel, "pmc_reserve_mutex", "cpu_hotplug_lock"));
     assert_eq!(counter(&kernel, "pmc_refcount"), 0);
     // Opens 1 us apart: the later ones find pmc_refcount still 0 (the first is reserving), wait
     // for pmc_reserve_mutex, and under it find the reservation made: one reservation still.
-    let kernel = run(&[], spaced(1_000));
-    assert_eq!(acquisitions(&kernel, "pmc_reserve_mutex"), 6 + 1);
-    assert_eq!(acquisitions(&kernel, "cpu_hotplug_lock"), 2);
+    let mut kernel = run(&[], spaced(1_000));
+    assert_eq!(acquisitions(&mut kernel, "pmc_reserve_mutex"), 6 + 1);
+    assert_eq!(acquisitions(&mut kernel, "cpu_hotplug_lock"), 2);
     // efe951d3de91 (v4.15): no get_online_cpus() in the DS buffers.
-    let fixed = run(&[("scheme.ds_buffers_hotplug_lock", "false")], spaced(1_000_000));
-    assert_eq!(acquisitions(&fixed, "cpu_hotplug_lock"), 0);
+    let mut fixed = run(&[("scheme.ds_buffers_hotplug_lock", "false")], spaced(1_000_000));
+    assert_eq!(acquisitions(&mut fixed, "cpu_hotplug_lock"), 0);
 }
 
 #[test]
@@ -237,12 +237,12 @@ fn software_events_take_the_key_slow_path_only_for_the_first_and_hlist_under_pmu
     let tasks: Vec<Ops> = (0..5)
         .map(|i| vec![(1_000_000 * u64::from(i) + 1, op::OPEN_SW, sw(i)), (10_000_000, op::RELEASE_SW, sw(i))])
         .collect();
-    let kernel = run(&[], tasks);
+    let mut kernel = run(&[], tasks);
     // static_key_slow_inc's slow path once; static_key_slow_dec takes cpus_read_lock on all 5.
-    assert_eq!(acquisitions(&kernel, "jump_label_mutex"), 2);
-    assert_eq!(acquisitions(&kernel, "cpu_hotplug_lock"), 1 + 5);
-    assert_eq!(acquisitions(&kernel, "pmus_lock"), 5);
-    assert_eq!(acquisitions(&kernel, "swhash->hlist_mutex"), 10);
+    assert_eq!(acquisitions(&mut kernel, "jump_label_mutex"), 2);
+    assert_eq!(acquisitions(&mut kernel, "cpu_hotplug_lock"), 1 + 5);
+    assert_eq!(acquisitions(&mut kernel, "pmus_lock"), 5);
+    assert_eq!(acquisitions(&mut kernel, "swhash->hlist_mutex"), 10);
     assert!(edge(&kernel, "pmus_lock", "swhash->hlist_mutex"));
     assert_eq!(counter(&kernel, "perf_swevent_enabled"), 0);
 }
