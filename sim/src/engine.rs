@@ -63,6 +63,11 @@ pub struct Scheduler<Q: EventQueue = RadixHeap> {
     queue: Q,
     stop_requested: bool,
     events_processed_total: u64,
+    /// The current [`run`](Self::run)'s time limit (0 outside a run), event budget and
+    /// events processed, for [`advance_in_place`](Self::advance_in_place).
+    run_until_ns: u64,
+    run_max_events: u64,
+    run_processed: u64,
 }
 
 impl Default for Scheduler<RadixHeap> {
@@ -80,7 +85,16 @@ impl Scheduler<RadixHeap> {
 impl<Q: EventQueue> Scheduler<Q> {
     /// A scheduler at time 0 on a queue of type `Q`.
     pub fn with_queue() -> Self {
-        Self { now_ns: 0, next_seq: 0, queue: Q::default(), stop_requested: false, events_processed_total: 0 }
+        Self {
+            now_ns: 0,
+            next_seq: 0,
+            queue: Q::default(),
+            stop_requested: false,
+            events_processed_total: 0,
+            run_until_ns: 0,
+            run_max_events: 0,
+            run_processed: 0,
+        }
     }
 
     #[inline]
@@ -106,6 +120,26 @@ impl<Q: EventQueue> Scheduler<Q> {
         self.schedule_at(self.now_ns.saturating_add(delay_ns), event)
     }
 
+    /// Takes, in place, the event that `schedule_in(delay_ns, …)` would schedule for the model
+    /// component now running, when it would be the very next one the run processes: no stop is
+    /// due before it and every pending event comes later (one at the same time was scheduled
+    /// earlier and goes first). The clock, the sequence number and the events processed move
+    /// exactly as if it had been queued and popped; `false` leaves everything as it was.
+    #[inline]
+    pub fn advance_in_place(&mut self, delay_ns: u64) -> bool {
+        let at_ns = self.now_ns.saturating_add(delay_ns);
+        if self.stop_requested || at_ns >= self.run_until_ns || self.run_processed == self.run_max_events {
+            return false;
+        }
+        if self.queue.next_time_ns().is_some_and(|next_ns| next_ns <= at_ns) {
+            return false;
+        }
+        self.now_ns = at_ns;
+        self.next_seq += 1;
+        self.run_processed += 1;
+        true
+    }
+
     /// Asks the current [`run`](Self::run) to return before the next event.
     pub fn request_stop(&mut self) {
         self.stop_requested = true;
@@ -126,7 +160,7 @@ impl<Q: EventQueue> Scheduler<Q> {
     /// time limit (the clock is then advanced to `until_ns`), event budget.
     pub fn run<M: Model<Q>>(&mut self, model: &mut M, limits: &Limits) -> RunOutcome {
         self.stop_requested = false;
-        let mut processed = 0u64;
+        (self.run_until_ns, self.run_max_events, self.run_processed) = (limits.until_ns, limits.max_events, 0);
         let stop = loop {
             if self.stop_requested {
                 break StopReason::Requested;
@@ -138,15 +172,17 @@ impl<Q: EventQueue> Scheduler<Q> {
                 self.now_ns = self.now_ns.max(limits.until_ns);
                 break StopReason::TimeLimit;
             }
-            if processed == limits.max_events {
+            if self.run_processed == limits.max_events {
                 break StopReason::EventBudget;
             }
             let item = self.queue.pop().expect("peeked item is still there");
             debug_assert!(item.time_ns >= self.now_ns);
             self.now_ns = item.time_ns;
-            processed += 1;
+            self.run_processed += 1;
             model.handle(item.event, self);
         };
+        let processed = self.run_processed;
+        self.run_until_ns = 0;
         self.events_processed_total += processed;
         RunOutcome { stop, events_processed: processed, end_ns: self.now_ns }
     }

@@ -55,8 +55,7 @@ impl Kernel {
             Instr::Work(cost) => {
                 let ns = self.draw(task, cost);
                 if ns > 0 {
-                    self.resume_in(sched, task, ns);
-                    return Flow::Stop;
+                    return self.resume_after(task, ns, sched);
                 }
             }
             Instr::Ipi { cpu, handler } => return self.ipi_step(task, cpu, handler, at, sched),
@@ -75,8 +74,7 @@ impl Kernel {
             Instr::StopMachine => {
                 let ns =
                     self.costs.stop_machine_base_ns + self.costs.stop_machine_per_cpu_ns * self.online_count as u64;
-                self.resume_in(sched, task, ns);
-                return Flow::Stop;
+                return self.resume_after(task, ns, sched);
             }
             Instr::RepeatBegin { times, end } => self.repeat_begin(task, times, end),
             Instr::PmuLoopBegin { filter, end } => self.pmu_loop_begin(task, filter, end),
@@ -140,12 +138,20 @@ impl Kernel {
         let lock = self.resolve_lock(task, lock);
         match self.acquire(task, lock, mode, nested as u8, at, sched) {
             Some(0) => Flow::Continue,
-            Some(delay_ns) => {
-                self.resume_in(sched, task, delay_ns);
-                Flow::Stop
-            }
+            Some(delay_ns) => self.resume_after(task, delay_ns, sched),
             None => Flow::Stop,
         }
+    }
+
+    /// The running task goes on after `delay_ns`: at once if its resume would be the run's
+    /// next event anyway ([`Scheduler::advance_in_place`]), else by a queued resume.
+    #[inline]
+    fn resume_after(&mut self, task: TaskId, delay_ns: u64, sched: &mut Scheduler) -> Flow {
+        if sched.advance_in_place(delay_ns) {
+            return Flow::Continue;
+        }
+        self.resume_in(sched, task, delay_ns);
+        Flow::Stop
     }
 
     /// `cpuhp_kick_ap_work()`: wakes the task's `cpuhp/N` thread for the operation's CPU to run

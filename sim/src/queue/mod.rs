@@ -21,6 +21,9 @@ pub trait EventQueue: Default {
     fn pop(&mut self) -> Option<Scheduled>;
     /// The next item to pop. Takes `&mut self` because some queues reorganise on a peek.
     fn peek(&mut self) -> Option<&Scheduled>;
+    /// The time of the next item to pop, leaving the queue as it is (a peek may move a
+    /// radix heap's base past keys still to be pushed).
+    fn next_time_ns(&self) -> Option<u64>;
     fn len(&self) -> usize;
     fn is_empty(&self) -> bool {
         self.len() == 0
@@ -52,6 +55,7 @@ mod tests {
             } else {
                 reference.sort_unstable_by(|a, b| b.cmp(a));
                 let expected = reference.pop();
+                assert_eq!(q.next_time_ns(), expected.map(|k| (k >> 64) as u64), "next_time_ns");
                 let peeked = q.peek().map(|s| s.key());
                 let got = q.pop();
                 assert_eq!(peeked, expected);

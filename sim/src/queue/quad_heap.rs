@@ -65,6 +65,10 @@ impl EventQueue for QuadHeap {
         self.items.first()
     }
 
+    fn next_time_ns(&self) -> Option<u64> {
+        self.items.first().map(|s| s.time_ns)
+    }
+
     fn len(&self) -> usize {
         self.items.len()
     }

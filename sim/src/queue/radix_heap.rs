@@ -130,6 +130,17 @@ impl EventQueue for RadixHeap {
         self.buckets[0].last()
     }
 
+    /// Bucket 0's items all have the base key; else the lowest occupied bucket holds the
+    /// minimum, found by a scan that moves nothing.
+    #[inline]
+    fn next_time_ns(&self) -> Option<u64> {
+        if self.occupied[0] & 1 != 0 {
+            return Some((self.last >> 64) as u64);
+        }
+        let bucket = self.lowest_occupied()?;
+        self.buckets[bucket].iter().map(|item| item.time_ns).min()
+    }
+
     fn len(&self) -> usize {
         self.len
     }

@@ -40,6 +40,10 @@ impl EventQueue for StdBinaryHeap {
         self.heap.peek().map(|Reverse(ByKey(s))| s)
     }
 
+    fn next_time_ns(&self) -> Option<u64> {
+        self.heap.peek().map(|Reverse(ByKey(s))| s.time_ns)
+    }
+
     fn len(&self) -> usize {
         self.heap.len()
     }
