@@ -286,4 +286,56 @@ mod tests {
         sched.run(&mut Recorder::default(), &Limits::default());
         sched.schedule_at(5, Event::new(0, 0, 0));
     }
+
+    /// Tasks that each take `steps` steps of `delay` ns (entity `e` sleeps `e + 1` ns per step),
+    /// going on in place when allowed, recording `(time, entity, step)` of every step.
+    struct Walkers {
+        in_place: bool,
+        steps: u64,
+        seen: Vec<(u64, u32, u64)>,
+        taken_in_place: u64,
+    }
+
+    impl Model for Walkers {
+        fn handle(&mut self, mut event: Event, sched: &mut Scheduler) {
+            loop {
+                self.seen.push((sched.now_ns(), event.target, event.data));
+                if event.data + 1 == self.steps {
+                    return;
+                }
+                event.data += 1;
+                let delay = u64::from(event.target) + 1;
+                if !(self.in_place && sched.advance_in_place(delay)) {
+                    sched.schedule_in(delay, event);
+                    return;
+                }
+                self.taken_in_place += 1;
+            }
+        }
+    }
+
+    #[test]
+    fn going_on_in_place_is_the_same_run_as_queueing_the_resume() {
+        for limits in [
+            Limits::default(),
+            Limits { until_ns: 37, ..Limits::default() },
+            Limits { max_events: 23, ..Limits::default() },
+        ] {
+            let run = |in_place: bool| {
+                let mut sched = Scheduler::new();
+                for e in [0, 3, 1] {
+                    sched.schedule_at(5, Event::new(e, 0, 0));
+                }
+                let mut model = Walkers { in_place, steps: 20, seen: Vec::new(), taken_in_place: 0 };
+                let outcome = sched.run(&mut model, &limits);
+                sched.schedule_in(0, Event::new(9, 0, 0));
+                ((outcome, model.seen, sched.next_seq, sched.events_processed_total()), model.taken_in_place)
+            };
+            let ((with, taken), (without, _)) = (run(true), run(false));
+            assert!(taken > 0, "{limits:?}: nothing went on in place");
+            assert_eq!(with, without, "{limits:?}");
+        }
+        let mut sched = Scheduler::new();
+        assert!(!sched.advance_in_place(1), "outside a run nothing goes on in place");
+    }
 }
