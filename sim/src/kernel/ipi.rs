@@ -59,10 +59,18 @@ impl Kernel {
         let end_ns = start_ns + handler_ns;
         let busy = &mut self.ipi_busy_until_ns[target as usize];
         *busy = (*busy).max(end_ns);
+        let back_ns = end_ns + back_trip_ns;
+        let resume = Event::new(task, super::EV_RESUME, 0);
+        // The handler's event would be the run's next: take it in place, its resume queued
+        // first as it would have been (same clock, sequence numbers and event count).
+        if sched.advance_in_place(start_ns - now_ns) {
+            sched.schedule_at(back_ns, resume);
+            self.run_ipi_handler(task, target, handler, at, sched);
+            return Flow::Stop;
+        }
         self.tasks[task as usize].ipi = Some(PendingIpi { cpu: target, handler, at });
         sched.schedule_at(start_ns, Event::new(task, EV_IPI_HANDLER, 0));
-        let back_ns = end_ns + back_trip_ns;
-        self.resume_in(sched, task, back_ns - now_ns);
+        sched.schedule_at(back_ns, resume);
         Flow::Stop
     }
 
