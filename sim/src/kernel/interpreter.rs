@@ -170,15 +170,7 @@ impl Kernel {
         debug_assert_eq!(t.state, TaskState::Parked, "a cpuhp thread is kicked while it runs");
         t.name = format!("cpuhp/{}", args.cpu);
         t.cpu = args.cpu;
-        t.op = Some(Op {
-            script,
-            pc: 0,
-            args,
-            started_ns: now_ns,
-            loops: Vec::new(),
-            held_at_start: t.held.len(),
-            view_checked_cpu: None,
-        });
+        t.op = Some(Op::start(script, args, now_ns, t.held.len()));
         t.state = TaskState::Running;
         self.resume_in(sched, thread, self.costs.wakeup_ns);
         let kind = WaitKind::ApWork;
@@ -328,16 +320,7 @@ impl Kernel {
         match t.agent.next(&mut cx) {
             Next::Run { script, args } => {
                 assert!((script as usize) < self.programs.len(), "agent asked for unknown script {script}");
-                let held_at_start = t.held.len();
-                t.op = Some(Op {
-                    script,
-                    pc: 0,
-                    args,
-                    started_ns: now_ns,
-                    loops: Vec::new(),
-                    held_at_start,
-                    view_checked_cpu: None,
-                });
+                t.op = Some(Op::start(script, args, now_ns, t.held.len()));
                 true
             }
             Next::Sleep { ns } => {

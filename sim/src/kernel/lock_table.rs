@@ -468,14 +468,7 @@ impl Kernel {
     /// A waiter was handed `lock` (or its grace period ended): it owns it now and runs after
     /// the wake-up latency.
     pub(super) fn wake_with_lock(&mut self, task: TaskId, sched: &mut Scheduler) {
-        let now_ns = sched.now_ns();
-        let wait = self.tasks[task as usize].wait.take().expect("woken task was waiting");
-        self.grant(task, wait.lock, wait.mode, wait.subclass, wait.at, now_ns);
-        self.locks.record_wait(wait.lock, now_ns - wait.since_ns);
-        if self.trace.is_on() {
-            let name = format!("wait {} ({})", self.lock_name(wait.lock), wait.mode.letter());
-            self.trace.span(Track::Task(task), "wait", wait.since_ns, now_ns, || name);
-        }
+        let wait = self.end_wait_with_lock(task, sched.now_ns());
         let t = &mut self.tasks[task as usize];
         assert_ne!(t.state, TaskState::Frozen, "detector bug: a task reported deadlocked was handed a lock");
         t.state = TaskState::Running;
@@ -484,6 +477,19 @@ impl Kernel {
             _ => self.costs.wakeup_ns,
         };
         self.resume_in(sched, task, latency_ns);
+    }
+
+    /// A waiting task owns the lock it waited for from `now_ns`: its wait ends, booked in
+    /// lock_stat and the trace.
+    fn end_wait_with_lock(&mut self, task: TaskId, now_ns: u64) -> Wait {
+        let wait = self.tasks[task as usize].wait.take().expect("woken task was waiting");
+        self.grant(task, wait.lock, wait.mode, wait.subclass, wait.at, now_ns);
+        self.locks.record_wait(wait.lock, now_ns - wait.since_ns);
+        if self.trace.is_on() {
+            let name = format!("wait {} ({})", self.lock_name(wait.lock), wait.mode.letter());
+            self.trace.span(Track::Task(task), "wait", wait.since_ns, now_ns, || name);
+        }
+        wait
     }
 
     /// `task` unlocks `lock`, handing it to its next owners (invariant 6 if it did not hold it).
@@ -547,14 +553,7 @@ impl Kernel {
             return;
         }
         if self.locks.mutex_retry(task, lock) {
-            let now_ns = sched.now_ns();
-            let wait = self.tasks[task as usize].wait.take().expect("woken task was waiting");
-            self.grant(task, wait.lock, wait.mode, wait.subclass, wait.at, now_ns);
-            self.locks.record_wait(wait.lock, now_ns - wait.since_ns);
-            if self.trace.is_on() {
-                let name = format!("wait {} ({})", self.lock_name(wait.lock), wait.mode.letter());
-                self.trace.span(Track::Task(task), "wait", wait.since_ns, now_ns, || name);
-            }
+            self.end_wait_with_lock(task, sched.now_ns());
             self.tasks[task as usize].state = TaskState::Running;
             self.resume_in(sched, task, 0);
         } else {

@@ -68,6 +68,13 @@ pub(super) struct Op {
     pub view_checked_cpu: Option<u32>,
 }
 
+impl Op {
+    /// `script` from its first step, with `args`, from `now_ns`; the task holds `held` locks.
+    pub(super) fn start(script: ScriptId, args: Args, now_ns: u64, held: usize) -> Op {
+        Op { script, pc: 0, args, started_ns: now_ns, loops: Vec::new(), held_at_start: held, view_checked_cpu: None }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub(super) enum LoopFrame {
     /// `repeat` and `for_each_child`: runs left.
