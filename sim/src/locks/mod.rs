@@ -84,3 +84,42 @@ pub struct Handoff {
     pub task: TaskId,
     pub mode: Mode,
 }
+
+/// A reader-writer lock's release to its queue: the leading readers get in (moved to
+/// `readers`, returned as handed the lock), and the writer behind them, if any, leaves the
+/// queue for the caller to start.
+fn hand_on_in_order(
+    waiters: &mut std::collections::VecDeque<(TaskId, Mode)>,
+    readers: &mut Vec<TaskId>,
+) -> (Vec<Handoff>, Option<TaskId>) {
+    let mut woken = Vec::new();
+    while let Some((waiter, mode)) = waiters.pop_front() {
+        match mode {
+            Mode::Read => {
+                readers.push(waiter);
+                woken.push(Handoff { task: waiter, mode });
+            }
+            Mode::Write => return (woken, Some(waiter)),
+        }
+    }
+    (woken, None)
+}
+
+/// A reader-writer lock's wait-for edges for `task`: a writer waiting for readers waits on
+/// every one; a queued task waits on the writer. Sorted, each task once.
+fn rw_blockers(
+    task: TaskId,
+    writer: Option<TaskId>,
+    writer_waits_for_readers: bool,
+    readers: &[TaskId],
+    waiters: &std::collections::VecDeque<(TaskId, Mode)>,
+) -> Vec<TaskId> {
+    let mut tasks = match writer {
+        Some(w) if w == task && writer_waits_for_readers => readers.to_vec(),
+        Some(w) if waiters.iter().any(|&(t, _)| t == task) => vec![w],
+        _ => Vec::new(),
+    };
+    tasks.sort_unstable();
+    tasks.dedup();
+    tasks
+}

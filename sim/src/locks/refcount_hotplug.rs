@@ -112,35 +112,19 @@ impl RefcountHotplug {
         assert_eq!(self.writer, Some((task, WriterPhase::Held)), "cpu_hotplug_done by a non-writer");
         assert_eq!(self.writer_nops, 0, "the writer left with get_online_cpus() calls not put");
         self.writer = None;
-        let mut woken = Vec::new();
-        while let Some(&(waiter, mode)) = self.waiters.front() {
-            self.waiters.pop_front();
-            match mode {
-                Mode::Read => {
-                    self.readers.push(waiter);
-                    woken.push(Handoff { task: waiter, mode });
-                }
-                Mode::Write => {
-                    if self.start_writer(waiter) {
-                        woken.push(Handoff { task: waiter, mode });
-                    }
-                    break;
-                }
-            }
+        let (mut woken, writer) = super::hand_on_in_order(&mut self.waiters, &mut self.readers);
+        if let Some(writer) = writer
+            && self.start_writer(writer)
+        {
+            woken.push(Handoff { task: writer, mode: Mode::Write });
         }
         woken
     }
 
     /// The tasks `task` waits for, if it is blocked here (wait-for graph edges).
     pub fn blockers(&self, task: TaskId) -> Vec<TaskId> {
-        let mut tasks = match self.writer {
-            Some((writer, WriterPhase::Waiting)) if writer == task => self.readers.clone(),
-            Some((writer, _)) if self.waiters.iter().any(|&(t, _)| t == task) => vec![writer],
-            _ => Vec::new(),
-        };
-        tasks.sort_unstable();
-        tasks.dedup();
-        tasks
+        let waits = matches!(self.writer, Some((_, WriterPhase::Waiting)));
+        super::rw_blockers(task, self.writer.map(|(w, _)| w), waits, &self.readers, &self.waiters)
     }
 }
 
