@@ -122,11 +122,16 @@ impl Kernel {
             let what = format!("event {event} programmed on cpu {cpu} outside perf init..exit");
             self.violation(Invariant::EventsOnlyBetweenPerfInitAndExit, task, cpu, at, what, now_ns);
         }
-        let checked = self.op(task).view_checked_cpu == Some(cpu);
-        if !checked && !self.perf.usable_by_view(cpu, pmu, self.online[cpu as usize]) {
+        if !self.open_sees_online(task, cpu, pmu) {
             let what = format!("perf_event_open installed event {event} on cpu {cpu} that perf regards as offline");
             self.violation(Invariant::OpenOnlyOnUsableCpu, task, cpu, at, what, now_ns);
         }
+    }
+
+    /// Whether perf lets `task`'s open through on `(cpu, pmu)`: its own check of the scheme's
+    /// view passed for that CPU, or the view says online now (invariants 4 and 7).
+    pub(super) fn open_sees_online(&self, task: TaskId, cpu: u32, pmu: u16) -> bool {
+        self.op(task).view_checked_cpu == Some(cpu) || self.perf.usable_by_view(cpu, pmu, self.online[cpu as usize])
     }
 
     /// A bookkeeping mark of the operation's CPU argument: perf's exit finished (invariant 1

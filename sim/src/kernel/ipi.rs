@@ -27,8 +27,7 @@ impl Kernel {
             if handler == IpiHandler::InstallEvent {
                 let args = self.op(task).args;
                 let event = args.event;
-                let checked = self.op(task).view_checked_cpu == Some(target);
-                if checked || self.perf.usable_by_view(target, args.pmu, false) {
+                if self.open_sees_online(task, target, args.pmu) {
                     let what = format!(
                         "perf_event_open of event {event} on cpu {target} returned success with the event in no \
                          context: perf regarded the cpu as online, the install IPI returned -ENXIO"

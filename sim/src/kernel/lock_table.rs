@@ -51,6 +51,16 @@ pub(super) enum Released {
     Woke(TaskId),
 }
 
+/// Adds `value` to the run of equal values `run` (value, count): the run it ends, if any.
+fn extend_run(run: &mut (u64, u64), value: u64) -> Option<(u64, u64)> {
+    if run.1 > 0 && run.0 == value {
+        run.1 += 1;
+        return None;
+    }
+    let ended = std::mem::replace(run, (value, 1));
+    (ended.1 > 0).then_some(ended)
+}
+
 /// Lock instances are numbered class by class: a class's instances are `class_base[class]..`,
 /// as many as its [`Layout`] asks for.
 pub(super) struct LockTable {
@@ -243,7 +253,6 @@ impl LockTable {
     /// Tries to take `lock` as the primitive's fast path would (`mutex_lock()`,
     /// `percpu_down_read()`, `percpu_down_write()`, `srcu_read_lock()`).
     pub(super) fn try_lock(&mut self, task: TaskId, lock: u32, mode: Mode, now_ns: u64, costs: &Costs) -> Attempt {
-        let now = now_ns;
         let taken = |taken: bool, cost_ns: u64| if taken { Attempt::Taken { cost_ns } } else { Attempt::Blocked };
         match &mut self.instances[lock as usize] {
             LockState::Mutex(m) => {
@@ -256,11 +265,11 @@ impl LockTable {
             }
             LockState::PercpuRwsem(sem) => match mode {
                 Mode::Read => {
-                    let slow = sem.readers_slow_path(now);
+                    let slow = sem.readers_slow_path(now_ns);
                     let cost = if slow { costs.rwsem_read_slow_ns } else { costs.rwsem_read_fast_ns };
                     taken(sem.down_read(task), cost)
                 }
-                Mode::Write => match sem.down_write(task, now) {
+                Mode::Write => match sem.down_write(task, now_ns) {
                     WriteStart::Acquired => Attempt::Taken { cost_ns: costs.rwsem_read_slow_ns },
                     WriteStart::Blocked => Attempt::Blocked,
                     WriteStart::GracePeriod => Attempt::GracePeriod,
@@ -292,27 +301,15 @@ impl LockTable {
 
     pub(super) fn record_wait(&mut self, lock: u32, wait_ns: u64) {
         let class = self.class_id(lock) as usize;
-        let run = &mut self.pending[class][1];
-        if run.1 > 0 && run.0 == wait_ns {
-            run.1 += 1;
-        } else {
-            if run.1 > 0 {
-                self.stats[class].record_waits(run.0, run.1);
-            }
-            *run = (wait_ns, 1);
+        if let Some((ns, n)) = extend_run(&mut self.pending[class][1], wait_ns) {
+            self.stats[class].record_waits(ns, n);
         }
     }
 
     pub(super) fn record_hold(&mut self, lock: u32, hold_ns: u64) {
         let class = self.class_id(lock) as usize;
-        let run = &mut self.pending[class][0];
-        if run.1 > 0 && run.0 == hold_ns {
-            run.1 += 1;
-        } else {
-            if run.1 > 0 {
-                self.stats[class].record_holds(run.0, run.1);
-            }
-            *run = (hold_ns, 1);
+        if let Some((ns, n)) = extend_run(&mut self.pending[class][0], hold_ns) {
+            self.stats[class].record_holds(ns, n);
         }
     }
 

@@ -59,10 +59,7 @@ impl Mutex {
         self.owner = None;
         let Some(&first) = self.waiters.front() else { return Unlocked::Free };
         if fifo || self.handoff {
-            self.waiters.pop_front();
-            self.owner = Some(first);
-            self.handoff = false;
-            self.woken = false;
+            self.give_to_first();
             Unlocked::HandedTo(first)
         } else if self.woken {
             // Woken already and not yet run: wake_up_q() has nothing more to do.
@@ -77,16 +74,21 @@ impl Mutex {
     /// `MUTEX_FLAG_HANDOFF` and waits on (`false`).
     pub fn retry(&mut self, task: TaskId) -> bool {
         debug_assert_eq!(self.waiters.front(), Some(&task), "only the first waiter is woken");
-        self.woken = false;
         if self.owner.is_none() {
-            self.waiters.pop_front();
-            self.owner = Some(task);
-            self.handoff = false;
+            self.give_to_first();
             true
         } else {
+            self.woken = false;
             self.handoff = true;
             false
         }
+    }
+
+    /// The first waiter leaves the queue owning the lock; the handoff and wake-up are spent.
+    fn give_to_first(&mut self) {
+        self.owner = self.waiters.pop_front();
+        self.handoff = false;
+        self.woken = false;
     }
 }
 
