@@ -8,7 +8,7 @@ use super::lock_table::LockTable;
 use super::task::{Task, TaskState, WaitKind};
 use super::{Kernel, OnDeadlock};
 use crate::engine::Scheduler;
-use crate::locks::{Mode, TaskId};
+use crate::locks::{Blockers, Mode, TaskId};
 use crate::time::format_ns;
 
 /// One task of a deadlock cycle.
@@ -137,21 +137,6 @@ impl Stall {
     }
 }
 
-/// A task's wait-for edges: a mutex or spinlock owner inline (most blocks), else a list.
-pub(super) enum Blockers {
-    Owner(Option<TaskId>),
-    List(Vec<TaskId>),
-}
-
-impl Blockers {
-    pub(super) fn as_slice(&self) -> &[TaskId] {
-        match self {
-            Blockers::Owner(owner) => owner.as_slice(),
-            Blockers::List(tasks) => tasks,
-        }
-    }
-}
-
 /// The detector: what it found, and the marks of the tasks its current search has visited.
 pub(super) struct DeadlockDetector {
     on_deadlock: OnDeadlock,
@@ -161,11 +146,23 @@ pub(super) struct DeadlockDetector {
     /// A task is visited when its stamp is `stamp`; bumping `stamp` clears every mark.
     visit_stamp: Vec<u32>,
     stamp: u32,
+    /// The search's path and its stack of edge lists, kept between searches so that a search
+    /// allocates nothing.
+    path: Vec<TaskId>,
+    stack: Vec<(Blockers, usize)>,
 }
 
 impl DeadlockDetector {
     pub(super) fn new(on_deadlock: OnDeadlock, seed: u64, ntasks: usize) -> DeadlockDetector {
-        DeadlockDetector { on_deadlock, seed, found: Vec::new(), visit_stamp: vec![0; ntasks], stamp: 0 }
+        DeadlockDetector {
+            on_deadlock,
+            seed,
+            found: Vec::new(),
+            visit_stamp: vec![0; ntasks],
+            stamp: 0,
+            path: Vec::new(),
+            stack: Vec::new(),
+        }
     }
 
     pub(super) fn found(&self) -> &[Deadlock] {
@@ -190,9 +187,12 @@ impl DeadlockDetector {
         if first.as_slice().iter().all(|&t| t != start && !waits(t)) {
             return None;
         }
-        let mut path = vec![start];
-        let mut stack = vec![(first, 0usize)];
-        self.visit_stamp[start as usize] = self.stamp;
+        let DeadlockDetector { path, stack, visit_stamp, stamp, .. } = self;
+        path.clear();
+        stack.clear();
+        path.push(start);
+        stack.push((first, 0));
+        visit_stamp[start as usize] = *stamp;
         while let Some((edges, next)) = stack.last_mut() {
             let Some(&to) = edges.as_slice().get(*next) else {
                 stack.pop();
@@ -201,12 +201,12 @@ impl DeadlockDetector {
             };
             *next += 1;
             if to == start {
-                return Some(path);
+                return Some(path.clone());
             }
-            if self.visit_stamp[to as usize] == self.stamp {
+            if visit_stamp[to as usize] == *stamp {
                 continue;
             }
-            self.visit_stamp[to as usize] = self.stamp;
+            visit_stamp[to as usize] = *stamp;
             let onward = blockers(to);
             path.push(to);
             stack.push((onward, 0));

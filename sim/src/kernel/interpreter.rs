@@ -1,6 +1,8 @@
 //! The script interpreter: runs a task's operation step by step until it blocks, sleeps or
 //! spends time, asks its agent for the next operation in between, and books each one's end.
 
+use std::fmt::Write as _;
+
 use super::task::{LoopFrame, Op, TaskState, Wait, WaitKind};
 use super::{AgentCx, EV_RESUME, EV_SRCU_GP_DONE, Invariant, Kernel, Next, OpOutcome, Track, Violation};
 use crate::engine::Scheduler;
@@ -168,7 +170,9 @@ impl Kernel {
         let args = self.op(task).args;
         let t = &mut self.tasks[thread as usize];
         debug_assert_eq!(t.state, TaskState::Parked, "a cpuhp thread is kicked while it runs");
-        t.name = format!("cpuhp/{}", args.cpu);
+        // Renamed in place: one kick per hotplug step, and the name's buffer is reused.
+        t.name.clear();
+        let _ = write!(t.name, "cpuhp/{}", args.cpu);
         t.cpu = args.cpu;
         t.op = Some(Op::start(script, args, now_ns, t.held.len()));
         t.state = TaskState::Running;
@@ -226,17 +230,11 @@ impl Kernel {
 
     /// `for_each_pmu`: loops over a snapshot of perf's PMU list (the ones `filter` keeps).
     fn pmu_loop_begin(&mut self, task: TaskId, filter: PmuFilter, end: usize) {
-        let pmus: Vec<u16> = self
-            .perf
-            .list()
-            .iter()
-            .copied()
-            .filter(|&p| match filter {
-                PmuFilter::All => true,
-                PmuFilter::Core => self.perf.pmus()[p as usize].scope == PmuScope::Core,
-                PmuFilter::Uncore => self.perf.pmus()[p as usize].scope == PmuScope::Uncore,
-            })
-            .collect();
+        let pmus = self.perf.list_snapshot(match filter {
+            PmuFilter::All => None,
+            PmuFilter::Core => Some(PmuScope::Core),
+            PmuFilter::Uncore => Some(PmuScope::Uncore),
+        });
         let op = self.tasks[task as usize].op_mut();
         if pmus.is_empty() {
             op.pc = end + 1;

@@ -2,12 +2,12 @@
 //! lock-order edges (lockdep) and the lock_stat figures its acquisitions feed; and the
 //! kernel's lock operations, which move tasks between running, holding and waiting.
 
-use super::deadlock::Blockers;
 use super::task::{Held, Task, TaskState, Wait, WaitKind};
 use super::{Costs, EV_MUTEX_RETRY, EV_RCU_SYNC_DONE, Invariant, Kernel, LockClassDef, Track};
 use crate::engine::Scheduler;
 use crate::event::Event;
 use crate::lockdep::{EdgeSeen, LockOrder, OrderNode};
+use crate::locks::Blockers;
 use crate::locks::{
     Handoff, LockKind, Mode, Mutex, PercpuRwsem, ReadStart, RefcountHotplug, Srcu, TaskId, Unlocked, WriteStart,
 };
@@ -384,10 +384,10 @@ impl LockTable {
     pub(super) fn blockers(&self, task: TaskId, lock: u32) -> Blockers {
         match &self.instances[lock as usize] {
             LockState::Mutex(m) | LockState::Spinlock(m) => Blockers::Owner(m.owner()),
-            LockState::PercpuRwsem(sem) => Blockers::List(sem.blockers(task)),
-            LockState::Srcu(srcu) => Blockers::List(srcu.blockers(task)),
+            LockState::PercpuRwsem(sem) => sem.blockers(task),
+            LockState::Srcu(srcu) => srcu.blockers(task),
             LockState::LockdepMap => Blockers::Owner(None),
-            LockState::RefcountHotplug(lock) => Blockers::List(lock.blockers(task)),
+            LockState::RefcountHotplug(lock) => lock.blockers(task),
         }
     }
 

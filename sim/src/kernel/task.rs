@@ -80,7 +80,7 @@ pub(super) enum LoopFrame {
     /// `repeat` and `for_each_child`: runs left.
     Repeat { left: u32 },
     /// A snapshot of the PMU list and the index of the current one.
-    Pmus { pmus: Vec<u16>, at: usize },
+    Pmus { pmus: std::sync::Arc<[u16]>, at: usize },
     /// Uncore PMUs to hand off, each with its target CPU.
     Handoffs { moves: Vec<(u16, u32)>, at: usize },
 }

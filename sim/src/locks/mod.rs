@@ -105,6 +105,29 @@ fn hand_on_in_order(
     (woken, None)
 }
 
+/// A blocked task's wait-for edges: one owner inline (most blocks), else a sorted list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Blockers {
+    Owner(Option<TaskId>),
+    List(Vec<TaskId>),
+}
+
+impl Blockers {
+    /// A sorted list with each task once.
+    pub fn list(mut tasks: Vec<TaskId>) -> Blockers {
+        tasks.sort_unstable();
+        tasks.dedup();
+        Blockers::List(tasks)
+    }
+
+    pub fn as_slice(&self) -> &[TaskId] {
+        match self {
+            Blockers::Owner(owner) => owner.as_slice(),
+            Blockers::List(tasks) => tasks,
+        }
+    }
+}
+
 /// A reader-writer lock's wait-for edges for `task`: a writer waiting for readers waits on
 /// every one; a queued task waits on the writer. Sorted, each task once.
 fn rw_blockers(
@@ -113,13 +136,10 @@ fn rw_blockers(
     writer_waits_for_readers: bool,
     readers: &[TaskId],
     waiters: &std::collections::VecDeque<(TaskId, Mode)>,
-) -> Vec<TaskId> {
-    let mut tasks = match writer {
-        Some(w) if w == task && writer_waits_for_readers => readers.to_vec(),
-        Some(w) if waiters.iter().any(|&(t, _)| t == task) => vec![w],
-        _ => Vec::new(),
-    };
-    tasks.sort_unstable();
-    tasks.dedup();
-    tasks
+) -> Blockers {
+    match writer {
+        Some(w) if w == task && writer_waits_for_readers => Blockers::list(readers.to_vec()),
+        Some(w) if waiters.iter().any(|&(t, _)| t == task) => Blockers::Owner(Some(w)),
+        _ => Blockers::Owner(None),
+    }
 }

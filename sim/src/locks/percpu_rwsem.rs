@@ -167,7 +167,7 @@ impl PercpuRwsem {
     }
 
     /// The tasks `task` waits for, if it is blocked here (wait-for graph edges).
-    pub fn blockers(&self, task: TaskId) -> Vec<TaskId> {
+    pub fn blockers(&self, task: TaskId) -> super::Blockers {
         let waits = matches!(self.writer, Some((_, WriterPhase::Draining)));
         super::rw_blockers(task, self.writer.map(|(w, _)| w), waits, &self.readers, &self.waiters)
     }
@@ -196,9 +196,9 @@ mod tests {
         assert!(sem.down_read(1));
         assert_eq!(sem.down_write(2, 0), WriteStart::GracePeriod);
         assert_eq!(sem.grace_period_over(2), WriteStart::Blocked);
-        assert_eq!(sem.blockers(2), vec![1]);
+        assert_eq!(sem.blockers(2).as_slice(), &[1]);
         assert!(!sem.down_read(1), "a reader that already holds the lock must block too");
-        assert_eq!(sem.blockers(1), vec![2]);
+        assert_eq!(sem.blockers(1).as_slice(), &[2]);
     }
 
     #[test]
@@ -260,11 +260,11 @@ mod tests {
         assert!(!sem.down_read(3));
         assert_eq!(sem.down_write(4, 1), WriteStart::Blocked);
         assert!(!sem.down_read(5));
-        assert_eq!(sem.blockers(4), vec![1]);
+        assert_eq!(sem.blockers(4).as_slice(), &[1]);
         let woken = sem.up_write(1, 2, GP);
         assert_eq!(woken, vec![Handoff { task: 2, mode: Mode::Read }, Handoff { task: 3, mode: Mode::Read }]);
-        assert_eq!(sem.blockers(4), vec![2, 3], "the next writer drains the readers just woken");
-        assert_eq!(sem.blockers(5), vec![4]);
+        assert_eq!(sem.blockers(4).as_slice(), &[2, 3], "the next writer drains the readers just woken");
+        assert_eq!(sem.blockers(5).as_slice(), &[4]);
         assert_eq!(sem.up_read(2), None);
         assert_eq!(sem.up_read(3), Some(Handoff { task: 4, mode: Mode::Write }));
         assert_eq!(sem.up_write(4, 3, GP), vec![Handoff { task: 5, mode: Mode::Read }]);

@@ -122,7 +122,7 @@ impl RefcountHotplug {
     }
 
     /// The tasks `task` waits for, if it is blocked here (wait-for graph edges).
-    pub fn blockers(&self, task: TaskId) -> Vec<TaskId> {
+    pub fn blockers(&self, task: TaskId) -> super::Blockers {
         let waits = matches!(self.writer, Some((_, WriterPhase::Waiting)));
         super::rw_blockers(task, self.writer.map(|(w, _)| w), waits, &self.readers, &self.waiters)
     }
@@ -137,7 +137,7 @@ mod tests {
         let mut lock = RefcountHotplug::default();
         assert_eq!(lock.down_read(1), ReadStart::Counted);
         assert!(!lock.down_write(2), "the writer waits for the reader");
-        assert_eq!(lock.blockers(2), vec![1]);
+        assert_eq!(lock.blockers(2).as_slice(), &[1]);
         assert_eq!(lock.down_read(1), ReadStart::Counted, "the nested read is counted, not blocked");
         assert_eq!(lock.down_read(3), ReadStart::Counted, "new readers get in too (writers can starve)");
         assert_eq!(lock.up_read(1), None);
@@ -154,7 +154,7 @@ mod tests {
         assert_eq!(lock.up_read(1), None);
         assert!(!lock.read_is_nop(1));
         assert_eq!(lock.down_read(2), ReadStart::Blocked, "cpuhp/N's get_online_cpus() waits for the writer");
-        assert_eq!(lock.blockers(2), vec![1]);
+        assert_eq!(lock.blockers(2).as_slice(), &[1]);
         assert_eq!(lock.up_write(1), vec![Handoff { task: 2, mode: Mode::Read }]);
         assert_eq!(lock.up_read(2), None);
     }
@@ -167,8 +167,8 @@ mod tests {
         assert!(!lock.down_write(3));
         assert_eq!(lock.down_read(4), ReadStart::Blocked);
         assert_eq!(lock.up_write(1), vec![Handoff { task: 2, mode: Mode::Read }]);
-        assert_eq!(lock.blockers(3), vec![2], "the next writer waits for the reader it let in");
-        assert_eq!(lock.blockers(4), vec![3]);
+        assert_eq!(lock.blockers(3).as_slice(), &[2], "the next writer waits for the reader it let in");
+        assert_eq!(lock.blockers(4).as_slice(), &[3]);
         assert_eq!(lock.up_read(2), Some(Handoff { task: 3, mode: Mode::Write }));
         assert_eq!(lock.up_write(3), vec![Handoff { task: 4, mode: Mode::Read }]);
     }

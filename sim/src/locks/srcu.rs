@@ -61,15 +61,13 @@ impl Srcu {
     }
 
     /// Tasks whose read sections `task`'s synchronize still waits for (empty if none).
-    pub fn blockers(&self, task: TaskId) -> Vec<TaskId> {
+    pub fn blockers(&self, task: TaskId) -> super::Blockers {
         let Some(sync) = self.syncs.iter().find(|s| s.task == task) else {
-            return Vec::new();
+            return super::Blockers::Owner(None);
         };
-        let mut tasks: Vec<TaskId> =
-            self.readers.iter().filter(|(id, _)| sync.older_readers.contains(id)).map(|&(_, t)| t).collect();
-        tasks.sort_unstable();
-        tasks.dedup();
-        tasks
+        super::Blockers::list(
+            self.readers.iter().filter(|(id, _)| sync.older_readers.contains(id)).map(|&(_, t)| t).collect(),
+        )
     }
 
     pub fn readers(&self) -> impl Iterator<Item = TaskId> + '_ {
@@ -87,7 +85,7 @@ mod tests {
         s.read_lock(1);
         s.synchronize(9);
         s.read_lock(2);
-        assert_eq!(s.blockers(9), vec![1]);
+        assert_eq!(s.blockers(9).as_slice(), &[1]);
         assert!(s.grace_period_over(9).is_empty());
         assert!(s.read_unlock(2).is_empty());
         assert_eq!(s.read_unlock(1), vec![9]);

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
 
 /// Most PMU slots (registered at boot or by churn) a machine may have.
 pub const MAX_PMUS: usize = 256;
@@ -118,6 +119,9 @@ pub struct Perf {
     view: OnlineView,
     /// The `pmus` list in registration order.
     list: Vec<u16>,
+    /// Shared copies of `list` as `for_each_pmu` snapshots it, all PMUs and by scope
+    /// ([`Perf::list_snapshot`]); dropped whenever the list changes.
+    snapshots: [Option<Arc<[u16]>>; 4],
     registered: Vec<bool>,
     ctx_online: Vec<bool>,
     ctx_events: Vec<Vec<u64>>,
@@ -148,6 +152,7 @@ impl Perf {
             ctx_of: config.context_slots(),
             view: config.view,
             list: Vec::new(),
+            snapshots: Default::default(),
             registered: vec![false; npmus],
             ctx_online: vec![false; slots],
             ctx_events: vec![Vec::new(); slots],
@@ -199,6 +204,18 @@ impl Perf {
     /// Registered PMUs in list order.
     pub fn list(&self) -> &[u16] {
         &self.list
+    }
+
+    /// The registered PMUs of `scope` (all of them for `None`) in list order, as a snapshot a
+    /// loop can keep while the list changes; shared until it does, so taking one is cheap.
+    pub fn list_snapshot(&mut self, scope: Option<PmuScope>) -> Arc<[u16]> {
+        let index = scope.map_or(0, |s| 1 + s as usize);
+        let Perf { snapshots, list, pmus, .. } = self;
+        snapshots[index]
+            .get_or_insert_with(|| {
+                list.iter().copied().filter(|&p| scope.is_none_or(|s| pmus[p as usize].scope == s)).collect()
+            })
+            .clone()
     }
 
     pub fn ctx_online(&self, cpu: u32, pmu: u16) -> bool {
@@ -338,6 +355,7 @@ impl Perf {
         assert!(!self.registered[pmu as usize], "PMU {pmu} registered twice");
         self.registered[pmu as usize] = true;
         self.list.push(pmu);
+        self.snapshots = Default::default();
         for cpu in 0..self.cpus {
             let value = init(cpu);
             self.set_ctx_online(cpu, pmu, value);
@@ -355,6 +373,7 @@ impl Perf {
         assert!(self.registered[pmu as usize], "PMU {pmu} unregistered while not registered");
         self.registered[pmu as usize] = false;
         self.list.retain(|&p| p != pmu);
+        self.snapshots = Default::default();
         for cpu in 0..self.cpus {
             self.set_ctx_online(cpu, pmu, false);
             let slot = self.slot(cpu, pmu);
