@@ -239,12 +239,13 @@ impl Counter {
     }
 
     /// The raw counter value at the source's clock, while counting.
+    #[inline]
     pub fn hw_value(&self, source: &EventSource) -> Option<u64> {
         match self.state {
             HwState::Counting { source_id, programmed_source_count, programmed_hw, .. } => {
                 assert_eq!(source_id, source.id(), "counter read off cpu {} but runs on cpu {source_id}", source.id());
                 let elapsed = source.count(self.config.kind) - programmed_source_count;
-                Some(programmed_hw.wrapping_add(elapsed) & counter_mask(self.config.width_bits))
+                Some(programmed_hw.wrapping_add(elapsed) & self.mask())
             }
             _ => None,
         }
@@ -285,6 +286,7 @@ impl Counter {
     }
 
     /// Whether the counter has wrapped to 0 since it was last programmed (the overflow bit).
+    #[inline]
     pub fn overflow_reached(&self, source: &EventSource) -> bool {
         self.first_wrap_count(source).is_some_and(|first| source.count(self.config.kind) as u128 >= first)
     }
@@ -303,6 +305,7 @@ impl Counter {
 
     /// [`next_overflow_ns`](Self::next_overflow_ns) for a counter still counting towards its
     /// first wrap since it was programmed; asserts that wrap has not passed unseen.
+    #[inline]
     pub fn pending_overflow_ns(&self, source: &EventSource) -> Option<u64> {
         let first = self.first_wrap_count(source)?;
         let now = source.count(self.config.kind) as u128;
@@ -314,6 +317,7 @@ impl Counter {
     /// Mirrors one iteration of handle_pmi_common(): x86_perf_event_update(), then
     /// x86_perf_event_set_period(), then for a sampling event perf_event_overflow(), whose
     /// __perf_event_account_interrupt() throttles once the tick's limit is reached.
+    #[inline]
     pub fn handle_pmi(
         &mut self,
         source: &mut EventSource,
@@ -356,22 +360,30 @@ impl Counter {
 
     /// Mirrors x86_perf_event_update(): the shift-trick delta, plus a wrap the overflow bit reports,
     /// is added to `count` and taken off `period_left`. Ground truth and lost wraps are kept beside it.
+    #[inline]
     fn update(&mut self, source: &EventSource) {
-        let new_hw = self.hw_value(source).expect("update of a counting counter");
-        let first_wrap = self.first_wrap_count(source).filter(|_| self.config.raises_pmi());
-        let HwState::Counting { read_source_count, .. } = &mut self.state else {
-            unreachable!("hw_value returned a value");
+        let mask = self.mask();
+        let raises_pmi = self.config.raises_pmi();
+        let HwState::Counting { source_id, programmed_source_count, programmed_hw, read_source_count } =
+            &mut self.state
+        else {
+            panic!("update of a counter that is not counting");
         };
+        assert_eq!(*source_id, source.id(), "counter read off cpu {} but runs on cpu {source_id}", source.id());
         let now_count = source.count(self.config.kind);
+        // hw_value() and first_wrap_count(), from the state already at hand.
+        let new_hw = programmed_hw.wrapping_add(now_count - *programmed_source_count) & mask;
+        let first_wrap = raises_pmi.then(|| *programmed_source_count as u128 + (mask - *programmed_hw) as u128 + 1);
         let true_delta = now_count - *read_source_count;
-        let mut delta = shift_delta(self.prev_hw, new_hw, self.config.width_bits) as u128;
+        // shift_delta(): ((new << s) − (prev << s)) >> s is (new − prev) mod 2^width.
+        let mut delta = (new_hw.wrapping_sub(self.prev_hw) & mask) as u128;
         // A whole period leaves only 2^width − period events after the overflow; if the skid holds
         // more, the value overtakes the preload and the shift trick alone misses the wrap that raised
         // the PMI. x86 and Arm avoid this by clamping the period to at most half the counter.
         let wrap_missed =
             first_wrap.is_some_and(|first| *read_source_count as u128 + delta < first && first <= now_count as u128);
         if wrap_missed {
-            delta += 1u128 << self.config.width_bits;
+            delta += mask as u128 + 1;
         }
         *read_source_count = now_count;
         let delta = u64::try_from(delta).expect("a wrap credited to a 64-bit counter");
@@ -379,14 +391,22 @@ impl Counter {
         self.count = self.count.wrapping_add(delta);
         self.period_left -= delta as i128;
         self.truth_running_events += true_delta;
-        let unseen = (true_delta - delta) as u128;
-        assert_eq!(unseen & ((1u128 << self.config.width_bits) - 1), 0, "shift trick lost a partial wrap");
-        self.wraps_lost += (unseen >> self.config.width_bits) as u64;
+        let unseen = true_delta - delta;
+        assert_eq!(unseen & mask, 0, "shift trick lost a partial wrap");
+        self.wraps_lost += unseen.checked_shr(self.config.width_bits).unwrap_or(0);
+    }
+
+    /// `2^width − 1` for this counter's width, validated when it was built.
+    #[inline]
+    fn mask(&self) -> u64 {
+        debug_assert!((MIN_WIDTH_BITS..=MAX_WIDTH_BITS).contains(&self.config.width_bits));
+        u64::MAX >> (64 - self.config.width_bits)
     }
 
     /// Mirrors x86_perf_event_set_period(): a period that elapsed restarts (`left += period`,
     /// or `left = period` if more than a whole period overshot); returns whether one elapsed and
     /// the raw value to write, `−left` in `width` bits. x86's `left < 2` quirk is not modelled.
+    #[inline]
     fn set_period(&mut self) -> (bool, u64) {
         let period = self.config.period_events().expect("a period to set") as i128;
         let mut left = self.period_left;
@@ -401,7 +421,7 @@ impl Counter {
         }
         assert!(left >= 1 && left <= period, "period_left {left} outside 1..={period}");
         self.period_left = left;
-        let hw = (left as u64).wrapping_neg() & counter_mask(self.config.width_bits);
+        let hw = (left as u64).wrapping_neg() & self.mask();
         self.prev_hw = hw;
         (elapsed, hw)
     }
@@ -439,6 +459,7 @@ impl Counter {
         }
     }
 
+    #[inline]
     fn program(&mut self, source: &EventSource, hw: u64) {
         let now_count = source.count(self.config.kind);
         self.prev_hw = hw;
@@ -451,13 +472,14 @@ impl Counter {
     }
 
     /// The source count at which the value first wraps to 0 after it was programmed.
+    #[inline]
     fn first_wrap_count(&self, source: &EventSource) -> Option<u128> {
         let HwState::Counting { source_id, programmed_source_count, programmed_hw, .. } = self.state else {
             return None;
         };
         assert_eq!(source_id, source.id(), "counter read off cpu {} but runs on cpu {source_id}", source.id());
-        let to_zero = (1u128 << self.config.width_bits) - programmed_hw as u128;
-        Some(programmed_source_count as u128 + to_zero)
+        // 2^width − programmed_hw events to the wrap, without a 128-bit shift.
+        Some(programmed_source_count as u128 + (self.mask() - programmed_hw) as u128 + 1)
     }
 }
 

@@ -471,7 +471,8 @@ impl CpuPmu {
                 let event = &self.events[index];
                 let overflow_ns = steps.overflow_ns;
                 assert_eq!(overflow_ns, step_ns, "overflow of event {} at {overflow_ns} ns passed unseen", event.id);
-                assert!(event.counter.overflow_reached(&self.source), "event {} overflowed early", event.id);
+                // The time was solved for exactly (Counter::pending_overflow_ns); debug builds check it.
+                debug_assert!(event.counter.overflow_reached(&self.source), "event {} overflowed early", event.id);
                 steps.overflow_ns = NEVER;
                 steps.awaits_overflow = false;
                 steps.overflowed_at_ns = step_ns;
@@ -580,6 +581,7 @@ impl CpuPmu {
         }
         steps.overflow_ns = NEVER;
         steps.unthrottle_ns = NEVER;
+        steps.awaits_overflow = false;
         steps.stale = true;
         self.any_stale = true;
         let before = event.counter.samples_throttled();
@@ -616,23 +618,27 @@ impl CpuPmu {
         }
         self.any_stale = false;
         let running = self.running();
-        // Only the entries to solve again touch their (much larger) event.
-        for (index, steps) in self.steps.iter_mut().enumerate() {
+        // An event off its counter has nothing pending (sched_out() cleared it), so only the
+        // running ones are solved again, and only those touch their (much larger) event.
+        debug_assert!(
+            self.steps[running..].iter().zip(&self.events[running..]).all(|(steps, event)| {
+                !event.counter.is_counting()
+                    && !steps.awaits_overflow
+                    && steps.overflow_ns == NEVER
+                    && steps.overflowed_at_ns == NEVER
+                    && steps.unthrottle_ns == NEVER
+            }),
+            "an event has steps pending but is not on a counter"
+        );
+        for (index, steps) in self.steps[..running].iter_mut().enumerate() {
             if !(rate_changed || steps.stale) {
                 continue;
             }
-            let event = &self.events[index];
+            let counter = &self.events[index].counter;
             steps.stale = false;
             steps.overflow_ns = NEVER;
-            let counter = &event.counter;
             steps.awaits_overflow =
                 counter.is_counting() && counter.config().raises_pmi() && steps.overflowed_at_ns == NEVER;
-            assert!(
-                index < running
-                    || (!counter.is_counting() && steps.overflowed_at_ns == NEVER && steps.unthrottle_ns == NEVER),
-                "event {} has steps pending but is not on a counter",
-                event.id
-            );
             if steps.awaits_overflow {
                 steps.overflow_ns = counter.pending_overflow_ns(&self.source).unwrap_or(NEVER);
             }

@@ -357,6 +357,7 @@ impl EventSource {
     /// The first nanosecond at which the cumulative count of `kind` reaches `target`, if the
     /// current rate holds: `None` if the rate is 0 or the time is past `u64::MAX`. Exact up to
     /// [`next_change_ns`](Self::next_change_ns). `target` must lie ahead of the current count.
+    #[inline]
     pub fn time_of_count(&self, kind: EventKind, target: u128) -> Option<u64> {
         assert!(
             target > self.count(kind) as u128,
