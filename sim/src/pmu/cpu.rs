@@ -195,8 +195,12 @@ pub struct CpuPmu {
     source: EventSource,
     online: bool,
     now_ns: u64,
-    /// When the next step is due; recomputed whenever anything it depends on changes.
+    /// When the next step is due; recomputed whenever anything it depends on changes. An
+    /// overflow is no step of its own: it is raised by the first step at or after it (most
+    /// often the PMI it arms one skid later), or when the clock passes it.
     next_step_ns: Option<u64>,
+    /// The earliest overflow solved for and not raised yet ([`NEVER`] if none).
+    first_overflow_ns: u64,
     /// The first multiple of `mux_interval_ns` strictly after `now_ns`: when a rotation is due
     /// if one is needed. Moves with the clock, so no step divides to find it.
     rotation_after_ns: u64,
@@ -231,6 +235,7 @@ impl CpuPmu {
             online: source.is_running(),
             now_ns: source.now_ns(),
             next_step_ns: None,
+            first_overflow_ns: NEVER,
             rotation_after_ns: multiple_after(source.now_ns(), config.mux_interval_ns),
             pmi_tick: (0, 0),
             source,
@@ -304,7 +309,8 @@ impl CpuPmu {
     /// Any public call can change it, so ask again after each.
     #[inline]
     pub fn next_event_ns(&self) -> Option<u64> {
-        self.next_step_ns
+        let next_ns = self.next_step_ns.unwrap_or(NEVER).min(self.first_overflow_ns);
+        (next_ns != NEVER).then_some(next_ns)
     }
 
     /// Processes every step due at or before `now_ns`, in time order, and moves the clock there.
@@ -315,6 +321,11 @@ impl CpuPmu {
         }
         self.source.advance_to(now_ns);
         self.set_clock(now_ns);
+        // An overflow between the last step and now arms a PMI due after now.
+        if self.first_overflow_ns <= now_ns {
+            self.raise_overflows(now_ns);
+            self.refresh_overflows();
+        }
     }
 
     fn set_clock(&mut self, now_ns: u64) {
@@ -457,31 +468,19 @@ impl CpuPmu {
         self.mux_needed().then_some(self.rotation_after_ns)
     }
 
-    /// Everything due at `step_ns`: raised overflows, then tick work, then a rotation, then a PMI.
+    /// Everything due at `step_ns`: overflows raised since the last step, then tick work, then a
+    /// rotation, then a PMI.
     fn step(&mut self, step_ns: u64, governor: &mut SampleRateGovernor) {
         assert!(step_ns < NEVER, "cpu {}: a step at the end of time", self.cpu());
         let rotation_due = self.rotation_due_ns().is_some_and(|due_ns| due_ns <= step_ns);
         self.stats.steps += 1;
         self.source.advance_to(step_ns);
         self.set_clock(step_ns);
-        // Overflows and unthrottles touch different counters and commute, so one pass does both.
+        if self.first_overflow_ns <= step_ns {
+            self.raise_overflows(step_ns);
+        }
         let running = self.running();
         for (index, steps) in self.steps[..running].iter_mut().enumerate() {
-            if steps.overflow_ns <= step_ns {
-                let event = &self.events[index];
-                let overflow_ns = steps.overflow_ns;
-                assert_eq!(overflow_ns, step_ns, "overflow of event {} at {overflow_ns} ns passed unseen", event.id);
-                // The time was solved for exactly (Counter::pending_overflow_ns); debug builds check it.
-                debug_assert!(event.counter.overflow_reached(&self.source), "event {} overflowed early", event.id);
-                steps.overflow_ns = NEVER;
-                steps.awaits_overflow = false;
-                steps.overflowed_at_ns = step_ns;
-                self.stats.overflows += 1;
-                if self.pmi_pending_ns.is_none() {
-                    let skid_end_ns = step_ns.saturating_add(self.config.skid_ns);
-                    self.pmi_pending_ns = Some(skid_end_ns.max(self.handler_busy_until_ns));
-                }
-            }
             if steps.unthrottle_ns <= step_ns {
                 let event = &mut self.events[index];
                 steps.unthrottle_ns = NEVER;
@@ -502,6 +501,39 @@ impl CpuPmu {
             self.deliver_pmi(step_ns, governor);
         }
         self.refresh_overflows();
+    }
+
+    /// Raises every overflow at or before `now_ns`, each at its own time: the counter's overflow
+    /// bit is set then, and the earliest arms a PMI one skid later (or when the handler is
+    /// free) unless one is pending. No step lies between them and now (the earliest PMI they
+    /// could arm is a step candidate), so raising them late changes nothing.
+    fn raise_overflows(&mut self, now_ns: u64) {
+        let running = self.running();
+        let mut first_raised_ns = NEVER;
+        for (index, steps) in self.steps[..running].iter_mut().enumerate() {
+            let overflow_ns = steps.overflow_ns;
+            if overflow_ns > now_ns {
+                continue;
+            }
+            // The time was solved for exactly (Counter::pending_overflow_ns); debug builds check it.
+            let event = &self.events[index];
+            debug_assert!(event.counter.overflow_reached(&self.source), "event {} overflowed early", event.id);
+            steps.overflow_ns = NEVER;
+            steps.awaits_overflow = false;
+            steps.overflowed_at_ns = overflow_ns;
+            self.stats.overflows += 1;
+            first_raised_ns = first_raised_ns.min(overflow_ns);
+        }
+        if first_raised_ns != NEVER && self.pmi_pending_ns.is_none() {
+            self.pmi_pending_ns = Some(self.pmi_due_after(first_raised_ns));
+        }
+    }
+
+    /// When a PMI raised by an overflow at `overflow_ns` is delivered: one skid later, or when
+    /// the handler still running is done.
+    #[inline]
+    fn pmi_due_after(&self, overflow_ns: u64) -> u64 {
+        overflow_ns.saturating_add(self.config.skid_ns).max(self.handler_busy_until_ns)
     }
 
     /// Mirrors the x86 PMI path: handle_pmi_common() over every overflowed counter, then
@@ -613,7 +645,7 @@ impl CpuPmu {
         let rate_changed = segment != self.overflows_segment;
         self.overflows_segment = segment;
         if !(rate_changed || self.any_stale) {
-            self.next_step_ns = self.find_next_step();
+            self.find_next_step();
             return;
         }
         self.any_stale = false;
@@ -643,23 +675,30 @@ impl CpuPmu {
                 steps.overflow_ns = counter.pending_overflow_ns(&self.source).unwrap_or(NEVER);
             }
         }
-        self.next_step_ns = self.find_next_step();
+        self.find_next_step();
     }
 
-    /// The earliest of the rotation, the pending PMI, every overflow and unthrottling tick, and
-    /// the next rate change if an overflow time depends on it.
-    fn find_next_step(&self) -> Option<u64> {
+    /// Sets the next step: the earliest of the rotation, the pending PMI (or, with none, the one
+    /// the earliest overflow will arm), every unthrottling tick, and the next rate change if an
+    /// overflow time depends on it; and notes the earliest overflow.
+    fn find_next_step(&mut self) {
         // Branch-free minimum, with `None` as NEVER: no step is ever due there.
         let mut next_ns = self.rotation_due_ns().unwrap_or(NEVER).min(self.pmi_pending_ns.unwrap_or(NEVER));
+        let mut first_overflow_ns = NEVER;
         let mut rate_matters = false;
         for steps in &self.steps[..self.running()] {
-            next_ns = next_ns.min(steps.overflow_ns).min(steps.unthrottle_ns);
+            first_overflow_ns = first_overflow_ns.min(steps.overflow_ns);
+            next_ns = next_ns.min(steps.unthrottle_ns);
             rate_matters |= steps.awaits_overflow;
+        }
+        if self.pmi_pending_ns.is_none() && first_overflow_ns != NEVER {
+            next_ns = next_ns.min(self.pmi_due_after(first_overflow_ns));
         }
         if rate_matters {
             next_ns = next_ns.min(self.source.next_change_ns().unwrap_or(NEVER));
         }
-        (next_ns != NEVER).then_some(next_ns)
+        self.first_overflow_ns = first_overflow_ns;
+        self.next_step_ns = (next_ns != NEVER).then_some(next_ns);
     }
 }
 

@@ -134,6 +134,26 @@ fn pmi_count_is_exact_on_a_phased_source() {
 }
 
 #[test]
+fn an_overflow_is_raised_when_the_clock_passes_it_and_its_pmi_is_the_one_step() {
+    // As above: C reaches 4032 at 6042 ns, so the overflow is at 6042 ns and its PMI at 6142 ns.
+    let (rate_per_s, period_events) = (667_438_577, 4_032);
+    let mut governor = permissive_governor();
+    let config = CpuPmuConfig { width_bits: 12, ..CpuPmuConfig::default() };
+    let mut cpu = constant_cpu(0, config, cycles_only(rate_per_s));
+    cpu.add_event(0, 1, EventKind::Cycles, CounterMode::Sampling { period_events }, &mut governor).expect("valid");
+    cpu.advance_to(6_041, &mut governor);
+    assert_eq!((cpu.stats().overflows, cpu.pmi_pending_ns(), cpu.next_event_ns()), (0, None, Some(6_042)));
+    // Inside the skid: the overflow is raised and its PMI armed, though no step was taken.
+    cpu.advance_to(6_042, &mut governor);
+    assert_eq!((cpu.stats().overflows, cpu.stats().pmis, cpu.stats().steps), (1, 0, 0));
+    assert_eq!((cpu.pmi_pending_ns(), cpu.next_event_ns()), (Some(6_142), Some(6_142)));
+    cpu.advance_to(6_142, &mut governor);
+    assert_eq!((cpu.stats().overflows, cpu.stats().pmis, cpu.stats().steps), (1, 1, 1));
+    let latency = cpu.pmi_latency_ns();
+    assert_eq!((latency.len(), latency.min(), latency.max()), (1, DEFAULT_SKID_NS, DEFAULT_SKID_NS));
+}
+
+#[test]
 fn folded_32_bit_count_equals_ground_truth_after_one_hour() {
     let mut governor = default_governor();
     let config = CpuPmuConfig { counters: 1, width_bits: 32, ..CpuPmuConfig::default() };
@@ -148,10 +168,10 @@ fn folded_32_bit_count_equals_ground_truth_after_one_hour() {
     assert_eq!(reading.count, 10_800_000_000_000);
     assert_eq!(reading.truth_running_events, reading.count);
     assert_eq!(cpu.event(1).expect("installed").counter().wraps_lost(), 0);
-    // One fold per 2^31 − 1 events: ⌊1.08e13 / 2147483647⌋ = 5029, each one overflow step and
-    // one PMI step; nothing else was simulated.
+    // One fold per 2^31 − 1 events: ⌊1.08e13 / 2147483647⌋ = 5029, each one step (the PMI,
+    // which raises the overflow it handles); nothing else was simulated.
     assert_eq!((cpu.stats().overflows, cpu.stats().pmis), (5_029, 5_029));
-    assert_eq!(cpu.stats().steps, 2 * 5_029);
+    assert_eq!(cpu.stats().steps, 5_029);
     assert_eq!(cpu.stats().samples, 0);
 }
 
