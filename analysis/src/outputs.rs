@@ -9,6 +9,8 @@ use crate::aggregate::SweepState;
 use crate::histograms::{HistogramRow, hgrm, hgrm_file_name, write_histograms_csv};
 use crate::lock_stat::{LockRow, write_locks_csv};
 use crate::output_dir::StagedDir;
+use crate::sim::lockdep::ReportNames;
+use crate::sim::script::{ClassId, Position};
 use crate::workloads::schemes::CLASSES;
 
 /// `.hgrm` values are written in microseconds (counts for `deadlocks_per_run` and `mux_error_events`).
@@ -64,10 +66,12 @@ fn lock_order_text(state: &SweepState) -> String {
             cycles.len(),
             g.runs
         );
+        // Seeds are in runs.csv by run index; a sweep's state may no longer hold every row.
+        let class = |id: ClassId| CLASSES[id as usize].0.to_string();
+        let position = |p: Position| format!("script {}+{}", p.script, p.step);
+        let names = ReportNames { class: &class, position: &position, seed: &|_| None };
         for c in &cycles {
-            out.push_str(
-                &c.report(|id| CLASSES[id as usize].0.to_string(), |p| format!("script {}+{}", p.script, p.step)),
-            );
+            out.push_str(&c.report(&names));
         }
         out.push('\n');
     }

@@ -30,7 +30,7 @@ fn kernel(tasks: u32, program: &Program) -> (Kernel, Scheduler) {
         cpus: tasks,
         costs: Costs::default(),
         on_deadlock: OnDeadlock::Stop,
-        classes: vec![LockClassDef { name: "bench_mutex".into(), kind: LockKind::Mutex, layout: Layout::Global }],
+        classes: vec![LockClassDef::new("bench_mutex", LockKind::Mutex, Layout::Global)],
         programs: vec![program.clone()],
         perf: PerfConfig::without_pmus(),
         ctx_per_cpu: false,

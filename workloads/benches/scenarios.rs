@@ -32,7 +32,7 @@ fn hotplug_kernel(scenario: &Scenario) -> (Kernel, Scheduler) {
         cpus: scenario.machine.cpus,
         costs: scenario.costs.kernel(),
         on_deadlock: OnDeadlock::Stop,
-        classes: class_table(),
+        classes: class_table(false),
         programs,
         perf: PerfConfig {
             packages: scenario.machine.packages,

@@ -6,7 +6,7 @@ use sim::engine::{Limits, RunOutcome, Scheduler};
 use sim::kernel::{
     Agent, AgentCx, Args, Costs, Deadlock, Kernel, KernelConfig, LockClassDef, Next, OnDeadlock, Stall, TaskSpec,
 };
-use sim::lockdep::OrderCycle;
+use sim::lockdep::{OrderCycle, ReportNames};
 use sim::locks::{LockKind, Mode};
 use sim::lockstat::LockStat;
 use sim::perf::PerfConfig;
@@ -314,7 +314,7 @@ fn class_name(kind: LockKind) -> &'static str {
 
 pub fn run(config: &LockBenchConfig) -> Result<LockBenchResult, LockBenchError> {
     config.validate()?;
-    let class = LockClassDef { name: class_name(config.kind).into(), kind: config.kind, layout: Layout::Global };
+    let class = LockClassDef::new(class_name(config.kind), config.kind, Layout::Global);
     let kernel_config = KernelConfig {
         seed: config.seed,
         run_index: 0,
@@ -354,7 +354,10 @@ pub fn run(config: &LockBenchConfig) -> Result<LockBenchResult, LockBenchError> 
         .cycles(|_| config.kind)
         .iter()
         .map(|c: &OrderCycle| {
-            c.report(|_| class.name.clone(), |p| format!("{}+{}", programs[p.script as usize].name, p.step))
+            let position = |p: sim::script::Position| format!("{}+{}", programs[p.script as usize].name, p.step);
+            let names =
+                ReportNames { class: &|_| class.name.clone(), position: &position, seed: &|_| Some(config.seed) };
+            c.report(&names)
         })
         .collect();
     let stat = kernel.lock_stats()[0].clone();

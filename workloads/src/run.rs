@@ -3,7 +3,7 @@
 use hdrhistogram::Histogram;
 use sim::engine::{Limits, Scheduler, StopReason};
 use sim::kernel::{Agent, Deadlock, Kernel, KernelConfig, OnDeadlock, Stall, TaskSpec, Violation};
-use sim::lockdep::LockOrder;
+use sim::lockdep::{LockOrder, ReportNames};
 use sim::lockstat::{LockStat, new_histogram};
 use sim::perf::{PerfConfig, PmuDef, PmuScope};
 use sim::rng::stream_id;
@@ -325,7 +325,7 @@ fn run_prepared(
         cpus: scenario.machine.cpus,
         costs: scenario.costs.kernel(),
         on_deadlock: if scenario.run.stop_on_deadlock { OnDeadlock::Stop } else { OnDeadlock::Freeze },
-        classes: schemes::class_table(),
+        classes: schemes::class_table(scenario.scheme.validate_dev_mutex),
         programs: prepared.programs.clone(),
         perf: PerfConfig {
             packages: scenario.machine.packages,
@@ -352,12 +352,12 @@ fn run_prepared(
         spans: kernel.trace().to_vec(),
         tasks: kernel.task_names().into_iter().map(String::from).collect(),
     });
-    let result = collect(scenario, &mut kernel, outcome, prepared.pmus.len() as u32);
+    let result = collect(scenario, &mut kernel, outcome, prepared.pmus.len() as u32, id.seed);
     Ok((RunResult { scheme: label.to_string(), seed: id.seed, ..result }, timeline))
 }
 
-fn collect(scenario: &Scenario, kernel: &mut Kernel, outcome: sim::RunOutcome, pmus: u32) -> RunResult {
-    let order_cycles = order_cycles(kernel);
+fn collect(scenario: &Scenario, kernel: &mut Kernel, outcome: sim::RunOutcome, pmus: u32, seed: u64) -> RunResult {
+    let order_cycles = order_cycles(kernel, seed);
     let class_names: Vec<String> = kernel.classes().iter().map(|class| class.name.clone()).collect();
     let (lock_stats, lock_order, mut ops) = kernel.take_stats();
     let mut open_ns = new_histogram();
@@ -390,16 +390,18 @@ fn collect(scenario: &Scenario, kernel: &mut Kernel, outcome: sim::RunOutcome, p
     }
 }
 
-/// The lock-order cycles of a finished run, each with its chain and lockdep-style report.
-fn order_cycles(kernel: &Kernel) -> Vec<OrderCycleReport> {
+/// The lock-order cycles of a finished run (of `seed`), each with its chain and lockdep-style
+/// report.
+fn order_cycles(kernel: &Kernel, seed: u64) -> Vec<OrderCycleReport> {
     let programs = kernel.programs();
     let position = |p: sim::script::Position| format!("{}+{}", programs[p.script as usize].name, p.step);
     let kind_of = |c: sim::script::ClassId| CLASSES[c as usize].1;
     let name_of = |c: sim::script::ClassId| CLASSES[c as usize].0.to_string();
+    let names = ReportNames { class: &name_of, position: &position, seed: &|_| Some(seed) };
     kernel
         .lock_order()
         .cycles(kind_of)
         .iter()
-        .map(|c| OrderCycleReport { chain: c.chain(name_of), report: c.report(name_of, position) })
+        .map(|c| OrderCycleReport { chain: c.chain(name_of), report: c.report(&names) })
         .collect()
 }

@@ -227,6 +227,9 @@ pub struct SchemeSpec {
     /// unlock, which leaves it free for a running task until the woken waiter sets
     /// `MUTEX_FLAG_HANDOFF` (9d659ae14b54; every bundled release has it).
     pub mutex_fifo_handoff: bool,
+    /// lockdep validates `dev->mutex`, which `device_initialize()` marks novalidate (the 2023
+    /// report came from a debugging patch that validated it).
+    pub validate_dev_mutex: bool,
     /// A kernel release whose facts fill every scheme key not set here (docs/model.md §4.14):
     /// one of 4.12, 4.13, 4.15, 6.2, 6.3, 6.12, 6.16.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -255,6 +258,7 @@ impl Default for SchemeSpec {
             cpuhp_lockdep_map: true,
             jump_label_hotplug_first: true,
             mutex_fifo_handoff: false,
+            validate_dev_mutex: false,
             kernel: None,
             scripts: BTreeMap::new(),
         }

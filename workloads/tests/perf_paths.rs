@@ -37,7 +37,7 @@ fn run(overrides: &[(&str, &str)], tasks: Vec<Ops>) -> Kernel {
         cpus: 8,
         costs: scenario.costs.kernel(),
         on_deadlock: OnDeadlock::Stop,
-        classes: class_table(),
+        classes: class_table(false),
         programs,
         perf: PerfConfig {
             packages: 1,

@@ -6,7 +6,7 @@ use super::task::{Held, Task, TaskState, Wait, WaitKind};
 use super::{Costs, EV_MUTEX_RETRY, EV_RCU_SYNC_DONE, Invariant, Kernel, LockClassDef, Track};
 use crate::engine::Scheduler;
 use crate::event::Event;
-use crate::lockdep::{EdgeSeen, LockOrder, OrderNode};
+use crate::lockdep::{EdgeSeen, LockOrder, LockdepAcquire, OrderNode};
 use crate::locks::Blockers;
 use crate::locks::{
     Handoff, LockKind, Mode, Mutex, PercpuRwsem, ReadStart, RefcountHotplug, Srcu, TaskId, Unlocked, WriteStart,
@@ -227,27 +227,50 @@ impl LockTable {
         }
     }
 
-    /// Records lock-order edges as lockdep's `check_prevs_add()` does: from the most recently
-    /// taken lock still held to the one being taken; plus a same-class edge when the class is
-    /// already held unannotated (lockdep's "possible recursive locking").
-    pub(super) fn record_order(&mut self, task: &Task, lock: u32, mode: Mode, subclass: u8, at: Position, now_ns: u64) {
-        let held = &task.held;
+    /// Records what lockdep's `validate_chain()` records for `task_name`, holding `held`,
+    /// taking `lock` (v4.13, docs/model.md §6.3). `check_deadlock()`: the class (and subclass)
+    /// already held is a same-class edge, "possible recursive locking", unless both are reads
+    /// and the new one is recursive. Else `check_prevs_add()`: one edge, from the most recent
+    /// held entry that is neither a recursive read nor unchecked (the walk goes further down
+    /// only past trylocks, which no script takes); an edge into a recursive read is checked,
+    /// not stored (`LockOrder::cycles`). Nothing at all for an unchecked acquisition.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn record_order(
+        &mut self,
+        task_name: &str,
+        held: &[Held],
+        lock: u32,
+        mode: Mode,
+        subclass: u8,
+        acquire: LockdepAcquire,
+        at: Position,
+        now_ns: u64,
+    ) {
+        if acquire == LockdepAcquire::Unchecked {
+            return;
+        }
         let class = self.class_id(lock);
         let acquiring = OrderNode { class, subclass, mode };
         let instance_class = &self.instance_class;
         let node = |h: &Held| OrderNode { class: instance_class[h.lock as usize], subclass: h.subclass, mode: h.mode };
-        let top = held.last();
-        let same_class = held.iter().rev().find(|h| node(h).class == class && h.subclass == subclass);
-        for held in top.into_iter().chain(same_class.filter(|h| top.is_some_and(|t| !std::ptr::eq(*h, t)))) {
-            self.order.record(node(held), acquiring, || EdgeSeen {
-                run: self.run_index,
-                time_ns: now_ns,
-                task: task.name.clone(),
-                held_at: held.at,
-                acquired_at: at,
-                count: 1,
-            });
-        }
+        let checked = |h: &&Held| h.lockdep != LockdepAcquire::Unchecked;
+        let prev = match held.iter().filter(checked).find(|h| node(h).class == class && h.subclass == subclass) {
+            Some(same) if acquire == LockdepAcquire::RecursiveRead && same.lockdep != LockdepAcquire::Write => return,
+            Some(same) => same,
+            None => {
+                let linked = |h: &&Held| matches!(h.lockdep, LockdepAcquire::Write | LockdepAcquire::Read);
+                let Some(prev) = held.iter().rev().find(linked) else { return };
+                prev
+            }
+        };
+        self.order.record(node(prev), acquiring, || EdgeSeen {
+            run: self.run_index,
+            time_ns: now_ns,
+            task: task_name.to_string(),
+            held_at: prev.at,
+            acquired_at: at,
+            count: 1,
+        });
     }
 
     /// Tries to take `lock` as the primitive's fast path would (`mutex_lock()`,
@@ -391,12 +414,18 @@ impl LockTable {
         }
     }
 
-    /// `get_online_cpus()` in the writer task itself returns before lockdep sees it (v4.12).
-    pub(super) fn invisible_to_lockdep(&self, task: TaskId, lock: u32, mode: Mode) -> bool {
-        match &self.instances[lock as usize] {
-            LockState::RefcountHotplug(l) if mode == Mode::Read => l.writer_is(task),
+    /// How lockdep sees `task` taking `lock` in `mode`. `get_online_cpus()` in the writer task
+    /// itself returns before lockdep sees it (v4.12), and a novalidate class is never checked.
+    pub(super) fn lockdep_acquire(&self, task: TaskId, lock: u32, mode: Mode) -> LockdepAcquire {
+        let class = self.class_of(lock);
+        let writer_itself = match &self.instances[lock as usize] {
+            LockState::RefcountHotplug(l) => mode == Mode::Read && l.writer_is(task),
             _ => false,
+        };
+        if !class.validate || writer_itself {
+            return LockdepAcquire::Unchecked;
         }
+        LockdepAcquire::of(class.kind, mode)
     }
 }
 
@@ -404,19 +433,6 @@ impl Kernel {
     /// `class` or `class[cpu]` for per-CPU instances.
     pub(super) fn lock_name(&self, lock: u32) -> String {
         self.locks.name(lock, &self.tasks)
-    }
-
-    /// Records the lock-order edges of `task` taking `lock` over what it holds.
-    pub(super) fn record_order(
-        &mut self,
-        task: TaskId,
-        lock: u32,
-        mode: Mode,
-        subclass: u8,
-        at: Position,
-        now_ns: u64,
-    ) {
-        self.locks.record_order(&self.tasks[task as usize], lock, mode, subclass, at, now_ns);
     }
 
     /// Tries to take `lock`. `Some(cost)` if taken (continue after `cost`), `None` if the task
@@ -431,9 +447,9 @@ impl Kernel {
         sched: &mut Scheduler,
     ) -> Option<u64> {
         let now_ns = sched.now_ns();
-        if !self.locks.invisible_to_lockdep(task, lock, mode) {
-            self.record_order(task, lock, mode, subclass, at, now_ns);
-        }
+        let lockdep = self.locks.lockdep_acquire(task, lock, mode);
+        let t = &self.tasks[task as usize];
+        self.locks.record_order(&t.name, &t.held, lock, mode, subclass, lockdep, at, now_ns);
         let wait_kind = match self.locks.try_lock(task, lock, mode, now_ns, &self.costs) {
             Attempt::Taken { cost_ns } => {
                 self.grant(task, lock, mode, subclass, at, now_ns);
@@ -457,8 +473,9 @@ impl Kernel {
 
     /// Books an acquisition: the task owns `lock` from `now_ns`.
     fn grant(&mut self, task: TaskId, lock: u32, mode: Mode, subclass: u8, at: Position, now_ns: u64) {
+        let lockdep = self.locks.lockdep_acquire(task, lock, mode);
         let t = &mut self.tasks[task as usize];
-        t.held.push(Held { lock, mode, subclass, acquired_ns: now_ns, at });
+        t.held.push(Held { lock, mode, subclass, lockdep, acquired_ns: now_ns, at });
         self.locks.record_acquisition(lock, t.cpu);
     }
 
@@ -500,6 +517,13 @@ impl Kernel {
             return;
         };
         let held = t.held.remove(index);
+        // lockdep's __lock_release() of a lock not on top acquires every lock above it again
+        // over the shorter stack (reacquire_held_locks()), which can add dependencies.
+        for above in index..t.held.len() {
+            let h = &t.held[above];
+            let (lock, mode, subclass, lockdep, at) = (h.lock, h.mode, h.subclass, h.lockdep, h.at);
+            self.locks.record_order(&t.name, &t.held[..above], lock, mode, subclass, lockdep, at, now_ns);
+        }
         self.locks.record_hold(lock, now_ns - held.acquired_ns);
         if self.trace.is_on() {
             let name = format!("{} ({})", self.lock_name(lock), held.mode.letter());

@@ -50,6 +50,16 @@ pub struct LockClassDef {
     pub name: String,
     pub kind: LockKind,
     pub layout: Layout,
+    /// lockdep validates the class; `false` is `lockdep_set_novalidate_class()` (`dev->mutex`
+    /// since 2010): its acquisitions add no dependencies and are not checked.
+    pub validate: bool,
+}
+
+impl LockClassDef {
+    /// A class lockdep validates.
+    pub fn new(name: impl Into<String>, kind: LockKind, layout: Layout) -> LockClassDef {
+        LockClassDef { name: name.into(), kind, layout, validate: true }
+    }
 }
 
 /// What the run does when a wait-for cycle closes.

@@ -4,6 +4,7 @@
 use super::{Agent, Args, EV_RESUME, OpOutcome, TaskSpec};
 use crate::engine::Scheduler;
 use crate::event::Event;
+use crate::lockdep::LockdepAcquire;
 use crate::locks::Mode;
 use crate::rng::{ChaCha8Rng, stream_rng};
 use crate::script::{IpiHandler, Position, ScriptId};
@@ -48,6 +49,8 @@ pub(super) struct Held {
     pub lock: u32,
     pub mode: Mode,
     pub subclass: u8,
+    /// How lockdep saw the acquisition.
+    pub lockdep: LockdepAcquire,
     pub acquired_ns: u64,
     pub at: Position,
 }

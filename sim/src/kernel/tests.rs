@@ -15,7 +15,7 @@ const C: ClassId = 2;
 const H: ClassId = 3;
 
 fn classes() -> Vec<LockClassDef> {
-    let class = |name: &str, kind| LockClassDef { name: name.into(), kind, layout: Layout::Global };
+    let class = |name: &str, kind| LockClassDef::new(name, kind, Layout::Global);
     vec![
         class("lock_a", LockKind::Mutex),
         class("lock_b", LockKind::Mutex),
@@ -165,8 +165,10 @@ fn lock_order_reports_abba_from_two_runs_that_never_deadlocked() {
     }
     let cycles = merged.cycles(|c| classes()[c as usize].kind);
     assert_eq!(cycles.len(), 1);
+    // Both seen at the same (run, time): A -> B is added first, B -> A closes the chain and
+    // leads the report, followed by the chain back.
     let pairs: Vec<_> = cycles[0].edges.iter().map(|(a, b, _)| (a.class, b.class)).collect();
-    assert_eq!(pairs, vec![(A, B), (B, A)]);
+    assert_eq!(pairs, vec![(B, A), (A, B)]);
 }
 
 #[test]
@@ -376,7 +378,7 @@ fn primitive_costs_are_charged_exactly() {
 fn synchronize_srcu_waits_for_older_readers_and_its_grace_period() {
     let classes_with_srcu = || {
         let mut c = classes();
-        c.push(LockClassDef { name: "pmus_srcu".into(), kind: LockKind::Srcu, layout: Layout::Global });
+        c.push(LockClassDef::new("pmus_srcu", LockKind::Srcu, Layout::Global));
         c
     };
     let srcu = LockRef::Global(4);
@@ -420,7 +422,7 @@ fn synchronize_srcu_waits_for_older_readers_and_its_grace_period() {
 
 #[test]
 fn contended_spinlock_hands_over_without_wakeup_latency() {
-    let spin = |name: &str| LockClassDef { name: name.into(), kind: LockKind::Spinlock, layout: Layout::Global };
+    let spin = |name: &str| LockClassDef::new(name, LockKind::Spinlock, Layout::Global);
     let programs = vec![Program::compile("hold", &[lock(0, Mode::Write), work(1_000), unlock(0)]).unwrap()];
     let config = KernelConfig {
         seed: 1,

@@ -62,8 +62,17 @@ pub fn counter(name: &str) -> Option<CounterRef> {
     COUNTERS.iter().position(|(n, _)| *n == name).map(|i| CounterRef { id: i as CounterId, layout: COUNTERS[i].1 })
 }
 
-pub fn class_table() -> Vec<LockClassDef> {
-    CLASSES.iter().map(|&(name, kind, layout)| LockClassDef { name: name.into(), kind, layout }).collect()
+/// The classes as the kernel builds them: every one validated by lockdep except `dev->mutex`,
+/// which `device_initialize()` marks novalidate, unless `validate_dev_mutex` (as the 2023
+/// debugging patch did; docs/model.md §6.3).
+pub fn class_table(validate_dev_mutex: bool) -> Vec<LockClassDef> {
+    CLASSES
+        .iter()
+        .map(|&(name, kind, layout)| LockClassDef {
+            validate: name != "dev->mutex" || validate_dev_mutex,
+            ..LockClassDef::new(name, kind, layout)
+        })
+        .collect()
 }
 
 pub fn counter_table() -> Vec<CounterDef> {
