@@ -457,3 +457,24 @@ fn percpu_state_links_cpu_hotplug_lock_to_the_context_mutex_through_the_srcu_rea
     assert!(edges.contains(&(hotplug, ctx)), "{edges:?}");
     assert!(!edges.iter().any(|&(a, b)| a == srcu || b == srcu), "an edge touches pmus_srcu: {edges:?}");
 }
+
+/// The seed thread's report (a63fbed776c7): the tracepoint open path took `cpus_read_lock()`
+/// inside a read section of its own. v4.13's percpu_rwsem read is `read == 1`, so lockdep says
+/// "possible recursive locking"; v4.12's `get_online_cpus()` is a recursive read (`read == 2`)
+/// and says nothing; pmus-lock takes the lock once.
+#[test]
+fn the_recursive_cpus_read_lock_is_reported_for_legacy_on_4_13_only() {
+    let recursive = |scheme: &str, kernel: &str| {
+        let (name, kernel) = (format!("\"{scheme}\""), format!("\"{kernel}\""));
+        let s = scenario(&[("scheme.name", name.as_str()), ("scheme.kernel", kernel.as_str())]);
+        let chains: Vec<String> =
+            (1..=3).flat_map(|seed| order_chains(&run(&with_seed(&s, seed), seed).unwrap().lock_order)).collect();
+        chains.iter().any(|c| {
+            c.starts_with("cpu_hotplug_lock(R) -> cpu_hotplug_lock")
+                || c.starts_with("cpu_hotplug.dep_map(R) -> cpu_hotplug.dep_map")
+        })
+    };
+    assert!(recursive("legacy", "4.13"));
+    assert!(!recursive("legacy", "4.12"));
+    assert!(!recursive("pmus-lock", "4.13"));
+}
