@@ -201,6 +201,9 @@ pub struct CpuPmu {
     next_step_ns: Option<u64>,
     /// The earliest overflow solved for and not raised yet ([`NEVER`] if none).
     first_overflow_ns: u64,
+    /// The earliest unthrottling tick ([`NEVER`] if no event is throttled), so that a step
+    /// looks for one only when it is due.
+    first_unthrottle_ns: u64,
     /// The first multiple of `mux_interval_ns` strictly after `now_ns`: when a rotation is due
     /// if one is needed. Moves with the clock, so no step divides to find it.
     rotation_after_ns: u64,
@@ -236,6 +239,7 @@ impl CpuPmu {
             now_ns: source.now_ns(),
             next_step_ns: None,
             first_overflow_ns: NEVER,
+            first_unthrottle_ns: NEVER,
             rotation_after_ns: multiple_after(source.now_ns(), config.mux_interval_ns),
             pmi_tick: (0, 0),
             source,
@@ -479,7 +483,7 @@ impl CpuPmu {
         if self.first_overflow_ns <= step_ns {
             self.raise_overflows(step_ns);
         }
-        let running = self.running();
+        let running = if self.first_unthrottle_ns <= step_ns { self.running() } else { 0 };
         for (index, steps) in self.steps[..running].iter_mut().enumerate() {
             if steps.unthrottle_ns <= step_ns {
                 let event = &mut self.events[index];
@@ -565,8 +569,11 @@ impl CpuPmu {
             }
             let counter = &mut self.events[index].counter;
             let outcome = counter.handle_pmi(&mut self.source, now_ns, tick, governor.max_samples_per_tick());
-            steps.stale = true;
-            self.any_stale = true;
+            // Reprogrammed: its next overflow is solved for here, as refresh_overflows() would.
+            steps.stale = false;
+            steps.awaits_overflow = counter.is_counting();
+            steps.overflow_ns =
+                if steps.awaits_overflow { counter.pending_overflow_ns(&self.source).unwrap_or(NEVER) } else { NEVER };
             match outcome {
                 PmiOutcome::Folded => {}
                 PmiOutcome::Sampled => self.stats.samples += 1,
@@ -685,12 +692,15 @@ impl CpuPmu {
         // Branch-free minimum, with `None` as NEVER: no step is ever due there.
         let mut next_ns = self.rotation_due_ns().unwrap_or(NEVER).min(self.pmi_pending_ns.unwrap_or(NEVER));
         let mut first_overflow_ns = NEVER;
+        let mut first_unthrottle_ns = NEVER;
         let mut rate_matters = false;
         for steps in &self.steps[..self.running()] {
             first_overflow_ns = first_overflow_ns.min(steps.overflow_ns);
-            next_ns = next_ns.min(steps.unthrottle_ns);
+            first_unthrottle_ns = first_unthrottle_ns.min(steps.unthrottle_ns);
             rate_matters |= steps.awaits_overflow;
         }
+        next_ns = next_ns.min(first_unthrottle_ns);
+        self.first_unthrottle_ns = first_unthrottle_ns;
         if self.pmi_pending_ns.is_none() && first_overflow_ns != NEVER {
             next_ns = next_ns.min(self.pmi_due_after(first_overflow_ns));
         }
