@@ -77,6 +77,8 @@ pub(super) struct LockTable {
     /// (fixed-cost sections repeat the same time).
     pending: Vec<[(u64, u64); 2]>,
     order: LockOrder,
+    /// Per class, how lockdep annotates taking it for read and for write (`LockdepAcquire`).
+    lockdep: Vec<[LockdepAcquire; 2]>,
     /// This run's index in its sweep, recorded with each lock-order edge.
     run_index: u64,
     /// One `ctx->mutex` per CPU for all PMUs (v6.2) instead of one per CPU and PMU.
@@ -128,6 +130,14 @@ impl LockTable {
         LockTable {
             stats: classes.iter().map(|_| LockStat::default()).collect(),
             pending: vec![[(0, 0); 2]; classes.len()],
+            lockdep: classes
+                .iter()
+                .map(|c| {
+                    let of =
+                        |mode| if c.validate { LockdepAcquire::of(c.kind, mode) } else { LockdepAcquire::Unchecked };
+                    [of(Mode::Read), of(Mode::Write)]
+                })
+                .collect(),
             classes,
             class_base,
             last_cpu: vec![NO_CPU; instances.len()],
@@ -416,16 +426,13 @@ impl LockTable {
 
     /// How lockdep sees `task` taking `lock` in `mode`. `get_online_cpus()` in the writer task
     /// itself returns before lockdep sees it (v4.12), and a novalidate class is never checked.
+    #[inline]
     pub(super) fn lockdep_acquire(&self, task: TaskId, lock: u32, mode: Mode) -> LockdepAcquire {
-        let class = self.class_of(lock);
-        let writer_itself = match &self.instances[lock as usize] {
-            LockState::RefcountHotplug(l) => mode == Mode::Read && l.writer_is(task),
-            _ => false,
-        };
-        if !class.validate || writer_itself {
-            return LockdepAcquire::Unchecked;
+        let acquire = self.lockdep[self.class_id(lock) as usize][(mode == Mode::Write) as usize];
+        match &self.instances[lock as usize] {
+            LockState::RefcountHotplug(l) if mode == Mode::Read && l.writer_is(task) => LockdepAcquire::Unchecked,
+            _ => acquire,
         }
-        LockdepAcquire::of(class.kind, mode)
     }
 }
 
@@ -452,7 +459,7 @@ impl Kernel {
         self.locks.record_order(&t.name, &t.held, lock, mode, subclass, lockdep, at, now_ns);
         let wait_kind = match self.locks.try_lock(task, lock, mode, now_ns, &self.costs) {
             Attempt::Taken { cost_ns } => {
-                self.grant(task, lock, mode, subclass, at, now_ns);
+                self.grant(task, lock, mode, subclass, lockdep, at, now_ns);
                 return Some(cost_ns);
             }
             Attempt::Blocked => WaitKind::Lock,
@@ -472,8 +479,17 @@ impl Kernel {
     }
 
     /// Books an acquisition: the task owns `lock` from `now_ns`.
-    fn grant(&mut self, task: TaskId, lock: u32, mode: Mode, subclass: u8, at: Position, now_ns: u64) {
-        let lockdep = self.locks.lockdep_acquire(task, lock, mode);
+    #[allow(clippy::too_many_arguments)]
+    fn grant(
+        &mut self,
+        task: TaskId,
+        lock: u32,
+        mode: Mode,
+        subclass: u8,
+        lockdep: LockdepAcquire,
+        at: Position,
+        now_ns: u64,
+    ) {
         let t = &mut self.tasks[task as usize];
         t.held.push(Held { lock, mode, subclass, lockdep, acquired_ns: now_ns, at });
         self.locks.record_acquisition(lock, t.cpu);
@@ -497,7 +513,8 @@ impl Kernel {
     /// lock_stat and the trace.
     fn end_wait_with_lock(&mut self, task: TaskId, now_ns: u64) -> Wait {
         let wait = self.tasks[task as usize].wait.take().expect("woken task was waiting");
-        self.grant(task, wait.lock, wait.mode, wait.subclass, wait.at, now_ns);
+        let lockdep = self.locks.lockdep_acquire(task, wait.lock, wait.mode);
+        self.grant(task, wait.lock, wait.mode, wait.subclass, lockdep, wait.at, now_ns);
         self.locks.record_wait(wait.lock, now_ns - wait.since_ns);
         if self.trace.is_on() {
             let name = format!("wait {} ({})", self.lock_name(wait.lock), wait.mode.letter());
