@@ -174,7 +174,7 @@ impl Kernel {
         t.name.clear();
         let _ = write!(t.name, "cpuhp/{}", args.cpu);
         t.cpu = args.cpu;
-        t.op = Some(Op::start(script, args, now_ns, t.held.len()));
+        t.op = Some(Op::start(script, args, now_ns, t.held.len(), std::mem::take(&mut t.spare_loops)));
         t.state = TaskState::Running;
         self.resume_in(sched, thread, self.costs.wakeup_ns);
         let kind = WaitKind::ApWork;
@@ -318,7 +318,7 @@ impl Kernel {
         match t.agent.next(&mut cx) {
             Next::Run { script, args } => {
                 assert!((script as usize) < self.programs.len(), "agent asked for unknown script {script}");
-                t.op = Some(Op::start(script, args, now_ns, t.held.len()));
+                t.op = Some(Op::start(script, args, now_ns, t.held.len(), std::mem::take(&mut t.spare_loops)));
                 true
             }
             Next::Sleep { ns } => {
@@ -370,7 +370,9 @@ impl Kernel {
             }
         }
         let t = &mut self.tasks[task as usize];
-        let op = t.op.take().expect("op");
+        let mut op = t.op.take().expect("op");
+        t.spare_loops = std::mem::take(&mut op.loops);
+        t.spare_loops.clear();
         let stat = &mut self.op_stats[op.script as usize];
         match result {
             Ok(()) => stat.completed += 1,

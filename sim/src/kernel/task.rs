@@ -73,8 +73,11 @@ pub(super) struct Op {
 
 impl Op {
     /// `script` from its first step, with `args`, from `now_ns`; the task holds `held` locks.
-    pub(super) fn start(script: ScriptId, args: Args, now_ns: u64, held: usize) -> Op {
-        Op { script, pc: 0, args, started_ns: now_ns, loops: Vec::new(), held_at_start: held, view_checked_cpu: None }
+    /// `loops` is an empty vector to keep the loop frames in (the task's last one, so that
+    /// starting an operation allocates nothing).
+    pub(super) fn start(script: ScriptId, args: Args, now_ns: u64, held: usize, loops: Vec<LoopFrame>) -> Op {
+        debug_assert!(loops.is_empty());
+        Op { script, pc: 0, args, started_ns: now_ns, loops, held_at_start: held, view_checked_cpu: None }
     }
 }
 
@@ -102,6 +105,8 @@ pub(super) struct Task {
     pub agent: Box<dyn Agent>,
     pub rng: ChaCha8Rng,
     pub op: Option<Op>,
+    /// The last operation's loop frames, emptied, for the next one.
+    pub spare_loops: Vec<LoopFrame>,
     pub held: Vec<Held>,
     pub wait: Option<Wait>,
     pub state: TaskState,
@@ -119,6 +124,7 @@ impl Task {
             agent: Box::new(super::agent::Sequence::new(Vec::new())),
             rng: stream_rng(seed, stream),
             op: None,
+            spare_loops: Vec::new(),
             held: Vec::new(),
             wait: None,
             state: TaskState::Parked,
@@ -137,6 +143,7 @@ impl Task {
             agent: spec.agent,
             rng: stream_rng(seed, spec.stream),
             op: None,
+            spare_loops: Vec::new(),
             held: Vec::new(),
             wait: None,
             state: TaskState::Running,
