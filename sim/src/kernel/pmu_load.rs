@@ -66,7 +66,8 @@ pub struct PmuStats {
     /// Overflows whose PMI never ran (scheduled out, removed or offline during the skid): a
     /// sampling event's lost samples.
     pub lost_samples: u64,
-    /// Counter wraps past 2^width (every overflow, sampling or counting).
+    /// Counter wraps past 2^width: every overflow that raised a PMI (sampling, or counting with
+    /// folding) and every wrap of a counting event without folding.
     pub wraps: u64,
     /// Wraps an unfolded counting event missed between reads: its count is short by
     /// exactly this many × 2^width.
@@ -215,6 +216,7 @@ impl PmuLoad {
             if let Some(event) = self.units[unit].remove_event(now_ns, id, &mut self.governor) {
                 let error = record(&mut self.stats, &event.reading(), event.counter(), multiplexed);
                 self.stats.wraps_lost += event.counter().wraps_lost();
+                self.stats.wraps += event.counter().unraised_wraps();
                 if error > 0 {
                     wrong.push((id, error));
                 }
@@ -304,6 +306,7 @@ impl PmuLoad {
             stats.throttles += s.throttles;
             stats.lost_samples += s.overflows_dropped;
             stats.wraps += s.overflows;
+            stats.wraps += unit.events().iter().map(|e| e.counter().unraised_wraps()).sum::<u64>();
             stats.wraps_lost += unit.events().iter().map(|e| e.counter().wraps_lost()).sum::<u64>();
         }
         stats

@@ -146,6 +146,8 @@ pub struct Counter {
     interrupts_tick: Option<u64>,
     truth_running_events: u64,
     wraps_lost: u64,
+    /// Wraps of a counter that raises no PMI (see [`Counter::unraised_wraps`]).
+    unraised_wraps: u64,
     overflows_handled: u64,
     samples: u64,
     samples_throttled: u64,
@@ -167,6 +169,7 @@ impl Counter {
             interrupts_tick: None,
             truth_running_events: 0,
             wraps_lost: 0,
+            unraised_wraps: 0,
             overflows_handled: 0,
             samples: 0,
             samples_throttled: 0,
@@ -218,6 +221,13 @@ impl Counter {
     #[inline]
     pub fn wraps_lost(&self) -> u64 {
         self.wraps_lost
+    }
+
+    /// Times the value of a counter that raises no PMI (a counting event without folding)
+    /// passed 2^width, up to the last update; a counter with PMIs wraps once per overflow.
+    #[inline]
+    pub fn unraised_wraps(&self) -> u64 {
+        self.unraised_wraps
     }
 
     pub fn overflows_handled(&self) -> u64 {
@@ -387,6 +397,10 @@ impl Counter {
         }
         *read_source_count = now_count;
         let delta = u64::try_from(delta).expect("a wrap credited to a 64-bit counter");
+        if !raises_pmi {
+            // From the last read's value, `true_delta` events pass 2^width this many times.
+            self.unraised_wraps += ((self.prev_hw as u128 + true_delta as u128) >> self.config.width_bits) as u64;
+        }
         self.prev_hw = new_hw;
         self.count = self.count.wrapping_add(delta);
         self.period_left -= delta as i128;

@@ -191,6 +191,9 @@ fn unfolded_32_bit_count_loses_exactly_one_wrap_per_2_s_read() {
     let reading = event.reading();
     assert_eq!(event.counter().wraps_lost(), 1_800);
     assert_eq!(reading.truth_running_events - reading.count, 1_800 << 32);
+    // Every wrap is counted, seen or not: from 0, ⌊1.08e13 / 2^32⌋ = 2514 of them.
+    assert_eq!(event.counter().unraised_wraps(), 10_800_000_000_000 >> 32);
+    assert_eq!(event.counter().unraised_wraps(), 2_514);
     assert_eq!(cpu.stats().steps, 0);
 }
 
