@@ -115,3 +115,57 @@ proptest! {
         prop_assert_eq!(observable(&ahead), observable(&eager));
     }
 }
+
+/// An overflow in the run's last skid is raised by the end (#19 case 11: its wake, one skid
+/// later, is past the end, and the figures used to miss it). One sampling event on one CPU that
+/// never goes down, runs ending 1, 50 and 99 ns after each of its first overflows: by the end
+/// exactly ⌊C(end − 1) / period⌋ overflows, with `C` the CPU's event source rebuilt from its own
+/// stream, and one PMI fewer (its skid is 100 ns).
+#[test]
+fn an_overflow_in_the_last_skid_of_a_run_is_counted_at_the_end() {
+    use sim::kernel::STREAM_PMU_SOURCE;
+    use sim::pmu::EventSource;
+    use sim::rng::{stream_id, stream_rng};
+    let seed = 3;
+    let base = [
+        key("machine.cpus", 1),
+        key("machine.packages", 1),
+        key("hotplug.enabled", false),
+        key("pmu_load.sampling_events", 1),
+        key("pmu_load.uncore_counting", false),
+        key("run.seed", seed),
+    ];
+    let scenario = resolve(preset_text("pmu-load").expect("preset"), &base).expect("valid scenario");
+    let config = scenario.pmu_load.config().expect("valid");
+    let count_at = |t_ns: u64| {
+        let rng = stream_rng(seed, stream_id(STREAM_PMU_SOURCE, 0));
+        let mut source = EventSource::with_phases(0, config.phases, rng, 0).expect("valid phases");
+        source.count_at(config.kind, t_ns)
+    };
+    // The first nanosecond at which the count reaches `target` (binary search on the exact count).
+    let reached = |target: u64| {
+        let (mut lo, mut hi) = (0u64, 1u64 << 40);
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if count_at(mid) >= target { hi = mid } else { lo = mid + 1 }
+        }
+        lo
+    };
+    let period = config.sample_period_events;
+    for k in 1..=4 {
+        let overflow_ns = reached(k * period);
+        for after_ns in [1, 50, 99] {
+            let end_ns = overflow_ns + after_ns;
+            let mut keys = base.to_vec();
+            keys.push(key("run.duration", format!("\"{end_ns}ns\"")));
+            let scenario = resolve(preset_text("pmu-load").expect("preset"), &keys).expect("valid scenario");
+            let pmu = run(&scenario, seed).expect("runs").pmu.expect("PMU load");
+            assert_eq!(count_at(end_ns - 1) / period, k, "the end is before the next overflow");
+            assert_eq!(
+                (pmu.wraps, pmu.pmis),
+                (k, k - 1),
+                "ending {after_ns} ns after overflow {k} at {overflow_ns} ns"
+            );
+        }
+    }
+}

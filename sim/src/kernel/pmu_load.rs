@@ -444,18 +444,40 @@ impl PmuLoad {
     }
 
     /// Brings core units that run ahead to where one event per wake would have left them when
-    /// the engine stopped; the PMIs found due on offline CPUs.
+    /// the engine stopped, then every unit through the steps due by then that its wake, one
+    /// skid later, would have taken after the end (an overflow or tick in the run's last skid
+    /// counts); the PMIs found due on offline CPUs.
     fn finish(&mut self, outcome: &RunOutcome, online: &[bool]) -> Vec<OfflinePmi> {
         assert!(!self.finished, "Kernel::finish called twice");
         self.finished = true;
-        if !self.run_ahead {
-            return Vec::new();
-        }
         let limit_ns = match outcome.stop {
             StopReason::TimeLimit => outcome.end_ns.saturating_sub(1),
             _ => outcome.end_ns,
         };
-        self.run_ahead_to(limit_ns, online).0
+        let mut offline = if self.run_ahead { self.run_ahead_to(limit_ns, online).0 } else { Vec::new() };
+        // In the order the wakes would have come (the governor is shared), each unit takes its
+        // steps up to the end.
+        let due = |pmu: &CpuPmu| pmu.next_event_ns().filter(|&t| t <= limit_ns && pmu.now_ns() < limit_ns);
+        let mut wakes: std::collections::BinaryHeap<std::cmp::Reverse<(u64, usize)>> = (0..self.units.len())
+            .filter(|&unit| due(&self.units[unit]).is_some())
+            .map(|unit| std::cmp::Reverse((wake_ns(&self.units[unit]), unit)))
+            .collect();
+        while let Some(std::cmp::Reverse((_, unit))) = wakes.pop() {
+            let pmu = &mut self.units[unit];
+            let pmi_due = pmu.pmi_pending_ns().filter(|&t| t <= limit_ns);
+            if let Some(time_ns) = pmi_due
+                && unit < self.core_units
+                && !online[unit]
+            {
+                offline.push(OfflinePmi { time_ns, unit });
+            }
+            pmu.advance_to(wake_ns(pmu).min(limit_ns), &mut self.governor);
+            if due(pmu).is_some() {
+                wakes.push(std::cmp::Reverse((wake_ns(pmu), unit)));
+            }
+        }
+        offline.sort_by_key(|pmi| (pmi.time_ns, pmi.unit));
+        offline
     }
 }
 
