@@ -464,14 +464,15 @@ impl PmuLoad {
             .collect();
         while let Some(std::cmp::Reverse((_, unit))) = wakes.pop() {
             let pmu = &mut self.units[unit];
-            let pmi_due = pmu.pmi_pending_ns().filter(|&t| t <= limit_ns);
-            if let Some(time_ns) = pmi_due
+            // As run_ahead_to(): a PMI delivered by this advance, on a CPU the mask shows offline.
+            let target_ns = wake_ns(pmu).min(limit_ns);
+            if let Some(time_ns) = pmu.pmi_pending_ns().filter(|&t| t <= target_ns)
                 && unit < self.core_units
                 && !online[unit]
             {
                 offline.push(OfflinePmi { time_ns, unit });
             }
-            pmu.advance_to(wake_ns(pmu).min(limit_ns), &mut self.governor);
+            pmu.advance_to(target_ns, &mut self.governor);
             if due(pmu).is_some() {
                 wakes.push(std::cmp::Reverse((wake_ns(pmu), unit)));
             }
