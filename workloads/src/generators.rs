@@ -321,7 +321,7 @@ impl Opener {
         let name = match family {
             Family::Tracepoint => Some("tracepoint"),
             Family::Software => Some("software"),
-            Family::Hardware => None,
+            Family::Hardware | Family::BranchStack => None,
         };
         let Some(pmu) = pick_pmu(cx, name) else { return Next::Exit };
         let cpu = pick_cpu(cx, pmu, self.mix.offline);
@@ -382,17 +382,19 @@ impl Agent for Opener {
 }
 
 /// `perf stat -e '{cycles,tp,…}'`: a hardware leader on a random CPU's core PMU, then
-/// tracepoint siblings in its group, kept a lifetime, released siblings first.
+/// tracepoint siblings in its group (or, a `branch_stack` fraction of them, hardware
+/// siblings sampling branch stacks), kept a lifetime, released siblings first.
 pub struct GroupOpener {
     think: Interval,
     lifetime: Interval,
     siblings: u32,
+    branch_stack: f64,
     tracepoints: Tracepoints,
     event_base: u64,
     counter: u64,
     leader: Option<Args>,
-    /// Siblings opened so far.
-    opened: Vec<Args>,
+    /// Siblings opened so far, with their release operation.
+    opened: Vec<(Args, sim::script::ScriptId)>,
     /// Siblings still to open, or (holding) to release.
     left: u32,
     phase: GroupPhase,
@@ -408,11 +410,19 @@ enum GroupPhase {
 }
 
 impl GroupOpener {
-    pub fn new(task_index: u32, think: Interval, lifetime: Interval, siblings: u32, tracepoints: Tracepoints) -> Self {
+    pub fn new(
+        task_index: u32,
+        think: Interval,
+        lifetime: Interval,
+        siblings: u32,
+        branch_stack: f64,
+        tracepoints: Tracepoints,
+    ) -> Self {
         GroupOpener {
             think,
             lifetime,
             siblings,
+            branch_stack,
             tracepoints,
             event_base: (task_index as u64) << 32,
             counter: 0,
@@ -430,8 +440,14 @@ impl GroupOpener {
 
     fn open_sibling(&mut self, cx: &mut AgentCx<'_>, leader: Args) -> Next {
         self.left -= 1;
+        // No draw when the fraction is 0, so runs without branch-stack siblings keep their streams.
+        if self.branch_stack > 0.0 && cx.rng.random::<f64>() < self.branch_stack {
+            let args = Args { event: self.next_id(), tracepoint: 0, ..leader };
+            self.opened.push((args, op::RELEASE_LBR));
+            return Next::Run { script: op::OPEN_SIBLING_LBR, args };
+        }
         let args = Args { event: self.next_id(), tracepoint: self.tracepoints.draw(cx), ..leader };
-        self.opened.push(args);
+        self.opened.push((args, op::RELEASE_TP));
         Next::Run { script: op::OPEN_SIBLING_TP, args }
     }
 }
@@ -440,8 +456,8 @@ impl Agent for GroupOpener {
     fn next(&mut self, cx: &mut AgentCx<'_>) -> Next {
         match self.phase {
             GroupPhase::Releasing => {
-                if let Some(sibling) = self.opened.pop() {
-                    return Next::Run { script: op::RELEASE_TP, args: locate(cx, sibling) };
+                if let Some((sibling, release)) = self.opened.pop() {
+                    return Next::Run { script: release, args: locate(cx, sibling) };
                 }
                 if let Some(leader) = self.leader.take() {
                     return Next::Run { script: op::RELEASE, args: locate(cx, leader) };

@@ -227,6 +227,7 @@ fn tasks(scenario: &Scenario) -> Vec<TaskSpec> {
             interval(g.think, g.dist),
             interval(g.lifetime, g.dist),
             g.siblings,
+            g.branch_stack_fraction,
             tracepoints.clone(),
         );
         add(format!("perf-stat/{i}"), STREAM_GROUP, i, Box::new(group));

@@ -182,6 +182,9 @@ pub struct GroupSpec {
     pub think: Duration,
     pub lifetime: Duration,
     pub dist: Dist,
+    /// The fraction of siblings that are hardware events sampling branch stacks (LBR, as
+    /// `perf record -b` opens them) on the leader's core PMU instead of tracepoints.
+    pub branch_stack_fraction: f64,
 }
 
 impl Default for GroupSpec {
@@ -192,6 +195,7 @@ impl Default for GroupSpec {
             think: Duration(10_000_000),
             lifetime: Duration(20_000_000),
             dist: Dist::Exp,
+            branch_stack_fraction: 0.0,
         }
     }
 }
@@ -951,6 +955,7 @@ impl Scenario {
         range("groups.siblings", g.siblings, 0, 64)?;
         duration_range("groups.think", g.think, 0, MAX_COST_NS)?;
         duration_range("groups.lifetime", g.lifetime, 0, MAX_COST_NS)?;
+        fraction("groups.branch_stack_fraction", g.branch_stack_fraction)?;
         range("ftrace.tasks", self.ftrace.tasks, 0, MAX_WORKLOAD_TASKS)?;
         duration_range("ftrace.interval", self.ftrace.interval, 0, MAX_COST_NS)?;
         range("driver_probe.tasks", self.driver_probe.tasks, 0, MAX_WORKLOAD_TASKS)?;

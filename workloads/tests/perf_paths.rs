@@ -246,3 +246,34 @@ fn software_events_take_the_key_slow_path_only_for_the_first_and_hlist_under_pmu
     assert!(edge(&kernel, "pmus_lock", "swhash->hlist_mutex"));
     assert_eq!(counter(&kernel, "perf_swevent_enabled"), 0);
 }
+
+/// A branch-stack sibling (`x86_add_exclusive(x86_lbr_exclusive_lbr)`): the first LBR user
+/// takes `pmc_reserve_mutex` under its leader's context, nested; a second finds the count
+/// non-zero and takes nothing; the destroy decrements without a lock. v4.15's software-context
+/// exemption (43fa87f7deed) leaves hardware siblings under the leader's lock.
+#[test]
+fn a_branch_stack_sibling_takes_pmc_reserve_mutex_under_its_leaders_context_only_as_the_first_lbr_user() {
+    let leader = Args { cpu: 2, pmu: CPU_PMU, event: 1, ..Args::default() };
+    let [first, second] = [2, 3].map(|event| Args { event, ..leader });
+    let ops = vec![vec![
+        (1, op::OPEN, leader),
+        (1_000, op::OPEN_SIBLING_LBR, first),
+        (1_000, op::OPEN_SIBLING_LBR, second),
+        (1_000, op::RELEASE_LBR, second),
+        (1_000, op::RELEASE_LBR, first),
+        (1_000, op::RELEASE, leader),
+    ]];
+    let nested_edge = |kernel: &Kernel| {
+        let (ctx, pmc) = (class_id("cpuctx_mutex").unwrap(), class_id("pmc_reserve_mutex").unwrap());
+        kernel.lock_order().edges().any(|(h, t, _)| h.class == ctx && h.subclass == 1 && t.class == pmc)
+    };
+    for fixed in ["false", "true"] {
+        let mut kernel = run(&[("scheme.sw_sibling_init_unlocked", fixed)], ops.clone());
+        assert!(nested_edge(&kernel), "sw_sibling_init_unlocked = {fixed}");
+        // The leader's reservation (0 -> 1) and release (1 -> 0), and the first LBR user's.
+        assert_eq!(acquisitions(&mut kernel, "pmc_reserve_mutex"), 3);
+        assert_eq!(counter(&kernel, "lbr_exclusive"), 0);
+        assert_eq!(counter(&kernel, "pmc_refcount"), 0);
+        assert_eq!(kernel.op_stats()[op::OPEN_SIBLING_LBR as usize].completed, 2);
+    }
+}

@@ -33,7 +33,7 @@ pub const CLASSES: [(&str, LockKind, Layout); 17] = [
 ];
 
 /// `(name, layout)` of each counter, in `CounterId` order.
-pub const COUNTERS: [(&str, CounterLayout); 8] = [
+pub const COUNTERS: [(&str, CounterLayout); 9] = [
     // `tp_event->perf_refcount`: perf users of a tracepoint (`perf_trace_event_reg()`).
     ("perf_refcount", CounterLayout::PerTracepoint),
     // Probes on a tracepoint (`tracepoint_add_func()`): perf's and ftrace's.
@@ -50,6 +50,8 @@ pub const COUNTERS: [(&str, CounterLayout); 8] = [
     ("perf_sched_count", CounterLayout::Global),
     // The `perf_sched_events` static key's `enabled`.
     ("perf_sched_events", CounterLayout::Global),
+    // x86 `x86_pmu.lbr_exclusive[x86_lbr_exclusive_lbr]` (`x86_add_exclusive()`).
+    ("lbr_exclusive", CounterLayout::Global),
 ];
 
 /// The id of a class by name.

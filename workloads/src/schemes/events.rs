@@ -18,6 +18,10 @@ pub enum Family {
     Software,
     /// A hardware PMU: x86's `x86_reserve_hardware()` on the core PMU, nothing on uncore boxes.
     Hardware,
+    /// A core-PMU event sampling branch stacks: `x86_reserve_hardware()`, then
+    /// `intel_pmu_hw_config()` → `x86_add_exclusive(x86_lbr_exclusive_lbr)`. Opened only as a
+    /// group sibling.
+    BranchStack,
 }
 
 impl Family {
@@ -27,6 +31,7 @@ impl Family {
             Family::Tracepoint => super::op::OPEN_TP,
             Family::Software => super::op::OPEN_SW,
             Family::Hardware => super::op::OPEN,
+            Family::BranchStack => super::op::OPEN_SIBLING_LBR,
         }
     }
 
@@ -36,6 +41,7 @@ impl Family {
             Family::Tracepoint => super::op::RELEASE_TP,
             Family::Software => super::op::RELEASE_SW,
             Family::Hardware => super::op::RELEASE,
+            Family::BranchStack => super::op::RELEASE_LBR,
         }
     }
 }
@@ -48,6 +54,7 @@ pub(super) struct Counters {
     pub(super) ftrace_enabled: CounterRef,
     pub(super) swevent_key: CounterRef,
     pub(super) pmc_refcount: CounterRef,
+    pub(super) lbr_exclusive: CounterRef,
     pub(super) sched_count: CounterRef,
     pub(super) sched_key: CounterRef,
 }
@@ -62,6 +69,7 @@ impl Counters {
             ftrace_enabled: c("ftrace_enabled"),
             swevent_key: c("perf_swevent_enabled"),
             pmc_refcount: c("pmc_refcount"),
+            lbr_exclusive: c("lbr_exclusive"),
             sched_count: c("perf_sched_count"),
             sched_key: c("perf_sched_events"),
         }
@@ -247,6 +255,17 @@ impl Paths<'_> {
         )]
     }
 
+    /// `x86_add_exclusive(x86_lbr_exclusive_lbr)` on the core PMU: `atomic_inc_not_zero()`, and
+    /// for the first user `pmc_reserve_mutex` around the increment (v4.13.4 `arch/x86/events/core.c`).
+    fn x86_add_exclusive(&self) -> Vec<Step> {
+        let (l, n) = (self.l, &self.n);
+        let first = vec![lock(l.pmc_reserve), Step::Inc(n.lbr_exclusive), unlock(l.pmc_reserve)];
+        vec![when(
+            Cond::CorePmu(PmuRef::Arg),
+            vec![either(Cond::NonZero(n.lbr_exclusive), vec![Step::Inc(n.lbr_exclusive)], first)],
+        )]
+    }
+
     /// `x86_release_hardware()`: `atomic_dec_and_mutex_lock(&pmc_refcount, &pmc_reserve_mutex)`;
     /// the last user releases the counters and the DS buffers.
     fn x86_release_hardware(&self) -> Vec<Step> {
@@ -277,6 +296,10 @@ impl Paths<'_> {
                 steps.extend(self.static_key_slow_inc(self.n.swevent_key));
             }
             Family::Hardware => steps.extend(self.x86_reserve_hardware()),
+            Family::BranchStack => {
+                steps.extend(self.x86_reserve_hardware());
+                steps.extend(self.x86_add_exclusive());
+            }
         }
         steps
     }
@@ -300,6 +323,12 @@ impl Paths<'_> {
                 steps
             }
             Family::Hardware => self.x86_release_hardware(),
+            // hw_perf_lbr_event_destroy(): release, then x86_del_exclusive()'s atomic_dec.
+            Family::BranchStack => {
+                let mut steps = self.x86_release_hardware();
+                steps.push(when(Cond::CorePmu(PmuRef::Arg), vec![Step::Dec(self.n.lbr_exclusive)]));
+                steps
+            }
         }
     }
 

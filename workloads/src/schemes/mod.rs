@@ -230,9 +230,12 @@ pub mod op {
     pub const AP_OFFLINE: ScriptId = 21;
     /// The AP states going up, on `cpuhp/N` (`cpuhp_ap_online()`).
     pub const AP_ONLINE: ScriptId = 22;
+    /// A hardware group sibling sampling branch stacks (LBR), on its leader's core PMU.
+    pub const OPEN_SIBLING_LBR: ScriptId = 23;
+    pub const RELEASE_LBR: ScriptId = 24;
 
     /// Every operation, in id order.
-    pub const OPS: [OpDef; 23] = [
+    pub const OPS: [OpDef; 25] = [
         OpDef { kicks: Some(AP_OFFLINE), ..def("cpu_down", true, false, EventArg::None, false) },
         OpDef {
             marks: &[Mark::PerfInitStart, Mark::CpuUpDone],
@@ -260,6 +263,8 @@ pub mod op {
         def("prctl_task_perf_events_enable", true, true, EventArg::Opened, false),
         OpDef { marks: &[Mark::PerfExitDone], ap: true, ..def("cpuhp_ap_offline", true, false, EventArg::None, false) },
         OpDef { ap: true, ..def("cpuhp_ap_online", true, false, EventArg::None, false) },
+        def("perf_event_open_sibling_lbr", true, true, EventArg::New, false),
+        def("perf_event_release_lbr", true, true, EventArg::Opened, false),
     ];
 
     /// Operation names, in id order.

@@ -363,7 +363,8 @@ fn perf_event_open(p: &Paths<'_>, family: Family, sibling: bool) -> Vec<Step> {
     steps.push(read(l.srcu));
     // 43fa87f7deed (v4.15): software-context PMUs (tracepoints among them) init their
     // siblings without the leader's ctx->mutex.
-    let leader_locked = sibling && !(o.sw_sibling_init_unlocked && family != Family::Hardware);
+    let software_context = !matches!(family, Family::Hardware | Family::BranchStack);
+    let leader_locked = sibling && !(o.sw_sibling_init_unlocked && software_context);
     if leader_locked {
         steps.push(Step::Lock { lock: ctx, mode: Mode::Write, nested: true });
     }
@@ -489,6 +490,8 @@ pub fn build(o: &SchemeOptions, c: &PerfCosts) -> Vec<(&'static str, Vec<Step>)>
         tasks::prctl_task(&p),
         cpuhp_ap_offline(o, &l, c),
         cpuhp_ap_online(o, &l, c),
+        perf_event_open(&p, Family::BranchStack, true),
+        perf_event_release(&p, Family::BranchStack),
     ];
     op::NAMES.iter().copied().zip(scripts).collect()
 }
