@@ -36,6 +36,7 @@ macro_rules! errln {
 mod bench;
 mod bench_sweep;
 mod catalog;
+mod history;
 mod lockbench;
 mod replay;
 mod run;
@@ -66,6 +67,8 @@ enum Command {
     Sweep(sweep::SweepArgs),
     /// Reproduce one run bit for bit from a replay command or a manifest, optionally traced.
     Replay(replay::ReplayArgs),
+    /// Run the historic lockdep reports and failures (2017–2025) on the kernel bundles where they must and must not appear.
+    History(history::HistoryArgs),
     /// Combine the directories of a sharded sweep into the one the whole sweep would write.
     Merge(sweep::MergeArgs),
     /// List the locking schemes, or print one's scripts.
@@ -135,6 +138,7 @@ fn main() -> ExitCode {
         Some(Command::Run(args)) => run::run_command(&args),
         Some(Command::Sweep(args)) => sweep::run_sweep(&args, std::path::Path::new("results/sweep"), false),
         Some(Command::Merge(args)) => sweep::merge(&args),
+        Some(Command::History(args)) => history::run(&args),
         Some(Command::Replay(args)) => replay::replay(&args),
         Some(Command::Schemes(args)) => catalog::schemes(&args),
         Some(Command::Presets(args)) => catalog::presets(&args),

@@ -162,7 +162,7 @@ fn shard(args: &SweepArgs) -> Result<Option<(u64, u64)>> {
     Ok(Some((i, n)))
 }
 
-fn progress_printer(label: String) -> Box<dyn Fn(u64, u64) + Sync> {
+pub fn progress_printer(label: String) -> Box<dyn Fn(u64, u64) + Sync> {
     if std::io::stderr().is_terminal() {
         let bar = indicatif::ProgressBar::new(0);
         bar.set_style(

@@ -5,6 +5,7 @@
 pub mod aggregate;
 pub mod csv_rows;
 pub mod histograms;
+pub mod history;
 pub mod lock_stat;
 pub mod output_dir;
 pub mod outputs;

@@ -6,6 +6,7 @@
 pub mod command;
 pub mod error;
 pub mod generators;
+pub mod history;
 pub mod kernels;
 pub mod lockbench;
 pub mod plan;
