@@ -42,8 +42,9 @@ pub enum Finding {
     /// lockdep's graph closes this cycle of classes (`name`, or `name/1` for subclass 1), in
     /// this order, with every edge stored (or lockdep reports exactly this cycle).
     Cycle(&'static [&'static str]),
-    /// "possible recursive locking detected" on one of these classes.
-    Recursive(&'static [&'static str]),
+    /// "possible recursive locking detected" on one of these classes, first taken twice in an
+    /// operation whose name starts with the prefix.
+    Recursive(&'static [&'static str], &'static str),
     /// A wait-for deadlock in which a task waits, for a read of the hotplug lock, behind the
     /// pending writer while it holds a read of that lock itself.
     RecursiveReadDeadlock,
@@ -58,7 +59,7 @@ pub enum Finding {
 impl Finding {
     pub fn detector(self) -> Detector {
         match self {
-            Finding::Cycle(_) | Finding::Recursive(_) => Detector::OrderGraph,
+            Finding::Cycle(_) | Finding::Recursive(..) => Detector::OrderGraph,
             Finding::RecursiveReadDeadlock | Finding::SiblingDeadlock(_) => Detector::WaitFor,
             Finding::SilentlyFailedOpen => Detector::Invariant,
         }
@@ -138,6 +139,10 @@ const FIXED_IN_4_15: [(&str, Expect); 7] = [
     AFTER_4_13[4],
 ];
 
+/// The seed thread's load: per-CPU tracepoint opens only (no software events, no groups),
+/// so the first static key an open enables under its read is a tracepoint's.
+const SEED_LOAD: [&str; 3] = ["openers.tracepoint_fraction=1", "openers.software_fraction=0", "groups.tasks=0"];
+
 /// The catalogue, in the order the matrix lists it.
 pub const CATALOGUE: &[Case] = &[
     Case {
@@ -146,15 +151,15 @@ pub const CATALOGUE: &[Case] = &[
         title: "recursive cpus_read_lock() under perf_event_open()'s own read (the seed thread)",
         summary: "The tip tree of May 2017 held cpus_read_lock() across perf_event_open(); the \
             first user of a tracepoint (the thread's report) or of a software event type then \
-            enabled a static key, which took cpus_read_lock() again (whichever comes first in a \
-            run is the one lockdep prints). On v4.13's percpu-rwsem a pending writer blocks that second read, so lockdep \
+            enabled a static key, which took cpus_read_lock() again. lockdep prints the first \
+            pair it sees, so the case runs the thread's load: tracepoint opens only. On v4.13's percpu-rwsem a pending writer blocks that second read, so lockdep \
             reports recursive locking and the open deadlocks against cpu_down(). v4.12's \
             refcounted get_online_cpus() was a recursive read and could not. a63fbed776c7 (the \
             pmus-lock fix) took the hotplug lock out of the open.",
         preset: "default",
-        sets: &[],
+        sets: &SEED_LOAD,
         scheme: SchemeChoice::Named("legacy"),
-        finding: Finding::Recursive(&["cpu_hotplug_lock", "cpu_hotplug.dep_map"]),
+        finding: Finding::Recursive(&["cpu_hotplug_lock", "cpu_hotplug.dep_map"], "perf_event_open_tp"),
         cells: &[("4.12", Expect::Absent), ("4.13", Expect::Found)],
         quick_seeds: 4,
     },
@@ -180,9 +185,9 @@ pub const CATALOGUE: &[Case] = &[
             walk the PMUs under pmus_lock: the recursive read is gone on the release that \
             shipped it.",
         preset: "default",
-        sets: &[],
+        sets: &SEED_LOAD,
         scheme: SchemeChoice::Named("pmus-lock"),
-        finding: Finding::Recursive(&["cpu_hotplug_lock", "cpu_hotplug.dep_map"]),
+        finding: Finding::Recursive(&["cpu_hotplug_lock", "cpu_hotplug.dep_map"], ""),
         cells: &[("4.13", Expect::Absent)],
         quick_seeds: 4,
     },
@@ -624,12 +629,13 @@ pub fn sighting(finding: Finding, r: &RunResult) -> Option<(String, Option<Strin
             }
             historic_cycle(&r.lock_order, names).map(|c| (splat(&c, r.seed), None))
         }
-        Finding::Recursive(names) => {
+        Finding::Recursive(names, at) => {
             let classes: Vec<ClassId> = names.iter().map(|n| parse_node(n).0).collect();
+            let in_op = |p: Position| op::NAMES.get(p.script as usize).is_some_and(|name| name.starts_with(at));
             let cycles = r.lock_order.cycles(kind_of);
             cycles
                 .iter()
-                .find(|c| c.is_recursive() && classes.contains(&c.edges[0].0.class))
+                .find(|c| c.is_recursive() && classes.contains(&c.edges[0].0.class) && in_op(c.edges[0].2.acquired_at))
                 .map(|c| (splat(c, r.seed), None))
         }
         Finding::RecursiveReadDeadlock => {

@@ -135,3 +135,20 @@ fn each_historic_cycle_has_its_exact_class_chain_on_4_13() {
         assert_eq!(got_ops, ops, "{id}: the operations that first took each next lock");
     }
 }
+
+/// The seed thread's splat: lockdep's recursive-locking report for `cpu_hotplug_lock`, both
+/// acquisitions in the tracepoint open (the outer read, then the static key's), on 4.13 only.
+#[test]
+fn the_seed_threads_recursive_read_is_the_tracepoint_opens_own_on_4_13() {
+    let c = case("seed-recursive-read");
+    let p = plan(c, "4.13", 1).unwrap();
+    let (r, _) = run_point(p.point_of(0), RunId { seed: 1, index: 0 }, false).unwrap();
+    let (splat, _) = sighting(c.finding, &r).expect("found on 4.13");
+    assert!(splat.contains("WARNING: possible recursive locking detected"), "{splat}");
+    let at: Vec<&str> = splat.lines().filter(|l| l.starts_with(" (cpu_hotplug_lock){R}, at: ")).collect();
+    assert_eq!(at.len(), 2, "{splat}");
+    assert!(at.iter().all(|l| l.contains("at: perf_event_open_tp+")), "{splat}");
+    let p = plan(c, "4.12", 1).unwrap();
+    let (r, _) = run_point(p.point_of(0), RunId { seed: 1, index: 0 }, false).unwrap();
+    assert!(sighting(c.finding, &r).is_none() && r.opens_ok > 0);
+}
