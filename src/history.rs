@@ -62,7 +62,8 @@ pub fn run(args: &HistoryArgs) -> Result<()> {
     let jobs = crate::sweep::jobs(args.jobs);
     let cells: usize = cases.iter().map(|c| c.cells.len()).sum();
     errln!("{} cases, {cells} cells × {} seeds on {jobs} threads", cases.len(), args.seeds);
-    let progress = crate::sweep::progress_printer("history".into());
+    let runs = cells as u64 * args.seeds;
+    let progress = crate::sweep::progress_printer("history".into(), runs);
     let outcomes = history::run_history(&cases, args.seeds, jobs, &*progress).map_err(|e| match e {
         HistoryError::Threads { .. } => anyhow::Error::from(BadInput(format!("--jobs: {e}"))),
         e => anyhow::Error::from(e),

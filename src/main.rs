@@ -36,6 +36,7 @@ macro_rules! errln {
 mod bench;
 mod bench_sweep;
 mod catalog;
+mod fail_on;
 mod history;
 mod lockbench;
 mod replay;
@@ -48,7 +49,15 @@ use clap::{Parser, Subcommand};
 
 /// Discrete-event simulator of CPU hotplug and perf locking on many-core machines.
 #[derive(Parser)]
-#[command(name = "cpuhpsim", version, about, allow_negative_numbers = true)]
+#[command(
+    name = "cpuhpsim",
+    version,
+    about,
+    allow_negative_numbers = true,
+    after_help = "With no command, cpuhpsim runs the embedded default experiment (4,096 runs, on every core; \
+                  the README gives its time on a 2-core machine) and replaces results/default with its \
+                  results and report.md."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,

@@ -12,7 +12,7 @@ use anyhow::Result;
 use clap::{Args, Parser};
 
 use crate::BadInput;
-use crate::run::{RunArgs, run_to_dir};
+use crate::run::{RunArgs, Summary, run_to_dir};
 
 /// Reproduce one run: `cpuhpsim replay cpuhpsim run …` (a runs.csv replay command), or
 /// `cpuhpsim replay --manifest DIR/manifest.json [--seed S | --run INDEX]`.
@@ -72,7 +72,7 @@ pub fn replay(args: &ReplayArgs) -> Result<()> {
         // replay's own --out and --trace win; the pasted command's are honoured otherwise.
         let out = args.out.clone().or(run.out).unwrap_or_else(default_out);
         let trace = args.trace.as_deref().or(run.trace.as_deref());
-        return run_to_dir(&plan, 0, 0, &replay, &out, args.force || run.force, trace);
+        return run_to_dir(&plan, 0, 0, &replay, &out, args.force || run.force, trace, Summary::Text).map(drop);
     }
     let path = args
         .manifest
@@ -100,7 +100,7 @@ pub fn replay(args: &ReplayArgs) -> Result<()> {
         let plan = Plan::of_scenario(scenario).map_err(|e| bad(&e.to_string()))?;
         let replay = format!("cpuhpsim replay --manifest {} --seed {seed}", shell_word(&path.to_string_lossy()));
         let out = args.out.clone().unwrap_or_else(default_out);
-        return run_to_dir(&plan, 0, 0, &replay, &out, args.force, args.trace.as_deref());
+        return run_to_dir(&plan, 0, 0, &replay, &out, args.force, args.trace.as_deref(), Summary::Text).map(drop);
     }
     let index = args.run.ok_or_else(|| bad("a sweep's manifest needs --run INDEX (a row of its runs.csv)"))?;
     let plan = sweep_plan(&manifest).map_err(|e| bad(&e))?;
@@ -109,7 +109,7 @@ pub fn replay(args: &ReplayArgs) -> Result<()> {
     }
     let replay = plan.replay(index).to_string();
     let out = args.out.clone().unwrap_or_else(default_out);
-    run_to_dir(&plan, index, index, &replay, &out, args.force, args.trace.as_deref())
+    run_to_dir(&plan, index, index, &replay, &out, args.force, args.trace.as_deref(), Summary::Text).map(drop)
 }
 
 fn default_out() -> PathBuf {

@@ -52,6 +52,13 @@ pub struct RunArgs {
     /// hotplug) to this file; open it at ui.perfetto.dev or chrome://tracing.
     #[arg(long, value_name = "FILE")]
     pub trace: Option<PathBuf>,
+    /// Exit with status 1, after writing every result, if any of these happened
+    /// (comma-separated): deadlock, violation (any invariant), silent (invariant 7).
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "WHAT")]
+    pub fail_on: Vec<crate::fail_on::FailOn>,
+    /// Print the summary as one JSON object on stdout instead of text.
+    #[arg(long)]
+    pub json: bool,
 }
 
 impl RunArgs {
@@ -184,7 +191,55 @@ pub fn run_command(args: &RunArgs) -> Result<()> {
     let plan = args.plan()?;
     let replay = plan.replay(0).to_string();
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from("results/run"));
-    run_to_dir(&plan, 0, 0, &replay, &out, args.force, args.trace.as_deref())
+    let summary = if args.json { Summary::Json } else { Summary::Text };
+    let r = run_to_dir(&plan, 0, 0, &replay, &out, args.force, args.trace.as_deref(), summary)?;
+    let outcomes = crate::fail_on::Outcomes {
+        deadlocks: r.deadlocks.len() as u64,
+        violations: r.violations.len() as u64,
+        silent: r.silently_failed_opens() as u64,
+    };
+    crate::fail_on::check(&args.fail_on, outcomes, &format!("the run (seed {})", r.seed))?;
+    Ok(())
+}
+
+/// How a run's summary goes to stdout.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Summary {
+    Text,
+    /// One JSON object ([`json_summary`]), and nothing else on stdout.
+    Json,
+}
+
+/// The run's figures as one JSON object: what the text summary says, and where it wrote.
+fn json_summary(r: &RunResult, replay: &str, out: &std::path::Path, trace: Option<&std::path::Path>) -> String {
+    macro_rules! latency {
+        ($h:expr) => {
+            serde_json::json!({ "count": $h.len(), "p50_ns": quantile(&$h, 0.5), "p99_ns": quantile(&$h, 0.99) })
+        };
+    }
+    let value = serde_json::json!({
+        "scheme": r.scheme,
+        "cpus": r.cpus,
+        "seed": r.seed,
+        "stop": r.stop_name(),
+        "end_ns": r.end_ns,
+        "events": r.events_processed,
+        "cpu_down": latency!(r.cpu_down_ns),
+        "cpu_up": latency!(r.cpu_up_ns),
+        "open": latency!(r.open_ns),
+        "opens_ok": r.opens_ok,
+        "enodev": r.enodev,
+        "deadlocks": r.deadlocks.len(),
+        "invariant_violations": r.violations.len(),
+        "silently_failed_opens": r.silently_failed_opens(),
+        "stalls": r.stalls.len(),
+        "lock_order_cycles": r.order_cycles.iter().map(|c| c.chain.clone()).collect::<Vec<_>>(),
+        "ok": r.ok(),
+        "replay": replay,
+        "out": out.display().to_string(),
+        "trace": trace.map(|t| t.display().to_string()),
+    });
+    serde_json::to_string_pretty(&value).expect("a summary serialises") + "\n"
 }
 
 /// Writes `contents` to a hidden file beside `path` (`.NAME.partial`) and returns it; on any
@@ -204,7 +259,8 @@ fn write_beside(path: &std::path::Path, contents: &str) -> Result<std::path::Pat
 }
 
 /// Runs run `index` of `plan` (recorded as run `run_index`), prints its summary and writes its
-/// directory (and trace).
+/// directory (and trace); returns the run.
+#[allow(clippy::too_many_arguments)]
 pub fn run_to_dir(
     plan: &Plan,
     index: u64,
@@ -213,7 +269,8 @@ pub fn run_to_dir(
     out: &std::path::Path,
     force: bool,
     trace: Option<&std::path::Path>,
-) -> Result<()> {
+    shown: Summary,
+) -> Result<RunResult> {
     let staged = StagedDir::create(out, force)
         .map_err(|e| BadInput(format!("--out {}: {}", out.display(), crate::output_error(e))))?;
     if let Some(path) = trace {
@@ -233,7 +290,9 @@ pub fn run_to_dir(
     let (result, timeline) =
         run_point(plan.point_of(index), id, trace.is_some()).map_err(|e| BadInput(e.to_string()))?;
     let replay = replay.to_string();
-    out!("{}", summary(&result, &replay));
+    if shown == Summary::Text {
+        out!("{}", summary(&result, &replay));
+    }
     let rows = [(&result, replay.clone())];
     let io = |e: analysis::OutputError| BadInput(e.to_string());
     write_runs_csv(staged.file("runs.csv").map_err(io)?, &rows).map_err(io)?;
@@ -258,13 +317,20 @@ pub fn run_to_dir(
         _ => None,
     };
     let dir = staged.commit().map_err(io)?;
-    outln!("wrote {}", dir.display());
+    if shown == Summary::Text {
+        outln!("wrote {}", dir.display());
+    }
     if let (Some((path, partial)), Some(timeline)) = (trace_file, timeline) {
         std::fs::rename(&partial, path).map_err(|e| {
             let _ = std::fs::remove_file(&partial);
             BadInput(format!("--trace {}: {e}", path.display()))
         })?;
-        outln!("trace: {} ({} spans)", path.display(), timeline.spans.len());
+        if shown == Summary::Text {
+            outln!("trace: {} ({} spans)", path.display(), timeline.spans.len());
+        }
     }
-    Ok(())
+    if shown == Summary::Json {
+        out!("{}", json_summary(&result, &replay, &dir, trace));
+    }
+    Ok(result)
 }

@@ -92,6 +92,14 @@ pub struct SweepArgs {
     /// bytes an uninterrupted sweep writes. Pass the same arguments as the first time.
     #[arg(long)]
     pub resume: bool,
+    /// Exit with status 1, after writing every result, if any run had one of these
+    /// (comma-separated): deadlock, violation (any invariant), silent (invariant 7).
+    #[arg(long, value_enum, value_delimiter = ',', value_name = "WHAT")]
+    pub fail_on: Vec<crate::fail_on::FailOn>,
+    /// Print a JSON summary (per grid point: runs, deadlocks, violations, latencies) on stdout
+    /// instead of the table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Combine shard directories of one sweep into the directory the whole sweep would have written.
@@ -162,24 +170,38 @@ fn shard(args: &SweepArgs) -> Result<Option<(u64, u64)>> {
     Ok(Some((i, n)))
 }
 
-pub fn progress_printer(label: String) -> Box<dyn Fn(u64, u64) + Sync> {
+/// Progress on stderr for `total` runs: on a terminal a bar with `done/total` and an ETA from
+/// the first run, never moving backwards (workers finish out of order) and left on screen at
+/// the end; otherwise a line every 5 %.
+pub fn progress_printer(label: String, total: u64) -> Box<dyn Fn(u64, u64) + Sync> {
+    let shown = std::sync::atomic::AtomicU64::new(0);
+    // The highest count reported so far, or None when `done` is not past it.
+    let advance = move |done: u64| {
+        let before = shown.fetch_max(done, std::sync::atomic::Ordering::Relaxed);
+        (done > before).then_some(done)
+    };
     if std::io::stderr().is_terminal() {
-        let bar = indicatif::ProgressBar::new(0);
+        let bar = indicatif::ProgressBar::new(total);
         bar.set_style(
-            indicatif::ProgressStyle::with_template("{prefix} [{bar:40}] {pos}/{len} runs, ETA {eta}")
-                .expect("valid template")
-                .progress_chars("=> "),
+            indicatif::ProgressStyle::with_template(
+                "{prefix} [{bar:40}] {pos}/{len} runs, {elapsed} elapsed, ETA {eta}",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
         );
         bar.set_prefix(label);
+        bar.tick();
         Box::new(move |done, total| {
+            let Some(done) = advance(done) else { return };
             bar.set_length(total);
             bar.set_position(done);
             if done == total {
-                bar.finish_and_clear();
+                bar.finish();
             }
         })
     } else {
         Box::new(move |done, total| {
+            let Some(done) = advance(done) else { return };
             let step = (total / 20).max(1);
             if done % step == 0 || done == total {
                 errln!("{label}: {done}/{total} runs");
@@ -234,7 +256,7 @@ pub fn run_sweep(args: &SweepArgs, default_out: &Path, replace_default: bool) ->
         }
     );
     install_stop_handler();
-    let progress = progress_printer("sweep".into());
+    let progress = progress_printer("sweep".into(), todo.len() as u64);
     let executor = Executor { plan: &plan, jobs, stop: &STOP, progress: &*progress, run_fn: &run_untraced };
     let mut state = prior.unwrap_or_else(|| empty_state(&plan));
     let mut log = RunLog::create(&staged)?;
@@ -261,14 +283,18 @@ pub fn run_sweep(args: &SweepArgs, default_out: &Path, replace_default: bool) ->
         .into());
     }
     let dir = staged.commit().map_err(crate::output_error)?;
-    out!("{}", table(&state));
-    if let Some(pmu) = pmu_table(&state) {
-        out!("\n{pmu}");
+    if args.json {
+        out!("{}", json_summary(&state, &command, &dir));
+    } else {
+        out!("{}", table(&state));
+        if let Some(pmu) = pmu_table(&state) {
+            out!("\n{pmu}");
+        }
+        outln!(
+            "\nreport: {}  (runs.csv, locks.csv, histograms.csv, hgrm/, deadlocks.txt, plots/)",
+            dir.join("report.md").display()
+        );
     }
-    outln!(
-        "\nreport: {}  (runs.csv, locks.csv, histograms.csv, hgrm/, deadlocks.txt, plots/)",
-        dir.join("report.md").display()
-    );
     if !state.failures.is_empty() {
         for f in &state.failures {
             errln!("internal error in run {} (seed {}): {}\n  replay: {}", f.run, f.seed, f.message, f.replay);
@@ -279,7 +305,54 @@ pub fn run_sweep(args: &SweepArgs, default_out: &Path, replace_default: bool) ->
             state.recorded
         );
     }
+    let sum = |f: fn(&analysis::aggregate::Group) -> u64| state.groups.iter().map(f).sum::<u64>();
+    let outcomes = crate::fail_on::Outcomes {
+        deadlocks: sum(|g| g.deadlocks),
+        violations: sum(|g| g.violations),
+        silent: sum(|g| g.silently_failed_opens),
+    };
+    crate::fail_on::check(&args.fail_on, outcomes, &format!("the sweep's {} runs", state.recorded))?;
     Ok(())
+}
+
+/// The sweep as one JSON object: its command, where it wrote, and per grid point its counts and
+/// hotplug and open latency quantiles (ns).
+fn json_summary(state: &SweepState, command: &str, dir: &Path) -> String {
+    let groups: Vec<serde_json::Value> = state
+        .groups
+        .iter()
+        .map(|g| {
+            let lat = |m: &str| {
+                let h = g.histogram(m);
+                let q = |p| analysis::runs::quantile(h, p);
+                serde_json::json!({ "count": h.len(), "p50_ns": q(0.5), "p99_ns": q(0.99) })
+            };
+            serde_json::json!({
+                "label": g.label,
+                "scheme": g.scheme,
+                "cpus": g.cpus,
+                "runs": g.runs,
+                "deadlocked_runs": g.deadlocked_runs,
+                "deadlocks": g.deadlocks,
+                "invariant_violations": g.violations,
+                "silently_failed_opens": g.silently_failed_opens,
+                "stalls": g.stalls,
+                "opens_ok": g.opens,
+                "enodev": g.enodev,
+                "cpu_down": lat("cpu_down_ns"),
+                "cpu_up": lat("cpu_up_ns"),
+                "open": lat("open_ns"),
+            })
+        })
+        .collect();
+    let value = serde_json::json!({
+        "command": command,
+        "out": dir.display().to_string(),
+        "runs": state.recorded,
+        "failures": state.failures.len(),
+        "groups": groups,
+    });
+    serde_json::to_string_pretty(&value).expect("a summary serialises") + "\n"
 }
 
 /// The saved state of the interrupted sweep in `out`, or `None` if that sweep is complete.
@@ -382,5 +455,7 @@ pub fn default_args() -> SweepArgs {
         out: None,
         force: false,
         resume: false,
+        fail_on: Vec::new(),
+        json: false,
     }
 }
