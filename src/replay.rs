@@ -89,6 +89,7 @@ pub fn replay(args: &ReplayArgs) -> Result<()> {
             env!("CARGO_PKG_VERSION")
         );
     }
+    warn_if_other_build(path, &manifest["build"]);
     let bad = |what: &str| BadInput(format!("--manifest {}: {what}", path.display()));
     if manifest.get("scenario").is_some() {
         let mut scenario: Scenario =
@@ -133,4 +134,24 @@ fn sweep_plan(manifest: &serde_json::Value) -> Result<Plan, String> {
     let fixed = fixed.into_iter().map(typed).collect();
     let axes = axes.into_iter().map(|(key, values)| (key, values.iter().map(|v| Value::parse(v)).collect())).collect();
     Plan::sweep(source, base_text, fixed, axes, Seeds::Literal(seeds), None).map_err(|e| e.to_string())
+}
+
+/// Warns when a manifest was written by a build of another commit, or of a dirty tree (whose
+/// code a commit id does not pin). Manifests older than the `build` field say nothing.
+fn warn_if_other_build(path: &std::path::Path, build: &serde_json::Value) {
+    let Some(commit) = build["commit"].as_str() else { return };
+    let here = analysis::BUILD_COMMIT;
+    if commit != here {
+        errln!(
+            "warning: {} was written by cpuhpsim built from commit {commit}, this build is from {here}; \
+             results may differ",
+            path.display()
+        );
+    } else if build["dirty"].as_bool() != Some(false) || analysis::BUILD_DIRTY != "false" {
+        errln!(
+            "warning: {} and this build are from commit {commit}, but one of them had uncommitted \
+             changes; results may differ",
+            path.display()
+        );
+    }
 }

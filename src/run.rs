@@ -180,6 +180,7 @@ pub fn manifest(scenario: &Scenario, command: &str, seeds: &[u64]) -> String {
     let value = serde_json::json!({
         "tool": "cpuhpsim",
         "version": env!("CARGO_PKG_VERSION"),
+        "build": analysis::build_json(),
         "command": command,
         "seeds": seeds,
         "scenario": scenario,

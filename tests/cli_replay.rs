@@ -97,3 +97,32 @@ fn replay_commands_with_spaces_replay_pasted_whole_or_split_by_a_shell() {
     }
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// Every manifest records the build's commit and dirty flag; a replay from a manifest of
+/// another commit warns on stderr and still replays.
+#[test]
+fn a_manifest_names_its_build_and_replay_warns_when_the_build_differs() {
+    let dir = scratch("build");
+    let run = dir.join("run");
+    let out =
+        command().args(["run", "--seed", "3", "--duration", "100ms", "--out", run.to_str().unwrap()]).output().unwrap();
+    assert!(out.status.success());
+    let text = std::fs::read_to_string(run.join("manifest.json")).unwrap();
+    let mut manifest: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let commit = manifest["build"]["commit"].as_str().unwrap().to_string();
+    assert!(commit == "unknown" || (commit.len() == 40 && commit.chars().all(|c| c.is_ascii_hexdigit())), "{commit}");
+    assert!(manifest["build"]["dirty"].is_boolean() || manifest["build"]["dirty"].is_null());
+    manifest["build"]["commit"] = "0123456789abcdef0123456789abcdef01234567".into();
+    let other = dir.join("other.json");
+    std::fs::write(&other, serde_json::to_string_pretty(&manifest).unwrap()).unwrap();
+    let replayed = dir.join("replayed");
+    let out = command()
+        .args(["replay", "--manifest", other.to_str().unwrap(), "--out", replayed.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("built from commit 0123456789abcdef0123456789abcdef01234567"), "{err}");
+    assert_eq!(std::fs::read(run.join("locks.csv")).unwrap(), std::fs::read(replayed.join("locks.csv")).unwrap());
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -22,6 +22,22 @@ use std::path::PathBuf;
 pub use workloads;
 pub use workloads::sim;
 
+/// The git commit cpuhpsim was built from, or "unknown" outside a git checkout.
+pub const BUILD_COMMIT: &str = env!("CPUHPSIM_BUILD_COMMIT");
+/// Whether the checkout had uncommitted changes to tracked files when built: "true", "false"
+/// or "unknown".
+pub const BUILD_DIRTY: &str = env!("CPUHPSIM_BUILD_DIRTY");
+
+/// The build as manifests record it: `{"commit": …, "dirty": …}`.
+pub fn build_json() -> serde_json::Value {
+    let dirty = match BUILD_DIRTY {
+        "true" => serde_json::Value::Bool(true),
+        "false" => serde_json::Value::Bool(false),
+        _ => serde_json::Value::Null,
+    };
+    serde_json::json!({ "commit": BUILD_COMMIT, "dirty": dirty })
+}
+
 /// Why output could not be written. `Exists` and unwritable paths are the user's to fix.
 #[derive(Debug, thiserror::Error)]
 pub enum OutputError {

@@ -52,6 +52,7 @@ pub fn manifest(plan: &Plan, shard: Option<(u64, u64)>) -> String {
     let mut value = serde_json::json!({
         "tool": "cpuhpsim",
         "version": env!("CARGO_PKG_VERSION"),
+        "build": crate::build_json(),
         "command": plan.sweep_command.as_ref().map(|c| c.to_string()),
         "source": plan.source.manifest_text(),
         "base_text": plan.base_text,
