@@ -363,6 +363,17 @@ fn resumable(out: &Path, manifest: &str) -> Result<Option<SweepState>> {
     };
     let saved = read("manifest.json")?;
     if saved != manifest {
+        let (a, b) = (serde_json::from_str(&saved).ok(), serde_json::from_str(manifest).ok());
+        if let (Some(a), Some(b)) = (a, b)
+            && let Some(builds) = only_the_build_differs(&a, &b)
+        {
+            return Err(BadInput(format!(
+                "--resume: {} was started by {builds}; its runs and this build's would be mixed: finish it \
+                 with that build, or start again with --force",
+                out.display()
+            ))
+            .into());
+        }
         return Err(BadInput(format!(
             "--resume: {} holds a different sweep; pass the arguments it was started with (see its manifest.json)",
             out.display()
@@ -397,6 +408,15 @@ pub fn merge(args: &MergeArgs) -> Result<()> {
         match &mut merged {
             None => merged = Some((state, whole)),
             Some((acc, first)) => {
+                if let Some(builds) = only_the_build_differs(first, &whole) {
+                    return Err(BadInput(format!(
+                        "{} and {}: shards of different builds ({} has {builds}) are not merged",
+                        args.dirs[0].display(),
+                        dir.display(),
+                        args.dirs[0].display()
+                    ))
+                    .into());
+                }
                 if *first != whole {
                     return Err(BadInput(format!(
                         "{}: not a shard of the same sweep as {}",
@@ -429,6 +449,23 @@ pub fn merge(args: &MergeArgs) -> Result<()> {
     }
     outln!("\nreport: {}", dir.join("report.md").display());
     Ok(())
+}
+
+/// When two manifests differ only in their `build`: "a build of commit X (dirty), this is Y".
+fn only_the_build_differs(a: &serde_json::Value, b: &serde_json::Value) -> Option<String> {
+    let without = |v: &serde_json::Value| {
+        let mut v = v.clone();
+        v.as_object_mut().map(|m| m.remove("build"));
+        v
+    };
+    if a["build"] == b["build"] || without(a) != without(b) {
+        return None;
+    }
+    let name = |v: &serde_json::Value| {
+        let dirty = if v["build"]["dirty"].as_bool() == Some(false) { "" } else { " (dirty)" };
+        format!("commit {}{dirty}", v["build"]["commit"].as_str().unwrap_or("unknown"))
+    };
+    Some(format!("a build of {}, not {}", name(a), name(b)))
 }
 
 /// Worker threads: `--jobs`, or one per core the host offers.

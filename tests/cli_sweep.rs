@@ -289,3 +289,28 @@ fn an_interrupted_sweep_resumes_to_the_bytes_of_an_uninterrupted_one() {
         std::fs::remove_dir_all(dir).unwrap();
     }
 }
+
+/// A sweep started by another build is not resumed (its runs and this build's would be mixed),
+/// and the refusal names both builds; nothing in the directory changes.
+#[test]
+fn resume_refuses_a_sweep_started_by_another_build() {
+    let dir = common::scratch("sweep", "other-build");
+    let d = dir.to_str().unwrap();
+    let args = ["sweep", "--schemes", "legacy", "--cpus", "64", "--seeds", "2", "--duration", "100ms", "--out", d];
+    assert!(cpuhpsim(&args).status.success());
+    let path = dir.join("manifest.json");
+    let mut manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    manifest["build"]["commit"] = "f".repeat(40).into();
+    std::fs::write(&path, serde_json::to_string_pretty(&manifest).unwrap() + "\n").unwrap();
+    std::fs::write(dir.join("INCOMPLETE"), "test\n").unwrap();
+    let before = common::tree(&dir);
+    let mut resume = args.to_vec();
+    resume.push("--resume");
+    let r = cpuhpsim(&resume);
+    assert_eq!(r.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(err.contains(&format!("was started by a build of commit {}", "f".repeat(40))), "{err}");
+    assert!(err.contains("would be mixed"), "{err}");
+    assert_eq!(common::tree(&dir), before);
+    let _ = std::fs::remove_dir_all(dir);
+}
