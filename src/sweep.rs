@@ -1,6 +1,7 @@
 //! `cpuhpsim sweep`, `cpuhpsim merge`, and the default experiment `cpuhpsim` runs with no
 //! arguments. Progress goes to stderr; results only to files.
 
+use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -389,7 +390,18 @@ fn resumable(out: &Path, manifest: &str) -> Result<Option<SweepState>> {
 
 pub fn merge(args: &MergeArgs) -> Result<()> {
     let mut merged: Option<(SweepState, serde_json::Value)> = None;
-    for dir in &args.dirs {
+    // Which directory each run index came from, and each directory's shard (i, n).
+    let mut owner: BTreeMap<u64, &Path> = BTreeMap::new();
+    let mut shards: Vec<(&Path, Option<(u64, u64)>)> = Vec::new();
+    for (k, dir) in args.dirs.iter().enumerate() {
+        if let Some(first) = args.dirs[..k].iter().find(|d| same_dir(d, dir)) {
+            return Err(BadInput(format!(
+                "{} is given twice (also as {}); give each shard once",
+                dir.display(),
+                first.display()
+            ))
+            .into());
+        }
         let read = |name: &str| {
             std::fs::read_to_string(dir.join(name))
                 .map_err(|e| BadInput(format!("{}: cannot read {name}: {e}", dir.display())))
@@ -403,6 +415,33 @@ pub fn merge(args: &MergeArgs) -> Result<()> {
             .map_err(|e| BadInput(format!("{}: manifest.json: {e}", dir.display())))?;
         let state =
             SweepState::from_json(&read("state.json")?).map_err(|e| BadInput(format!("{}: {e}", dir.display())))?;
+        let shard = manifest["shard"].as_str().and_then(|t| {
+            let (i, n) = t.split_once('/')?;
+            Some((i.parse::<u64>().ok()?, n.parse::<u64>().ok()?))
+        });
+        if let Some(&(other, other_shard)) = shards.iter().find(|(_, s)| s.map(|s| s.1) != shard.map(|s| s.1)) {
+            let name =
+                |s: Option<(u64, u64)>| s.map_or("the whole sweep".to_string(), |(i, n)| format!("shard {i}/{n}"));
+            return Err(BadInput(format!(
+                "{} is {} but {} is {}: merge the shards of one split (all I/N with the same N)",
+                dir.display(),
+                name(shard),
+                other.display(),
+                name(other_shard)
+            ))
+            .into());
+        }
+        shards.push((dir.as_path(), shard));
+        for &index in state.rows.keys() {
+            if let Some(prev) = owner.insert(index, dir.as_path()) {
+                return Err(BadInput(format!(
+                    "run {index} is in both {} and {}: the shards overlap; give each run once",
+                    prev.display(),
+                    dir.display()
+                ))
+                .into());
+            }
+        }
         let mut whole = manifest.clone();
         whole.as_object_mut().map(|m| m.remove("shard"));
         match &mut merged {
@@ -449,6 +488,14 @@ pub fn merge(args: &MergeArgs) -> Result<()> {
     }
     outln!("\nreport: {}", dir.join("report.md").display());
     Ok(())
+}
+
+/// Whether two paths name the same directory (after resolving links and `..`).
+fn same_dir(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a == b,
+    }
 }
 
 /// When two manifests differ only in their `build`: "a build of commit X (dirty), this is Y".

@@ -314,3 +314,97 @@ fn resume_refuses_a_sweep_started_by_another_build() {
     assert_eq!(common::tree(&dir), before);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// `merge` refuses a shard given twice (by another path too), a copy of a shard (its run indices
+/// overlap), shards of different splits, and a whole sweep mixed with a shard: status 2, one
+/// line naming both directories, and no output directory.
+#[test]
+fn merge_refuses_duplicate_overlapping_and_mismatched_shards() {
+    let base = common::scratch("sweep", "merge-bad");
+    std::fs::create_dir_all(&base).unwrap();
+    let sweep = |name: &str, shard: Option<&str>| {
+        let out = base.join(name);
+        let mut args =
+            vec!["sweep", "--schemes", "legacy", "--cpus", "64", "--seeds", "4", "--duration", "100ms", "--out"];
+        let o = out.to_str().unwrap().to_string();
+        args.push(&o);
+        if let Some(s) = shard {
+            args.extend(["--shard", s]);
+        }
+        assert!(cpuhpsim(&args).status.success());
+        out
+    };
+    let (s1, s2, s23, whole) =
+        (sweep("s1", Some("1/2")), sweep("s2", Some("2/2")), sweep("s23", Some("2/3")), sweep("whole", None));
+    let copy = base.join("s1-copy");
+    std::fs::create_dir_all(&copy).unwrap();
+    for (name, bytes) in common::tree(&s1) {
+        let path = copy.join(&name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
+    }
+    let out = base.join("merged");
+    let s1_again = base.join("s2").join("..").join("s1");
+    let cases: [(Vec<&Path>, &str); 4] = [
+        (vec![&s1, &s1_again, &s2], "is given twice"),
+        (vec![&s1, &copy, &s2], "the shards overlap"),
+        (vec![&s1, &s23], "merge the shards of one split"),
+        (vec![&whole, &s1], "is the whole sweep"),
+    ];
+    for (dirs, needle) in cases {
+        let mut args = vec!["merge".to_string(), "--out".into(), out.to_str().unwrap().into()];
+        args.extend(dirs.iter().map(|d| d.to_str().unwrap().to_string()));
+        let words: Vec<&str> = args.iter().map(String::as_str).collect();
+        let r = cpuhpsim(&words);
+        let err = String::from_utf8_lossy(&r.stderr);
+        assert_eq!(r.status.code(), Some(2), "{dirs:?}: {err}");
+        assert!(err.contains(needle) && err.lines().count() == 1, "{dirs:?}: {err}");
+        assert!(!out.exists(), "{dirs:?}: an output directory was written");
+    }
+    let _ = std::fs::remove_dir_all(base);
+}
+
+/// A sweep with many `--set` keys writes every file: a `.hgrm` name whose label would pass the
+/// file system's 255 bytes is cut and keeps a hash of the whole label (#19 case 11).
+#[test]
+fn a_sweep_with_many_set_keys_writes_short_distinct_hgrm_names() {
+    let out = scratch("many-keys");
+    let o = out.to_str().unwrap();
+    let mut args =
+        vec!["sweep", "--schemes", "legacy", "--cpus", "16", "--seeds", "1", "--duration", "10ms", "--out", o];
+    let sets = [
+        "costs.mutex_fast=10ns,20ns",
+        "openers.tasks=3",
+        "openers.think=1ms",
+        "openers.lifetime=3ms",
+        "openers.tracepoint_fraction=0.3",
+        "openers.software_fraction=0.3",
+        "openers.set_filter_fraction=0.1",
+        "openers.prctl_fraction=0.1",
+        "groups.tasks=2",
+        "groups.siblings=3",
+        "groups.think=5ms",
+        "inherit.tasks=2",
+        "inherit.children=3",
+        "ftrace.tasks=2",
+        "hotplug.interval=5ms",
+        "hotplug.holdoff=2ms",
+        "tracepoints.count=10",
+        "tracepoints.zipf=0.5",
+        "scheme.free_outside_ctx_mutex=true",
+        "scheme.set_filter_outside_ctx_mutex=true",
+        "scheme.sw_sibling_init_unlocked=true",
+        "scheme.ds_buffers_hotplug_lock=false",
+    ];
+    for s in &sets {
+        args.extend(["--set", s]);
+    }
+    let r = cpuhpsim(&args);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let names: Vec<String> =
+        std::fs::read_dir(out.join("hgrm")).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    assert!(names.iter().all(|n| n.len() < 200), "{names:?}");
+    let cpu_down: Vec<&String> = names.iter().filter(|n| n.starts_with("cpu_down_ns.")).collect();
+    assert_eq!(cpu_down.len(), 2, "one per grid point (mutex_fast 10ns and 20ns): {cpu_down:?}");
+    let _ = std::fs::remove_dir_all(out);
+}

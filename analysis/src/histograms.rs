@@ -299,13 +299,24 @@ pub fn csv_quantile(values_and_counts: &[(u64, u64)], quantile: f64) -> u64 {
     values_and_counts.last().map_or(0, |&(value, _)| value)
 }
 
+/// Longest scheme label kept whole in a `.hgrm` name; file systems allow 255 bytes a name.
+const MAX_NAME_LABEL: usize = 100;
+
 /// A stable file name for a histogram's `.hgrm`: `{metric}.{scheme}.{cpus}.hgrm`, with characters
-/// outside [A-Za-z0-9._-] replaced by `_` (lock classes contain `->`).
+/// outside [A-Za-z0-9._-] replaced by `_` (lock classes contain `->`). A label longer than
+/// [`MAX_NAME_LABEL`] (a sweep with many `--set` keys) is cut there and followed by `~` and a
+/// 64-bit FNV-1a hash of the whole label, so names stay short, distinct and stable.
 pub fn hgrm_file_name(metric: &str, scheme: &str, cpus: u32) -> String {
     let safe = |s: &str| -> String {
         s.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '_' }).collect()
     };
-    format!("{}.{}.{cpus}.hgrm", safe(metric), safe(scheme))
+    let mut label = safe(scheme);
+    if label.len() > MAX_NAME_LABEL {
+        let hash = scheme.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3));
+        label.truncate(MAX_NAME_LABEL);
+        label = format!("{label}~{hash:016x}");
+    }
+    format!("{}.{label}.{cpus}.hgrm", safe(metric))
 }
 
 #[cfg(test)]
@@ -564,6 +575,15 @@ mod tests {
     #[test]
     fn hgrm_file_names_are_stable_and_safe() {
         assert_eq!(hgrm_file_name("wait_ns", "percpu-rwsem", 64), "wait_ns.percpu-rwsem.64.hgrm");
+        let long =
+            |v: u32| format!("legacy {}", (0..30).map(|i| format!("openers.key{i}={v}")).collect::<Vec<_>>().join(" "));
+        let (a, b) = (
+            hgrm_file_name("hold_ns:cpu_hotplug_lock", &long(1), 4096),
+            hgrm_file_name("hold_ns:cpu_hotplug_lock", &long(2), 4096),
+        );
+        assert!(a.len() < 160 && b.len() < 160 && a != b, "{a} {b}");
+        assert!(a.starts_with("hold_ns_cpu_hotplug_lock.legacy_openers.key0_1_") && a.ends_with(".4096.hgrm"), "{a}");
+        assert_eq!(a, hgrm_file_name("hold_ns:cpu_hotplug_lock", &long(1), 4096), "stable");
         assert_eq!(
             hgrm_file_name("hold_ns:cpu_hotplug_lock->pmus_lock", "legacy v2/ä", 4),
             "hold_ns_cpu_hotplug_lock-_pmus_lock.legacy_v2__.4.hgrm"
