@@ -384,7 +384,10 @@ fn resumable(out: &Path, manifest: &str) -> Result<Option<SweepState>> {
     if !out.join(INCOMPLETE).exists() {
         return Ok(None);
     }
-    let state = SweepState::from_json(&read("state.json")?).map_err(|e| BadInput(format!("--resume: {e}")))?;
+    let text = read("state.json")?;
+    analysis::run_log::verify_state_sum(&text, &read(analysis::run_log::STATE_SUM)?)
+        .map_err(|e| BadInput(format!("--resume: {}: {e}", out.display())))?;
+    let state = SweepState::from_json(&text).map_err(|e| BadInput(format!("--resume: {e}")))?;
     Ok(Some(state))
 }
 
@@ -413,8 +416,10 @@ pub fn merge(args: &MergeArgs) -> Result<()> {
         }
         let manifest: serde_json::Value = serde_json::from_str(&read("manifest.json")?)
             .map_err(|e| BadInput(format!("{}: manifest.json: {e}", dir.display())))?;
-        let state =
-            SweepState::from_json(&read("state.json")?).map_err(|e| BadInput(format!("{}: {e}", dir.display())))?;
+        let text = read("state.json")?;
+        analysis::run_log::verify_state_sum(&text, &read(analysis::run_log::STATE_SUM)?)
+            .map_err(|e| BadInput(format!("{}: {e}", dir.display())))?;
+        let state = SweepState::from_json(&text).map_err(|e| BadInput(format!("{}: {e}", dir.display())))?;
         let shard = manifest["shard"].as_str().and_then(|t| {
             let (i, n) = t.split_once('/')?;
             Some((i.parse::<u64>().ok()?, n.parse::<u64>().ok()?))

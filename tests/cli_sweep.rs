@@ -47,6 +47,7 @@ fn jobs_1_and_jobs_2_write_byte_identical_directories() {
     for file in [
         "manifest.json",
         "state.json",
+        "state.sum",
         "runs.csv",
         "locks.csv",
         "histograms.csv",
@@ -407,4 +408,61 @@ fn a_sweep_with_many_set_keys_writes_short_distinct_hgrm_names() {
     let cpu_down: Vec<&String> = names.iter().filter(|n| n.starts_with("cpu_down_ns.")).collect();
     assert_eq!(cpu_down.len(), 2, "one per grid point (mutex_fast 10ns and 20ns): {cpu_down:?}");
     let _ = std::fs::remove_dir_all(out);
+}
+
+/// An edited `state.json` (a count changed, a row removed) is refused by `--resume` and `merge`
+/// through its checksum in `state.sum`, instead of resuming into wrong figures (#19 case 9).
+#[test]
+fn resume_and_merge_refuse_an_edited_state_json() {
+    let base = common::scratch("sweep", "tampered");
+    std::fs::create_dir_all(&base).unwrap();
+    let args = |out: &Path, shard: &'static str| -> Vec<String> {
+        [
+            "sweep",
+            "--schemes",
+            "legacy",
+            "--cpus",
+            "64",
+            "--seeds",
+            "4",
+            "--duration",
+            "100ms",
+            "--shard",
+            shard,
+            "--out",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([out.to_str().unwrap().to_string()])
+        .collect()
+    };
+    let run = |words: &[String]| cpuhpsim(&words.iter().map(String::as_str).collect::<Vec<_>>());
+    let (one, two) = (base.join("s1"), base.join("s2"));
+    assert!(run(&args(&one, "1/2")).status.success() && run(&args(&two, "2/2")).status.success());
+    let state = std::fs::read_to_string(one.join("state.json")).unwrap();
+    assert!(std::fs::read_to_string(one.join("state.sum")).unwrap().starts_with("fnv1a64 "));
+    let edits = [state.replacen("\"runs\":2", "\"runs\":3", 1), {
+        let start = state.find("\"rows\":[").unwrap() + "\"rows\":[".len();
+        let end = start + state[start..].find("],[").unwrap() + 2;
+        format!("{}{}", &state[..start], &state[end..])
+    }];
+    for edited in edits {
+        assert_ne!(edited, state);
+        std::fs::write(one.join("state.json"), &edited).unwrap();
+        let merged = base.join("merged");
+        let r = cpuhpsim(&["merge", one.to_str().unwrap(), two.to_str().unwrap(), "--out", merged.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&r.stderr);
+        assert_eq!(r.status.code(), Some(2), "{err}");
+        assert!(err.contains("state.json does not match its checksum in state.sum"), "{err}");
+        assert!(!merged.exists());
+        std::fs::write(one.join("INCOMPLETE"), "test\n").unwrap();
+        let mut resume = args(&one, "1/2");
+        resume.push("--resume".into());
+        let r = run(&resume);
+        let err = String::from_utf8_lossy(&r.stderr);
+        assert_eq!(r.status.code(), Some(2), "{err}");
+        assert!(err.contains("--resume") && err.contains("does not match its checksum"), "{err}");
+        std::fs::remove_file(one.join("INCOMPLETE")).unwrap();
+    }
+    let _ = std::fs::remove_dir_all(base);
 }

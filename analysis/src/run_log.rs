@@ -134,7 +134,7 @@ impl RunLog {
         const HOLE: &str = "\u{0}";
         let template = state_json(&state.groups_json(), HOLE, HOLE, &state.failures);
         let mut parts = template.split(HOLE);
-        let mut out = BufWriter::new(create(&self.dir, "state.json")?);
+        let mut out = Fnv1a { inner: BufWriter::new(create(&self.dir, "state.json")?), hash: FNV_OFFSET };
         for (text, part) in
             [(parts.next(), Some(ROWS_PART)), (parts.next(), Some(DEADLOCKS_PART)), (parts.next(), None)]
         {
@@ -145,7 +145,59 @@ impl RunLog {
                 fs::remove_file(self.dir.join(part)).map_err(io(part))?;
             }
         }
-        out.flush().map_err(io("state.json"))
+        out.flush().map_err(io("state.json"))?;
+        let sum = state_sum_line(out.hash);
+        let mut file = create(&self.dir, STATE_SUM)?;
+        file.write_all(sum.as_bytes()).map_err(io(STATE_SUM))
+    }
+}
+
+/// The file holding `state.json`'s checksum, which `--resume` and `merge` check.
+pub const STATE_SUM: &str = "state.sum";
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// FNV-1a (64-bit) of `bytes`, continuing from `hash`.
+fn fnv1a(hash: u64, bytes: &[u8]) -> u64 {
+    bytes.iter().fold(hash, |h, &b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3))
+}
+
+/// `state.sum`'s one line for a `state.json` whose FNV-1a is `hash`.
+fn state_sum_line(hash: u64) -> String {
+    format!("fnv1a64 {hash:016x}  state.json\n")
+}
+
+/// Checks `state.json`'s text against `state.sum`'s: an edited or truncated state is refused,
+/// since a resume or merge would carry its wrong counts into every figure.
+pub fn verify_state_sum(state_json: &str, state_sum: &str) -> Result<(), String> {
+    let expected = state_sum_line(fnv1a(FNV_OFFSET, state_json.as_bytes()));
+    if state_sum == expected {
+        Ok(())
+    } else {
+        Err(format!(
+            "state.json does not match its checksum in state.sum (expected \"{}\", found \"{}\"): it was \
+             edited, truncated or replaced; it cannot be trusted",
+            expected.trim_end(),
+            state_sum.trim_end()
+        ))
+    }
+}
+
+/// A writer that hashes what passes through it.
+struct Fnv1a<W: Write> {
+    inner: W,
+    hash: u64,
+}
+
+impl<W: Write> Write for Fnv1a<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hash = fnv1a(self.hash, &buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
     }
 }
 
