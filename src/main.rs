@@ -118,6 +118,30 @@ impl std::fmt::Display for Interrupted {
 
 impl std::error::Error for Interrupted {}
 
+/// Staging directories a signal must not leave behind (`run`, `lockbench`, `history`, `bench`,
+/// `merge`: commands that cannot stop half-way and save).
+static STAGING: std::sync::Mutex<Vec<std::path::PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+/// On SIGINT or SIGTERM, removes `staging` (a results directory not yet committed) and exits
+/// with status 130: a killed command leaves neither half-written results nor `.NAME.partial`.
+/// The first call installs the handler; a sweep installs its own, which saves instead.
+pub fn remove_on_signal(staging: &std::path::Path) {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    if let Ok(mut dirs) = STAGING.lock() {
+        dirs.push(staging.to_path_buf());
+    }
+    INSTALLED.call_once(|| {
+        let _ = ctrlc::set_handler(|| {
+            let dirs = STAGING.lock().map(|d| d.clone()).unwrap_or_default();
+            for dir in dirs.iter().filter(|d| d.exists()) {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            errln!("interrupted: nothing was written");
+            std::process::exit(i32::from(EXIT_INTERRUPTED));
+        });
+    });
+}
+
 /// Exit status for bad input (arguments, scenario files).
 const EXIT_BAD_INPUT: u8 = 2;
 /// Exit status when the work and its files are complete but standard output could not be

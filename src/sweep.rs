@@ -484,6 +484,7 @@ pub fn merge(args: &MergeArgs) -> Result<()> {
     }
     let mut state = state;
     let staged = StagedDir::create(&args.out, args.force).map_err(crate::output_error)?;
+    crate::remove_on_signal(staged.path());
     let log = RunLog::create(&staged)?;
     write_outputs(&staged, &(serde_json::to_string_pretty(&manifest)? + "\n"), log, &mut state)?;
     let dir = staged.commit().map_err(crate::output_error)?;
