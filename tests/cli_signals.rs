@@ -13,7 +13,7 @@ fn sigterm_on_run_leaves_no_partial_directory() {
     std::fs::create_dir_all(&base).unwrap();
     let out = base.join("r");
     let staging = base.join(".r.partial");
-    let mut child = common::command()
+    let child = common::command()
         .args(["run", "--preset", "pmu-load", "--scheme", "percpu-state", "--duration", "1h", "--out"])
         .arg(&out)
         .stdout(std::process::Stdio::null())
