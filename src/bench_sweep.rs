@@ -48,7 +48,9 @@ pub fn bench_sweep(args: &SweepBenchArgs) -> Result<()> {
         let executor = Executor { plan: &plan, jobs, stop: &never, progress: &|_, _| {}, run_fn: &run_untraced };
         let mut state = empty_state(&plan);
         let start = Instant::now();
-        executor.execute(&runs, &mut StateSink { state: &mut state, log: None }).map_err(runner_error)?;
+        executor
+            .execute(&runs, &mut StateSink { state: &mut state, log: None, checkpoint: None })
+            .map_err(runner_error)?;
         Ok((runs.len() as f64 / start.elapsed().as_secs_f64(), state.to_json()))
     };
     outln!("{command}: {} runs per sample; 1 thread vs {jobs}", runs.len());

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use analysis::aggregate::SweepState;
 use analysis::output_dir::StagedDir;
 use analysis::report::{pmu_table, table};
-use analysis::run_log::RunLog;
+use analysis::run_log::{Checkpoint, RunLog, checkpoint_dir, read_checkpoint, remove_checkpoint};
 use analysis::sweep::{StateSink, empty_state, manifest, write_outputs};
 use analysis::workloads::plan::{Plan, SweepRequest};
 use analysis::workloads::runner::{Executor, RunnerError, run_untraced};
@@ -228,7 +228,11 @@ pub fn run_sweep(args: &SweepArgs, default_out: &Path, replace_default: bool) ->
     let force = args.force || (replace_default && args.out.is_none());
     let manifest = manifest(&plan, shard);
     let prior = match args.resume {
-        false => None,
+        false => {
+            // A fresh sweep: a checkpoint left by an earlier, killed one is no longer wanted.
+            remove_checkpoint(&out);
+            None
+        }
         true => match resumable(&out, &manifest)? {
             Some(state) => Some(state),
             None => {
@@ -261,8 +265,10 @@ pub fn run_sweep(args: &SweepArgs, default_out: &Path, replace_default: bool) ->
     let executor = Executor { plan: &plan, jobs, stop: &STOP, progress: &*progress, run_fn: &run_untraced };
     let mut state = prior.unwrap_or_else(|| empty_state(&plan));
     let mut log = RunLog::create(&staged)?;
-    let interrupted =
-        executor.execute(&todo, &mut StateSink { state: &mut state, log: Some(&mut log) }).map_err(runner_error)?;
+    let mut checkpoint = Checkpoint::new(manifest.clone(), &out, checkpoint_interval());
+    let interrupted = executor
+        .execute(&todo, &mut StateSink { state: &mut state, log: Some(&mut log), checkpoint: Some(&mut checkpoint) })
+        .map_err(runner_error)?;
     write_outputs(&staged, &manifest, log, &mut state)?;
     if interrupted {
         let done = state.recorded;
@@ -276,6 +282,7 @@ pub fn run_sweep(args: &SweepArgs, default_out: &Path, replace_default: bool) ->
             format!("Interrupted after {done} of {} runs. Finish with:\n{resume}\n", range.end - range.start),
         )?;
         staged.commit().map_err(crate::output_error)?;
+        remove_checkpoint(&out);
         return Err(Interrupted(format!(
             "interrupted: kept {done} of {} runs in {} (marked {INCOMPLETE}); finish with:\n{resume}",
             range.end - range.start,
@@ -284,6 +291,7 @@ pub fn run_sweep(args: &SweepArgs, default_out: &Path, replace_default: bool) ->
         .into());
     }
     let dir = staged.commit().map_err(crate::output_error)?;
+    remove_checkpoint(&out);
     if args.json {
         out!("{}", json_summary(&state, &command, &dir));
     } else {
@@ -356,12 +364,48 @@ fn json_summary(state: &SweepState, command: &str, dir: &Path) -> String {
     serde_json::to_string_pretty(&value).expect("a summary serialises") + "\n"
 }
 
-/// The saved state of the interrupted sweep in `out`, or `None` if that sweep is complete.
+/// How often a running sweep checkpoints: `CPUHPSIM_CHECKPOINT_SECS` (0: after every chunk of
+/// runs), default 10 s. It decides only how much a kill loses, never a result.
+fn checkpoint_interval() -> std::time::Duration {
+    let secs = std::env::var("CPUHPSIM_CHECKPOINT_SECS").ok().and_then(|v| v.parse::<f64>().ok());
+    std::time::Duration::from_secs_f64(secs.filter(|s| s.is_finite() && *s >= 0.0).unwrap_or(10.0))
+}
+
+/// The saved state of the interrupted sweep in `out`, or `None` if that sweep is complete. A
+/// checkpoint of a sweep killed without warning (`.NAME.checkpoint`, newer than anything in
+/// `out`) comes first.
 fn resumable(out: &Path, manifest: &str) -> Result<Option<SweepState>> {
+    match read_checkpoint(out) {
+        Some(Ok((saved, state))) if saved == manifest => {
+            errln!("resuming from the checkpoint of a sweep that was killed: {}", checkpoint_dir(out).display());
+            let state = SweepState::from_json(&state).map_err(|e| BadInput(format!("--resume: checkpoint: {e}")))?;
+            return Ok(Some(state));
+        }
+        Some(Ok(_)) => {
+            return Err(BadInput(format!(
+                "--resume: {} holds the checkpoint of a different sweep; pass the arguments it was started with \
+                 (see its manifest.json)",
+                checkpoint_dir(out).display()
+            ))
+            .into());
+        }
+        Some(Err(e)) => return Err(BadInput(format!("--resume: {e}")).into()),
+        None => {}
+    }
     let read = |name: &str| {
         std::fs::read_to_string(out.join(name))
             .map_err(|e| BadInput(format!("--resume: {} holds no sweep to resume ({name}: {e})", out.display())))
     };
+    let staging = checkpoint_dir(out).with_extension("partial");
+    if !out.join("manifest.json").exists() && staging.exists() {
+        return Err(BadInput(format!(
+            "--resume: the sweep writing {} was killed before its first checkpoint ({} holds no finished \
+             runs); start it again",
+            out.display(),
+            staging.display()
+        ))
+        .into());
+    }
     let saved = read("manifest.json")?;
     if saved != manifest {
         let (a, b) = (serde_json::from_str(&saved).ok(), serde_json::from_str(manifest).ok());

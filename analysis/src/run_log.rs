@@ -152,6 +152,116 @@ impl RunLog {
     }
 }
 
+/// Where and how often a running sweep saves what it has so far, so that a sweep killed
+/// without warning (SIGKILL, a crash, a power cut) can be resumed: `.NAME.checkpoint` beside
+/// the target, holding `manifest.json`, `state.json` and `state.sum` of the runs folded so far.
+/// The wall clock decides only when a checkpoint is written, never what any result holds.
+pub struct Checkpoint {
+    pub manifest: String,
+    pub dir: PathBuf,
+    pub every: std::time::Duration,
+    last: Option<std::time::Instant>,
+}
+
+impl Checkpoint {
+    pub fn new(manifest: String, target: &Path, every: std::time::Duration) -> Checkpoint {
+        Checkpoint { manifest, dir: checkpoint_dir(target), every, last: None }
+    }
+}
+
+/// `.NAME.checkpoint` beside `target`.
+pub fn checkpoint_dir(target: &Path) -> PathBuf {
+    let name = target.file_name().map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
+    let parent = match target.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    parent.join(format!(".{name}.checkpoint"))
+}
+
+impl RunLog {
+    /// Saves a checkpoint when `checkpoint.every` has passed since the last one. Called when
+    /// every run folded into `state` has been drained, so the streamed parts and the groups
+    /// describe the same runs. A checkpoint that cannot be written is skipped: it is a spare.
+    pub fn maybe_checkpoint(&mut self, state: &SweepState, checkpoint: &mut Checkpoint) {
+        let now = std::time::Instant::now();
+        if checkpoint.last.is_some_and(|last| now.duration_since(last) < checkpoint.every) || self.error.is_some() {
+            return;
+        }
+        checkpoint.last = Some(now);
+        let _ = self.write_checkpoint(state, checkpoint);
+    }
+
+    fn write_checkpoint(&mut self, state: &SweepState, checkpoint: &Checkpoint) -> std::io::Result<()> {
+        self.state_rows.flush()?;
+        self.state_deadlocks.flush()?;
+        let tmp = checkpoint.dir.with_extension("checkpoint.tmp");
+        let old = checkpoint.dir.with_extension("checkpoint.old");
+        if tmp.exists() {
+            fs::remove_dir_all(&tmp)?;
+        }
+        fs::create_dir(&tmp)?;
+        fs::write(tmp.join("manifest.json"), &checkpoint.manifest)?;
+        const HOLE: &str = "\u{0}";
+        let template = state_json(&state.groups_json(), HOLE, HOLE, &state.failures);
+        let mut parts = template.split(HOLE);
+        let mut out = Fnv1a { inner: BufWriter::new(File::create(tmp.join("state.json"))?), hash: FNV_OFFSET };
+        // The streamed records, then those `state` still holds (a resumed sweep's later runs).
+        let held_rows: Vec<String> = state.rows.iter().map(|(i, r)| row_json(*i, r)).collect();
+        let held_deadlocks: Vec<String> = state.deadlocks.iter().map(deadlock_json).collect();
+        for (text, part) in [
+            (parts.next(), Some((ROWS_PART, self.rows, held_rows))),
+            (parts.next(), Some((DEADLOCKS_PART, self.deadlocks, held_deadlocks))),
+            (parts.next(), None),
+        ] {
+            out.write_all(text.unwrap_or("").as_bytes())?;
+            if let Some((part, streamed, held)) = part {
+                std::io::copy(&mut File::open(self.dir.join(part))?, &mut out)?;
+                for (k, record) in held.iter().enumerate() {
+                    let sep = if streamed == 0 && k == 0 { "" } else { "," };
+                    write!(out, "{sep}{record}")?;
+                }
+            }
+        }
+        out.flush()?;
+        out.inner.get_ref().sync_all()?;
+        fs::write(tmp.join(STATE_SUM), state_sum_line(out.hash))?;
+        // Old aside, new in place, old gone: a kill at any point leaves one whole checkpoint.
+        if old.exists() {
+            fs::remove_dir_all(&old)?;
+        }
+        if checkpoint.dir.exists() {
+            fs::rename(&checkpoint.dir, &old)?;
+        }
+        fs::rename(&tmp, &checkpoint.dir)?;
+        if old.exists() {
+            fs::remove_dir_all(&old)?;
+        }
+        Ok(())
+    }
+}
+
+/// Removes a sweep's checkpoint (and any half-written one), once its directory is committed.
+pub fn remove_checkpoint(target: &Path) {
+    let dir = checkpoint_dir(target);
+    for d in [dir.with_extension("checkpoint.tmp"), dir.with_extension("checkpoint.old"), dir] {
+        let _ = fs::remove_dir_all(d);
+    }
+}
+
+/// The newest whole checkpoint of the sweep that would write `target`: its manifest and state
+/// text, checksum verified. `None` when there is none.
+pub fn read_checkpoint(target: &Path) -> Option<Result<(String, String), String>> {
+    let dir = checkpoint_dir(target);
+    let dir = [dir.clone(), dir.with_extension("checkpoint.old")].into_iter().find(|d| d.join(STATE_SUM).is_file())?;
+    let read = |name: &str| fs::read_to_string(dir.join(name)).map_err(|e| format!("{}: {name}: {e}", dir.display()));
+    Some((|| {
+        let (manifest, state, sum) = (read("manifest.json")?, read("state.json")?, read(STATE_SUM)?);
+        verify_state_sum(&state, &sum).map_err(|e| format!("{}: {e}", dir.display()))?;
+        Ok((manifest, state))
+    })())
+}
+
 /// The file holding `state.json`'s checksum, which `--resume` and `merge` check.
 pub const STATE_SUM: &str = "state.sum";
 

@@ -23,6 +23,8 @@ pub fn empty_state(plan: &Plan) -> SweepState {
 pub struct StateSink<'a> {
     pub state: &'a mut SweepState,
     pub log: Option<&'a mut RunLog>,
+    /// Checkpoints for a resume after a kill (with a log only).
+    pub checkpoint: Option<&'a mut crate::run_log::Checkpoint>,
 }
 
 impl Sink for StateSink<'_> {
@@ -36,6 +38,9 @@ impl Sink for StateSink<'_> {
     fn flush_before(&mut self, bound: u64) {
         if let Some(log) = self.log.as_deref_mut() {
             log.drain_before(self.state, bound);
+            if let Some(checkpoint) = self.checkpoint.as_deref_mut() {
+                log.maybe_checkpoint(self.state, checkpoint);
+            }
         }
     }
 }
@@ -117,7 +122,8 @@ mod tests {
     ) -> (SweepState, bool) {
         let executor = Executor { plan, jobs, stop, progress, run_fn };
         let mut state = empty_state(plan);
-        let interrupted = executor.execute(runs, &mut StateSink { state: &mut state, log: None }).unwrap();
+        let interrupted =
+            executor.execute(runs, &mut StateSink { state: &mut state, log: None, checkpoint: None }).unwrap();
         (state, interrupted)
     }
 
@@ -166,7 +172,7 @@ mod tests {
         let rest: Vec<u64> = all.iter().copied().filter(|i| !first.rows.contains_key(i)).collect();
         let executor = Executor { plan: &plan, jobs: 2, stop: &never, progress: &|_, _| {}, run_fn: &run_untraced };
         let mut resumed = SweepState::from_json(&first.to_json()).unwrap();
-        assert!(!executor.execute(&rest, &mut StateSink { state: &mut resumed, log: None }).unwrap());
+        assert!(!executor.execute(&rest, &mut StateSink { state: &mut resumed, log: None, checkpoint: None }).unwrap());
         assert_eq!(resumed.to_json(), whole.to_json());
     }
 
