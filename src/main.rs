@@ -133,8 +133,12 @@ pub fn remove_on_signal(staging: &std::path::Path) {
     INSTALLED.call_once(|| {
         let _ = ctrlc::set_handler(|| {
             let dirs = STAGING.lock().map(|d| d.clone()).unwrap_or_default();
-            for dir in dirs.iter().filter(|d| d.exists()) {
+            for dir in &dirs {
                 let _ = std::fs::remove_dir_all(dir);
+                // Its writer's lock file, `.NAME.lock` beside `.NAME.partial`.
+                if let Some(name) = dir.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_suffix(".partial")) {
+                    let _ = std::fs::remove_file(dir.with_file_name(format!("{name}.lock")));
+                }
             }
             errln!("interrupted: nothing was written");
             std::process::exit(i32::from(EXIT_INTERRUPTED));

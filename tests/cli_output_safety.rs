@@ -132,3 +132,37 @@ fn a_trace_path_that_is_not_a_regular_file_is_refused_and_nothing_is_committed()
     no_partial_litter(&root);
     std::fs::remove_dir_all(root).unwrap();
 }
+
+/// Two writers of one `--out` (#19 case 2): the second is refused, by the lock `.NAME.lock`, with
+/// the first one's command, and the first one's results are untouched by it.
+#[test]
+fn a_second_writer_of_the_same_out_is_refused_with_the_holders_command() {
+    let base = std::env::temp_dir().join(format!("cpuhpsim-lock-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&base);
+    std::fs::create_dir_all(&base).unwrap();
+    let out = base.join("r");
+    let mut first = common::command()
+        .args(["run", "--preset", "pmu-load", "--scheme", "percpu-state", "--duration", "1h", "--out"])
+        .arg(&out)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while !base.join(".r.partial").exists() {
+        assert!(start.elapsed() < std::time::Duration::from_secs(60));
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let second =
+        common::cpuhpsim(&["run", "--seed", "2", "--duration", "100ms", "--force", "--out", out.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(2), "{err}");
+    assert!(err.contains("is being written by pid") && err.contains("--duration 1h"), "{err}");
+    assert!(base.join(".r.partial").exists(), "the first writer's staging is intact");
+    let _ = first.kill();
+    let _ = first.wait();
+    // The holder is gone (SIGKILL drops its lock): the next writer proceeds.
+    common::cpuhpsim_ok(&["run", "--seed", "2", "--duration", "100ms", "--out", out.to_str().unwrap()]);
+    assert!(!base.join(".r.lock").exists(), "the lock file goes with its writer");
+    let _ = std::fs::remove_dir_all(base);
+}

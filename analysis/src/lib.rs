@@ -52,6 +52,8 @@ pub enum OutputError {
     DotPath(PathBuf),
     #[error("{0} holds files cpuhpsim did not write (e.g. {1}); not replacing it")]
     Foreign(PathBuf, String),
+    #[error("{0} is being written by {1}; wait for it to finish or choose another --out")]
+    Locked(PathBuf, String),
     #[error("{0} is not a directory; not replacing it")]
     NotDir(PathBuf),
     #[error("cannot write {0}: {1}")]

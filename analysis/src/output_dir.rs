@@ -62,6 +62,57 @@ pub struct StagedDir {
     target: PathBuf,
     force: bool,
     committed: bool,
+    /// `.NAME.lock` beside the target, locked for as long as this writer lives (the kernel
+    /// drops the lock when the process dies, however it dies).
+    _lock: fs::File,
+    lock_path: PathBuf,
+}
+
+/// Whether the open `file` is still the one at `path`.
+fn same_file(file: &fs::File, path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        match (file.metadata(), fs::metadata(path)) {
+            (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+            _ => false,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (file, path);
+        true
+    }
+}
+
+/// Takes the advisory lock `.NAME.lock` in `parent` for the writer of `target`, recording who
+/// holds it; a second writer gets [`OutputError::Locked`] with the holder's command.
+fn lock_target(parent: &Path, name: &str, target: &Path) -> Result<fs::File, OutputError> {
+    use std::io::{Read, Seek, Write};
+    let path = parent.join(format!(".{name}.lock"));
+    let io = |e| OutputError::Io(path.clone(), e);
+    // The holder removes the file when it is done (still holding the lock), so a lock taken on
+    // a file that is no longer at `path` is stale: open the new one and try again.
+    let mut file = loop {
+        let mut file =
+            fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(io)?;
+        match file.try_lock() {
+            Ok(()) if same_file(&file, &path) => break file,
+            Ok(()) => continue,
+            Err(fs::TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                let holder = holder.trim();
+                let holder = if holder.is_empty() { "another cpuhpsim".to_string() } else { holder.to_string() };
+                return Err(OutputError::Locked(target.to_path_buf(), holder));
+            }
+            Err(fs::TryLockError::Error(e)) => return Err(io(e)),
+        }
+    };
+    let args: Vec<String> = std::env::args().collect();
+    let holder = format!("pid {}: {}\n", std::process::id(), args.join(" "));
+    file.set_len(0).and_then(|()| file.rewind()).and_then(|()| file.write_all(holder.as_bytes())).map_err(io)?;
+    Ok(file)
 }
 
 impl StagedDir {
@@ -84,12 +135,16 @@ impl StagedDir {
             _ => PathBuf::from("."),
         };
         fs::create_dir_all(&parent).map_err(|e| OutputError::Io(parent.clone(), e))?;
+        // Before anything is removed: a second writer of the same target stops here.
+        let lock = lock_target(&parent, &name, target)?;
         let staging = parent.join(format!(".{name}.partial"));
         if staging.exists() {
             fs::remove_dir_all(&staging).map_err(|e| OutputError::Io(staging.clone(), e))?;
         }
         fs::create_dir(&staging).map_err(|e| OutputError::Io(staging.clone(), e))?;
-        let staged = StagedDir { staging, target: target.to_path_buf(), force, committed: false };
+        let lock_path = parent.join(format!(".{name}.lock"));
+        let staged =
+            StagedDir { staging, target: target.to_path_buf(), force, committed: false, _lock: lock, lock_path };
         staged.write(MARKER, "")?;
         Ok(staged)
     }
@@ -152,6 +207,8 @@ impl Drop for StagedDir {
         if !self.committed {
             let _ = fs::remove_dir_all(&self.staging);
         }
+        // Removed while still locked; the lock goes with the file handle right after.
+        let _ = fs::remove_file(&self.lock_path);
     }
 }
 
