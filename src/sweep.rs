@@ -228,11 +228,7 @@ pub fn run_sweep(args: &SweepArgs, default_out: &Path, replace_default: bool) ->
     let force = args.force || (replace_default && args.out.is_none());
     let manifest = manifest(&plan, shard);
     let prior = match args.resume {
-        false => {
-            // A fresh sweep: a checkpoint left by an earlier, killed one is no longer wanted.
-            remove_checkpoint(&out);
-            None
-        }
+        false => None,
         true => match resumable(&out, &manifest)? {
             Some(state) => Some(state),
             None => {
@@ -243,6 +239,11 @@ pub fn run_sweep(args: &SweepArgs, default_out: &Path, replace_default: bool) ->
     };
     let staged = StagedDir::create(&out, force || args.resume)
         .map_err(|e| BadInput(format!("--out {}: {}", out.display(), crate::output_error(e))))?;
+    if !args.resume {
+        // A fresh sweep, holding the directory's lock: a checkpoint left by an earlier, killed
+        // sweep into this directory is no longer wanted.
+        remove_checkpoint(&out);
+    }
     let range = match shard {
         Some((i, n)) => shard_range(total, i - 1, n),
         None => 0..total,
