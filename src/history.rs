@@ -59,7 +59,7 @@ pub fn run(args: &HistoryArgs) -> Result<()> {
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from("results/history"));
     let staged = StagedDir::create(&out, args.force)
         .map_err(|e| BadInput(format!("--out {}: {}", out.display(), crate::output_error(e))))?;
-    crate::remove_on_signal(staged.path());
+    crate::remove_on_signal(&staged);
     let jobs = crate::sweep::jobs(args.jobs);
     let cells: usize = cases.iter().map(|c| c.cells.len()).sum();
     errln!("{} cases, {cells} cells × {} seeds on {jobs} threads", cases.len(), args.seeds);

@@ -126,7 +126,7 @@ impl LockBenchArgs {
 pub fn run(args: &LockBenchArgs) -> Result<()> {
     let config = args.request().resolve().map_err(|e| BadInput(e.to_string()))?;
     let staged = StagedDir::create(&args.out, args.force).map_err(crate::output_error)?;
-    crate::remove_on_signal(staged.path());
+    crate::remove_on_signal(&staged);
     let result = lockbench::run(&config).map_err(|e| BadInput(e.to_string()))?;
     let rows = [LockRow { scheme: "lockbench", cpus: config.tasks, class: &result.class, stat: &result.stat }];
     outln!(

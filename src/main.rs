@@ -118,27 +118,24 @@ impl std::fmt::Display for Interrupted {
 
 impl std::error::Error for Interrupted {}
 
-/// Staging directories a signal must not leave behind (`run`, `lockbench`, `history`, `bench`,
-/// `merge`: commands that cannot stop half-way and save).
-static STAGING: std::sync::Mutex<Vec<std::path::PathBuf>> = std::sync::Mutex::new(Vec::new());
+/// Staging directories and lock files a signal must not leave behind (`run`, `lockbench`,
+/// `history`, `bench`, `merge`: commands that cannot stop half-way and save).
+static STAGING: std::sync::Mutex<Vec<(std::path::PathBuf, std::path::PathBuf)>> = std::sync::Mutex::new(Vec::new());
 
-/// On SIGINT or SIGTERM, removes `staging` (a results directory not yet committed) and exits
-/// with status 130: a killed command leaves neither half-written results nor `.NAME.partial`.
-/// The first call installs the handler; a sweep installs its own, which saves instead.
-pub fn remove_on_signal(staging: &std::path::Path) {
+/// On SIGINT or SIGTERM, removes `staged` (a results directory not yet committed) and its lock
+/// file and exits with status 130: a killed command leaves neither half-written results nor
+/// `.NAME.partial`. The first call installs the handler; a sweep installs its own, which saves.
+pub fn remove_on_signal(staged: &analysis::output_dir::StagedDir) {
     static INSTALLED: std::sync::Once = std::sync::Once::new();
     if let Ok(mut dirs) = STAGING.lock() {
-        dirs.push(staging.to_path_buf());
+        dirs.push((staged.path().to_path_buf(), staged.lock_path().to_path_buf()));
     }
     INSTALLED.call_once(|| {
         let _ = ctrlc::set_handler(|| {
             let dirs = STAGING.lock().map(|d| d.clone()).unwrap_or_default();
-            for dir in &dirs {
-                let _ = std::fs::remove_dir_all(dir);
-                // Its writer's lock file, `.NAME.lock` beside `.NAME.partial`.
-                if let Some(name) = dir.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_suffix(".partial")) {
-                    let _ = std::fs::remove_file(dir.with_file_name(format!("{name}.lock")));
-                }
+            for (staging, lock) in &dirs {
+                let _ = std::fs::remove_dir_all(staging);
+                let _ = std::fs::remove_file(lock);
             }
             errln!("interrupted: nothing was written");
             std::process::exit(i32::from(EXIT_INTERRUPTED));

@@ -274,7 +274,7 @@ pub fn run_to_dir(
 ) -> Result<RunResult> {
     let staged = StagedDir::create(out, force)
         .map_err(|e| BadInput(format!("--out {}: {}", out.display(), crate::output_error(e))))?;
-    crate::remove_on_signal(staged.path());
+    crate::remove_on_signal(&staged);
     if let Some(path) = trace {
         if path.parent().is_some_and(|p| !p.as_os_str().is_empty() && !p.is_dir()) {
             return Err(BadInput(format!("--trace {}: its directory does not exist", path.display())).into());

@@ -397,7 +397,7 @@ fn resumable(out: &Path, manifest: &str) -> Result<Option<SweepState>> {
         std::fs::read_to_string(out.join(name))
             .map_err(|e| BadInput(format!("--resume: {} holds no sweep to resume ({name}: {e})", out.display())))
     };
-    let staging = checkpoint_dir(out).with_extension("partial");
+    let staging = analysis::output_dir::beside(out, "partial");
     if !out.join("manifest.json").exists() && staging.exists() {
         return Err(BadInput(format!(
             "--resume: the sweep writing {} was killed before its first checkpoint ({} holds no finished \
@@ -529,7 +529,7 @@ pub fn merge(args: &MergeArgs) -> Result<()> {
     }
     let mut state = state;
     let staged = StagedDir::create(&args.out, args.force).map_err(crate::output_error)?;
-    crate::remove_on_signal(staged.path());
+    crate::remove_on_signal(&staged);
     let log = RunLog::create(&staged)?;
     write_outputs(&staged, &(serde_json::to_string_pretty(&manifest)? + "\n"), log, &mut state)?;
     let dir = staged.commit().map_err(crate::output_error)?;

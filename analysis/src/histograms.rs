@@ -312,7 +312,7 @@ pub fn hgrm_file_name(metric: &str, scheme: &str, cpus: u32) -> String {
     };
     let mut label = safe(scheme);
     if label.len() > MAX_NAME_LABEL {
-        let hash = scheme.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3));
+        let hash = crate::fnv1a(crate::FNV_OFFSET, scheme.as_bytes());
         label.truncate(MAX_NAME_LABEL);
         label = format!("{label}~{hash:016x}");
     }

@@ -22,6 +22,15 @@ use std::path::PathBuf;
 pub use workloads;
 pub use workloads::sim;
 
+/// FNV-1a (64-bit)'s starting value.
+pub(crate) const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// FNV-1a (64-bit) of `bytes`, continuing from `hash` (start from [`FNV_OFFSET`]): the checksum
+/// of `state.json` and the hash in shortened `.hgrm` names.
+pub(crate) fn fnv1a(hash: u64, bytes: &[u8]) -> u64 {
+    bytes.iter().fold(hash, |h, &b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3))
+}
+
 /// The git commit cpuhpsim was built from, or "unknown" outside a git checkout.
 pub const BUILD_COMMIT: &str = env!("CPUHPSIM_BUILD_COMMIT");
 /// Whether the checkout had uncommitted changes to tracked files when built: "true", "false"

@@ -85,11 +85,22 @@ fn same_file(file: &fs::File, path: &Path) -> bool {
     }
 }
 
-/// Takes the advisory lock `.NAME.lock` in `parent` for the writer of `target`, recording who
-/// holds it; a second writer gets [`OutputError::Locked`] with the holder's command.
-fn lock_target(parent: &Path, name: &str, target: &Path) -> Result<fs::File, OutputError> {
+/// `.NAME.SUFFIX` beside `target` (`NAME` its last component): where its staging directory
+/// (`partial`), its writer's lock (`lock`) and a sweep's checkpoint (`checkpoint`) live.
+pub fn beside(target: &Path, suffix: &str) -> PathBuf {
+    let name = target.file_name().map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
+    let parent = match target.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    parent.join(format!(".{name}.{suffix}"))
+}
+
+/// Takes the advisory lock at `path` for the writer of `target`, recording who holds it; a
+/// second writer gets [`OutputError::Locked`] with the holder's command.
+fn lock_target(path: &Path, target: &Path) -> Result<fs::File, OutputError> {
     use std::io::{Read, Seek, Write};
-    let path = parent.join(format!(".{name}.lock"));
+    let path = path.to_path_buf();
     let io = |e| OutputError::Io(path.clone(), e);
     // The holder removes the file when it is done (still holding the lock), so a lock taken on
     // a file that is no longer at `path` is stale: open the new one and try again.
@@ -125,24 +136,19 @@ impl StagedDir {
             }
             check_replaceable(target)?;
         }
-        let name = target
-            .file_name()
-            .ok_or_else(|| OutputError::BadPath(target.to_path_buf()))?
-            .to_string_lossy()
-            .into_owned();
-        let parent = match target.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        fs::create_dir_all(&parent).map_err(|e| OutputError::Io(parent.clone(), e))?;
+        if target.file_name().is_none() {
+            return Err(OutputError::BadPath(target.to_path_buf()));
+        }
+        let staging = beside(target, "partial");
+        let parent = staging.parent().expect("beside() joins onto a parent");
+        fs::create_dir_all(parent).map_err(|e| OutputError::Io(parent.to_path_buf(), e))?;
         // Before anything is removed: a second writer of the same target stops here.
-        let lock = lock_target(&parent, &name, target)?;
-        let staging = parent.join(format!(".{name}.partial"));
+        let lock_path = beside(target, "lock");
+        let lock = lock_target(&lock_path, target)?;
         if staging.exists() {
             fs::remove_dir_all(&staging).map_err(|e| OutputError::Io(staging.clone(), e))?;
         }
         fs::create_dir(&staging).map_err(|e| OutputError::Io(staging.clone(), e))?;
-        let lock_path = parent.join(format!(".{name}.lock"));
         let staged =
             StagedDir { staging, target: target.to_path_buf(), force, committed: false, _lock: lock, lock_path };
         staged.write(MARKER, "")?;
@@ -152,6 +158,11 @@ impl StagedDir {
     /// Where files go until the commit.
     pub fn path(&self) -> &Path {
         &self.staging
+    }
+
+    /// The writer's lock file, `.NAME.lock` beside the target.
+    pub fn lock_path(&self) -> &Path {
+        &self.lock_path
     }
 
     pub fn file(&self, name: &str) -> Result<fs::File, OutputError> {

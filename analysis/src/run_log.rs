@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::aggregate::{DeadlockRecord, SweepState, deadlock_json, row_json, state_json};
 use crate::output_dir::StagedDir;
 use crate::runs::RunRow;
-use crate::{OutputError, csv_rows};
+use crate::{FNV_OFFSET, OutputError, csv_rows, fnv1a};
 
 /// One `deadlocks.csv` row: a deadlock of a run, its cycle and what replays it.
 #[derive(Default, Serialize)]
@@ -118,8 +118,9 @@ impl RunLog {
         if let Some(e) = self.error.take() {
             return Err(e);
         }
+        let dir = self.dir.clone();
         let io = |name: &str| {
-            let path = self.dir.join(name);
+            let path = dir.join(name);
             move |e| OutputError::Io(path, e)
         };
         self.runs_csv.flush().map_err(io("runs.csv"))?;
@@ -128,27 +129,42 @@ impl RunLog {
             self.deadlocks_txt.write_all(b"no deadlocks\n").map_err(io("deadlocks.txt"))?;
         }
         self.deadlocks_txt.flush().map_err(io("deadlocks.txt"))?;
-        self.state_rows.flush().map_err(io(ROWS_PART))?;
-        self.state_deadlocks.flush().map_err(io(DEADLOCKS_PART))?;
-        // Assemble state.json from a template whose array bodies are the two part files.
+        self.write_state(state, &dir).map_err(io("state.json"))?;
+        for part in [ROWS_PART, DEADLOCKS_PART] {
+            fs::remove_file(dir.join(part)).map_err(io(part))?;
+        }
+        Ok(())
+    }
+
+    /// Writes `dir/state.json` and its `state.sum`: the template of `state`'s groups whose two
+    /// arrays are the streamed part files, followed by the records `state` still holds (none
+    /// at the end of a sweep; a resumed sweep's later runs at a checkpoint).
+    fn write_state(&mut self, state: &SweepState, dir: &Path) -> std::io::Result<()> {
+        self.state_rows.flush()?;
+        self.state_deadlocks.flush()?;
         const HOLE: &str = "\u{0}";
         let template = state_json(&state.groups_json(), HOLE, HOLE, &state.failures);
         let mut parts = template.split(HOLE);
-        let mut out = Fnv1a { inner: BufWriter::new(create(&self.dir, "state.json")?), hash: FNV_OFFSET };
-        for (text, part) in
-            [(parts.next(), Some(ROWS_PART)), (parts.next(), Some(DEADLOCKS_PART)), (parts.next(), None)]
-        {
-            out.write_all(text.expect("template has two holes").as_bytes()).map_err(io("state.json"))?;
-            if let Some(part) = part {
-                let mut file = File::open(self.dir.join(part)).map_err(io(part))?;
-                std::io::copy(&mut file, &mut out).map_err(io("state.json"))?;
-                fs::remove_file(self.dir.join(part)).map_err(io(part))?;
+        let mut out = Fnv1a { inner: BufWriter::new(File::create(dir.join("state.json"))?), hash: FNV_OFFSET };
+        let held_rows: Vec<String> = state.rows.iter().map(|(i, r)| row_json(*i, r)).collect();
+        let held_deadlocks: Vec<String> = state.deadlocks.iter().map(deadlock_json).collect();
+        for (text, part) in [
+            (parts.next(), Some((ROWS_PART, self.rows, held_rows))),
+            (parts.next(), Some((DEADLOCKS_PART, self.deadlocks, held_deadlocks))),
+            (parts.next(), None),
+        ] {
+            out.write_all(text.expect("template has two holes").as_bytes())?;
+            if let Some((part, streamed, held)) = part {
+                std::io::copy(&mut File::open(self.dir.join(part))?, &mut out)?;
+                for (k, record) in held.iter().enumerate() {
+                    let sep = if streamed == 0 && k == 0 { "" } else { "," };
+                    write!(out, "{sep}{record}")?;
+                }
             }
         }
-        out.flush().map_err(io("state.json"))?;
-        let sum = state_sum_line(out.hash);
-        let mut file = create(&self.dir, STATE_SUM)?;
-        file.write_all(sum.as_bytes()).map_err(io(STATE_SUM))
+        out.flush()?;
+        out.inner.get_ref().sync_all()?;
+        fs::write(dir.join(STATE_SUM), state_sum_line(out.hash))
     }
 }
 
@@ -171,12 +187,7 @@ impl Checkpoint {
 
 /// `.NAME.checkpoint` beside `target`.
 pub fn checkpoint_dir(target: &Path) -> PathBuf {
-    let name = target.file_name().map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
-    let parent = match target.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    parent.join(format!(".{name}.checkpoint"))
+    crate::output_dir::beside(target, "checkpoint")
 }
 
 impl RunLog {
@@ -202,30 +213,7 @@ impl RunLog {
         }
         fs::create_dir(&tmp)?;
         fs::write(tmp.join("manifest.json"), &checkpoint.manifest)?;
-        const HOLE: &str = "\u{0}";
-        let template = state_json(&state.groups_json(), HOLE, HOLE, &state.failures);
-        let mut parts = template.split(HOLE);
-        let mut out = Fnv1a { inner: BufWriter::new(File::create(tmp.join("state.json"))?), hash: FNV_OFFSET };
-        // The streamed records, then those `state` still holds (a resumed sweep's later runs).
-        let held_rows: Vec<String> = state.rows.iter().map(|(i, r)| row_json(*i, r)).collect();
-        let held_deadlocks: Vec<String> = state.deadlocks.iter().map(deadlock_json).collect();
-        for (text, part) in [
-            (parts.next(), Some((ROWS_PART, self.rows, held_rows))),
-            (parts.next(), Some((DEADLOCKS_PART, self.deadlocks, held_deadlocks))),
-            (parts.next(), None),
-        ] {
-            out.write_all(text.unwrap_or("").as_bytes())?;
-            if let Some((part, streamed, held)) = part {
-                std::io::copy(&mut File::open(self.dir.join(part))?, &mut out)?;
-                for (k, record) in held.iter().enumerate() {
-                    let sep = if streamed == 0 && k == 0 { "" } else { "," };
-                    write!(out, "{sep}{record}")?;
-                }
-            }
-        }
-        out.flush()?;
-        out.inner.get_ref().sync_all()?;
-        fs::write(tmp.join(STATE_SUM), state_sum_line(out.hash))?;
+        self.write_state(state, &tmp)?;
         // Old aside, new in place, old gone: a kill at any point leaves one whole checkpoint.
         if old.exists() {
             fs::remove_dir_all(&old)?;
@@ -264,13 +252,6 @@ pub fn read_checkpoint(target: &Path) -> Option<Result<(String, String), String>
 
 /// The file holding `state.json`'s checksum, which `--resume` and `merge` check.
 pub const STATE_SUM: &str = "state.sum";
-
-const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
-
-/// FNV-1a (64-bit) of `bytes`, continuing from `hash`.
-fn fnv1a(hash: u64, bytes: &[u8]) -> u64 {
-    bytes.iter().fold(hash, |h, &b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3))
-}
 
 /// `state.sum`'s one line for a `state.json` whose FNV-1a is `hash`.
 fn state_sum_line(hash: u64) -> String {
