@@ -24,7 +24,8 @@ pub struct PerfCosts {
     pub cpuhp_other_up_ns: u64,
     /// `perf_pmu_register` allocates a context per possible CPU.
     pub ctx_alloc_per_cpu_ns: u64,
-    /// percpu-state's per-context initialisation in init(c).
+    /// percpu-state's per-context initialisation in init(c); 0, as v4.13.4's `perf_event_init_cpu()`
+    /// does none (docs/model.md §4.4).
     pub ctx_init_ns: u64,
     /// `static_key_slow_inc/dec`: text patching, a base plus a share per online CPU.
     pub static_key_base_ns: u64,
@@ -70,7 +71,7 @@ impl Default for PerfCosts {
             cpuhp_bringup_ns: 2_000_000,
             cpuhp_other_up_ns: 3_000_000,
             ctx_alloc_per_cpu_ns: 300,
-            ctx_init_ns: 1_000,
+            ctx_init_ns: 0,
             static_key_base_ns: 5_000,
             static_key_per_online_cpu_ns: 200,
             pmu_free_ns: 10_000,
