@@ -6,7 +6,7 @@ use crate::scenario::Scenario;
 use crate::value::Value;
 
 /// `(name, TOML)`; the first comment line of each file is its description.
-pub const PRESETS: [(&str, &str); 10] = [
+pub const PRESETS: [(&str, &str); 11] = [
     ("default", include_str!("../presets/default.toml")),
     ("seed-comparison", include_str!("../presets/seed-comparison.toml")),
     ("storm", include_str!("../presets/storm.toml")),
@@ -17,6 +17,7 @@ pub const PRESETS: [(&str, &str); 10] = [
     ("pmu-load", include_str!("../presets/pmu-load.toml")),
     ("server-2s", include_str!("../presets/server-2s.toml")),
     ("early-online", include_str!("../presets/early-online.toml")),
+    ("experiment", include_str!("../presets/experiment.toml")),
 ];
 
 pub fn preset_text(name: &str) -> Result<&'static str, PlanError> {

@@ -42,7 +42,10 @@ pub struct OrderCycleReport {
 
 /// Everything one run measured.
 pub struct RunResult {
+    /// The run's label: its scheme's name, then the options set (see [`variant_of`]).
     pub scheme: String,
+    /// The options part of the label (`kernel=4.15 names=skx-2s`), empty when none are set.
+    pub variant: String,
     pub cpus: u32,
     pub pmus: u32,
     pub seed: u64,
@@ -58,6 +61,8 @@ pub struct RunResult {
     pub cpu_up_last_ns: u64,
     pub open_ns: Histogram<u64>,
     pub opens_ok: u64,
+    /// `perf_pmu_register` latency (PMU churn's registers), from call to return.
+    pub register_ns: Histogram<u64>,
     pub enodev: u64,
     /// Events perf's hotplug exit detached from their contexts; their fds count nothing after.
     pub events_removed_by_hotplug: u64,
@@ -87,6 +92,12 @@ impl RunResult {
     pub fn ok(&self) -> bool {
         self.deadlocks.is_empty() && self.violations.is_empty() && self.stalls.is_empty()
     }
+}
+
+/// The options part of a label (`pmus-lock kernel=4.15` → `kernel=4.15`): what follows the
+/// scheme's name, which may itself hold spaces.
+pub fn variant_of<'a>(label: &'a str, scheme: &str) -> &'a str {
+    label.strip_prefix(scheme).unwrap_or(label).trim_start()
 }
 
 /// The scheme's scripts with the scenario's own replacements, compiled in [`op`] order.
@@ -354,7 +365,8 @@ fn run_prepared(
         tasks: kernel.task_names().into_iter().map(String::from).collect(),
     });
     let result = collect(scenario, &mut kernel, outcome, prepared.pmus.len() as u32, id.seed);
-    Ok((RunResult { scheme: label.to_string(), seed: id.seed, ..result }, timeline))
+    let variant = variant_of(label, &scenario.scheme.name).to_string();
+    Ok((RunResult { scheme: label.to_string(), variant, seed: id.seed, ..result }, timeline))
 }
 
 fn collect(scenario: &Scenario, kernel: &mut Kernel, outcome: sim::RunOutcome, pmus: u32, seed: u64) -> RunResult {
@@ -364,10 +376,11 @@ fn collect(scenario: &Scenario, kernel: &mut Kernel, outcome: sim::RunOutcome, p
     let mut open_ns = new_histogram();
     open_ns.add(&ops[op::OPEN as usize].latency_ns).expect("auto-resizing histogram");
     open_ns.add(&ops[op::OPEN_TP as usize].latency_ns).expect("auto-resizing histogram");
-    let [cpu_down_ns, cpu_up_ns] =
-        [op::CPU_DOWN, op::CPU_UP].map(|o| std::mem::replace(&mut ops[o as usize].latency_ns, new_histogram()));
+    let [cpu_down_ns, cpu_up_ns, register_ns] = [op::CPU_DOWN, op::CPU_UP, op::PMU_REGISTER]
+        .map(|o| std::mem::replace(&mut ops[o as usize].latency_ns, new_histogram()));
     RunResult {
         scheme: scenario.scheme.name.clone(),
+        variant: String::new(),
         cpus: scenario.machine.cpus,
         pmus,
         seed: scenario.run.seed,
@@ -381,6 +394,7 @@ fn collect(scenario: &Scenario, kernel: &mut Kernel, outcome: sim::RunOutcome, p
         cpu_up_ns,
         cpu_up_last_ns: ops[op::CPU_UP as usize].last_ended_ns,
         open_ns,
+        register_ns,
         opens_ok: ops[op::OPEN as usize].completed + ops[op::OPEN_TP as usize].completed,
         enodev: ops[op::OPEN as usize].failed + ops[op::OPEN_TP as usize].failed,
         events_removed_by_hotplug: kernel.events_removed_by_hotplug(),

@@ -97,13 +97,29 @@ impl Default for MachineSpec {
     }
 }
 
+/// `[pmus] names = "skx-2s"` fills the counts the scenario leaves unset with that machine's
+/// (docs/model.md §5.1), so a sweep can set a whole PMU list with one key; explicit counts win.
+fn apply_pmu_names(table: &mut toml::Table) {
+    let Some(pmus) = table.get_mut("pmus").and_then(toml::Value::as_table_mut) else { return };
+    if pmus.get("names").and_then(toml::Value::as_str) != Some("skx-2s") {
+        return;
+    }
+    for (key, count) in [("software", SKX_2S.0), ("core", SKX_2S.1), ("uncore", SKX_2S.2)] {
+        pmus.entry(key).or_insert(toml::Value::Integer(count.into()));
+    }
+}
+
+/// A two-socket Skylake-SP's boot PMUs in v4.13: software-context, core, package-scoped.
+pub const SKX_2S: (u32, u32, u32) = (9, 1, 59);
+
 /// How boot PMUs are named in reports (their counts and scopes decide the model).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum PmuNames {
     /// `cpu`, `uncore_0`, …
     Generic,
-    /// A two-socket Skylake-SP's v4.13 list (docs/model.md §5.1), then generic past it.
+    /// A two-socket Skylake-SP's v4.13 list (docs/model.md §5.1), then generic past it; the
+    /// counts it leaves unset are that machine's ([`SKX_2S`]).
     #[serde(rename = "skx-2s")]
     Skx2s,
 }
@@ -847,6 +863,7 @@ impl Scenario {
         sections_are_tables(&table)?;
         let mut table = table;
         crate::kernels::apply_kernel_bundle(&mut table)?;
+        apply_pmu_names(&mut table);
         let scenario: Scenario = serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
             let key = e.path().to_string();
             let message = e.inner().message().trim_end().to_string();
@@ -1021,6 +1038,17 @@ mod tests {
         let s = Scenario::from_toml("").unwrap();
         assert_eq!(s, Scenario::default());
         assert_eq!(Scenario::from_toml(&s.to_toml()).unwrap(), s);
+    }
+
+    #[test]
+    fn skx_2s_names_fill_the_counts_left_unset_and_explicit_counts_win() {
+        let s = Scenario::from_toml("[pmus]\nnames = \"skx-2s\"\n").unwrap();
+        assert_eq!((s.pmus.software, s.pmus.core, s.pmus.uncore), SKX_2S);
+        assert_eq!(s.pmus.churn_slots, PmuSpec::default().churn_slots);
+        let s = Scenario::from_toml("[pmus]\nnames = \"skx-2s\"\nuncore = 3\n").unwrap();
+        assert_eq!((s.pmus.software, s.pmus.core, s.pmus.uncore), (SKX_2S.0, SKX_2S.1, 3));
+        let s = Scenario::from_toml("[pmus]\nnames = \"generic\"\n").unwrap();
+        assert_eq!(s.pmus, PmuSpec::default());
     }
 
     #[test]
