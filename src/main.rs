@@ -36,6 +36,7 @@ macro_rules! errln {
 mod bench;
 mod bench_sweep;
 mod catalog;
+mod compare;
 mod fail_on;
 mod history;
 mod lockbench;
@@ -54,7 +55,7 @@ use clap::{Parser, Subcommand};
     version,
     about,
     allow_negative_numbers = true,
-    after_help = "With no command, cpuhpsim runs the embedded default experiment (4,096 runs, on every core; \
+    after_help = "With no command, cpuhpsim runs the embedded default experiment (6,144 runs, on every core; \
                   the README gives its time on a 2-core machine) and replaces results/default with its \
                   results and report.md."
 )]
@@ -78,6 +79,8 @@ enum Command {
     Replay(replay::ReplayArgs),
     /// Run the historic lockdep reports and failures (2017–2025) on the kernel bundles where they must and must not appear.
     History(history::HistoryArgs),
+    /// Compare two result directories: per grid point and figure, A, B, B − A with a 95% interval, and a verdict.
+    Compare(compare::CompareArgs),
     /// Combine the directories of a sharded sweep into the one the whole sweep would write.
     Merge(sweep::MergeArgs),
     /// List the locking schemes, or print one's scripts.
@@ -172,6 +175,7 @@ fn main() -> ExitCode {
         Some(Command::Run(args)) => run::run_command(&args),
         Some(Command::Sweep(args)) => sweep::run_sweep(&args, std::path::Path::new("results/sweep"), false),
         Some(Command::Merge(args)) => sweep::merge(&args),
+        Some(Command::Compare(args)) => compare::run(&args),
         Some(Command::History(args)) => history::run(&args),
         Some(Command::Replay(args)) => replay::replay(&args),
         Some(Command::Schemes(args)) => catalog::schemes(&args),

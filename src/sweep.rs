@@ -13,7 +13,6 @@ use analysis::run_log::{Checkpoint, RunLog, checkpoint_dir, read_checkpoint, rem
 use analysis::sweep::{StateSink, empty_state, manifest, write_outputs};
 use analysis::workloads::plan::{Plan, SweepRequest};
 use analysis::workloads::runner::{Executor, RunnerError, run_untraced};
-use analysis::workloads::schemes::SchemeKind;
 use analysis::workloads::sweep::shard_range;
 use anyhow::Result;
 use clap::Args;
@@ -270,7 +269,7 @@ pub fn run_sweep(args: &SweepArgs, default_out: &Path, replace_default: bool) ->
     let interrupted = executor
         .execute(&todo, &mut StateSink { state: &mut state, log: Some(&mut log), checkpoint: Some(&mut checkpoint) })
         .map_err(runner_error)?;
-    write_outputs(&staged, &manifest, log, &mut state)?;
+    write_outputs(&staged, &manifest, log, &mut state, range.end - range.start)?;
     if interrupted {
         let done = state.recorded;
         let mut resume = command.clone();
@@ -531,7 +530,7 @@ pub fn merge(args: &MergeArgs) -> Result<()> {
     let staged = StagedDir::create(&args.out, args.force).map_err(crate::output_error)?;
     crate::remove_on_signal(&staged);
     let log = RunLog::create(&staged)?;
-    write_outputs(&staged, &(serde_json::to_string_pretty(&manifest)? + "\n"), log, &mut state)?;
+    write_outputs(&staged, &(serde_json::to_string_pretty(&manifest)? + "\n"), log, &mut state, expected)?;
     let dir = staged.commit().map_err(crate::output_error)?;
     out!("{}", table(&state));
     if let Some(pmu) = pmu_table(&state) {
@@ -574,13 +573,16 @@ pub fn jobs(asked: Option<u32>) -> usize {
 /// The default experiment: the thread's schemes × both release paths × 64 to 4,096 CPUs, on
 /// v4.13's kernel. `v4.12` is left out: it shipped on the refcount hotplug lock
 /// (`scheme.kernel = "4.12"`), and on v4.13's percpu_rwsem it is no kernel that existed.
+/// The thread's schemes: the order it reported and the two fixes it proposed.
+pub const DEFAULT_SCHEMES: [&str; 3] = ["legacy", "pmus-lock", "percpu-state"];
+
 pub fn default_args() -> SweepArgs {
     SweepArgs {
-        preset: "default".into(),
+        preset: "experiment".into(),
         scenario: None,
-        schemes: SchemeKind::ALL.iter().filter(|&&k| k != SchemeKind::V412).map(|k| k.name().to_string()).collect(),
+        schemes: DEFAULT_SCHEMES.map(String::from).to_vec(),
         cpus: ["64", "256", "1024", "4096"].map(String::from).to_vec(),
-        set: vec!["scheme.free_outside_ctx_mutex=false,true".into()],
+        set: vec!["scheme.kernel=4.13,4.15".into(), "pmus.names=generic,skx-2s".into()],
         seeds: "128".into(),
         master_seed: 1,
         duration: None,

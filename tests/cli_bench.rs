@@ -168,8 +168,8 @@ fn sweep_compares_one_thread_with_two_and_checks_they_agree() {
     ]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    // The default experiment's four schemes × two values of free_outside_ctx_mutex × two seeds.
-    assert!(stdout.contains("16 runs per sample; 1 thread vs 2"), "{stdout}");
+    // The default experiment's three schemes × two kernel bundles × two PMU lists × two seeds.
+    assert!(stdout.contains("24 runs per sample; 1 thread vs 2"), "{stdout}");
     assert!(stdout.lines().last().unwrap().starts_with("median: 1 thread"), "{stdout}");
     assert_bad_input(&["bench", "sweep", "--jobs", "1"], "--jobs");
     assert_bad_input(&["bench", "sweep", "--cpus", "0"], "machine.cpus");

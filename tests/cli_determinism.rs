@@ -162,9 +162,10 @@ fn a_runs_row_does_not_depend_on_the_other_runs_of_its_sweep() {
         &rows[rows.len() - 1],
     ];
     for (i, row) in picks.into_iter().enumerate() {
-        let label = &row[col("scheme")];
-        let scheme = label.split(' ').next().unwrap();
-        let free = if label.ends_with("free_outside_ctx_mutex=true") { "true" } else { "false" };
+        let scheme = &row[col("scheme")];
+        let variant = &row[col("variant")];
+        let label = format!("{scheme} {variant}");
+        let free = if variant.ends_with("free_outside_ctx_mutex=true") { "true" } else { "false" };
         let seed = &row[col("seed")];
         let alone = dir(&format!("alone{i}"));
         let free_set = format!("scheme.free_outside_ctx_mutex={free}");

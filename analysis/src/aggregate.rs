@@ -13,11 +13,12 @@ use crate::sim::lockdep::{EdgeSeen, LockOrder, OrderNode};
 use crate::sim::locks::Mode;
 use crate::sim::lockstat::{LockStat, new_histogram};
 use crate::sim::script::Position;
-use crate::workloads::run::RunResult;
+use crate::workloads::run::{RunResult, variant_of};
 use crate::workloads::schemes::CLASSES;
 
 /// Histogram metrics every group keeps, besides per-class wait and hold times.
-pub const RUN_METRICS: [&str; 5] = ["cpu_down_ns", "cpu_up_ns", "open_ns", "time_to_deadlock_ns", "deadlocks_per_run"];
+pub const RUN_METRICS: [&str; 6] =
+    ["cpu_down_ns", "cpu_up_ns", "open_ns", "register_ns", "time_to_deadlock_ns", "deadlocks_per_run"];
 
 /// One deadlock of one run, with what replays it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -143,6 +144,7 @@ impl Group {
         add(self.histograms.get_mut("cpu_down_ns").expect("metric"), &r.cpu_down_ns);
         add(self.histograms.get_mut("cpu_up_ns").expect("metric"), &r.cpu_up_ns);
         add(self.histograms.get_mut("open_ns").expect("metric"), &r.open_ns);
+        add(self.histograms.get_mut("register_ns").expect("metric"), &r.register_ns);
         if let Some(d) = r.deadlocks.first() {
             self.histograms.get_mut("time_to_deadlock_ns").expect("metric").record(d.time_ns).expect("auto-resizing");
         }
@@ -224,7 +226,11 @@ impl SweepState {
         let group = &mut self.groups[point as usize];
         group.add_run(r);
         let label = group.label.clone();
-        let row = RunRow { scheme: label.clone(), ..RunRow::new(r, replay) };
+        let row = RunRow {
+            scheme: group.scheme.clone(),
+            variant: variant_of(&label, &group.scheme).to_string(),
+            ..RunRow::new(r, replay)
+        };
         self.rows.insert(index, row);
         self.recorded += 1;
         for d in &r.deadlocks {
@@ -259,7 +265,8 @@ impl SweepState {
     /// `internal_error` (not `ok`), and a failure record; the group's figures are left alone.
     pub fn add_failure(&mut self, index: u64, point: u64, seed: u64, message: String, replay: &str) {
         let group = &self.groups[point as usize];
-        self.rows.insert(index, RunRow::failed(&group.label, group.cpus, seed, replay));
+        let variant = variant_of(&group.label, &group.scheme);
+        self.rows.insert(index, RunRow::failed(&group.scheme, variant, group.cpus, seed, replay));
         self.recorded += 1;
         self.failures.push(FailureRecord {
             run: index,

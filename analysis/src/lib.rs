@@ -3,6 +3,7 @@
 //! It turns run results from `workloads` into files; it does not simulate.
 
 pub mod aggregate;
+pub mod compare;
 pub mod csv_rows;
 pub mod histograms;
 pub mod history;
@@ -16,6 +17,7 @@ pub mod runs;
 pub mod stats;
 pub mod sweep;
 pub mod trace;
+pub mod verdict;
 
 use std::path::PathBuf;
 

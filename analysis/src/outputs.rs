@@ -17,7 +17,7 @@ use crate::workloads::schemes::CLASSES;
 pub const HGRM_UNIT_NS: f64 = 1_000.0;
 
 /// Writes every file rendered from the aggregate.
-pub fn write_all(staged: &StagedDir, state: &SweepState) -> Result<(), OutputError> {
+pub fn write_all(staged: &StagedDir, state: &SweepState, planned: u64) -> Result<(), OutputError> {
     let locks: Vec<LockRow<'_>> = state
         .groups
         .iter()
@@ -50,7 +50,7 @@ pub fn write_all(staged: &StagedDir, state: &SweepState) -> Result<(), OutputErr
         staged.write(&format!("hgrm/{}", hgrm_file_name(metric, scheme, *cpus)), hgrm(h, unit))?;
     }
     staged.write("lock_order.txt", lock_order_text(state))?;
-    crate::report::write(staged, state)?;
+    crate::report::write(staged, state, planned)?;
     Ok(())
 }
 

@@ -9,20 +9,12 @@ use crate::aggregate::{Group, SweepState};
 use crate::output_dir::StagedDir;
 use crate::plots::{IntervalPoint, IntervalSeries, Series, cdf, grouped_bars, lines, lines_with_intervals};
 use crate::runs::quantile;
+use crate::stats::wilson;
+use crate::verdict::{
+    Comparison, LATENCIES, MIN_RUNS, Metric, Outcome, RunFigures, Sample, compare, diff_text, fmt_value, outcome_text,
+    seed_of,
+};
 use crate::workloads::schemes::CLASSES;
-
-/// Wilson score interval (95 %) of a proportion `k / n`.
-pub fn wilson(k: u64, n: u64) -> (f64, f64) {
-    if n == 0 {
-        return (0.0, 1.0);
-    }
-    let (k, n, z) = (k as f64, n as f64, 1.959_963_984_540_054);
-    let p = k / n;
-    let denom = 1.0 + z * z / n;
-    let center = (p + z * z / (2.0 * n)) / denom;
-    let half = z / denom * (p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt();
-    ((center - half).max(0.0), (center + half).min(1.0))
-}
 
 fn ms(ns: u64) -> f64 {
     ns as f64 / 1e6
@@ -215,8 +207,9 @@ fn plots(state: &SweepState) -> Result<Vec<(&'static str, String, String)>, Outp
     Ok(out)
 }
 
-/// Writes `plots/*.svg` and `report.md`.
-pub fn write(staged: &StagedDir, state: &SweepState) -> Result<(), OutputError> {
+/// Writes `plots/*.svg` and `report.md`, the verdict computed from the `runs.csv` already in
+/// `staged`; `planned` is the run count the directory is meant to hold once complete.
+pub fn write(staged: &StagedDir, state: &SweepState, planned: u64) -> Result<(), OutputError> {
     std::fs::create_dir_all(staged.path().join("plots"))
         .map_err(|e| OutputError::Io(staged.path().join("plots"), e))?;
     let figures = plots(state)?;
@@ -230,6 +223,17 @@ pub fn write(staged: &StagedDir, state: &SweepState) -> Result<(), OutputError> 
         "{runs} runs in {} groups (scheme × options × CPUs). Latencies are simulated time; deadlock rates carry 95% Wilson intervals.\n",
         state.groups.len()
     );
+    if runs + (state.failures.len() as u64) < planned {
+        let _ = writeln!(
+            md,
+            "**Incomplete: {} of {planned} planned runs.** The sweep was interrupted; every figure below is of \
+             the runs it finished, and `INCOMPLETE` holds the command that completes it.\n",
+            runs + state.failures.len() as u64
+        );
+    }
+    let samples = crate::verdict::samples(&staged.path().join("runs.csv")).map_err(OutputError::Csv)?;
+    let (verdict, details) = verdict(&samples);
+    md.push_str(&verdict);
     if !state.failures.is_empty() {
         let _ = writeln!(
             md,
@@ -282,20 +286,259 @@ pub fn write(staged: &StagedDir, state: &SweepState) -> Result<(), OutputError> 
         let shown = if chains.is_empty() { "none".to_string() } else { chains.join("; ") };
         let _ = writeln!(md, "- **{}**, {} CPUs: {}", g.label, g.cpus, shown);
     }
+    md.push('\n');
+    md.push_str(&details);
     md.push_str("\nFull reports: `lock_order.txt`, `deadlocks.txt`; per-run rows with replay commands: `runs.csv`.\n");
     staged.write("report.md", md)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn wilson_interval_matches_known_values() {
-        // k = 0 of 10: [0, 0.2775]; k = 5 of 10: [0.2366, 0.7634] (standard tables).
-        let (lo, hi) = wilson(0, 10);
-        assert!(lo == 0.0 && (hi - 0.2775).abs() < 1e-4, "{lo} {hi}");
-        let (lo, hi) = wilson(5, 10);
-        assert!((lo - 0.2366).abs() < 1e-4 && (hi - 0.7634).abs() < 1e-4, "{lo} {hi}");
+/// The schemes, variants and CPU counts of `samples`, each once in order of appearance.
+fn axes(samples: &[Sample]) -> (Vec<&str>, Vec<&str>, Vec<u32>) {
+    let (mut schemes, mut variants, mut cpus) = (Vec::new(), Vec::new(), Vec::new());
+    for s in samples {
+        if !schemes.contains(&s.scheme.as_str()) {
+            schemes.push(s.scheme.as_str());
+        }
+        if !variants.contains(&s.variant.as_str()) {
+            variants.push(s.variant.as_str());
+        }
+        if !cpus.contains(&s.cpus) {
+            cpus.push(s.cpus);
+        }
     }
+    cpus.sort_unstable();
+    (schemes, variants, cpus)
+}
+
+/// The runs of `scheme` under `variant`, over the CPU counts `cpus` (all when `None`).
+fn pooled(samples: &[Sample], scheme: &str, variant: &str, cpus: Option<u32>) -> Vec<RunFigures> {
+    samples
+        .iter()
+        .filter(|s| s.scheme == scheme && s.variant == variant && cpus.is_none_or(|c| s.cpus == c))
+        .flat_map(|s| s.runs.iter().cloned())
+        .collect()
+}
+
+fn variant_name(variant: &str) -> &str {
+    if variant.is_empty() { "as configured" } else { variant }
+}
+
+/// A comparison as one clause: `what: B − A = d (lo to hi): outcome`.
+fn clause(c: &Comparison, a: &str, b: &str) -> String {
+    let ratio = c.ratio().filter(|_| c.interval.is_some()).map_or(String::new(), |r| format!(", ×{r:.3}"));
+    format!(
+        "{}: {a} {}, {b} {}; {b} − {a} = {}{ratio}: {}",
+        c.metric.what(),
+        fmt_value(c.metric, c.a),
+        fmt_value(c.metric, c.b),
+        diff_text(c),
+        outcome_text(c, a, b)
+    )
+}
+
+/// The verdict's first paragraph: per variant, each scheme's deadlocked runs and silently failed
+/// opens over every CPU count, and how many latency figures differ between the last two schemes
+/// (the thread's two fixes, in the default experiment).
+fn in_short(samples: &[Sample], schemes: &[&str], variants: &[&str], cpus: &[u32]) -> String {
+    let mut md = String::from("**In short** (every CPU count pooled; details below):\n\n");
+    for variant in variants {
+        let figures: Vec<String> = schemes
+            .iter()
+            .map(|scheme| {
+                let runs = pooled(samples, scheme, variant, None);
+                let c = |m| compare(m, &runs, &runs, 0);
+                format!(
+                    "{scheme} deadlocks in {}% of runs and silently fails {} opens per 1,000 hotplug operations",
+                    fmt_value(Metric::DeadlockedRuns, c(Metric::DeadlockedRuns).a),
+                    fmt_value(Metric::SilentPerKiloOps, c(Metric::SilentPerKiloOps).a)
+                )
+            })
+            .collect();
+        let _ = write!(md, "- **{}**: {}.", variant_name(variant), figures.join("; "));
+        if let [.., a, b] = schemes {
+            let (ra, rb) = (pooled(samples, a, variant, None), pooled(samples, b, variant, None));
+            for m in [Metric::DeadlockedRuns, Metric::SilentPerKiloOps] {
+                let c = compare(m, &ra, &rb, seed_of(&["a", variant, a, b, &m.name()]));
+                if !matches!(c.outcome, Outcome::NoDifference { identical: true, .. }) {
+                    let _ = write!(md, " {b} − {a}, {}: {}, {}.", m.what(), diff_text(&c), outcome_text(&c, a, b));
+                }
+            }
+            let (mut differ, mut compared) = (Vec::new(), 0);
+            for &n in cpus {
+                let (ra, rb) = (pooled(samples, a, variant, Some(n)), pooled(samples, b, variant, Some(n)));
+                for m in (0..LATENCIES.len()).map(Metric::Latency) {
+                    let c = compare(m, &ra, &rb, seed_of(&["b", variant, &n.to_string(), a, b, &m.name()]));
+                    match c.outcome {
+                        Outcome::BLower | Outcome::ALower => {
+                            let pct = c.ratio().map_or(String::new(), |r| format!(", {:+.1}%", 100.0 * (r - 1.0)));
+                            differ.push(format!("{} at {n} CPUs: {}{pct}", c.metric.what(), diff_text(&c)));
+                            compared += 1;
+                        }
+                        Outcome::NoDifference { .. } => compared += 1,
+                        Outcome::NotComparable { .. } => {}
+                    }
+                }
+            }
+            if compared > 0 {
+                let shown = if differ.is_empty() { String::new() } else { format!(": {}", differ.join("; ")) };
+                let _ =
+                    write!(md, " Latencies, {b} − {a}: {} of {compared} figures compared differ{shown}.", differ.len());
+            }
+        }
+        md.push('\n');
+    }
+    md.push('\n');
+    md
+}
+
+/// `report.md`'s verdict, computed from the sweep's `runs.csv`: the thread's three questions
+/// (does each scheme deadlock or lose events; what each costs; how that scales), each answered
+/// per variant with 95 % intervals on every difference; and the full tables behind it.
+pub fn verdict(samples: &[Sample]) -> (String, String) {
+    let (schemes, variants, cpus) = axes(samples);
+    let pairs: Vec<(&str, &str)> =
+        schemes.iter().enumerate().flat_map(|(i, a)| schemes[i + 1..].iter().map(move |b| (*a, *b))).collect();
+    let cpu_list = cpus.iter().map(u32::to_string).collect::<Vec<_>>().join(", ");
+    let mut md = String::from("## Verdict\n\n");
+    md.push_str(&in_short(samples, &schemes, &variants, &cpus));
+    let _ = writeln!(
+        md,
+        "How it is computed: from `runs.csv`. A run (one seed) is the unit; every difference is B − A with a 95% interval \
+         (Newcombe's hybrid score interval for the share of deadlocked runs, a {}-resample bootstrap over runs \
+         otherwise), and lower is better for every figure but ENODEV (the right answer for an offline CPU, so reported, \
+         not ranked). Rates are per simulated hour (deadlocks: of the time \
+         up to each run's first deadlock) and per 1,000 hotplug operations or opens. Latencies are the median \
+         over runs of each run's own p50 or p99, taken only over runs **without** a deadlock: a deadlocked run's \
+         hotplug stops, so its latencies describe a shorter, different window; a side with fewer than {MIN_RUNS} \
+         such runs is not compared. \"No difference detected\" means the interval spans 0; the runs it would take \
+         to resolve a difference of the observed size follow it. Each interval is 95% on its own: of many \
+         comparisons of schemes that do not differ, about 1 in 20 shows a difference by chance.\n",
+        crate::stats::BOOTSTRAP_RESAMPLES
+    );
+    let mut details = String::from("## Verdict details\n\nEvery comparison behind the verdict.\n\n");
+    details.push_str("| question | variant | CPUs | A | B | figure | A | B | B − A (95% CI) | verdict |\n");
+    details.push_str("|---|---|---|---|---|---|---:|---:|---|---|\n");
+    let mut row = |q: &str, variant: &str, at: &str, a: &str, b: &str, c: &Comparison| {
+        let _ = writeln!(
+            details,
+            "| {q} | {} | {at} | {a} | {b} | {} | {} | {} | {} | {} |",
+            variant_name(variant),
+            c.metric.what(),
+            fmt_value(c.metric, c.a),
+            fmt_value(c.metric, c.b),
+            diff_text(c),
+            outcome_text(c, a, b)
+        );
+    };
+
+    let _ = writeln!(md, "### (a) Does each scheme deadlock or lose events?\n\nOver {cpu_list} CPUs pooled:\n");
+    for variant in &variants {
+        let _ = write!(md, "- **{}**:", variant_name(variant));
+        for scheme in &schemes {
+            let runs = pooled(samples, scheme, variant, None);
+            let k = runs.iter().filter(|r| r.deadlocked).count();
+            let c = |m| compare(m, &runs, &runs, 0);
+            let _ = write!(
+                md,
+                " {scheme} deadlocks in {k}/{} runs ({} per simulated hour) and silently fails {} opens \
+                 ({} per 1,000 hotplug operations), ENODEV {} per 1,000 opens;",
+                runs.len(),
+                fmt_value(Metric::DeadlocksPerHour, c(Metric::DeadlocksPerHour).a),
+                runs.iter().map(|r| r.silent).sum::<u64>(),
+                fmt_value(Metric::SilentPerKiloOps, c(Metric::SilentPerKiloOps).a),
+                fmt_value(Metric::EnodevPerKiloOpens, c(Metric::EnodevPerKiloOpens).a),
+            );
+        }
+        md.pop();
+        md.push('.');
+        md.push('\n');
+        for (a, b) in &pairs {
+            let (ra, rb) = (pooled(samples, a, variant, None), pooled(samples, b, variant, None));
+            let mut same = Vec::new();
+            for m in [Metric::DeadlockedRuns, Metric::SilentPerKiloOps, Metric::EnodevPerKiloOpens] {
+                let c = compare(m, &ra, &rb, seed_of(&["a", variant, a, b, &m.name()]));
+                row("(a)", variant, &cpu_list, a, b, &c);
+                match c.outcome {
+                    Outcome::NoDifference { identical: true, .. } => same.push(m.what()),
+                    _ => {
+                        let _ = writeln!(md, "  - {}", clause(&c, a, b));
+                    }
+                }
+            }
+            if !same.is_empty() {
+                let _ = writeln!(md, "  - {a} and {b}: the same in every run for {}", same.join(", "));
+            }
+        }
+    }
+
+    let _ = writeln!(md, "\n### (b) What does each cost?\n\nPer CPU count, over runs without a deadlock:\n");
+    for variant in &variants {
+        for (a, b) in &pairs {
+            let (mut found, mut none, mut skipped) = (Vec::new(), 0, 0);
+            for &n in &cpus {
+                let (ra, rb) = (pooled(samples, a, variant, Some(n)), pooled(samples, b, variant, Some(n)));
+                for m in (0..LATENCIES.len()).map(Metric::Latency) {
+                    let c = compare(m, &ra, &rb, seed_of(&["b", variant, &n.to_string(), a, b, &m.name()]));
+                    row("(b)", variant, &n.to_string(), a, b, &c);
+                    match c.outcome {
+                        Outcome::BLower | Outcome::ALower => found.push((n, c)),
+                        Outcome::NoDifference { .. } => none += 1,
+                        Outcome::NotComparable { .. } => skipped += 1,
+                    }
+                }
+            }
+            let total = cpus.len() * LATENCIES.len();
+            let _ = writeln!(
+                md,
+                "- **{}**, {b} against {a}: of {total} latency figures, {} differ, {none} show no difference \
+                 detected at this sample size, {skipped} not compared (too few runs without a deadlock).",
+                variant_name(variant),
+                found.len()
+            );
+            for (n, c) in &found {
+                let _ = writeln!(md, "  - {n} CPUs: {}", clause(c, a, b));
+            }
+        }
+    }
+
+    if let (Some(&lo), Some(&hi)) = (cpus.first(), cpus.last())
+        && lo != hi
+    {
+        let _ = writeln!(md, "\n### (c) How does it scale from {lo} to {hi} CPUs?\n");
+        for variant in &variants {
+            for scheme in &schemes {
+                let (ra, rb) = (pooled(samples, scheme, variant, Some(lo)), pooled(samples, scheme, variant, Some(hi)));
+                let mut clauses = Vec::new();
+                for m in (0..LATENCIES.len()).map(Metric::Latency) {
+                    let c = compare(m, &ra, &rb, seed_of(&["c", variant, scheme, &m.name()]));
+                    row(
+                        "(c)",
+                        variant,
+                        &format!("{lo} → {hi}"),
+                        &format!("{scheme} @{lo}"),
+                        &format!("{scheme} @{hi}"),
+                        &c,
+                    );
+                    if c.interval.is_some() {
+                        let ratio = c.ratio().map_or(String::new(), |r| format!(" (×{r:.2})"));
+                        clauses.push(format!(
+                            "{} {} → {}{ratio}, difference {}",
+                            c.metric.what(),
+                            fmt_value(c.metric, c.a),
+                            fmt_value(c.metric, c.b),
+                            diff_text(&c)
+                        ));
+                    }
+                }
+                let shown = if clauses.is_empty() {
+                    "not compared (too few runs without a deadlock)".to_string()
+                } else {
+                    clauses.join("; ")
+                };
+                let _ = writeln!(md, "- **{}**, {scheme}: {shown}.", variant_name(variant));
+            }
+        }
+    }
+    md.push('\n');
+    (md, details)
 }

@@ -22,7 +22,10 @@ pub fn max(h: &Histogram<u64>) -> u64 {
 /// its figures, the `Option`s, empty.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunRow {
+    /// The scheme's name alone; the options set are `variant`.
     pub scheme: String,
+    /// The options set besides scheme and CPUs, as `key=value` words (`kernel=4.15`).
+    pub variant: String,
     pub cpus: u32,
     pub pmus: Option<u32>,
     pub seed: u64,
@@ -51,6 +54,14 @@ pub struct RunRow {
     pub enodev: Option<u64>,
     /// Events perf's hotplug exit detached; their fds stay open and count nothing.
     pub events_removed_by_hotplug: Option<u64>,
+    /// `perf_pmu_register` calls that returned, and their latency.
+    pub registers: Option<u64>,
+    pub register_ns_p50: Option<u64>,
+    pub register_ns_p99: Option<u64>,
+    /// Acquisitions of `pmus_lock` and how long they held it, whoever took it.
+    pub pmus_lock_holds: Option<u64>,
+    pub pmus_lock_hold_ns_p50: Option<u64>,
+    pub pmus_lock_hold_ns_p99: Option<u64>,
     /// PMU columns are 0 without PMU load.
     pub pmis: Option<u64>,
     pub samples: Option<u64>,
@@ -70,8 +81,11 @@ impl RunRow {
     /// The row of a finished run, with the command that replays it.
     pub fn new(r: &RunResult, replay: &str) -> RunRow {
         let pmu = r.pmu.as_ref();
+        let pmus_lock = r.locks.iter().find(|(class, _)| class == "pmus_lock").map(|(_, s)| s);
+        let name = r.scheme.strip_suffix(&r.variant).unwrap_or(&r.scheme).trim_end();
         RunRow {
-            scheme: r.scheme.clone(),
+            scheme: name.to_string(),
+            variant: r.variant.clone(),
             cpus: r.cpus,
             pmus: Some(r.pmus),
             seed: r.seed,
@@ -97,6 +111,12 @@ impl RunRow {
             open_ns_p99: Some(quantile(&r.open_ns, 0.99)),
             enodev: Some(r.enodev),
             events_removed_by_hotplug: Some(r.events_removed_by_hotplug),
+            registers: Some(r.register_ns.len()),
+            register_ns_p50: Some(quantile(&r.register_ns, 0.5)),
+            register_ns_p99: Some(quantile(&r.register_ns, 0.99)),
+            pmus_lock_holds: Some(pmus_lock.map_or(0, |s| s.holds)),
+            pmus_lock_hold_ns_p50: Some(pmus_lock.map_or(0, |s| quantile(&s.hold_ns, 0.5))),
+            pmus_lock_hold_ns_p99: Some(pmus_lock.map_or(0, |s| quantile(&s.hold_ns, 0.99))),
             pmis: Some(pmu.map_or(0, |p| p.pmis)),
             samples: Some(pmu.map_or(0, |p| p.samples)),
             throttled_samples: Some(pmu.map_or(0, |p| p.samples_throttled)),
@@ -113,9 +133,10 @@ impl RunRow {
     }
 
     /// The row of a run that hit an internal bug (a panic): `internal_error`, not `ok`, no figures.
-    pub fn failed(scheme: &str, cpus: u32, seed: u64, replay: &str) -> RunRow {
+    pub fn failed(scheme: &str, variant: &str, cpus: u32, seed: u64, replay: &str) -> RunRow {
         RunRow {
             scheme: scheme.to_string(),
+            variant: variant.to_string(),
             cpus,
             seed,
             stop_reason: "internal_error".to_string(),
@@ -162,20 +183,21 @@ mod tests {
 
     #[test]
     fn a_failed_run_writes_the_documented_columns_and_only_its_identity() {
-        let row = RunRow::failed("legacy x=1", 16, 2, "cpuhpsim run --seed 2");
+        let row = RunRow::failed("legacy", "x=1", 16, 2, "cpuhpsim run --seed 2");
         let mut buf = Vec::new();
         csv_rows::write(&mut buf, "runs.csv", [row.clone()]).unwrap();
         let text = String::from_utf8(buf).unwrap();
         let (header, record) = text.split_once('\n').unwrap();
         assert_eq!(
             header,
-            "scheme,cpus,pmus,seed,stop_reason,sim_end_ns,events,deadlocked,deadlocks,time_to_deadlock_ns,violations,\
+            "scheme,variant,cpus,pmus,seed,stop_reason,sim_end_ns,events,deadlocked,deadlocks,time_to_deadlock_ns,violations,\
              silently_failed_opens,stalls,cpu_downs,cpu_down_ns_p50,cpu_down_ns_p99,cpu_down_ns_max,cpu_ups,\
              cpu_up_ns_p50,cpu_up_ns_p99,cpu_up_ns_max,opens,open_ns_p50,open_ns_p99,enodev,events_removed_by_hotplug,\
+             registers,register_ns_p50,register_ns_p99,pmus_lock_holds,pmus_lock_hold_ns_p50,pmus_lock_hold_ns_p99,\
              pmis,samples,throttled_samples,lost_samples,wraps,\
              wraps_lost,max_count_error_events,mux_error_events_p50,mux_error_events_p99,mux_error_events_max,ok,replay"
         );
-        assert_eq!(record, format!("legacy x=1,16,,2,internal_error,{}false,cpuhpsim run --seed 2\n", ",".repeat(31)));
+        assert_eq!(record, format!("legacy,x=1,16,,2,internal_error,{}false,cpuhpsim run --seed 2\n", ",".repeat(37)));
         assert_eq!(csv_rows::from_fields::<RunRow>(&csv_rows::fields(&row)).unwrap(), row, "as state.json keeps it");
     }
 }

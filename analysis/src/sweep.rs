@@ -74,18 +74,20 @@ pub fn manifest(plan: &Plan, shard: Option<(u64, u64)>) -> String {
 }
 
 /// Writes every output of a sweep (or shard, or merge) into `staged`: the manifest, the run
-/// records `log` has not yet written, `state.json`, and the files rendered from the aggregate.
+/// records `log` has not yet written, `state.json`, and the files rendered from the aggregate;
+/// `planned` is the run count of the whole sweep (or shard), for the report to say if it is short.
 pub fn write_outputs(
     staged: &StagedDir,
     manifest: &str,
     log: RunLog,
     state: &mut SweepState,
+    planned: u64,
 ) -> Result<(), OutputError> {
     staged.write("manifest.json", manifest)?;
     log.finish(state)?;
     // Render from the aggregate as a merge would read it back, so whole and merged sweeps agree.
     let state = state.normalized().map_err(OutputError::Csv)?;
-    crate::outputs::write_all(staged, &state)
+    crate::outputs::write_all(staged, &state, planned)
 }
 
 #[cfg(test)]
