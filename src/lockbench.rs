@@ -128,7 +128,8 @@ pub fn run(args: &LockBenchArgs) -> Result<()> {
     let staged = StagedDir::create(&args.out, args.force).map_err(crate::output_error)?;
     crate::remove_on_signal(&staged);
     let result = lockbench::run(&config).map_err(|e| BadInput(e.to_string()))?;
-    let rows = [LockRow { scheme: "lockbench", cpus: config.tasks, class: &result.class, stat: &result.stat }];
+    let rows =
+        [LockRow { scheme: "lockbench", variant: "", cpus: config.tasks, class: &result.class, stat: &result.stat }];
     outln!(
         "lockbench: {} tasks on a {} for {}, stopped by {} at {} ({} writes, {} reads)",
         config.tasks,

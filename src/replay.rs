@@ -30,6 +30,9 @@ pub struct ReplayArgs {
     /// Write a Chrome/Perfetto trace of the run to this file.
     #[arg(long, value_name = "FILE")]
     trace: Option<PathBuf>,
+    /// The trace keeps the run's last EVENTS events [default: the pasted command's, else 1000000].
+    #[arg(long, value_name = "EVENTS", value_parser = clap::value_parser!(u64).range(1..=crate::run::MAX_TRACE_LIMIT))]
+    trace_limit: Option<u64>,
     #[arg(long, value_name = "DIR", help = "Output directory [default: results/replay, or a pasted command's --out]")]
     out: Option<PathBuf>,
     /// Replace the output directory if it exists.
@@ -71,7 +74,10 @@ pub fn replay(args: &ReplayArgs) -> Result<()> {
         let replay = plan.replay(0).to_string();
         // replay's own --out and --trace win; the pasted command's are honoured otherwise.
         let out = args.out.clone().or(run.out).unwrap_or_else(default_out);
-        let trace = args.trace.as_deref().or(run.trace.as_deref());
+        let trace = crate::run::trace_target(
+            args.trace.as_deref().or(run.trace.as_deref()),
+            args.trace_limit.or(run.trace_limit),
+        )?;
         return run_to_dir(&plan, 0, 0, &replay, &out, args.force || run.force, trace, Summary::Text).map(drop);
     }
     let path = args
@@ -101,7 +107,7 @@ pub fn replay(args: &ReplayArgs) -> Result<()> {
         let plan = Plan::of_scenario(scenario).map_err(|e| bad(&e.to_string()))?;
         let replay = format!("cpuhpsim replay --manifest {} --seed {seed}", shell_word(&path.to_string_lossy()));
         let out = args.out.clone().unwrap_or_else(default_out);
-        return run_to_dir(&plan, 0, 0, &replay, &out, args.force, args.trace.as_deref(), Summary::Text).map(drop);
+        return run_to_dir(&plan, 0, 0, &replay, &out, args.force, own_trace(args)?, Summary::Text).map(drop);
     }
     let index = args.run.ok_or_else(|| bad("a sweep's manifest needs --run INDEX (a row of its runs.csv)"))?;
     let plan = sweep_plan(&manifest).map_err(|e| bad(&e))?;
@@ -110,7 +116,7 @@ pub fn replay(args: &ReplayArgs) -> Result<()> {
     }
     let replay = plan.replay(index).to_string();
     let out = args.out.clone().unwrap_or_else(default_out);
-    run_to_dir(&plan, index, index, &replay, &out, args.force, args.trace.as_deref(), Summary::Text).map(drop)
+    run_to_dir(&plan, index, index, &replay, &out, args.force, own_trace(args)?, Summary::Text).map(drop)
 }
 
 fn default_out() -> PathBuf {
@@ -154,4 +160,9 @@ fn warn_if_other_build(path: &std::path::Path, build: &serde_json::Value) {
             path.display()
         );
     }
+}
+
+/// Replay's own `--trace`, with its `--trace-limit` or the default.
+fn own_trace(args: &ReplayArgs) -> anyhow::Result<Option<(&std::path::Path, u64)>> {
+    crate::run::trace_target(args.trace.as_deref(), args.trace_limit)
 }

@@ -8,9 +8,14 @@ use analysis::runs::{deadlocks_text, quantile, write_runs_csv};
 use analysis::sim::time::format_ns;
 use analysis::workloads::command::Source;
 use analysis::workloads::plan::{Plan, PlanError, RunRequest, Shorthand};
-use analysis::workloads::run::{RunId, RunResult, run_point};
+use analysis::workloads::run::{RunId, RunResult, Timeline, run_point};
 use analysis::workloads::scenario::Scenario;
 use anyhow::Result;
+
+/// `--trace-limit`'s default: the last million events, about 150 MB of trace.
+pub const DEFAULT_TRACE_LIMIT: u64 = 1_000_000;
+/// `--trace-limit`'s largest: 100 million events, about 15 GB of memory and file.
+pub const MAX_TRACE_LIMIT: u64 = 100_000_000;
 use clap::Args;
 
 use crate::BadInput;
@@ -52,6 +57,12 @@ pub struct RunArgs {
     /// hotplug) to this file; open it at ui.perfetto.dev or chrome://tracing.
     #[arg(long, value_name = "FILE")]
     pub trace: Option<PathBuf>,
+    /// The trace keeps the run's last EVENTS events (spans, instants, flows), as ftrace's ring
+    /// buffer keeps the newest; about 150 bytes of file and of memory each. A note says when
+    /// events were dropped.
+    /// [default: 1000000]
+    #[arg(long, value_name = "EVENTS", value_parser = clap::value_parser!(u64).range(1..=MAX_TRACE_LIMIT))]
+    pub trace_limit: Option<u64>,
     /// Exit with status 1, after writing every result, if any of these happened
     /// (comma-separated): deadlock, violation (any invariant), silent (invariant 7).
     #[arg(long, value_enum, value_delimiter = ',', value_name = "WHAT")]
@@ -193,7 +204,16 @@ pub fn run_command(args: &RunArgs) -> Result<()> {
     let replay = plan.replay(0).to_string();
     let out = args.out.clone().unwrap_or_else(|| PathBuf::from("results/run"));
     let summary = if args.json { Summary::Json } else { Summary::Text };
-    let r = run_to_dir(&plan, 0, 0, &replay, &out, args.force, args.trace.as_deref(), summary)?;
+    let r = run_to_dir(
+        &plan,
+        0,
+        0,
+        &replay,
+        &out,
+        args.force,
+        trace_target(args.trace.as_deref(), args.trace_limit)?,
+        summary,
+    )?;
     let outcomes = crate::fail_on::Outcomes {
         deadlocks: r.deadlocks.len() as u64,
         violations: r.violations.len() as u64,
@@ -245,11 +265,20 @@ fn json_summary(r: &RunResult, replay: &str, out: &std::path::Path, trace: Optio
 
 /// Writes `contents` to a hidden file beside `path` (`.NAME.partial`) and returns it; on any
 /// error nothing is left there.
-fn write_beside(path: &std::path::Path, contents: &str) -> Result<std::path::PathBuf> {
+/// `--trace FILE` with its `--trace-limit` (default [`DEFAULT_TRACE_LIMIT`]); a limit without
+/// a trace is an error, not ignored.
+pub fn trace_target(trace: Option<&std::path::Path>, limit: Option<u64>) -> Result<Option<(&std::path::Path, u64)>> {
+    match (trace, limit) {
+        (None, Some(n)) => Err(BadInput(format!("--trace-limit {n}: limits a trace; give --trace FILE too")).into()),
+        (trace, limit) => Ok(trace.map(|t| (t, limit.unwrap_or(DEFAULT_TRACE_LIMIT)))),
+    }
+}
+
+fn write_beside(path: &std::path::Path, timeline: &Timeline) -> Result<std::path::PathBuf> {
     let name = path.file_name().ok_or_else(|| BadInput(format!("--trace {}: no file name", path.display())))?;
     let partial = path.with_file_name(format!(".{}.partial", name.to_string_lossy()));
     let written = std::fs::File::create(&partial).and_then(|mut f| {
-        std::io::Write::write_all(&mut f, contents.as_bytes())?;
+        analysis::trace::write_chrome_trace(timeline, &mut f)?;
         f.sync_all()
     });
     written.map_err(|e| {
@@ -269,13 +298,13 @@ pub fn run_to_dir(
     replay: &str,
     out: &std::path::Path,
     force: bool,
-    trace: Option<&std::path::Path>,
+    trace: Option<(&std::path::Path, u64)>,
     shown: Summary,
 ) -> Result<RunResult> {
     let staged = StagedDir::create(out, force)
         .map_err(|e| BadInput(format!("--out {}: {}", out.display(), crate::output_error(e))))?;
     crate::remove_on_signal(&staged);
-    if let Some(path) = trace {
+    if let Some((path, _)) = trace {
         if path.parent().is_some_and(|p| !p.as_os_str().is_empty() && !p.is_dir()) {
             return Err(BadInput(format!("--trace {}: its directory does not exist", path.display())).into());
         }
@@ -289,8 +318,8 @@ pub fn run_to_dir(
     }
     let scenario = plan.scenario(index);
     let id = RunId { seed: scenario.run.seed, index: run_index };
-    let (result, timeline) =
-        run_point(plan.point_of(index), id, trace.is_some()).map_err(|e| BadInput(e.to_string()))?;
+    let (result, timeline) = run_point(plan.point_of(index), id, trace.map(|(_, limit)| limit as usize))
+        .map_err(|e| BadInput(e.to_string()))?;
     let replay = replay.to_string();
     if shown == Summary::Text {
         out!("{}", summary(&result, &replay));
@@ -298,10 +327,11 @@ pub fn run_to_dir(
     let rows = [(&result, replay.clone())];
     let io = |e: analysis::OutputError| BadInput(e.to_string());
     write_runs_csv(staged.file("runs.csv").map_err(io)?, &rows).map_err(io)?;
+    let scheme_name = result.scheme.strip_suffix(&result.variant).unwrap_or(&result.scheme).trim_end().to_string();
     let lock_rows: Vec<LockRow<'_>> = result
         .locks
         .iter()
-        .map(|(class, stat)| LockRow { scheme: &result.scheme, cpus: result.cpus, class, stat })
+        .map(|(class, stat)| LockRow { scheme: &scheme_name, variant: &result.variant, cpus: result.cpus, class, stat })
         .collect();
     write_locks_csv(staged.file("locks.csv").map_err(io)?, &lock_rows).map_err(io)?;
     staged.write("deadlocks.txt", deadlocks_text(&rows)).map_err(io)?;
@@ -315,7 +345,7 @@ pub fn run_to_dir(
     // The trace is written in full beside its target before the results are committed, so that
     // a trace that cannot be written (a full disk) leaves neither it nor the results half-made.
     let trace_file = match (trace, &timeline) {
-        (Some(path), Some(timeline)) => Some((path, write_beside(path, &analysis::trace::chrome_trace(timeline))?)),
+        (Some((path, _)), Some(timeline)) => Some((path, write_beside(path, timeline)?)),
         _ => None,
     };
     let dir = staged.commit().map_err(io)?;
@@ -328,11 +358,14 @@ pub fn run_to_dir(
             BadInput(format!("--trace {}: {e}", path.display()))
         })?;
         if shown == Summary::Text {
-            outln!("trace: {} ({} spans)", path.display(), timeline.spans.len());
+            outln!("trace: {} ({} events)", path.display(), timeline.events.len());
+        }
+        if let Some(note) = analysis::trace::limit_note(&timeline) {
+            errln!("note: {note}");
         }
     }
     if shown == Summary::Json {
-        out!("{}", json_summary(&result, &replay, &dir, trace));
+        out!("{}", json_summary(&result, &replay, &dir, trace.map(|(path, _)| path)));
     }
     Ok(result)
 }

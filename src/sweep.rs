@@ -264,7 +264,7 @@ pub fn run_sweep(args: &SweepArgs, default_out: &Path, replace_default: bool) ->
     let progress = progress_printer("sweep".into(), todo.len() as u64);
     let executor = Executor { plan: &plan, jobs, stop: &STOP, progress: &*progress, run_fn: &run_untraced };
     let mut state = prior.unwrap_or_else(|| empty_state(&plan));
-    let mut log = RunLog::create(&staged)?;
+    let mut log = RunLog::create(&staged, &state)?;
     let mut checkpoint = Checkpoint::new(manifest.clone(), &out, checkpoint_interval());
     let interrupted = executor
         .execute(&todo, &mut StateSink { state: &mut state, log: Some(&mut log), checkpoint: Some(&mut checkpoint) })
@@ -529,7 +529,7 @@ pub fn merge(args: &MergeArgs) -> Result<()> {
     let mut state = state;
     let staged = StagedDir::create(&args.out, args.force).map_err(crate::output_error)?;
     crate::remove_on_signal(&staged);
-    let log = RunLog::create(&staged)?;
+    let log = RunLog::create(&staged, &state)?;
     write_outputs(&staged, &(serde_json::to_string_pretty(&manifest)? + "\n"), log, &mut state, expected)?;
     let dir = staged.commit().map_err(crate::output_error)?;
     out!("{}", table(&state));

@@ -131,20 +131,33 @@ fn hgrm_files_parse_and_match_histograms_csv() {
     let dir = scratch("hgrm");
     sweep(&dir, &[]);
     let mut reader = csv::Reader::from_path(dir.join("histograms.csv")).unwrap();
-    let mut buckets: BTreeMap<(String, String, u32), Vec<(u64, u64)>> = BTreeMap::new();
+    let header = reader.headers().unwrap().clone();
+    let column = |name: &str| header.iter().position(|c| c == name).unwrap_or_else(|| panic!("no {name}: {header:?}"));
+    let [metric_at, class_at, scheme_at, variant_at, cpus_at, unit_at, value_at, count_at] =
+        ["metric", "class", "scheme", "variant", "cpus", "unit", "value", "count"].map(column);
+    type Key = (String, String, String, u32, String);
+    let mut buckets: BTreeMap<Key, Vec<(u64, u64)>> = BTreeMap::new();
     for r in reader.records() {
         let r = r.unwrap();
-        buckets
-            .entry((r[0].to_string(), r[1].to_string(), r[2].parse().unwrap()))
-            .or_default()
-            .push((r[3].parse().unwrap(), r[4].parse().unwrap()));
+        let label = format!("{} {}", &r[scheme_at], &r[variant_at]).trim_end().to_string();
+        let key = (
+            r[metric_at].to_string(),
+            r[class_at].to_string(),
+            label,
+            r[cpus_at].parse().unwrap(),
+            r[unit_at].to_string(),
+        );
+        buckets.entry(key).or_default().push((r[value_at].parse().unwrap(), r[count_at].parse().unwrap()));
     }
     let mut checked = 0;
-    for ((metric, scheme, cpus), values) in &buckets {
-        let file = dir.join("hgrm").join(analysis::histograms::hgrm_file_name(metric, scheme, *cpus));
-        let text = std::fs::read_to_string(&file).unwrap();
+    for ((metric, class, label, cpus, unit), values) in &buckets {
+        assert_eq!(unit, if metric.ends_with("_ns") { "ns" } else { "count" }, "{metric}");
+        let name = analysis::histograms::hgrm_name(metric, class, label, *cpus);
+        assert!(unit != "ns" || name.contains("_us"), "a file of µs values says so: {name}");
+        let file = dir.join("hgrm").join(name);
+        let text = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
         let h = analysis::histograms::parse_hgrm(&text).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
-        let unit = if metric == "deadlocks_per_run" { 1.0 } else { 1_000.0 };
+        let unit = if unit == "count" { 1.0 } else { 1_000.0 };
         // Every percentile row of the .hgrm is the histograms.csv quantile at that percentile
         // (to the 3 printed decimals): p50 and max are rows; p99 lies between two rows.
         for row in &h.rows {
@@ -405,7 +418,7 @@ fn a_sweep_with_many_set_keys_writes_short_distinct_hgrm_names() {
     let names: Vec<String> =
         std::fs::read_dir(out.join("hgrm")).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     assert!(names.iter().all(|n| n.len() < 200), "{names:?}");
-    let cpu_down: Vec<&String> = names.iter().filter(|n| n.starts_with("cpu_down_ns.")).collect();
+    let cpu_down: Vec<&String> = names.iter().filter(|n| n.starts_with("cpu_down_us.")).collect();
     assert_eq!(cpu_down.len(), 2, "one per grid point (mutex_fast 10ns and 20ns): {cpu_down:?}");
     let _ = std::fs::remove_dir_all(out);
 }

@@ -89,6 +89,8 @@ pub struct Group {
     pub scheme: String,
     pub cpus: u32,
     pub runs: u64,
+    /// Simulated time summed over the runs (each to its end), the denominator of rates.
+    pub sim_ns: u64,
     pub deadlocked_runs: u64,
     pub deadlocks: u64,
     pub violations: u64,
@@ -112,6 +114,7 @@ impl Group {
             scheme,
             cpus,
             runs: 0,
+            sim_ns: 0,
             deadlocked_runs: 0,
             deadlocks: 0,
             violations: 0,
@@ -133,6 +136,7 @@ impl Group {
     /// Folds one run in.
     pub fn add_run(&mut self, r: &RunResult) {
         self.runs += 1;
+        self.sim_ns += r.end_ns;
         self.deadlocked_runs += r.deadlocked() as u64;
         self.deadlocks += r.deadlocks.len() as u64;
         self.violations += r.violations.len() as u64;
@@ -176,6 +180,7 @@ impl Group {
     pub fn merge(&mut self, other: &Group) {
         assert_eq!((self.point, &self.label, self.cpus), (other.point, &other.label, other.cpus), "same grid point");
         self.runs += other.runs;
+        self.sim_ns += other.sim_ns;
         self.deadlocked_runs += other.deadlocked_runs;
         self.deadlocks += other.deadlocks;
         self.violations += other.violations;
@@ -365,6 +370,8 @@ struct GroupFile {
     scheme: String,
     cpus: u32,
     runs: u64,
+    #[serde(default)]
+    sim_ns: u64,
     deadlocked_runs: u64,
     deadlocks: u64,
     violations: u64,
@@ -458,6 +465,7 @@ impl SweepState {
                 scheme: g.scheme.clone(),
                 cpus: g.cpus,
                 runs: g.runs,
+                sim_ns: g.sim_ns,
                 deadlocked_runs: g.deadlocked_runs,
                 deadlocks: g.deadlocks,
                 violations: g.violations,
@@ -516,6 +524,7 @@ impl SweepState {
                 scheme: g.scheme,
                 cpus: g.cpus,
                 runs: g.runs,
+                sim_ns: g.sim_ns,
                 deadlocked_runs: g.deadlocked_runs,
                 deadlocks: g.deadlocks,
                 violations: g.violations,

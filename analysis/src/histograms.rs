@@ -6,6 +6,7 @@ use std::io::Write;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
+use crate::option_columns::OptionColumns;
 use crate::{OutputError, csv_rows};
 
 /// Percentile ticks per half distance to 100%, as every `.hgrm` tool prints them.
@@ -248,36 +249,59 @@ fn footer<'t>(n: usize, line: &'t str, keys: [&str; 2]) -> Result<[&'t str; 2], 
     Ok([value(first, keys[0])?, value(second, keys[1])?])
 }
 
-/// One histogram to write to `histograms.csv`: what it measures, under which scheme, on how many CPUs.
+/// One histogram to write to `histograms.csv`: what it measures (of which lock class, for lock
+/// waits and holds), under which scheme and options, on how many CPUs.
+#[derive(Clone, Copy)]
 pub struct HistogramRow<'a> {
+    /// `cpu_down_ns`, `wait_ns`, `deadlocks_per_run`: the name ends in its unit (`_ns`) or is a count.
     pub metric: &'a str,
+    /// The lock class of a `wait_ns` or `hold_ns` histogram; empty for the others.
+    pub class: &'a str,
     pub scheme: &'a str,
+    pub variant: &'a str,
     pub cpus: u32,
     pub histogram: &'a Histogram<u64>,
 }
 
-/// One `histograms.csv` row: a recorded bucket of a histogram, its highest equivalent value and its count.
+/// The unit of a metric's values: `ns` when its name says so, else `count`.
+pub fn metric_unit(metric: &str) -> &'static str {
+    if metric.ends_with("_ns") { "ns" } else { "count" }
+}
+
+/// One `histograms.csv` row: a recorded bucket of a histogram, its highest equivalent value
+/// (in `unit`) and its count.
 #[derive(Default, Serialize)]
 struct HistogramsCsvRow<'a> {
     metric: &'a str,
+    class: &'a str,
     scheme: &'a str,
+    variant: &'a str,
     cpus: u32,
-    value_ns: u64,
+    unit: &'a str,
+    value: u64,
     count: u64,
 }
 
-/// Writes `rows` in order, each histogram's recorded buckets ascending; an empty histogram writes no rows.
+/// Writes `rows` in order, each histogram's recorded buckets ascending; an empty histogram
+/// writes no rows. Each option of the variants has a column of its own after `variant`.
 pub fn write_histograms_csv<W: Write>(out: W, rows: &[HistogramRow<'_>]) -> Result<(), OutputError> {
+    let options = OptionColumns::of(rows.iter().map(|r| r.variant), &csv_rows::header::<HistogramsCsvRow>());
     let buckets = rows.iter().flat_map(|row| {
-        row.histogram.iter_recorded().map(|bucket| HistogramsCsvRow {
-            metric: row.metric,
-            scheme: row.scheme,
-            cpus: row.cpus,
-            value_ns: bucket.value_iterated_to(),
-            count: bucket.count_at_value(),
+        row.histogram.iter_recorded().map(|bucket| {
+            let csv_row = HistogramsCsvRow {
+                metric: row.metric,
+                class: row.class,
+                scheme: row.scheme,
+                variant: row.variant,
+                cpus: row.cpus,
+                unit: metric_unit(row.metric),
+                value: bucket.value_iterated_to(),
+                count: bucket.count_at_value(),
+            };
+            (csv_row, row.variant)
         })
     });
-    csv_rows::write(out, "histograms.csv", buckets)
+    crate::option_columns::write(out, "histograms.csv", options, buckets)
 }
 
 /// The value at `quantile` (0..=1) computed from histograms.csv rows of one histogram the way a
@@ -306,6 +330,17 @@ const MAX_NAME_LABEL: usize = 100;
 /// outside [A-Za-z0-9._-] replaced by `_` (lock classes contain `->`). A label longer than
 /// [`MAX_NAME_LABEL`] (a sweep with many `--set` keys) is cut there and followed by `~` and a
 /// 64-bit FNV-1a hash of the whole label, so names stay short, distinct and stable.
+/// A histogram's `.hgrm` file name: the metric with the unit of the file's values
+/// (`cpu_down_us`, `wait_us:CLASS`; counts keep their name), the group's label and CPUs.
+pub fn hgrm_name(metric: &str, class: &str, label: &str, cpus: u32) -> String {
+    let metric = match metric.strip_suffix("_ns") {
+        Some(stem) => format!("{stem}_us"),
+        None => metric.to_string(),
+    };
+    let metric = if class.is_empty() { metric } else { format!("{metric}:{class}") };
+    hgrm_file_name(&metric, label, cpus)
+}
+
 pub fn hgrm_file_name(metric: &str, scheme: &str, cpus: u32) -> String {
     let safe = |s: &str| -> String {
         s.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '_' }).collect()
@@ -338,11 +373,19 @@ mod tests {
     /// One histogram's `histograms.csv` buckets, written and read back as a plotting script reads them.
     fn csv_buckets(h: &Histogram<u64>) -> Vec<(u64, u64)> {
         let mut buf = Vec::new();
-        write_histograms_csv(&mut buf, &[HistogramRow { metric: "wait_ns", scheme: "legacy", cpus: 4, histogram: h }])
-            .unwrap();
+        let row = HistogramRow {
+            metric: "wait_ns",
+            class: "pmus_lock",
+            scheme: "legacy",
+            variant: "",
+            cpus: 4,
+            histogram: h,
+        };
+        write_histograms_csv(&mut buf, &[row]).unwrap();
         let mut reader = csv::Reader::from_reader(&buf[..]);
-        assert_eq!(reader.headers().unwrap(), vec!["metric", "scheme", "cpus", "value_ns", "count"]);
-        reader.records().map(|r| r.unwrap()).map(|r| (r[3].parse().unwrap(), r[4].parse().unwrap())).collect()
+        let header = ["metric", "class", "scheme", "variant", "cpus", "unit", "value", "count"];
+        assert_eq!(reader.headers().unwrap(), header.to_vec());
+        reader.records().map(|r| r.unwrap()).map(|r| (r[6].parse().unwrap(), r[7].parse().unwrap())).collect()
     }
 
     /// `ns` in `unit_ns` as the file prints it, read back.
@@ -553,17 +596,40 @@ mod tests {
         let empty = new_histogram();
         let mut buf = Vec::new();
         let rows = [
-            HistogramRow { metric: "wait_ns", scheme: "percpu", cpus: 64, histogram: &wait },
-            HistogramRow { metric: "hold_ns", scheme: "legacy", cpus: 2, histogram: &empty },
-            HistogramRow { metric: "hold_ns:cpu_hotplug_lock->pmus_lock", scheme: "legacy", cpus: 2, histogram: &hold },
+            HistogramRow {
+                metric: "wait_ns",
+                class: "",
+                scheme: "percpu",
+                variant: "hz=300",
+                cpus: 64,
+                histogram: &wait,
+            },
+            HistogramRow { metric: "hold_ns", class: "", scheme: "legacy", variant: "", cpus: 2, histogram: &empty },
+            HistogramRow {
+                metric: "hold_ns",
+                class: "cpu_hotplug_lock",
+                scheme: "legacy",
+                variant: "",
+                cpus: 2,
+                histogram: &hold,
+            },
+            HistogramRow {
+                metric: "deadlocks_per_run",
+                class: "",
+                scheme: "legacy",
+                variant: "kernel=4.15",
+                cpus: 2,
+                histogram: &hold,
+            },
         ];
         write_histograms_csv(&mut buf, &rows).unwrap();
         assert_eq!(
             String::from_utf8(buf).unwrap(),
-            "metric,scheme,cpus,value_ns,count\n\
-             wait_ns,percpu,64,5,2\n\
-             wait_ns,percpu,64,3001,2\n\
-             hold_ns:cpu_hotplug_lock->pmus_lock,legacy,2,7,1\n"
+            "metric,class,scheme,variant,hz,kernel,cpus,unit,value,count\n\
+             wait_ns,,percpu,hz=300,300,,64,ns,5,2\n\
+             wait_ns,,percpu,hz=300,300,,64,ns,3001,2\n\
+             hold_ns,cpu_hotplug_lock,legacy,,,,2,ns,7,1\n\
+             deadlocks_per_run,,legacy,kernel=4.15,,4.15,2,count,7,1\n"
         );
         assert_eq!(csv_quantile(&[(5, 2), (3001, 2)], 0.5), 5);
         assert_eq!(csv_quantile(&[(5, 2), (3001, 2)], 0.51), 3001);

@@ -8,6 +8,7 @@ pub mod csv_rows;
 pub mod histograms;
 pub mod history;
 pub mod lock_stat;
+pub mod option_columns;
 pub mod output_dir;
 pub mod outputs;
 pub mod plots;

@@ -4,13 +4,16 @@ use std::io::Write;
 
 use serde::Serialize;
 
+use crate::option_columns::OptionColumns;
 use crate::runs::quantile;
 use crate::sim::lockstat::LockStat;
 use crate::{OutputError, csv_rows};
 
-/// One row: which scheme (or bench) and which lock class.
+/// One row: which scheme (or bench), with which options, and which lock class.
 pub struct LockRow<'a> {
     pub scheme: &'a str,
+    /// The options set besides scheme and CPUs (`kernel=4.15`), empty for none.
+    pub variant: &'a str,
     pub cpus: u32,
     pub class: &'a str,
     pub stat: &'a LockStat,
@@ -20,6 +23,7 @@ pub struct LockRow<'a> {
 #[derive(Default, Serialize)]
 struct LocksCsvRow<'a> {
     scheme: &'a str,
+    variant: &'a str,
     cpus: u32,
     class: &'a str,
     contentions: u64,
@@ -47,6 +51,7 @@ impl<'a> LocksCsvRow<'a> {
         let s = row.stat;
         LocksCsvRow {
             scheme: row.scheme,
+            variant: row.variant,
             cpus: row.cpus,
             class: row.class,
             contentions: s.contentions,
@@ -69,8 +74,10 @@ impl<'a> LocksCsvRow<'a> {
     }
 }
 
+/// `locks.csv`: one row per (scheme, variant, CPUs, class), each option its own column after `variant`.
 pub fn write_locks_csv<W: Write>(out: W, rows: &[LockRow<'_>]) -> Result<(), OutputError> {
-    csv_rows::write(out, "locks.csv", rows.iter().map(LocksCsvRow::new))
+    let options = OptionColumns::of(rows.iter().map(|r| r.variant), &csv_rows::header::<LocksCsvRow>());
+    crate::option_columns::write(out, "locks.csv", options, rows.iter().map(|r| (LocksCsvRow::new(r), r.variant)))
 }
 
 /// A terminal table in lock_stat's layout, times in microseconds.
@@ -129,17 +136,21 @@ mod tests {
         stat.record_hold(100);
         stat.record_hold(300);
         let mut buf = Vec::new();
-        write_locks_csv(&mut buf, &[LockRow { scheme: "legacy", cpus: 8, class: "pmus_lock", stat: &stat }]).unwrap();
+        write_locks_csv(
+            &mut buf,
+            &[LockRow { scheme: "legacy", variant: "kernel=4.15", cpus: 8, class: "pmus_lock", stat: &stat }],
+        )
+        .unwrap();
         let text = String::from_utf8(buf).unwrap();
         let mut lines = text.lines();
         assert_eq!(
             lines.next().unwrap(),
-            "scheme,cpus,class,contentions,wait_ns_min,wait_ns_max,wait_ns_total,wait_ns_avg,bounces,acquisitions,\
+            "scheme,variant,kernel,cpus,class,contentions,wait_ns_min,wait_ns_max,wait_ns_total,wait_ns_avg,bounces,acquisitions,\
              hold_ns_min,hold_ns_max,hold_ns_total,hold_ns_avg,wait_ns_p50,wait_ns_p99,hold_ns_p50,hold_ns_p99,holds"
         );
         assert_eq!(
             lines.next().unwrap(),
-            "legacy,8,pmus_lock,1,1500,1500,1500,1500.0,1,2,100,300,400,200.0,1500,1500,100,300,2"
+            "legacy,kernel=4.15,4.15,8,pmus_lock,1,1500,1500,1500,1500.0,1,2,100,300,400,200.0,1500,1500,100,300,2"
         );
     }
 }

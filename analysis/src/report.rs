@@ -30,12 +30,16 @@ fn largest_cpus(state: &SweepState) -> u32 {
     state.groups.iter().map(|g| g.cpus).max().unwrap_or(0)
 }
 
+/// The class with the most wait time, as wait seconds per simulated second: by Little's law
+/// the mean number of tasks waiting for it (waits still open at a run's end are not counted).
 fn worst_lock(g: &Group) -> String {
     g.locks
         .iter()
         .filter(|(_, s)| s.contentions > 0)
         .max_by_key(|(_, s)| s.wait_ns_total)
-        .map_or("none".into(), |(class, s)| format!("{class} ({:.1} ms waited)", ms(s.wait_ns_total)))
+        .map_or("none".into(), |(class, s)| {
+            format!("{class} ({:.3} waiting on average)", s.wait_ns_total as f64 / g.sim_ns.max(1) as f64)
+        })
 }
 
 /// The comparison table: one row per group.

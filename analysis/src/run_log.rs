@@ -2,6 +2,7 @@
 //! deadlocks of `state.json`) streamed to disk in run-index order as runs finish, so a sweep's
 //! memory does not grow with its number of runs.
 
+use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -9,8 +10,10 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::aggregate::{DeadlockRecord, SweepState, deadlock_json, row_json, state_json};
+use crate::option_columns::{OptionColumns, OptionCsv};
 use crate::output_dir::StagedDir;
 use crate::runs::RunRow;
+use crate::workloads::run::variant_of;
 use crate::{FNV_OFFSET, OutputError, csv_rows, fnv1a};
 
 /// One `deadlocks.csv` row: a deadlock of a run, its cycle and what replays it.
@@ -18,6 +21,7 @@ use crate::{FNV_OFFSET, OutputError, csv_rows, fnv1a};
 struct DeadlocksCsvRow<'a> {
     run: u64,
     scheme: &'a str,
+    variant: &'a str,
     cpus: u32,
     seed: u64,
     time_ns: u64,
@@ -32,8 +36,10 @@ const DEADLOCKS_PART: &str = ".state-deadlocks.part";
 /// The open record files of a sweep directory being written.
 pub struct RunLog {
     dir: PathBuf,
-    runs_csv: csv::Writer<File>,
-    deadlocks_csv: csv::Writer<File>,
+    runs_csv: OptionCsv<File>,
+    deadlocks_csv: OptionCsv<File>,
+    /// Each group's label → its scheme's name, to split a deadlock's label into scheme and variant.
+    schemes: BTreeMap<String, String>,
     deadlocks_txt: BufWriter<File>,
     state_rows: BufWriter<File>,
     state_deadlocks: BufWriter<File>,
@@ -49,12 +55,17 @@ fn create(dir: &Path, name: &str) -> Result<File, OutputError> {
 }
 
 impl RunLog {
-    /// Opens the record files in `staged` and writes the CSV headers.
-    pub fn create(staged: &StagedDir) -> Result<RunLog, OutputError> {
+    /// Opens the record files in `staged` and writes the CSV headers, with a column for each
+    /// option that a group of `state` sets.
+    pub fn create(staged: &StagedDir, state: &SweepState) -> Result<RunLog, OutputError> {
         let dir = staged.path().to_path_buf();
+        let variants = || state.groups.iter().map(|g| variant_of(&g.label, &g.scheme));
+        let runs_options = OptionColumns::of(variants(), &csv_rows::header::<RunRow>());
+        let deadlocks_options = OptionColumns::of(variants(), &csv_rows::header::<DeadlocksCsvRow>());
         Ok(RunLog {
-            runs_csv: csv_rows::writer::<RunRow, _>(create(&dir, "runs.csv")?)?,
-            deadlocks_csv: csv_rows::writer::<DeadlocksCsvRow, _>(create(&dir, "deadlocks.csv")?)?,
+            runs_csv: OptionCsv::create::<RunRow>(create(&dir, "runs.csv")?, runs_options)?,
+            deadlocks_csv: OptionCsv::create::<DeadlocksCsvRow>(create(&dir, "deadlocks.csv")?, deadlocks_options)?,
+            schemes: state.groups.iter().map(|g| (g.label.clone(), g.scheme.clone())).collect(),
             deadlocks_txt: BufWriter::new(create(&dir, "deadlocks.txt")?),
             state_rows: BufWriter::new(create(&dir, ROWS_PART)?),
             state_deadlocks: BufWriter::new(create(&dir, DEADLOCKS_PART)?),
@@ -82,15 +93,18 @@ impl RunLog {
             move |e| OutputError::Io(path, e)
         };
         for (index, row) in rows {
-            self.runs_csv.serialize(row).map_err(OutputError::csv)?;
+            self.runs_csv.row(row, &row.variant)?;
             let sep = if self.rows == 0 { "" } else { "," };
             write!(self.state_rows, "{sep}{}", row_json(*index, row)).map_err(io(ROWS_PART))?;
             self.rows += 1;
         }
         for d in deadlocks {
+            let scheme = self.schemes.get(&d.label).map_or(d.label.as_str(), String::as_str);
+            let variant = variant_of(&d.label, scheme);
             let row = DeadlocksCsvRow {
                 run: d.run,
-                scheme: &d.label,
+                scheme,
+                variant,
                 cpus: d.cpus,
                 seed: d.seed,
                 time_ns: d.time_ns,
@@ -98,7 +112,7 @@ impl RunLog {
                 cycle: &d.signature,
                 replay: &d.replay,
             };
-            self.deadlocks_csv.serialize(row).map_err(OutputError::csv)?;
+            self.deadlocks_csv.row(&row, variant)?;
             write!(
                 self.deadlocks_txt,
                 "# run {} ({}, {} CPUs, seed {})\n# replay: {}\n{}\n",
@@ -324,11 +338,13 @@ pub(crate) mod tests {
         let root = std::env::temp_dir().join(format!("cpuhpsim-run-log-{}", std::process::id()));
         let _ = fs::remove_dir_all(&root);
         let mut state = records();
+        state.groups.push(crate::aggregate::Group::new(0, "legacy kernel=4.15".into(), "legacy".into(), 8));
+        state.deadlocks[0].label = "legacy kernel=4.15".into();
         for failures in [vec![], vec![FailureRecord::default()]] {
             state.failures = failures;
             let whole = state.to_json();
             let staged = StagedDir::create(&root.join("dir"), true).unwrap();
-            let mut log = RunLog::create(&staged).unwrap();
+            let mut log = RunLog::create(&staged, &state).unwrap();
             let mut streamed = state.clone();
             log.drain_before(&mut streamed, 3);
             assert_eq!(streamed.rows.len(), 2, "rows 3 and 4 wait");
@@ -343,8 +359,8 @@ pub(crate) mod tests {
             assert_eq!(
                 deadlocks.lines().take(2).collect::<Vec<_>>(),
                 [
-                    "run,scheme,cpus,seed,time_ns,tasks,cycle,replay",
-                    "1,legacy,8,7,100,2,a@1 -> b@2,cpuhpsim run --seed 7"
+                    "run,scheme,variant,kernel,cpus,seed,time_ns,tasks,cycle,replay",
+                    "1,legacy,kernel=4.15,4.15,8,7,100,2,a@1 -> b@2,cpuhpsim run --seed 7"
                 ]
             );
         }

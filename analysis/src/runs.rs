@@ -5,6 +5,7 @@ use std::io::Write;
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
+use crate::option_columns::{OptionColumns, OptionCsv};
 use crate::workloads::run::RunResult;
 use crate::{OutputError, csv_rows};
 
@@ -148,8 +149,14 @@ impl RunRow {
 }
 
 /// Writes the header, then one row per `(result, replay command)`.
+/// Each option of the runs' variants has a column of its own after `variant`.
 pub fn write_runs_csv<W: Write>(out: W, rows: &[(&RunResult, String)]) -> Result<(), OutputError> {
-    csv_rows::write(out, "runs.csv", rows.iter().map(|(result, replay)| RunRow::new(result, replay)))
+    let options = OptionColumns::of(rows.iter().map(|(r, _)| r.variant.as_str()), &csv_rows::header::<RunRow>());
+    let mut csv = OptionCsv::create::<RunRow>(out, options)?;
+    for (result, replay) in rows {
+        csv.row(&RunRow::new(result, replay), &result.variant)?;
+    }
+    csv.flush().map_err(|e| OutputError::Io("runs.csv".into(), e))
 }
 
 /// `deadlocks.txt`: every deadlock's report, stalls, violations and lock-order cycles.

@@ -519,7 +519,7 @@ pub fn run_history(
 pub fn run_one(case: &'static Case, kernel: &'static str, seed: u64) -> Result<Option<Sighting>, HistoryError> {
     let plan = plan(case, kernel, seed)?;
     let id = RunId { seed, index: 0 };
-    let (result, _) = run_point(plan.point_of(0), id, false).map_err(|e| HistoryError::Run {
+    let (result, _) = run_point(plan.point_of(0), id, None).map_err(|e| HistoryError::Run {
         case: case.id,
         kernel,
         seed,

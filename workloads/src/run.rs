@@ -289,14 +289,14 @@ impl Prepared {
 
 /// Runs `scenario` once; `run_index` is its index in a sweep (recorded with lock-order edges).
 pub fn run(scenario: &Scenario, run_index: u64) -> Result<RunResult, ScenarioError> {
-    run_with_trace(scenario, run_index, false).map(|(result, _)| result)
+    run_with_trace(scenario, run_index, None).map(|(result, _)| result)
 }
 
-/// [`run`], recording the run's timeline when `trace` is set.
+/// [`run`], recording the run's timeline, its last `trace` events, when `trace` is set.
 pub fn run_with_trace(
     scenario: &Scenario,
     run_index: u64,
-    trace: bool,
+    trace: Option<usize>,
 ) -> Result<(RunResult, Option<Timeline>), ScenarioError> {
     scenario.validate()?;
     let prepared = Prepared::new(scenario)?;
@@ -305,7 +305,11 @@ pub fn run_with_trace(
 }
 
 /// Runs run `id` of a plan's grid point: its scenario with the run's seed, labelled as the point is.
-pub fn run_point(point: &GridPoint, id: RunId, trace: bool) -> Result<(RunResult, Option<Timeline>), ScenarioError> {
+pub fn run_point(
+    point: &GridPoint,
+    id: RunId,
+    trace: Option<usize>,
+) -> Result<(RunResult, Option<Timeline>), ScenarioError> {
     run_prepared(&point.scenario, &point.prepared, id, &point.label, trace)
 }
 
@@ -316,20 +320,32 @@ pub struct RunId {
     pub index: u64,
 }
 
-/// A run's timeline: its spans and the names of its tasks (indexed by `Track::Task`).
+/// A run's timeline: its trace events, oldest first, what the ring dropped to stay within
+/// its limit, and the names of its tasks (indexed by `Track::Task`).
 pub struct Timeline {
-    pub spans: Vec<sim::kernel::TraceSpan>,
+    pub events: Vec<sim::kernel::TraceEvent>,
+    pub counts: sim::kernel::TraceCounts,
     pub tasks: Vec<String>,
 }
 
-/// Runs `scenario` (prepared as `prepared`) with `id`'s seed, recording its timeline when
-/// `trace` is set; results carry `label` as their scheme.
+impl Timeline {
+    /// The spans among the events, finished or not.
+    pub fn spans(&self) -> impl Iterator<Item = &sim::kernel::TraceSpan> {
+        self.events.iter().filter_map(|e| match e {
+            sim::kernel::TraceEvent::Span(s) => Some(s),
+            _ => None,
+        })
+    }
+}
+
+/// Runs `scenario` (prepared as `prepared`) with `id`'s seed, recording its timeline (the
+/// last `trace` events) when `trace` is set; results carry `label` as their scheme.
 fn run_prepared(
     scenario: &Scenario,
     prepared: &Prepared,
     id: RunId,
     label: &str,
-    trace: bool,
+    trace: Option<usize>,
 ) -> Result<(RunResult, Option<Timeline>), ScenarioError> {
     let config = KernelConfig {
         seed: id.seed,
@@ -353,15 +369,16 @@ fn run_prepared(
     let mut sched = Scheduler::new();
     let mut kernel = Kernel::new(config, tasks(scenario), &mut sched)
         .map_err(|e| ScenarioError::new("scheme.scripts", e.to_string()))?;
-    if trace {
+    if let Some(limit) = trace {
         let hotplug = KernelConfig::cpu_track(kernel.programs(), &["cpu_down", "cpu_up"]);
-        kernel.enable_trace(hotplug);
+        kernel.enable_trace(hotplug, limit);
     }
     let limits = Limits { until_ns: scenario.run.duration.0, max_events: scenario.run.max_events };
     let outcome = sched.run(&mut kernel, &limits);
     kernel.finish(&outcome);
-    let timeline = trace.then(|| Timeline {
-        spans: kernel.trace().to_vec(),
+    let timeline = trace.map(|_| Timeline {
+        events: kernel.trace().0.cloned().collect(),
+        counts: kernel.trace().1,
         tasks: kernel.task_names().into_iter().map(String::from).collect(),
     });
     let result = collect(scenario, &mut kernel, outcome, prepared.pmus.len() as u32, id.seed);

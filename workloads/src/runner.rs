@@ -16,7 +16,7 @@ pub type RunFn = dyn Fn(&GridPoint, RunId) -> Result<RunResult, ScenarioError> +
 
 /// The real run function: [`run_point`] without a trace.
 pub fn run_untraced(point: &GridPoint, id: RunId) -> Result<RunResult, ScenarioError> {
-    run_point(point, id, false).map(|(result, _)| result)
+    run_point(point, id, None).map(|(result, _)| result)
 }
 
 /// One finished run, as the sink receives it.

@@ -68,7 +68,7 @@ fn historic(id: &str, seed: u64) -> OrderCycle {
     let c = case(id);
     let Finding::Cycle(names) = c.finding else { panic!("{id} is no cycle") };
     let p = plan(c, "4.13", seed).unwrap();
-    let (r, _) = run_point(p.point_of(0), RunId { seed, index: 0 }, false).unwrap();
+    let (r, _) = run_point(p.point_of(0), RunId { seed, index: 0 }, None).unwrap();
     assert!(sighting(c.finding, &r).is_some());
     historic_cycle(&r.lock_order, names).unwrap_or_else(|| panic!("{id} seed {seed}: not every edge is stored"))
 }
@@ -142,13 +142,13 @@ fn each_historic_cycle_has_its_exact_class_chain_on_4_13() {
 fn the_seed_threads_recursive_read_is_the_tracepoint_opens_own_on_4_13() {
     let c = case("seed-recursive-read");
     let p = plan(c, "4.13", 1).unwrap();
-    let (r, _) = run_point(p.point_of(0), RunId { seed: 1, index: 0 }, false).unwrap();
+    let (r, _) = run_point(p.point_of(0), RunId { seed: 1, index: 0 }, None).unwrap();
     let (splat, _) = sighting(c.finding, &r).expect("found on 4.13");
     assert!(splat.contains("WARNING: possible recursive locking detected"), "{splat}");
     let at: Vec<&str> = splat.lines().filter(|l| l.starts_with(" (cpu_hotplug_lock){R}, at: ")).collect();
     assert_eq!(at.len(), 2, "{splat}");
     assert!(at.iter().all(|l| l.contains("at: perf_event_open_tp+")), "{splat}");
     let p = plan(c, "4.12", 1).unwrap();
-    let (r, _) = run_point(p.point_of(0), RunId { seed: 1, index: 0 }, false).unwrap();
+    let (r, _) = run_point(p.point_of(0), RunId { seed: 1, index: 0 }, None).unwrap();
     assert!(sighting(c.finding, &r).is_none() && r.opens_ok > 0);
 }

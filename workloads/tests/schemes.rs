@@ -189,12 +189,11 @@ fn cpu_up_last_ns_is_when_the_traced_storms_last_cpu_up_returned() {
         ("run.duration".into(), "\"2s\"".into()),
     ]);
     let storm = resolve(preset_text("storm").unwrap(), &overrides).unwrap();
-    let (r, timeline) = workloads::run::run_with_trace(&storm, 0, true).unwrap();
+    let (r, timeline) = workloads::run::run_with_trace(&storm, 0, Some(usize::MAX)).unwrap();
+    let timeline = timeline.unwrap();
     let last_up = timeline
-        .unwrap()
-        .spans
-        .iter()
-        .filter(|s| s.category == "hotplug" && s.name.starts_with("cpu_up"))
+        .spans()
+        .filter(|s| s.category == "hotplug" && s.name.starts_with("cpu_up") && !s.unfinished)
         .map(|s| s.end_ns)
         .max()
         .expect("a cpu_up in 2 s");

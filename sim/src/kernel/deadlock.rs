@@ -238,6 +238,18 @@ impl Kernel {
         for &t in &cycle {
             self.tasks[t as usize].state = TaskState::Frozen;
         }
+        if self.trace.is_on() {
+            let now_ns = sched.now_ns();
+            let names: Vec<&str> = cycle.iter().map(|&t| self.tasks[t as usize].name.as_str()).collect();
+            let label = format!("deadlock: {}", names.join(" -> "));
+            for (i, &t) in cycle.iter().enumerate() {
+                self.trace.instant(super::Track::Task(t), "deadlock", now_ns, || label.clone());
+                // The cycle's wait-for edges as they stand now (an arrow drawn when a wait
+                // began points at whoever held the lock then).
+                let next = cycle[(i + 1) % cycle.len()];
+                self.trace.flow(t, next, now_ns, || format!("deadlock: waits for {}", names[(i + 1) % names.len()]));
+            }
+        }
         let deadlock = &mut self.deadlock;
         deadlock.found.push(Deadlock { time_ns: sched.now_ns(), seed: deadlock.seed, members });
         if deadlock.on_deadlock == OnDeadlock::Stop {

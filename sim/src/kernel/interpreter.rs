@@ -178,6 +178,13 @@ impl Kernel {
         t.state = TaskState::Running;
         self.resume_in(sched, thread, self.costs.wakeup_ns);
         let kind = WaitKind::ApWork;
+        if self.trace.is_on() {
+            let name = format!(
+                "waits for {} to finish {}",
+                self.tasks[thread as usize].name, self.programs[script as usize].name
+            );
+            self.trace.flow(task, thread, now_ns, || name);
+        }
         let c = &mut self.tasks[task as usize];
         c.wait = Some(Wait { lock: thread, mode: Mode::Write, subclass: 0, since_ns: now_ns, at, kind });
         c.state = TaskState::Blocked;
@@ -189,6 +196,12 @@ impl Kernel {
     fn ap_done(&mut self, thread: TaskId, control: TaskId, sched: &mut Scheduler) {
         self.tasks[thread as usize].state = TaskState::Parked;
         self.tasks[thread as usize].last = None;
+        if self.trace.is_on()
+            && let Some(wait) = self.tasks[control as usize].wait
+        {
+            let name = format!("wait {}", self.tasks[thread as usize].name);
+            self.trace.span(Track::Task(control), "wait", wait.since_ns, sched.now_ns(), || name);
+        }
         let c = &mut self.tasks[control as usize];
         debug_assert!(c.wait.is_some_and(|w| w.kind == WaitKind::ApWork && w.lock == thread));
         c.wait = None;

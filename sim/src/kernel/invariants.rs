@@ -3,7 +3,13 @@
 
 use std::fmt;
 
-use super::Kernel;
+use super::{Kernel, Track};
+
+/// A violation's instant in the trace: `silent` for an open that failed silently (invariant 7),
+/// which a user looks for on its own; `violation` for the others.
+fn trace_category(invariant: Invariant) -> &'static str {
+    if invariant == Invariant::NoSilentlyFailedOpen { "silent" } else { "violation" }
+}
 use crate::locks::TaskId;
 use crate::script::{Mark, Position};
 
@@ -106,12 +112,20 @@ impl Kernel {
     ) {
         let name = self.tasks[task as usize].name.clone();
         let position = self.position_name(at);
+        if self.trace.is_on() {
+            let label = format!("invariant {invariant} broken on cpu {cpu}: {what}");
+            self.trace.instant(Track::Task(task), trace_category(invariant), now_ns, || label);
+        }
         self.violations.push(Violation { invariant, time_ns: now_ns, cpu, task: name, position, what });
     }
 
     /// A violation seen by the machine (a PMU), not at a task's script step.
     pub(super) fn machine_violation(&mut self, invariant: Invariant, cpu: u32, what: String, time_ns: u64) {
         let (task, position) = (String::new(), String::new());
+        if self.trace.is_on() {
+            let label = format!("invariant {invariant} broken on cpu {cpu}: {what}");
+            self.trace.instant(Track::Cpu(cpu), trace_category(invariant), time_ns, || label);
+        }
         self.violations.insert_in_time_order(Violation { invariant, time_ns, cpu, task, position, what });
     }
 

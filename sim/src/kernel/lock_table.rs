@@ -436,6 +436,10 @@ impl LockTable {
     }
 }
 
+/// The most wait-for arrows drawn from one wait: a `cpu_hotplug_lock` writer may wait on
+/// thousands of readers, and a few show whom.
+const MAX_FLOWS: usize = 8;
+
 impl Kernel {
     /// `class` or `class[cpu]` for per-CPU instances.
     pub(super) fn lock_name(&self, lock: u32) -> String {
@@ -473,9 +477,22 @@ impl Kernel {
         t.wait = Some(Wait { lock, mode, subclass, since_ns: now_ns, at, kind: wait_kind });
         if wait_kind == WaitKind::Lock {
             t.state = TaskState::Blocked;
+            if self.trace.is_on() {
+                self.trace_wait_flows(task, lock, mode, now_ns);
+            }
             self.check_deadlock(task, sched);
         }
         None
+    }
+
+    /// The trace's arrows from `task`, starting to wait for `lock`, to the tasks it waits on
+    /// (the owner, or the first [`MAX_FLOWS`] readers or writer of a rwsem).
+    fn trace_wait_flows(&mut self, task: TaskId, lock: u32, mode: Mode, now_ns: u64) {
+        let name = format!("waits for {} ({})", self.lock_name(lock), mode.letter());
+        let blockers = self.locks.blockers(task, lock);
+        for &holder in blockers.as_slice().iter().take(MAX_FLOWS) {
+            self.trace.flow(task, holder, now_ns, || name.clone());
+        }
     }
 
     /// Books an acquisition: the task owns `lock` from `now_ns`.

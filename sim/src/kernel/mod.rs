@@ -25,13 +25,13 @@ pub use counters::{CounterDef, MAX_COUNTERS, MAX_TRACEPOINTS};
 pub use deadlock::{CycleMember, Deadlock, Stall};
 pub use invariants::{Invariant, Violation};
 pub use pmu_load::{PmuLoadConfig, PmuStats, STREAM_PMU_SOURCE};
-pub use trace::{TraceSpan, Track};
+pub use trace::{TraceCounts, TraceEvent, TraceFlow, TraceInstant, TraceSpan, Track};
 
 use self::task::{Task, TaskState};
-use crate::engine::{Model, Scheduler};
+use crate::engine::{Model, RunOutcome, Scheduler};
 use crate::event::Event;
 use crate::lockdep::LockOrder;
-use crate::locks::{LockKind, TaskId};
+use crate::locks::{LockKind, Mode, TaskId};
 use crate::lockstat::{LockStat, new_histogram};
 use crate::perf::{Perf, PerfConfig};
 use crate::script::{ClassId, Instr, Layout, Position, Program, ScriptId, SyncKind};
@@ -195,13 +195,52 @@ pub struct Kernel {
 }
 
 impl Kernel {
-    /// Records a timeline of this run; `cpu_track_scripts` also appear on their CPU's track.
-    pub fn enable_trace(&mut self, cpu_track_scripts: Vec<ScriptId>) {
-        self.trace.enable(cpu_track_scripts);
+    /// Records a timeline of this run, its last `limit` events; `cpu_track_scripts` also
+    /// appear on their CPU's track.
+    pub fn enable_trace(&mut self, cpu_track_scripts: Vec<ScriptId>, limit: usize) {
+        self.trace.enable(cpu_track_scripts, limit);
     }
 
-    pub fn trace(&self) -> &[TraceSpan] {
-        self.trace.spans()
+    /// The trace's events, oldest first (empty when tracing is off), and what was dropped.
+    pub fn trace(&self) -> (impl Iterator<Item = &TraceEvent>, TraceCounts) {
+        (self.trace.events().into_iter().flatten(), self.trace.counts())
+    }
+
+    /// Ends the run: the PMU load's last tallies, and the trace's spans still open closed at
+    /// `outcome.end_ns` and marked unfinished.
+    pub fn finish(&mut self, outcome: &RunOutcome) {
+        self.finish_pmu_load(outcome);
+        self.close_trace(outcome.end_ns);
+    }
+
+    /// Every operation, lock hold and wait still open at `end_ns` as an unfinished span: what a
+    /// deadlocked run's trace is opened for (the stuck `cpu_down`, its `cpu_hotplug_lock` W,
+    /// the waiters).
+    fn close_trace(&mut self, end_ns: u64) {
+        if !self.trace.is_on() {
+            return;
+        }
+        for task in 0..self.tasks.len() as TaskId {
+            let t = &self.tasks[task as usize];
+            if let Some(op) = &t.op {
+                let name = format!("{}(cpu={})", self.programs[op.script as usize].name, op.args.cpu);
+                let (script, cpu, started_ns) = (op.script, op.args.cpu, op.started_ns);
+                if self.trace.on_cpu_track(script) {
+                    self.trace.unfinished_span(Track::Cpu(cpu), "hotplug", started_ns, end_ns, name.clone());
+                }
+                self.trace.unfinished_span(Track::Task(task), "op", started_ns, end_ns, name);
+            }
+            let t = &self.tasks[task as usize];
+            let holds: Vec<(u32, Mode, u64)> = t.held.iter().map(|h| (h.lock, h.mode, h.acquired_ns)).collect();
+            for (lock, mode, acquired_ns) in holds {
+                let name = format!("{} ({})", self.lock_name(lock), mode.letter());
+                self.trace.unfinished_span(Track::Task(task), "hold", acquired_ns, end_ns, name);
+            }
+            if let Some(wait) = self.tasks[task as usize].wait {
+                let name = format!("wait {} ({})", self.wait_name(&wait), wait.mode.letter());
+                self.trace.unfinished_span(Track::Task(task), "wait", wait.since_ns, end_ns, name);
+            }
+        }
     }
 
     pub fn task_names(&self) -> Vec<&str> {

@@ -500,7 +500,7 @@ impl Kernel {
     /// Brings core units that run ahead to where one event per wake would have left them when
     /// the engine stopped: every wake before the time limit, or at or before the last event.
     /// Call once after the run, before [`pmu_stats`](Self::pmu_stats).
-    pub fn finish(&mut self, outcome: &RunOutcome) {
+    pub(super) fn finish_pmu_load(&mut self, outcome: &RunOutcome) {
         let Some(load) = &mut self.pmu else { return };
         let offline = load.finish(outcome, &self.online);
         self.report_offline_pmis(offline);
