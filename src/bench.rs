@@ -315,6 +315,8 @@ struct Sample {
     pending: u64,
     /// PMIs simulated (0 without PMU load).
     pmis: u64,
+    /// Simulated kernel operations: lock acquisitions, hotplug operations and opens.
+    kernel_ops: u64,
     /// The process's `VmHWM` before and after the timed part (bytes; 0 where unknown).
     rss_before_bytes: u64,
     rss_peak_bytes: u64,
@@ -407,6 +409,7 @@ fn print_one(workload: Workload, args: &ModelArgs) -> Result<()> {
             cpu_ups: 0,
             pending: u64::from(QUEUE_LPS) * u64::from(QUEUE_POP),
             pmis: 0,
+            kernel_ops: 0,
             rss_before_bytes: before,
             rss_peak_bytes: peak_rss_bytes().unwrap_or(0),
         }
@@ -427,6 +430,11 @@ fn print_one(workload: Workload, args: &ModelArgs) -> Result<()> {
             cpu_ups: r.cpu_up_ns.len(),
             pending: 0,
             pmis: r.pmu.as_ref().map_or(0, |p| p.pmis),
+            kernel_ops: r.locks.iter().map(|(_, l)| l.acquisitions).sum::<u64>()
+                + r.cpu_down_ns.len()
+                + r.cpu_up_ns.len()
+                + r.opens_ok
+                + r.enodev,
             rss_before_bytes: before,
             rss_peak_bytes: peak_rss_bytes().unwrap_or(0),
         }
@@ -441,6 +449,7 @@ fn print_one(workload: Workload, args: &ModelArgs) -> Result<()> {
         "cpu_ups": sample.cpu_ups,
         "pending": sample.pending,
         "pmis": sample.pmis,
+        "kernel_ops": sample.kernel_ops,
         "rss_before_bytes": sample.rss_before_bytes,
         "rss_peak_bytes": sample.rss_peak_bytes,
     });
@@ -480,6 +489,7 @@ fn child(workload: Workload, cpus: u32, duration_ns: u64) -> Result<Sample> {
         cpu_ups: u("cpu_ups")?,
         pending: u("pending")?,
         pmis: u("pmis")?,
+        kernel_ops: u("kernel_ops")?,
         rss_before_bytes: u("rss_before_bytes")?,
         rss_peak_bytes: u("rss_peak_bytes")?,
     })
@@ -520,6 +530,17 @@ impl Row {
             self.samples.iter().map(|s| s.rss_peak_bytes.saturating_sub(s.rss_before_bytes) as f64).collect();
         (self.workload != Workload::Queue && self.first().rss_peak_bytes > 0)
             .then(|| median(added) / f64::from(self.cpus))
+    }
+    /// Memory the timed part added, per (CPU, PMU) context.
+    fn bytes_per_context(&self) -> Option<f64> {
+        let pmus = self.first().pmus;
+        self.bytes_per_cpu().filter(|_| pmus > 0).map(|b| b / f64::from(pmus))
+    }
+    /// Simulation events per simulated kernel operation (lock acquisition, hotplug operation,
+    /// open): the model's cost in events of what it models, so that bloat shows as a number.
+    fn model_ops(&self) -> Option<f64> {
+        let s = self.first();
+        (s.kernel_ops > 0).then(|| s.events as f64 / s.kernel_ops as f64)
     }
     fn bytes_per_pending_event(&self) -> Option<f64> {
         let s = self.first();
@@ -622,7 +643,7 @@ fn n_log_n_slope(lo: f64, hi: f64) -> f64 {
 
 fn table(rows: &[Row]) -> String {
     let mut s = format!(
-        "{:<14} {:>6} {:>4} {:>10} {:>11} {:>9} {:>12} {:>10} {:>9} {:>8} {:>9}  {}\n",
+        "{:<14} {:>6} {:>4} {:>10} {:>11} {:>9} {:>12} {:>10} {:>9} {:>8} {:>6} {:>9} {:>9}  {}\n",
         "row",
         "cpus",
         "pmus",
@@ -633,7 +654,9 @@ fn table(rows: &[Row]) -> String {
         "sim_s/s",
         "peak_MB",
         "B/cpu",
+        "B/ctx",
         "B/pending",
+        "model_ops",
         "target"
     );
     for r in rows {
@@ -655,7 +678,7 @@ fn table(rows: &[Row]) -> String {
         };
         let _ = writeln!(
             s,
-            "{:<14} {:>6} {:>4} {:>10.3} {:>11} {:>9.4} {:>12.0} {:>10.1} {:>9.1} {:>8} {:>9}  {}",
+            "{:<14} {:>6} {:>4} {:>10.3} {:>11} {:>9.4} {:>12.0} {:>10.1} {:>9.1} {:>8} {:>6} {:>9} {:>9}  {}",
             r.label,
             r.cpus,
             f.pmus,
@@ -666,7 +689,9 @@ fn table(rows: &[Row]) -> String {
             f.sim_ns as f64 / 1e9 / wall,
             mb(r.peak_rss_bytes()),
             opt(r.bytes_per_cpu(), 0),
+            opt(r.bytes_per_context(), 0),
             opt(r.bytes_per_pending_event(), 1),
+            opt(r.model_ops(), 3),
             target
         );
     }
@@ -684,7 +709,7 @@ struct ModelLine {
     threads: usize,
 }
 
-const MODEL_COLUMNS: [Column<ModelLine>; 27] = [
+const MODEL_COLUMNS: [Column<ModelLine>; 30] = [
     ("commit", |l| l.commit.clone()),
     ("host_threads", |l| l.threads.to_string()),
     ("load_1m", |l| format!("{:.2}", l.row.load_1m)),
@@ -705,6 +730,7 @@ const MODEL_COLUMNS: [Column<ModelLine>; 27] = [
     ("sim_s_per_wall_s", |l| format!("{:.3}", l.row.first().sim_ns as f64 / 1e9 / l.row.wall_s())),
     ("peak_rss_bytes", |l| l.row.peak_rss_bytes().to_string()),
     ("bytes_per_cpu", |l| opt(l.row.bytes_per_cpu(), 1)),
+    ("bytes_per_context", |l| opt(l.row.bytes_per_context(), 1)),
     ("pending_events", |l| match l.row.first().pending {
         0 => String::new(),
         pending => pending.to_string(),
@@ -714,6 +740,8 @@ const MODEL_COLUMNS: [Column<ModelLine>; 27] = [
     ("target_peak_rss_bytes", |l| l.row.target.and_then(|t| t.rss_bytes).map_or(String::new(), |b| b.to_string())),
     ("pass", |l| l.row.pass().map_or(String::new(), |p| p.to_string())),
     ("pmis", |l| l.row.first().pmis.to_string()),
+    ("kernel_ops", |l| l.row.first().kernel_ops.to_string()),
+    ("model_ops", |l| opt(l.row.model_ops(), 4)),
     ("pmis_per_wall_s", |l| match l.row.first().pmis {
         0 => String::new(),
         pmis => format!("{:.0}", pmis as f64 / l.row.wall_s()),
@@ -728,8 +756,9 @@ fn target_rows(runs: u32) -> Result<Vec<Row>> {
         (Workload::Storm, TARGET_CPUS, None),
         (Workload::Storm4, TARGET_CPUS, Some(Target { wall_s: 0.05, rss_bytes: None })),
         (Workload::Storm16, TARGET_CPUS, None),
-        (Workload::StormServer2s, TARGET_CPUS, None),
+        (Workload::StormServer2s, TARGET_CPUS, Some(Target { wall_s: 0.25, rss_bytes: None })),
         (Workload::Storm16, MAX_SCENARIO_CPUS, Some(Target { wall_s: 10.0, rss_bytes: Some(1 << 30) })),
+        (Workload::StormServer2s, MAX_SCENARIO_CPUS, Some(Target { wall_s: 20.0, rss_bytes: Some(2 << 30) })),
     ] {
         errln!("bench: finding the length of one {} cycle at {cpus} CPUs", workload.name());
         let cycle_ns = storm_cycle_ns(workload, cpus)?;
@@ -794,11 +823,12 @@ fn summary(rows: &[Row], points: &[(f64, f64)]) -> String {
         "storm_cycle: simulated until the first cycle's last cpu_up returns; the storm preset as it is (9 PMU slots: \
          5 software, 1 core, 2 uncore, 1 churn), shaped as before model v2 (storm4: 4 PMUs, 2 software, 1 core, 1 uncore; hardware and tracepoint \
          openers only, handoff without a grace period), with 16 (5 software, \
-         3 core, 8 uncore) and with the server-2s preset's 69. default: v4.13's paths; default-fixed: with v4.15's \
+         3 core, 8 uncore) and with the server-2s preset's 69 (at 4,096 and 65,536 CPUs). default: v4.13's paths; default-fixed: with v4.15's \
          fixes (free_outside_ctx_mutex, set_filter_outside_ctx_mutex, sw_sibling_init_unlocked, \
          ds_buffers_hotplug_lock = false). queue: PHOLD with {} events pending. pmu_load: the pmu-load preset \
-         (8 sampling events per CPU at about 4 kHz, 64 CPUs per package) for 1 s. Peak memory is each child's VmHWM; B/cpu and B/pending are what the \
-         timed part added to it.",
+         (8 sampling events per CPU at about 4 kHz, 64 CPUs per package) for 1 s. Peak memory is each child's VmHWM; B/cpu, B/ctx (per CPU × PMU context) and B/pending are what the \
+         timed part added to it. model_ops: simulation events per simulated kernel operation (lock acquisition, \
+         hotplug operation, open).",
         u64::from(QUEUE_LPS) * u64::from(QUEUE_POP)
     );
     summary

@@ -46,7 +46,8 @@ fn scratch(name: &str) -> std::path::PathBuf {
 
 const MODEL_HEADER: &str = "commit,host_threads,load_1m,row,workload,cpus,pmus,runs,sim_ns,events,stop,cpu_downs,\
 cpu_ups,wall_s_median,wall_s_min,wall_s_max,events_per_wall_s,sim_s_per_wall_s,peak_rss_bytes,bytes_per_cpu,\
-pending_events,bytes_per_pending_event,target_wall_s,target_peak_rss_bytes,pass,pmis,pmis_per_wall_s";
+bytes_per_context,pending_events,bytes_per_pending_event,target_wall_s,target_peak_rss_bytes,pass,pmis,kernel_ops,\
+model_ops,pmis_per_wall_s";
 
 #[test]
 fn model_writes_a_scaling_row_per_size_a_csv_and_a_plot() {
@@ -78,6 +79,10 @@ fn model_writes_a_scaling_row_per_size_a_csv_and_a_plot() {
         assert!(field(row, "wall_s_median").parse::<f64>().unwrap() > 0.0);
         assert!(!field(row, "commit").is_empty());
         assert_eq!(field(row, "pass"), "", "scaling rows have no target");
+        let (events, ops): (f64, f64) =
+            (field(row, "events").parse().unwrap(), field(row, "kernel_ops").parse().unwrap());
+        assert!(ops > 0.0, "a run of the default preset takes locks");
+        assert_eq!(field(row, "model_ops"), format!("{:.4}", events / ops), "events per kernel operation");
         // One sampling event per CPU at about 100 Hz for 1 s.
         let pmis: u64 = field(row, "pmis").parse().unwrap();
         assert!(pmis > 50 * field(row, "cpus").parse::<u64>().unwrap(), "{pmis} PMIs");
