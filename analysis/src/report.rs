@@ -7,23 +7,18 @@ use std::fmt::Write as _;
 use crate::OutputError;
 use crate::aggregate::{Group, SweepState};
 use crate::output_dir::StagedDir;
-use crate::plots::{IntervalPoint, IntervalSeries, Series, cdf, grouped_bars, lines, lines_with_intervals};
+use crate::plots::{AxisSpec, BarSeries, Facet, Figure, IntervalPoint, IntervalSeries, PlotError, Series};
 use crate::runs::quantile;
 use crate::stats::wilson;
 use crate::verdict::{
     Comparison, LATENCIES, MIN_RUNS, Metric, Outcome, RunFigures, Sample, compare, diff_text, fmt_value, outcome_text,
     seed_of,
 };
+use crate::workloads::run::variant_of;
 use crate::workloads::schemes::CLASSES;
 
 fn ms(ns: u64) -> f64 {
     ns as f64 / 1e6
-}
-
-/// Scheme labels in grid order, each once.
-fn labels(state: &SweepState) -> Vec<String> {
-    let mut seen = BTreeSet::new();
-    state.groups.iter().filter(|g| seen.insert(g.label.clone())).map(|g| g.label.clone()).collect()
 }
 
 fn largest_cpus(state: &SweepState) -> u32 {
@@ -110,104 +105,247 @@ pub fn pmu_table(state: &SweepState) -> Option<String> {
     Some(t)
 }
 
-fn cdf_series(state: &SweepState, metric: &str, cpus: u32) -> Vec<Series> {
-    state
-        .groups
+/// One figure of `report.md`: its file under `plots/`, the SVG, the title drawn on it and the caption printed
+/// under it (what the short labels stand for, what is pooled, how missing data are shown).
+struct FigureFile {
+    file: &'static str,
+    svg: String,
+    title: String,
+    caption: String,
+}
+
+/// The schemes and the variants (the swept options besides the scheme and CPUs) of `state`'s groups, each once
+/// in grid order: the keys every figure gives its series, so each scheme has one style throughout.
+fn schemes_and_variants(state: &SweepState) -> (Vec<String>, Vec<String>) {
+    let (mut schemes, mut variants): (Vec<String>, Vec<String>) = (Vec::new(), Vec::new());
+    for g in &state.groups {
+        if !schemes.contains(&g.scheme) {
+            schemes.push(g.scheme.clone());
+        }
+        let variant = variant_of(&g.label, &g.scheme).to_string();
+        if !variants.contains(&variant) {
+            variants.push(variant);
+        }
+    }
+    (schemes, variants)
+}
+
+fn variant_of_group(g: &Group) -> &str {
+    variant_of(&g.label, &g.scheme)
+}
+
+/// One panel per variant, headed by its options (no heading when there is a single, empty variant).
+fn facets<S>(variants: &[String], mut series: impl FnMut(&str) -> Vec<S>) -> Vec<Facet<S>> {
+    variants
         .iter()
-        .filter(|g| g.cpus == cpus)
-        .map(|g| {
-            let h = g.histogram(metric);
-            let total = h.len().max(1) as f64;
-            let mut cumulative = 0u64;
-            let points = h
-                .iter_recorded()
-                .map(|v| {
-                    cumulative += v.count_at_value();
-                    (ms(v.value_iterated_to()), cumulative as f64 / total)
-                })
-                .collect();
-            Series { label: g.label.clone(), points }
+        .map(|v| Facet {
+            heading: if variants.len() == 1 && v.is_empty() { String::new() } else { variant_name(v).to_string() },
+            series: series(v),
         })
         .collect()
 }
 
-fn plots(state: &SweepState) -> Result<Vec<(&'static str, String, String)>, OutputError> {
-    let err = |e: crate::plots::PlotError| OutputError::Csv(format!("plot: {e}"));
-    let big = largest_cpus(state);
+/// `n` with thousands separated by commas, as the verdict prints counts.
+fn count(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Per variant, `what` of each scheme: "variant: scheme what, …; …", the part of a caption that gives the
+/// number behind each line.
+fn per_variant(variants: &[String], schemes: &[String], what: impl Fn(&str, &str) -> Option<String>) -> String {
+    variants
+        .iter()
+        .map(|v| {
+            let parts: Vec<String> = schemes.iter().filter_map(|s| what(s, v).map(|w| format!("{s} {w}"))).collect();
+            format!("{}: {}", variant_name(v), parts.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Fewer operations than this behind a latency line or point, and it is not drawn: a p99 or a CDF of a
+/// handful of operations (legacy's runs deadlock before hotplug gets going) would read as a measurement.
+const MIN_OPERATIONS: u64 = 100;
+
+const FACETS_NOTE: &str = "One panel per variant (the options besides the scheme and CPUs), one line per scheme; \
+    each scheme has the same colour, marker and dash in every figure.";
+const DODGE_NOTE: &str = "At each CPU count the schemes' points are set a few pixels apart, so that equal values \
+    (two schemes at 0, say) stay visible side by side.";
+
+fn latency_cdfs(
+    state: &SweepState,
+    keys: &[String],
+    variants: &[String],
+    big: u32,
+) -> Result<Vec<FigureFile>, PlotError> {
     let mut out = Vec::new();
     for (metric, file, what) in
         [("cpu_down_ns", "cpu_down_cdf.svg", "cpu_down"), ("cpu_up_ns", "cpu_up_cdf.svg", "cpu_up")]
     {
+        let at = |scheme: &str, variant: &str| {
+            state.groups.iter().find(|g| g.cpus == big && g.scheme == scheme && variant_of_group(g) == variant)
+        };
+        let panels = facets(variants, |v| {
+            keys.iter()
+                .filter_map(|scheme| {
+                    let h = at(scheme, v)?.histogram(metric);
+                    if h.len() < MIN_OPERATIONS {
+                        return None;
+                    }
+                    let total = h.len() as f64;
+                    let mut cumulative = 0u64;
+                    let points: Vec<(f64, f64)> = h
+                        .iter_recorded()
+                        .map(|r| {
+                            cumulative += r.count_at_value();
+                            (ms(r.value_iterated_to()), cumulative as f64 / total)
+                        })
+                        .collect();
+                    (!points.is_empty()).then(|| Series { label: scheme.clone(), points })
+                })
+                .collect()
+        });
         let title = format!("{what} latency CDF on {big} CPUs");
-        let svg = cdf(&title, &format!("{what} latency (ms)"), &cdf_series(state, metric, big), true).map_err(err)?;
-        out.push((file, svg, title));
+        let x_label = format!("{what} latency (ms)");
+        let y_label = format!("fraction of {what} operations");
+        let figure = Figure { title: &title, x: AxisSpec::log(&x_label), y: AxisSpec::linear(&y_label), keys };
+        let ops = per_variant(variants, keys, |s, v| Some(count(at(s, v).map_or(0, |g| g.histogram(metric).len()))));
+        let caption = format!(
+            "{FACETS_NOTE} Every {what} of every run at {big} CPUs is pooled, deadlocked runs' up to their \
+             deadlock. Markers sit where a line crosses 10, 30, 50, 70 and 90% (4 points higher for each \
+             further scheme, so that lines lying on each other still show every scheme's markers). A scheme \
+             with fewer than {MIN_OPERATIONS} {what} operations in a panel has no line there. {what} operations \
+             behind each line: {ops}."
+        );
+        out.push(FigureFile { file, svg: figure.cdf(&panels)?, title, caption });
     }
+    Ok(out)
+}
+
+fn lock_wait(state: &SweepState, keys: &[String], variants: &[String], big: u32) -> Result<FigureFile, PlotError> {
     let at_big: Vec<&Group> = state.groups.iter().filter(|g| g.cpus == big).collect();
     let classes: Vec<String> = CLASSES
         .iter()
         .map(|(c, _, _)| c.to_string())
         .filter(|c| at_big.iter().any(|g| g.locks.iter().any(|(n, s)| n == c && s.contentions > 0)))
         .collect();
-    let values: Vec<Vec<f64>> = at_big
-        .iter()
-        .map(|g| {
-            classes
-                .iter()
-                .map(|c| g.locks.iter().find(|(n, _)| n == c).map_or(0.0, |(_, s)| s.wait_ns_avg() / 1e3))
-                .collect()
-        })
-        .collect();
-    let series_labels: Vec<String> = at_big.iter().map(|g| g.label.clone()).collect();
+    let panels = facets(variants, |v| {
+        at_big
+            .iter()
+            .filter(|g| variant_of_group(g) == v)
+            .map(|g| BarSeries {
+                label: g.scheme.clone(),
+                values: classes
+                    .iter()
+                    .map(|c| g.locks.iter().find(|(n, _)| n == c).map_or(0.0, |(_, s)| s.wait_ns_avg() / 1e3))
+                    .collect(),
+            })
+            .collect()
+    });
     let title = format!("mean wait per contended acquisition on {big} CPUs");
-    out.push((
-        "lock_wait.svg",
-        grouped_bars(&title, "mean wait (µs)", &classes, &series_labels, &values, true).map_err(err)?,
-        title,
-    ));
-    let rate: Vec<IntervalSeries> = labels(state)
-        .into_iter()
-        .map(|label| IntervalSeries {
-            points: state
-                .groups
-                .iter()
-                .filter(|g| g.label == label)
-                .map(|g| {
-                    let (low, high) = wilson(g.deadlocked_runs, g.runs);
-                    let y = g.deadlocked_runs as f64 / g.runs.max(1) as f64;
-                    IntervalPoint { x: g.cpus as f64, y, low, high }
-                })
-                .collect(),
-            label,
-        })
-        .collect();
-    let title = "fraction of runs that deadlock (95% Wilson interval)".to_string();
-    out.push((
-        "deadlock_rate.svg",
-        lines_with_intervals(&title, "CPUs", "deadlocked runs (fraction)", &rate, true, false).map_err(err)?,
-        title,
-    ));
-    for (metric, file, what) in
-        [("cpu_down_ns", "cpu_down_p99.svg", "cpu_down"), ("cpu_up_ns", "cpu_up_p99.svg", "cpu_up")]
-    {
-        let series: Vec<Series> = labels(state)
-            .into_iter()
-            .map(|label| Series {
+    let y = AxisSpec::log("mean wait per contended acquisition (µs)");
+    let figure = Figure { title: &title, x: AxisSpec::linear("lock class"), y, keys };
+    let caption = format!(
+        "One panel per variant (the options besides the scheme and CPUs), one bar per scheme in each lock \
+         class's group; every run at {big} CPUs pooled. No bar: the scheme never waited for that lock. Lock \
+         classes no scheme waited for are left out."
+    );
+    Ok(FigureFile { file: "lock_wait.svg", svg: figure.grouped_bars(&classes, &panels)?, title, caption })
+}
+
+fn deadlock_rate(state: &SweepState, keys: &[String], variants: &[String]) -> Result<FigureFile, PlotError> {
+    let panels = facets(variants, |v| {
+        keys.iter()
+            .map(|scheme| IntervalSeries {
+                label: scheme.clone(),
                 points: state
                     .groups
                     .iter()
-                    .filter(|g| g.label == label && !g.histogram(metric).is_empty())
-                    .map(|g| (g.cpus as f64, ms(quantile(g.histogram(metric), 0.99))))
+                    .filter(|g| &g.scheme == scheme && variant_of_group(g) == v && g.runs > 0)
+                    .map(|g| {
+                        let (low, high) = wilson(g.deadlocked_runs, g.runs);
+                        let y = g.deadlocked_runs as f64 / g.runs as f64;
+                        IntervalPoint { x: g.cpus as f64, y, low, high }
+                    })
                     .collect(),
-                label,
             })
-            .collect();
+            .filter(|s| !s.points.is_empty())
+            .collect()
+    });
+    let title = "fraction of runs that deadlock (95% Wilson interval)".to_string();
+    let y = AxisSpec::linear("fraction of runs deadlocked");
+    let figure = Figure { title: &title, x: AxisSpec::log("CPUs").at_data(), y, keys };
+    let runs: BTreeSet<u64> = state.groups.iter().map(|g| g.runs).collect();
+    let runs = runs.iter().map(|n| count(*n)).collect::<Vec<_>>().join(" or ");
+    let caption = format!(
+        "{FACETS_NOTE} A point is the share of the {runs} runs at that CPU count with a wait-for deadlock; the \
+         bar is its 95% Wilson score interval. {DODGE_NOTE}"
+    );
+    Ok(FigureFile { file: "deadlock_rate.svg", svg: figure.lines_with_intervals(&panels)?, title, caption })
+}
+
+fn p99_latencies(state: &SweepState, keys: &[String], variants: &[String]) -> Result<Vec<FigureFile>, PlotError> {
+    let mut out = Vec::new();
+    for (metric, file, what) in
+        [("cpu_down_ns", "cpu_down_p99.svg", "cpu_down"), ("cpu_up_ns", "cpu_up_p99.svg", "cpu_up")]
+    {
+        let panels = facets(variants, |v| {
+            keys.iter()
+                .map(|scheme| Series {
+                    label: scheme.clone(),
+                    points: state
+                        .groups
+                        .iter()
+                        .filter(|g| {
+                            &g.scheme == scheme
+                                && variant_of_group(g) == v
+                                && g.histogram(metric).len() >= MIN_OPERATIONS
+                        })
+                        .map(|g| (g.cpus as f64, ms(quantile(g.histogram(metric), 0.99))))
+                        .collect(),
+                })
+                .filter(|s| !s.points.is_empty())
+                .collect()
+        });
         let title = format!("p99 {what} latency vs CPUs");
-        out.push((
-            file,
-            lines(&title, "CPUs", &format!("p99 {what} latency (ms)"), &series, true, true).map_err(err)?,
-            title,
-        ));
+        let y_label = format!("p99 {what} latency (ms)");
+        let figure = Figure { title: &title, x: AxisSpec::log("CPUs").at_data(), y: AxisSpec::log(&y_label), keys };
+        let few = per_variant(variants, keys, |s, v| {
+            let counts: Vec<u64> = state
+                .groups
+                .iter()
+                .filter(|g| g.scheme == s && variant_of_group(g) == v)
+                .map(|g| g.histogram(metric).len())
+                .collect();
+            let (lo, hi) = (counts.iter().min()?, counts.iter().max()?);
+            Some(if lo == hi { count(*lo) } else { format!("{}–{}", count(*lo), count(*hi)) })
+        });
+        let caption = format!(
+            "{FACETS_NOTE} A point is the p99 of every {what} of every run at that CPU count pooled, deadlocked \
+             runs' up to their deadlock; no point where fewer than {MIN_OPERATIONS} completed. {DODGE_NOTE} \
+             {what} operations behind each point: {few}."
+        );
+        out.push(FigureFile { file, svg: figure.lines(&panels)?, title, caption });
     }
+    Ok(out)
+}
+
+fn plots(state: &SweepState) -> Result<Vec<FigureFile>, OutputError> {
+    let err = |e: PlotError| OutputError::Csv(format!("plot: {e}"));
+    let (keys, variants) = schemes_and_variants(state);
+    let big = largest_cpus(state);
+    let mut out = latency_cdfs(state, &keys, &variants, big).map_err(err)?;
+    out.push(lock_wait(state, &keys, &variants, big).map_err(err)?);
+    out.push(deadlock_rate(state, &keys, &variants).map_err(err)?);
+    out.extend(p99_latencies(state, &keys, &variants).map_err(err)?);
     Ok(out)
 }
 
@@ -216,9 +354,10 @@ fn plots(state: &SweepState) -> Result<Vec<(&'static str, String, String)>, Outp
 pub fn write(staged: &StagedDir, state: &SweepState, planned: u64) -> Result<(), OutputError> {
     std::fs::create_dir_all(staged.path().join("plots"))
         .map_err(|e| OutputError::Io(staged.path().join("plots"), e))?;
+    let samples = crate::verdict::samples(&staged.path().join("runs.csv")).map_err(OutputError::Csv)?;
     let figures = plots(state)?;
-    for (file, svg, _) in &figures {
-        staged.write(&format!("plots/{file}"), svg)?;
+    for f in &figures {
+        staged.write(&format!("plots/{}", f.file), &f.svg)?;
     }
     let mut md = String::from("# cpuhpsim: CPU hotplug × perf locking schemes\n\n");
     let runs: u64 = state.groups.iter().map(|g| g.runs).sum();
@@ -235,7 +374,6 @@ pub fn write(staged: &StagedDir, state: &SweepState, planned: u64) -> Result<(),
             runs + state.failures.len() as u64
         );
     }
-    let samples = crate::verdict::samples(&staged.path().join("runs.csv")).map_err(OutputError::Csv)?;
     let (verdict, details) = verdict(&samples);
     md.push_str(&verdict);
     if !state.failures.is_empty() {
@@ -261,8 +399,8 @@ pub fn write(staged: &StagedDir, state: &SweepState, planned: u64) -> Result<(),
         md.push_str(&pmu);
     }
     md.push_str("\n## Figures\n\n");
-    for (file, _, title) in &figures {
-        let _ = writeln!(md, "### {title}\n\n![{title}](plots/{file})\n");
+    for f in &figures {
+        let _ = writeln!(md, "### {}\n\n![{}](plots/{})\n\n{}\n", f.title, f.title, f.file, f.caption);
     }
     md.push_str("## First deadlock of each kind\n\n");
     let firsts = state.first_of_each_kind();

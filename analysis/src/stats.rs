@@ -49,18 +49,45 @@ pub fn bootstrap_difference<T: Copy>(a: &[T], b: &[T], stat: impl Fn(&[T]) -> f6
     }
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let (mut ra, mut rb) = (Vec::with_capacity(a.len()), Vec::with_capacity(b.len()));
-    let mut diffs: Vec<f64> = (0..BOOTSTRAP_RESAMPLES)
+    let diffs = (0..BOOTSTRAP_RESAMPLES)
         .map(|_| {
-            ra.clear();
-            ra.extend((0..a.len()).map(|_| a[rng.random_range(0..a.len())]));
-            rb.clear();
-            rb.extend((0..b.len()).map(|_| b[rng.random_range(0..b.len())]));
+            resample(&mut rng, a, &mut ra);
+            resample(&mut rng, b, &mut rb);
             stat(&rb) - stat(&ra)
         })
         .collect();
-    diffs.sort_by(f64::total_cmp);
-    let at = |q: f64| diffs[((q * (diffs.len() - 1) as f64).round() as usize).min(diffs.len() - 1)];
-    Some((at(0.025), at(0.975)))
+    Some(percentile_interval(diffs))
+}
+
+/// Percentile bootstrap (95 %) of `stat(a)` itself, resampled as [`bootstrap_difference`]
+/// resamples each side: the interval a plot draws around one sample's figure. `None` when `a`
+/// is empty.
+pub fn bootstrap_interval<T: Copy>(a: &[T], stat: impl Fn(&[T]) -> f64, seed: u64) -> Option<(f64, f64)> {
+    if a.is_empty() {
+        return None;
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut ra = Vec::with_capacity(a.len());
+    let stats = (0..BOOTSTRAP_RESAMPLES)
+        .map(|_| {
+            resample(&mut rng, a, &mut ra);
+            stat(&ra)
+        })
+        .collect();
+    Some(percentile_interval(stats))
+}
+
+/// Fills `into` with `from.len()` draws from `from` with replacement (`from` is not empty).
+fn resample<T: Copy>(rng: &mut ChaCha8Rng, from: &[T], into: &mut Vec<T>) {
+    into.clear();
+    into.extend((0..from.len()).map(|_| from[rng.random_range(0..from.len())]));
+}
+
+/// The 2.5 % and 97.5 % points of the bootstrap draws `xs` (not empty).
+fn percentile_interval(mut xs: Vec<f64>) -> (f64, f64) {
+    xs.sort_by(f64::total_cmp);
+    let at = |q: f64| xs[((q * (xs.len() - 1) as f64).round() as usize).min(xs.len() - 1)];
+    (at(0.025), at(0.975))
 }
 
 /// The median of a sample of integers (exact for an odd count), as `f64`.
@@ -133,6 +160,17 @@ mod tests {
         let same = bootstrap_difference(&a, &a, med, 7).unwrap();
         assert!(same.0 < 0.0 && same.1 > 0.0, "a sample against itself spans 0: {same:?}");
         assert_eq!(bootstrap_difference(&[] as &[u64], &b, med, 7), None);
+    }
+
+    #[test]
+    fn one_sample_bootstrap_is_seeded_and_brackets_the_figure() {
+        let a: Vec<u64> = (0..200).collect();
+        let med = |xs: &[u64]| median_of(xs);
+        let (lo, hi) = bootstrap_interval(&a, med, 7).unwrap();
+        assert!(lo < 99.5 && 99.5 < hi && hi - lo < 60.0, "{lo} {hi}");
+        assert_eq!(bootstrap_interval(&a, med, 7), Some((lo, hi)), "same seed, same interval");
+        assert_eq!(bootstrap_interval(&[7u64; 30], med, 1), Some((7.0, 7.0)), "no spread, no width");
+        assert_eq!(bootstrap_interval(&[] as &[u64], med, 7), None);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::runs::RunRow;
-use crate::stats::{bootstrap_difference, median_of, newcombe, runs_to_resolve};
+use crate::stats::{bootstrap_difference, bootstrap_interval, median_of, newcombe, runs_to_resolve};
 
 /// Fewer runs without a deadlock than this on either side, and latencies are not compared.
 pub const MIN_RUNS: usize = 10;
@@ -263,13 +263,7 @@ pub fn compare(metric: Metric, a: &[RunFigures], b: &[RunFigures], seed: u64) ->
             finish(ms(&va), ms(&vb), va.len(), vb.len(), interval, identical)
         }
         _ => {
-            let (pair, scale): (Counted, f64) = match metric {
-                Metric::DeadlocksPerHour => (|r| (r.deadlocked as u64, r.exposure_ns), NS_PER_HOUR),
-                Metric::SilentPerKiloOps => (|r| (r.silent, r.hotplug_ops), 1000.0),
-                Metric::SilentPerHour => (|r| (r.silent, r.sim_ns), NS_PER_HOUR),
-                Metric::EnodevPerKiloOpens => (|r| (r.enodev, r.open_attempts), 1000.0),
-                Metric::DeadlockedRuns | Metric::Latency(_) => unreachable!("handled above"),
-            };
+            let Some((pair, scale)) = counted(metric) else { unreachable!("handled above") };
             let pa: Vec<(u64, u64)> = a.iter().map(pair).collect();
             let pb: Vec<(u64, u64)> = b.iter().map(pair).collect();
             let (va, vb) = (ratio_of_sums(&pa, scale), ratio_of_sums(&pb, scale));
@@ -295,6 +289,36 @@ pub fn compare(metric: Metric, a: &[RunFigures], b: &[RunFigures], seed: u64) ->
 
 /// A rate's (events, exposure) pair taken from one run.
 type Counted = fn(&RunFigures) -> (u64, u64);
+
+/// How a rate metric counts: each run's (events, exposure) and the scale of their ratio;
+/// `None` for the share of deadlocked runs and for latencies, which are not such rates.
+fn counted(metric: Metric) -> Option<(Counted, f64)> {
+    match metric {
+        Metric::DeadlocksPerHour => Some((|r| (r.deadlocked as u64, r.exposure_ns), NS_PER_HOUR)),
+        Metric::SilentPerKiloOps => Some((|r| (r.silent, r.hotplug_ops), 1000.0)),
+        Metric::SilentPerHour => Some((|r| (r.silent, r.sim_ns), NS_PER_HOUR)),
+        Metric::EnodevPerKiloOpens => Some((|r| (r.enodev, r.open_attempts), 1000.0)),
+        Metric::DeadlockedRuns | Metric::Latency(_) => None,
+    }
+}
+
+/// One side's figure of a rate metric (Σ events / Σ exposure over `runs`, as [`compare`]
+/// computes it) with the 95 % percentile-bootstrap interval over runs that [`compare`]'s
+/// resampling gives one side, for plots. `None` for a metric that is not such a rate, or when
+/// `runs` have no exposure. The interval is `None` when some resamples have no exposure
+/// either (too few runs with any to say), and is (0, 0) when no run had an event: a bootstrap
+/// cannot bound a rate it never saw.
+pub fn rate_with_interval(metric: Metric, runs: &[RunFigures], seed: u64) -> Option<(f64, Option<(f64, f64)>)> {
+    let (pair, scale) = counted(metric)?;
+    let pairs: Vec<(u64, u64)> = runs.iter().map(pair).collect();
+    let value = ratio_of_sums(&pairs, scale);
+    if !value.is_finite() {
+        return None;
+    }
+    let interval = bootstrap_interval(&pairs, |p| ratio_of_sums(p, scale), seed)
+        .filter(|(lo, hi)| lo.is_finite() && hi.is_finite());
+    Some((value, interval))
+}
 
 /// A figure as the reports print it: percentages and rates to 2 decimals, ms to 3.
 pub fn fmt_value(metric: Metric, v: f64) -> String {
@@ -393,6 +417,19 @@ mod tests {
         let c = compare(Metric::Latency(1), &a, &a, 1);
         assert!(matches!(c.outcome, Outcome::NotComparable { .. }), "{:?}", c.outcome);
         assert!(outcome_text(&c, "x", "y").contains("5 and 5 runs without a deadlock"));
+    }
+
+    #[test]
+    fn one_sides_rate_matches_compare_and_has_an_interval_around_it() {
+        let a: Vec<RunFigures> = (0..64).map(|i| run(false, i % 4, 1)).collect();
+        let (value, interval) = rate_with_interval(Metric::SilentPerKiloOps, &a, 3).unwrap();
+        assert_eq!(value, compare(Metric::SilentPerKiloOps, &a, &a, 3).a);
+        let (lo, hi) = interval.unwrap();
+        assert!(lo < value && value < hi && lo > 0.0, "{lo} {value} {hi}");
+        let quiet: Vec<RunFigures> = (0..64).map(|_| run(false, 0, 1)).collect();
+        assert_eq!(rate_with_interval(Metric::SilentPerKiloOps, &quiet, 3), Some((0.0, Some((0.0, 0.0)))));
+        assert_eq!(rate_with_interval(Metric::SilentPerKiloOps, &[], 3), None);
+        assert_eq!(rate_with_interval(Metric::DeadlockedRuns, &a, 3), None);
     }
 
     #[test]
