@@ -191,6 +191,8 @@ fn plots_are_well_formed_svg_with_a_panel_per_variant_and_the_scheme_as_legend()
         "cpu_up_p99.svg",
         "deadlock_rate.svg",
         "lock_wait.svg",
+        "silently_failed_opens.svg",
+        "time_to_deadlock_cdf.svg",
     ];
     let mut written: Vec<String> = std::fs::read_dir(dir.join("plots"))
         .unwrap()

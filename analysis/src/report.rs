@@ -12,7 +12,7 @@ use crate::runs::quantile;
 use crate::stats::wilson;
 use crate::verdict::{
     Comparison, LATENCIES, MIN_RUNS, Metric, Outcome, RunFigures, Sample, compare, diff_text, fmt_value, outcome_text,
-    seed_of,
+    rate_with_interval, seed_of,
 };
 use crate::workloads::run::variant_of;
 use crate::workloads::schemes::CLASSES;
@@ -174,9 +174,15 @@ fn per_variant(variants: &[String], schemes: &[String], what: impl Fn(&str, &str
 /// Fewer operations than this behind a latency line or point, and it is not drawn: a p99 or a CDF of a
 /// handful of operations (legacy's runs deadlock before hotplug gets going) would read as a measurement.
 const MIN_OPERATIONS: u64 = 100;
+/// Fewer hotplug operations than this behind a rate per 1,000 of them, and the point is not drawn.
+const MIN_RATE_OPERATIONS: u64 = 1000;
+/// Fewer deadlocked runs than this, and a scheme gets no time-to-deadlock CDF.
+const MIN_DEADLOCKED_RUNS: usize = 10;
 
 const FACETS_NOTE: &str = "One panel per variant (the options besides the scheme and CPUs), one line per scheme; \
     each scheme has the same colour, marker and dash in every figure.";
+const CDF_MARKERS_NOTE: &str = "Markers sit where a line crosses 10, 30, 50, 70 and 90%, 4 percentage points \
+    higher for each further scheme, so that lines lying on each other still show every scheme's markers.";
 const DODGE_NOTE: &str = "At each CPU count the schemes' points are set a few pixels apart, so that equal values \
     (two schemes at 0, say) stay visible side by side.";
 
@@ -220,8 +226,7 @@ fn latency_cdfs(
         let ops = per_variant(variants, keys, |s, v| Some(count(at(s, v).map_or(0, |g| g.histogram(metric).len()))));
         let caption = format!(
             "{FACETS_NOTE} Every {what} of every run at {big} CPUs is pooled, deadlocked runs' up to their \
-             deadlock. Markers sit where a line crosses 10, 30, 50, 70 and 90% (4 points higher for each \
-             further scheme, so that lines lying on each other still show every scheme's markers). A scheme \
+             deadlock. {CDF_MARKERS_NOTE} A scheme \
              with fewer than {MIN_OPERATIONS} {what} operations in a panel has no line there. {what} operations \
              behind each line: {ops}."
         );
@@ -338,7 +343,112 @@ fn p99_latencies(state: &SweepState, keys: &[String], variants: &[String]) -> Re
     Ok(out)
 }
 
-fn plots(state: &SweepState) -> Result<Vec<FigureFile>, OutputError> {
+/// The CPU count with the most deadlocked runs (the smallest on a tie), where time-to-deadlock CDFs rest on
+/// the most runs.
+fn most_deadlocked_cpus(samples: &[Sample]) -> u32 {
+    let (_, _, cpus) = axes(samples);
+    let deadlocked_at =
+        |n: u32| samples.iter().filter(|s| s.cpus == n).flat_map(|s| &s.runs).filter(|r| r.deadlocked).count();
+    cpus.iter().copied().rev().max_by_key(|&n| deadlocked_at(n)).unwrap_or(0)
+}
+
+/// Per variant, each scheme's CDF of the simulated time (ms) to the first deadlock over its runs at `cpus`
+/// that deadlocked (a deadlocked run's exposure is exactly that time); runs without one are left out, and so
+/// is a scheme with fewer than [`MIN_DEADLOCKED_RUNS`] deadlocked runs.
+fn time_to_deadlock_facets(samples: &[Sample], keys: &[String], variants: &[String], cpus: u32) -> Vec<Facet<Series>> {
+    facets(variants, |v| {
+        keys.iter()
+            .filter_map(|scheme| {
+                let runs = pooled(samples, scheme, v, Some(cpus));
+                let mut times: Vec<u64> = runs.iter().filter(|r| r.deadlocked).map(|r| r.exposure_ns).collect();
+                if times.len() < MIN_DEADLOCKED_RUNS {
+                    return None;
+                }
+                times.sort_unstable();
+                let n = times.len() as f64;
+                let points = times.iter().enumerate().map(|(i, &t)| (ms(t), (i + 1) as f64 / n)).collect();
+                Some(Series { label: scheme.clone(), points })
+            })
+            .collect()
+    })
+}
+
+fn time_to_deadlock(samples: &[Sample], keys: &[String], variants: &[String]) -> Result<FigureFile, PlotError> {
+    let at = most_deadlocked_cpus(samples);
+    let panels = time_to_deadlock_facets(samples, keys, variants, at);
+    let title = format!("time to first deadlock on {at} CPUs");
+    let x = AxisSpec::log("simulated time to first deadlock (ms)");
+    let figure = Figure { title: &title, x, y: AxisSpec::linear("fraction of deadlocked runs"), keys };
+    let deadlocked = per_variant(variants, keys, |s, v| {
+        let r = pooled(samples, s, v, Some(at));
+        (!r.is_empty()).then(|| format!("{}/{}", r.iter().filter(|r| r.deadlocked).count(), r.len()))
+    });
+    let caption = format!(
+        "{FACETS_NOTE} Each line is the empirical CDF of the simulated time to the first deadlock over the runs \
+         at {at} CPUs (the CPU count with the most deadlocked runs) that deadlocked. Runs without a deadlock are \
+         left out, so every line ends at 1 whatever share of the runs deadlocked, and a scheme with fewer than \
+         {MIN_DEADLOCKED_RUNS} deadlocked runs in a panel has no line there. {CDF_MARKERS_NOTE} Deadlocked runs \
+         at {at} CPUs, of all runs there: {deadlocked}."
+    );
+    Ok(FigureFile { file: "time_to_deadlock_cdf.svg", svg: figure.cdf(&panels)?, title, caption })
+}
+
+/// Per variant, each scheme's silently failed opens per 1,000 hotplug operations (cpu_downs + cpu_ups) at
+/// each CPU count, the verdict's figure, with the 95 % bootstrap interval over runs the verdict's resampling
+/// gives one side (NaN ends when there is none); no point under [`MIN_RATE_OPERATIONS`] hotplug operations.
+fn silent_failure_facets(samples: &[Sample], keys: &[String], variants: &[String]) -> Vec<Facet<IntervalSeries>> {
+    let (_, _, cpus) = axes(samples);
+    let metric = Metric::SilentPerKiloOps;
+    facets(variants, |v| {
+        keys.iter()
+            .map(|scheme| IntervalSeries {
+                label: scheme.clone(),
+                points: cpus
+                    .iter()
+                    .filter_map(|&n| {
+                        let runs = pooled(samples, scheme, v, Some(n));
+                        if runs.iter().map(|r| r.hotplug_ops).sum::<u64>() < MIN_RATE_OPERATIONS {
+                            return None;
+                        }
+                        let seed = seed_of(&["plot", &metric.name(), v, scheme, &n.to_string()]);
+                        let (y, interval) = rate_with_interval(metric, &runs, seed)?;
+                        let (low, high) = interval.unwrap_or((f64::NAN, f64::NAN));
+                        Some(IntervalPoint { x: f64::from(n), y, low, high })
+                    })
+                    .collect(),
+            })
+            .filter(|s| !s.points.is_empty())
+            .collect()
+    })
+}
+
+fn silent_failures(samples: &[Sample], keys: &[String], variants: &[String]) -> Result<FigureFile, PlotError> {
+    let (_, _, cpus) = axes(samples);
+    let panels = silent_failure_facets(samples, keys, variants);
+    let title = "silently failed opens vs CPUs (95% bootstrap interval)".to_string();
+    let y = AxisSpec::linear("silently failed opens per 1,000 hotplug operations");
+    let figure = Figure { title: &title, x: AxisSpec::log("CPUs").at_data(), y, keys };
+    let ops = per_variant(variants, keys, |s, v| {
+        let per_cpus: Vec<u64> =
+            cpus.iter().map(|&n| pooled(samples, s, v, Some(n)).iter().map(|r| r.hotplug_ops).sum()).collect();
+        let (lo, hi) = (per_cpus.iter().min()?, per_cpus.iter().max()?);
+        Some(if lo == hi { count(*lo) } else { format!("{}–{}", count(*lo), count(*hi)) })
+    });
+    let caption = format!(
+        "{FACETS_NOTE} A point is Σ silently failed opens / Σ (cpu_downs + cpu_ups) × 1,000 over every run at \
+         that CPU count, the verdict's figure; the bar is the 95% percentile bootstrap interval over runs \
+         ({} resamples, as the verdict's). Where no run failed an open silently the bar shrinks to the point at \
+         0: a bootstrap cannot bound a rate it never saw, so such a point says only that none was seen in the \
+         operations behind it. No bar: too few runs did any hotplug operation to resample. No point: fewer \
+         than {} hotplug operations, too few for a rate per 1,000. {DODGE_NOTE} Hotplug operations behind \
+         each point: {ops}.",
+        count(crate::stats::BOOTSTRAP_RESAMPLES as u64),
+        count(MIN_RATE_OPERATIONS)
+    );
+    Ok(FigureFile { file: "silently_failed_opens.svg", svg: figure.lines_with_intervals(&panels)?, title, caption })
+}
+
+fn plots(state: &SweepState, samples: &[Sample]) -> Result<Vec<FigureFile>, OutputError> {
     let err = |e: PlotError| OutputError::Csv(format!("plot: {e}"));
     let (keys, variants) = schemes_and_variants(state);
     let big = largest_cpus(state);
@@ -346,6 +456,8 @@ fn plots(state: &SweepState) -> Result<Vec<FigureFile>, OutputError> {
     out.push(lock_wait(state, &keys, &variants, big).map_err(err)?);
     out.push(deadlock_rate(state, &keys, &variants).map_err(err)?);
     out.extend(p99_latencies(state, &keys, &variants).map_err(err)?);
+    out.push(time_to_deadlock(samples, &keys, &variants).map_err(err)?);
+    out.push(silent_failures(samples, &keys, &variants).map_err(err)?);
     Ok(out)
 }
 
@@ -355,7 +467,7 @@ pub fn write(staged: &StagedDir, state: &SweepState, planned: u64) -> Result<(),
     std::fs::create_dir_all(staged.path().join("plots"))
         .map_err(|e| OutputError::Io(staged.path().join("plots"), e))?;
     let samples = crate::verdict::samples(&staged.path().join("runs.csv")).map_err(OutputError::Csv)?;
-    let figures = plots(state)?;
+    let figures = plots(state, &samples)?;
     for f in &figures {
         staged.write(&format!("plots/{}", f.file), &f.svg)?;
     }
@@ -683,4 +795,79 @@ pub fn verdict(samples: &[Sample]) -> (String, String) {
     }
     md.push('\n');
     (md, details)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A run that deadlocks after `deadlock_ms` (or runs its 10 s), with `silent` silently failed opens
+    /// among `hotplug_ops` hotplug operations.
+    fn run(deadlock_ms: Option<u64>, silent: u64, hotplug_ops: u64) -> RunFigures {
+        RunFigures {
+            deadlocked: deadlock_ms.is_some(),
+            exposure_ns: deadlock_ms.map_or(10_000_000_000, |t| t * 1_000_000),
+            sim_ns: 10_000_000_000,
+            hotplug_ops,
+            silent,
+            enodev: 0,
+            open_attempts: 100,
+            latency: [None; LATENCIES.len()],
+        }
+    }
+
+    fn sample(scheme: &str, cpus: u32, runs: Vec<RunFigures>) -> Sample {
+        Sample { scheme: scheme.into(), variant: "kernel=4.13".into(), cpus, runs }
+    }
+
+    fn names(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn counts_are_grouped_in_thousands() {
+        assert_eq!(
+            [0, 999, 1000, 18_960, 1_234_567].map(count),
+            ["0", "999", "1,000", "18,960", "1,234,567"].map(String::from)
+        );
+    }
+
+    #[test]
+    fn time_to_deadlock_is_the_cdf_of_deadlocked_runs_where_most_runs_deadlock() {
+        // legacy deadlocks in all 20 runs at 64 CPUs (at 1..=20 ms) and in 12 at 256; the fix in 5 and 8.
+        let at = |n: usize, of: usize| (0..of).map(|i| run((i < n).then_some(i as u64 + 1), 0, 10)).collect();
+        let samples = vec![
+            sample("legacy", 64, at(20, 20)),
+            sample("legacy", 256, at(12, 20)),
+            sample("pmus-lock", 64, at(5, 20)),
+            sample("pmus-lock", 256, at(8, 20)),
+        ];
+        assert_eq!(most_deadlocked_cpus(&samples), 64);
+        let (keys, variants) = (names(&["legacy", "pmus-lock"]), names(&["kernel=4.13"]));
+        let facets = time_to_deadlock_facets(&samples, &keys, &variants, 64);
+        assert_eq!(facets.len(), 1);
+        assert_eq!(facets[0].heading, "kernel=4.13");
+        // Only legacy: the fix's 5 deadlocked runs are too few for a line; runs without a deadlock are left out.
+        let expected: Vec<(f64, f64)> = (1..=20).map(|k| (k as f64, k as f64 / 20.0)).collect();
+        assert_eq!(facets[0].series, vec![Series { label: "legacy".into(), points: expected }]);
+        // A tie goes to the smaller count.
+        let tied = vec![sample("legacy", 256, at(10, 20)), sample("legacy", 64, at(10, 20))];
+        assert_eq!(most_deadlocked_cpus(&tied), 64);
+    }
+
+    #[test]
+    fn silent_failure_points_are_the_verdicts_rate_with_its_interval() {
+        let busy: Vec<RunFigures> = (0..40).map(|i| run(None, i % 3, 100)).collect();
+        let idle: Vec<RunFigures> = (0..5).map(|_| run(None, 1, 100)).collect();
+        let samples = vec![sample("pmus-lock", 64, busy.clone()), sample("pmus-lock", 256, idle)];
+        let facets = silent_failure_facets(&samples, &names(&["legacy", "pmus-lock"]), &names(&["kernel=4.13"]));
+        let series = &facets[0].series;
+        assert_eq!(series.len(), 1);
+        assert_eq!(series[0].label, "pmus-lock");
+        // 256 CPUs had 500 hotplug operations, too few for a rate per 1,000.
+        let [point] = series[0].points[..] else { panic!("{:?}", series[0].points) };
+        assert_eq!(point.x, 64.0);
+        assert_eq!(point.y, compare(Metric::SilentPerKiloOps, &busy, &busy, 0).a);
+        assert!(point.low < point.y && point.y < point.high, "{point:?}");
+    }
 }
