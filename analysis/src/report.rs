@@ -395,7 +395,7 @@ fn time_to_deadlock(samples: &[Sample], keys: &[String], variants: &[String]) ->
 
 /// Per variant, each scheme's silently failed opens per 1,000 hotplug operations (cpu_downs + cpu_ups) at
 /// each CPU count, the verdict's figure, with the 95 % bootstrap interval over runs the verdict's resampling
-/// gives one side (NaN ends when there is none); no point under [`MIN_RATE_OPERATIONS`] hotplug operations.
+/// gives one side (the exact Poisson one when no run had an event; NaN ends when there is none); no point under [`MIN_RATE_OPERATIONS`] hotplug operations.
 fn silent_failure_facets(samples: &[Sample], keys: &[String], variants: &[String]) -> Vec<Facet<IntervalSeries>> {
     let (_, _, cpus) = axes(samples);
     let metric = Metric::SilentPerKiloOps;
@@ -437,9 +437,9 @@ fn silent_failures(samples: &[Sample], keys: &[String], variants: &[String]) -> 
     let caption = format!(
         "{FACETS_NOTE} A point is Σ silently failed opens / Σ (cpu_downs + cpu_ups) × 1,000 over every run at \
          that CPU count, the verdict's figure; the bar is the 95% percentile bootstrap interval over runs \
-         ({} resamples, as the verdict's). Where no run failed an open silently the bar shrinks to the point at \
-         0: a bootstrap cannot bound a rate it never saw, so such a point says only that none was seen in the \
-         operations behind it. No bar: too few runs did any hotplug operation to resample. No point: fewer \
+         ({} resamples, as the verdict's). Where no run failed an open silently a bootstrap cannot bound the rate, so the \
+         bar is the exact Poisson interval for 0 events in those operations, 0 to 3.689 per operation count × \
+         1,000. No bar: over 2.5% of the resamples drew no hotplug operation, too few runs with any to say. No point: fewer \
          than {} hotplug operations, too few for a rate per 1,000. {DODGE_NOTE} Hotplug operations behind \
          each point: {ops}.",
         count(crate::stats::BOOTSTRAP_RESAMPLES as u64),

@@ -42,7 +42,9 @@ pub const BOOTSTRAP_RESAMPLES: usize = 2000;
 
 /// Percentile bootstrap (95 %) of `stat(b) − stat(a)`, each sample resampled with replacement
 /// on its own, from a ChaCha8 stream seeded with `seed`: the same inputs give the same interval.
-/// `None` when either sample is empty.
+/// `None` when either sample is empty, or when `stat` is undefined (not finite) on more than
+/// 2.5 % of the resamples, e.g. a ratio whose resample drew no exposure: an end of the
+/// interval would then be undefined too. Fewer undefined resamples are left out.
 pub fn bootstrap_difference<T: Copy>(a: &[T], b: &[T], stat: impl Fn(&[T]) -> f64, seed: u64) -> Option<(f64, f64)> {
     if a.is_empty() || b.is_empty() {
         return None;
@@ -56,12 +58,12 @@ pub fn bootstrap_difference<T: Copy>(a: &[T], b: &[T], stat: impl Fn(&[T]) -> f6
             stat(&rb) - stat(&ra)
         })
         .collect();
-    Some(percentile_interval(diffs))
+    percentile_interval(diffs)
 }
 
 /// Percentile bootstrap (95 %) of `stat(a)` itself, resampled as [`bootstrap_difference`]
 /// resamples each side: the interval a plot draws around one sample's figure. `None` when `a`
-/// is empty.
+/// is empty or `stat` is undefined on more than 2.5 % of the resamples.
 pub fn bootstrap_interval<T: Copy>(a: &[T], stat: impl Fn(&[T]) -> f64, seed: u64) -> Option<(f64, f64)> {
     if a.is_empty() {
         return None;
@@ -74,7 +76,7 @@ pub fn bootstrap_interval<T: Copy>(a: &[T], stat: impl Fn(&[T]) -> f64, seed: u6
             stat(&ra)
         })
         .collect();
-    Some(percentile_interval(stats))
+    percentile_interval(stats)
 }
 
 /// Fills `into` with `from.len()` draws from `from` with replacement (`from` is not empty).
@@ -83,12 +85,22 @@ fn resample<T: Copy>(rng: &mut ChaCha8Rng, from: &[T], into: &mut Vec<T>) {
     into.extend((0..from.len()).map(|_| from[rng.random_range(0..from.len())]));
 }
 
-/// The 2.5 % and 97.5 % points of the bootstrap draws `xs` (not empty).
-fn percentile_interval(mut xs: Vec<f64>) -> (f64, f64) {
+/// The 2.5 % and 97.5 % points of the finite bootstrap draws among `xs` (not empty); `None`
+/// when more than 2.5 % of them are not finite.
+fn percentile_interval(mut xs: Vec<f64>) -> Option<(f64, f64)> {
+    let all = xs.len();
+    xs.retain(|x| x.is_finite());
+    if xs.is_empty() || (all - xs.len()) * 40 > all {
+        return None;
+    }
     xs.sort_by(f64::total_cmp);
     let at = |q: f64| xs[((q * (xs.len() - 1) as f64).round() as usize).min(xs.len() - 1)];
-    (at(0.025), at(0.975))
+    Some((at(0.025), at(0.975)))
 }
+
+/// The upper end of the exact (Garwood) two-sided 95 % interval of a Poisson mean when 0
+/// events were seen: −ln 0.025 ≈ 3.689 events, the two-sided form of the "rule of three".
+pub const POISSON_ZERO_UPPER95: f64 = 3.688_879_454_113_936;
 
 /// The median of a sample of integers (exact for an odd count), as `f64`.
 pub fn median_of(xs: &[u64]) -> f64 {

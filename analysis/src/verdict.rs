@@ -8,7 +8,9 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::runs::RunRow;
-use crate::stats::{bootstrap_difference, bootstrap_interval, median_of, newcombe, runs_to_resolve};
+use crate::stats::{
+    POISSON_ZERO_UPPER95, bootstrap_difference, bootstrap_interval, median_of, newcombe, runs_to_resolve,
+};
 
 /// Fewer runs without a deadlock than this on either side, and latencies are not compared.
 pub const MIN_RUNS: usize = 10;
@@ -213,7 +215,12 @@ pub fn compare(metric: Metric, a: &[RunFigures], b: &[RunFigures], seed: u64) ->
     let finish = |va: f64, vb: f64, n_a: usize, n_b: usize, interval: Option<(f64, f64)>, identical: bool| {
         let diff = vb - va;
         let outcome = match interval {
-            None => Outcome::NotComparable { why: "no runs".into() },
+            None if n_a == 0 || n_b == 0 => Outcome::NotComparable { why: "no runs".into() },
+            None => Outcome::NotComparable {
+                why: "over 2.5 % of the bootstrap resamples had no exposure: too few runs with any to bound \
+                      the difference"
+                    .into(),
+            },
             Some((lo, _)) if lo > 0.0 => Outcome::ALower,
             Some((_, hi)) if hi < 0.0 => Outcome::BLower,
             Some((lo, hi)) => Outcome::NoDifference {
@@ -305,9 +312,10 @@ fn counted(metric: Metric) -> Option<(Counted, f64)> {
 /// One side's figure of a rate metric (Σ events / Σ exposure over `runs`, as [`compare`]
 /// computes it) with the 95 % percentile-bootstrap interval over runs that [`compare`]'s
 /// resampling gives one side, for plots. `None` for a metric that is not such a rate, or when
-/// `runs` have no exposure. The interval is `None` when some resamples have no exposure
-/// either (too few runs with any to say), and is (0, 0) when no run had an event: a bootstrap
-/// cannot bound a rate it never saw.
+/// `runs` have no exposure. The interval is `None` when over 2.5 % of the resamples have no
+/// exposure (too few runs with any to say). When no run had an event a bootstrap cannot bound
+/// the rate, so the interval is the exact Poisson one for 0 events over the whole exposure,
+/// 0 to 3.689 / exposure.
 pub fn rate_with_interval(metric: Metric, runs: &[RunFigures], seed: u64) -> Option<(f64, Option<(f64, f64)>)> {
     let (pair, scale) = counted(metric)?;
     let pairs: Vec<(u64, u64)> = runs.iter().map(pair).collect();
@@ -315,9 +323,11 @@ pub fn rate_with_interval(metric: Metric, runs: &[RunFigures], seed: u64) -> Opt
     if !value.is_finite() {
         return None;
     }
-    let interval = bootstrap_interval(&pairs, |p| ratio_of_sums(p, scale), seed)
-        .filter(|(lo, hi)| lo.is_finite() && hi.is_finite());
-    Some((value, interval))
+    if pairs.iter().all(|p| p.0 == 0) {
+        let exposure: u64 = pairs.iter().map(|p| p.1).sum();
+        return Some((0.0, Some((0.0, POISSON_ZERO_UPPER95 / exposure as f64 * scale))));
+    }
+    Some((value, bootstrap_interval(&pairs, |p| ratio_of_sums(p, scale), seed)))
 }
 
 /// A figure as the reports print it: percentages and rates to 2 decimals, ms to 3.
@@ -427,7 +437,18 @@ mod tests {
         let (lo, hi) = interval.unwrap();
         assert!(lo < value && value < hi && lo > 0.0, "{lo} {value} {hi}");
         let quiet: Vec<RunFigures> = (0..64).map(|_| run(false, 0, 1)).collect();
-        assert_eq!(rate_with_interval(Metric::SilentPerKiloOps, &quiet, 3), Some((0.0, Some((0.0, 0.0)))));
+        // No event in 6,400 operations: the exact Poisson bound, 3.689 / 6,400 × 1,000.
+        let (zero, bound) = rate_with_interval(Metric::SilentPerKiloOps, &quiet, 3).unwrap();
+        let (lo, hi) = bound.unwrap();
+        assert_eq!((zero, lo), (0.0, 0.0));
+        assert!((hi - 3.688_879_454 / 6.4).abs() < 1e-9, "{hi}");
+        // One run of 64 did any hotplug operation: a third of the resamples miss it, so the
+        // bootstrap has no interval to give, in the plot and in `compare` alike.
+        let thin: Vec<RunFigures> =
+            (0..64).map(|i| RunFigures { hotplug_ops: u64::from(i == 0) * 100, ..run(false, 1, 1) }).collect();
+        assert_eq!(rate_with_interval(Metric::SilentPerKiloOps, &thin, 3).map(|r| r.1), Some(None));
+        let c = compare(Metric::SilentPerKiloOps, &thin, &thin, 3);
+        assert!(outcome_text(&c, "x", "y").contains("too few runs with any"), "{:?}", c.outcome);
         assert_eq!(rate_with_interval(Metric::SilentPerKiloOps, &[], 3), None);
         assert_eq!(rate_with_interval(Metric::DeadlockedRuns, &a, 3), None);
     }
