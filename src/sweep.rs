@@ -63,7 +63,7 @@ pub struct SweepArgs {
     /// KEY=V1,V2,… sweeps a key over values; KEY=V sets it for every run (repeatable).
     #[arg(long = "set", value_name = "KEY=VALUES")]
     pub set: Vec<String>,
-    /// Seeds per grid point: a count N (derived from --master-seed) or a range A..B.
+    /// Seeds per grid point: a count N (derived from --master-seed) or a range A..B, both ends included.
     #[arg(long, default_value = "16")]
     pub seeds: String,
     /// Master seed from which counted seeds are derived.

@@ -540,7 +540,11 @@ pub fn write(staged: &StagedDir, state: &SweepState, planned: u64) -> Result<(),
         let shown = if chains.is_empty() { "none".to_string() } else { chains.join("; ") };
         let _ = writeln!(md, "- **{}**, {} CPUs: {}", g.label, g.cpus, shown);
     }
-    md.push('\n');
+    md.push_str(
+        "\nWhether the model raises each historic lockdep report and failure (2017–2025) on the kernel \
+         bundles that had it, and not on those with its fix, is checked by `cpuhpsim history` (its own \
+         `results/history/history.md`; the cases and the kernel code behind them are in docs/history.md).\n\n",
+    );
     md.push_str(&details);
     md.push_str("\nFull reports: `lock_order.txt`, `deadlocks.txt`; per-run rows with replay commands: `runs.csv`.\n");
     staged.write("report.md", md)
