@@ -39,6 +39,7 @@ fn kernel(tasks: u32, program: &Program) -> (Kernel, Scheduler) {
         tracepoints: 0,
         // exact orders and the M/M/1//N closed form assume FIFO handoff
         mutex_fifo_handoff: true,
+        timed: None,
     };
     let specs = (0..tasks)
         .map(|i| TaskSpec {

@@ -44,6 +44,7 @@ fn hotplug_kernel(scenario: &Scenario) -> (Kernel, Scheduler) {
         counters: Vec::new(),
         tracepoints: 0,
         mutex_fifo_handoff: false,
+        timed: None,
     };
     let cpu1 = Args { cpu: 1, ..Args::default() };
     let driver = Sequence::new([(0, op::CPU_DOWN, cpu1), (0, op::CPU_UP, cpu1)]);

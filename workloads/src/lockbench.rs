@@ -330,6 +330,7 @@ pub fn run(config: &LockBenchConfig) -> Result<LockBenchResult, LockBenchError> 
         tracepoints: 0,
         // The queue the M/M/1//N closed forms describe: FIFO handoff.
         mutex_fifo_handoff: true,
+        timed: None,
     };
     let tasks = (0..config.tasks)
         .map(|i| TaskSpec {

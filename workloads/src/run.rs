@@ -7,7 +7,7 @@ use sim::lockdep::{LockOrder, ReportNames};
 use sim::lockstat::{LockStat, new_histogram};
 use sim::perf::{PerfConfig, PmuDef, PmuScope};
 use sim::rng::stream_id;
-use sim::script::{Program, Step};
+use sim::script::{Program, ScriptId, Step};
 
 use crate::generators::{
     DriverProbe, EventMix, FtraceToggler, GroupOpener, HotplugDriver, Inheritor, Interval, Opener, PmuChurn,
@@ -365,6 +365,7 @@ fn run_prepared(
         counters: crate::schemes::counter_table(),
         tracepoints: scenario.tracepoints.count,
         mutex_fifo_handoff: scenario.scheme.mutex_fifo_handoff,
+        timed: Some(TIMED.to_vec()),
     };
     let mut sched = Scheduler::new();
     let mut kernel = Kernel::new(config, tasks(scenario), &mut sched)
@@ -385,6 +386,9 @@ fn run_prepared(
     let variant = variant_of(label, &scenario.scheme.name).to_string();
     Ok((RunResult { scheme: label.to_string(), variant, seed: id.seed, ..result }, timeline))
 }
+
+/// The operations whose latencies a run reports (`collect`); the kernel times no others.
+const TIMED: [ScriptId; 5] = [op::CPU_DOWN, op::CPU_UP, op::OPEN, op::OPEN_TP, op::PMU_REGISTER];
 
 fn collect(scenario: &Scenario, kernel: &mut Kernel, outcome: sim::RunOutcome, pmus: u32, seed: u64) -> RunResult {
     let order_cycles = order_cycles(kernel, seed);

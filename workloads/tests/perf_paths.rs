@@ -53,6 +53,7 @@ fn run(overrides: &[(&str, &str)], tasks: Vec<Ops>) -> Kernel {
         counters: counter_table(),
         tracepoints: 4,
         mutex_fifo_handoff: false,
+        timed: None,
     };
     let specs = tasks
         .into_iter()

@@ -391,7 +391,9 @@ impl Kernel {
             Ok(()) => stat.completed += 1,
             Err(_) => stat.failed += 1,
         }
-        stat.latency_ns.record(now_ns - op.started_ns).expect("auto-resizing histogram");
+        if self.timed[op.script as usize] {
+            stat.latency_ns.record(now_ns - op.started_ns).expect("auto-resizing histogram");
+        }
         stat.last_ended_ns = now_ns;
         t.last =
             Some(OpOutcome { script: op.script, args: op.args, started_ns: op.started_ns, ended_ns: now_ns, result });

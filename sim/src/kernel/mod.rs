@@ -93,6 +93,10 @@ pub struct KernelConfig {
     /// Mutexes hand the lock to their first waiter at unlock (FIFO); else v4.10's unlock
     /// (docs/model.md §3).
     pub mutex_fifo_handoff: bool,
+    /// The scripts whose latencies [`OpStat::latency_ns`] keeps; `None` for every script. The
+    /// others count completions and failures only: a histogram no one reads still costs the
+    /// run its page faults and the cache lines of its records.
+    pub timed: Option<Vec<ScriptId>>,
 }
 
 impl KernelConfig {
@@ -160,6 +164,7 @@ const EV_MUTEX_RETRY: u32 = 7;
 pub struct OpStat {
     pub completed: u64,
     pub failed: u64,
+    /// Empty for a script [`KernelConfig::timed`] leaves out.
     pub latency_ns: Histogram<u64>,
     /// When the last of these operations returned (0 if none has): a storm's end, for benches.
     pub last_ended_ns: u64,
@@ -180,6 +185,8 @@ pub struct Kernel {
     ipi_busy_until_ns: Vec<u64>,
     /// Per script.
     op_stats: Vec<OpStat>,
+    /// Per script: its latencies are recorded ([`KernelConfig::timed`]).
+    timed: Vec<bool>,
     deadlock: deadlock::DeadlockDetector,
     counters: counters::Counters,
     violations: invariants::Violations,
@@ -308,6 +315,9 @@ impl Kernel {
         );
         let mut kernel = Kernel {
             costs: config.costs,
+            timed: (0..config.programs.len())
+                .map(|i| config.timed.as_ref().is_none_or(|t| t.contains(&(i as ScriptId))))
+                .collect(),
             op_stats: config
                 .programs
                 .iter()

@@ -43,6 +43,17 @@ fn kernel(
     costs: Costs,
     on_deadlock: OnDeadlock,
 ) -> (Kernel, Scheduler) {
+    kernel_timing(scripts, start_ns, costs, on_deadlock, None)
+}
+
+/// [`kernel`], timing only the scripts `timed` names (`None`: all).
+fn kernel_timing(
+    scripts: &[(&str, Vec<Step>)],
+    start_ns: &[u64],
+    costs: Costs,
+    on_deadlock: OnDeadlock,
+    timed: Option<Vec<ScriptId>>,
+) -> (Kernel, Scheduler) {
     let programs = scripts.iter().map(|(name, steps)| Program::compile(name, steps).unwrap()).collect();
     let config = KernelConfig {
         seed: 1,
@@ -59,6 +70,7 @@ fn kernel(
         tracepoints: 0,
         // exact orders and the M/M/1//N closed form assume FIFO handoff
         mutex_fifo_handoff: true,
+        timed,
     };
     let tasks = (0..scripts.len())
         .map(|i| TaskSpec {
@@ -149,6 +161,17 @@ fn freeze_keeps_the_cycle_blocked_and_lets_others_finish() {
     assert_eq!(stalls.len(), 2);
     assert!(stalls.iter().all(|s| s.frozen));
     assert_eq!(k.op_stats()[2].completed, 1);
+}
+
+#[test]
+fn only_timed_scripts_keep_latencies_and_every_script_counts_completions() {
+    let scripts = [("a", vec![lock(A, Mode::Write), work(700), unlock(A)]), ("c", vec![work(300)])];
+    let (mut k, mut sched) = kernel_timing(&scripts, &[0, 0], Costs::default(), OnDeadlock::Stop, Some(vec![1]));
+    sched.run(&mut k, &Limits::default());
+    let ops = k.op_stats();
+    assert_eq!((ops[0].completed, ops[0].latency_ns.len()), (1, 0), "script 0 is not timed");
+    assert_eq!((ops[1].completed, ops[1].latency_ns.len()), (1, 1));
+    assert_eq!(ops[1].latency_ns.max(), 300);
 }
 
 #[test]
@@ -244,6 +267,7 @@ fn mutex_with_zero_costs_matches_the_finite_population_single_server_queue() {
             tracepoints: 0,
             // exact orders and the M/M/1//N closed form assume FIFO handoff
             mutex_fifo_handoff: true,
+            timed: None,
         };
         let tasks = (0..n)
             .map(|i| TaskSpec {
@@ -400,6 +424,7 @@ fn synchronize_srcu_waits_for_older_readers_and_its_grace_period() {
         tracepoints: 0,
         // exact orders and the M/M/1//N closed form assume FIFO handoff
         mutex_fifo_handoff: true,
+        timed: None,
     };
     let tasks = (0..2)
         .map(|i| TaskSpec {
@@ -439,6 +464,7 @@ fn contended_spinlock_hands_over_without_wakeup_latency() {
         tracepoints: 0,
         // exact orders and the M/M/1//N closed form assume FIFO handoff
         mutex_fifo_handoff: true,
+        timed: None,
     };
     let tasks = (0..2)
         .map(|i| TaskSpec {
@@ -493,6 +519,7 @@ fn a_pmi_due_on_an_offline_cpu_is_reported_at_its_instant_with_or_without_run_ah
             tracepoints: 0,
             // exact orders and the M/M/1//N closed form assume FIFO handoff
             mutex_fifo_handoff: true,
+            timed: None,
         };
         let mut sched = Scheduler::new();
         let mut k = Kernel::new(config, Vec::new(), &mut sched).unwrap();
