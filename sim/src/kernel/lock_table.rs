@@ -102,20 +102,23 @@ impl LockTable {
         mutex_fifo: bool,
     ) -> LockTable {
         let npmus = ctx_of.len() as u32;
+        let count = |class: &LockClassDef| match class.layout {
+            Layout::Global => 1,
+            Layout::PerCpu => cpus,
+            Layout::Ctx if ctx_per_cpu => cpus,
+            Layout::Ctx => cpus * npmus,
+            Layout::PerPmu => npmus,
+            Layout::PerTask => ntasks * 2,
+        };
+        // Sized once: at 4,096 CPUs the table is megabytes, and growing it by doubling
+        // copied it and touched twice its pages.
+        let total: usize = classes.iter().map(|c| count(c) as usize).sum();
         let mut class_base = Vec::with_capacity(classes.len());
-        let mut instances = Vec::new();
-        let mut instance_class = Vec::new();
+        let mut instances = Vec::with_capacity(total);
+        let mut instance_class = Vec::with_capacity(total);
         for (id, class) in classes.iter().enumerate() {
             class_base.push(instances.len() as u32);
-            let count = match class.layout {
-                Layout::Global => 1,
-                Layout::PerCpu => cpus,
-                Layout::Ctx if ctx_per_cpu => cpus,
-                Layout::Ctx => cpus * npmus,
-                Layout::PerPmu => npmus,
-                Layout::PerTask => ntasks * 2,
-            };
-            for _ in 0..count {
+            for _ in 0..count(class) {
                 instances.push(match class.kind {
                     LockKind::Mutex => LockState::Mutex(Mutex::default()),
                     LockKind::Spinlock => LockState::Spinlock(Mutex::default()),
