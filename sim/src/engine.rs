@@ -49,6 +49,8 @@ pub struct RunOutcome {
     pub stop: StopReason,
     pub events_processed: u64,
     pub end_ns: u64,
+    /// The most events pending at once during the run (its queue's high-water mark).
+    pub pending_peak: u64,
 }
 
 /// The program under simulation: it reacts to events and schedules new ones.
@@ -161,6 +163,8 @@ impl<Q: EventQueue> Scheduler<Q> {
     pub fn run<M: Model<Q>>(&mut self, model: &mut M, limits: &Limits) -> RunOutcome {
         self.stop_requested = false;
         (self.run_until_ns, self.run_max_events, self.run_processed) = (limits.until_ns, limits.max_events, 0);
+        // Within one event the queue only grows, so its size after each is its high-water mark.
+        let mut pending_peak = self.queue.len();
         let stop = loop {
             if self.stop_requested {
                 break StopReason::Requested;
@@ -180,11 +184,12 @@ impl<Q: EventQueue> Scheduler<Q> {
             self.now_ns = item.time_ns;
             self.run_processed += 1;
             model.handle(item.event, self);
+            pending_peak = pending_peak.max(self.queue.len());
         };
         let processed = self.run_processed;
         self.run_until_ns = 0;
         self.events_processed_total += processed;
-        RunOutcome { stop, events_processed: processed, end_ns: self.now_ns }
+        RunOutcome { stop, events_processed: processed, end_ns: self.now_ns, pending_peak: pending_peak as u64 }
     }
 }
 
@@ -262,7 +267,10 @@ mod tests {
     fn empty_queue_stops_immediately() {
         let mut sched = Scheduler::new();
         let outcome = sched.run(&mut Recorder::default(), &Limits::default());
-        assert_eq!(outcome, RunOutcome { stop: StopReason::QueueEmpty, events_processed: 0, end_ns: 0 });
+        assert_eq!(
+            outcome,
+            RunOutcome { stop: StopReason::QueueEmpty, events_processed: 0, end_ns: 0, pending_peak: 0 }
+        );
     }
 
     #[test]

@@ -52,6 +52,8 @@ pub struct RunResult {
     pub stop: StopReason,
     pub end_ns: u64,
     pub events_processed: u64,
+    /// The most events pending at once (the event queue's high-water mark).
+    pub events_pending_peak: u64,
     pub deadlocks: Vec<Deadlock>,
     pub stalls: Vec<Stall>,
     pub violations: Vec<Violation>,
@@ -408,6 +410,7 @@ fn collect(scenario: &Scenario, kernel: &mut Kernel, outcome: sim::RunOutcome, p
         stop: outcome.stop,
         end_ns: outcome.end_ns,
         events_processed: outcome.events_processed,
+        events_pending_peak: outcome.pending_peak,
         deadlocks: kernel.deadlocks().to_vec(),
         stalls: if outcome.stop == StopReason::QueueEmpty { kernel.stalls() } else { Vec::new() },
         violations: kernel.violations().to_vec(),
