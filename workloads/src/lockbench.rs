@@ -250,12 +250,16 @@ struct Hammer {
 
 impl Agent for Hammer {
     fn next(&mut self, cx: &mut AgentCx<'_>) -> Next {
-        if cx.last.is_some() || cx.now_ns == 0 {
+        // At time 0 a task thinks first, so that the tasks do not all start at once; with no
+        // think time at all it starts at once (sleeping 0 ns at time 0 would wake it at time 0,
+        // to sleep again: simulated time would never move).
+        let starting = cx.now_ns == 0 && self.think_ns > 0;
+        if cx.last.is_some() || starting {
             let ns = match self.think {
                 Dist::Fixed => self.think_ns,
                 Dist::Exp => exp_ns(cx.rng, self.think_ns as f64),
             };
-            if ns > 0 || cx.now_ns == 0 {
+            if ns > 0 || starting {
                 return Next::Sleep { ns };
             }
         }
@@ -405,6 +409,17 @@ mod tests {
         assert_eq!((r.stat.holds, r.stat.hold_ns_total), (998, 998_000));
         assert_eq!((r.stat.wait_ns_min, r.stat.wait_ns_max), (1_000, 2_000));
         assert!(r.deadlocks.is_empty() && r.order_cycles.is_empty());
+    }
+
+    #[test]
+    fn no_think_time_takes_the_lock_back_to_back_and_time_advances() {
+        // One task, no think, 1 µs hold: it takes the lock at 0, 1, … 999 µs (it used to
+        // sleep 0 ns at time 0 over and over, and simulated time never moved).
+        let r = run(&LockBenchConfig { tasks: 1, think_ns: 0, ..mutex_bench() }).unwrap();
+        assert_eq!(r.outcome.stop, sim::StopReason::TimeLimit);
+        assert_eq!(r.outcome.end_ns, 1_000_000);
+        assert_eq!(r.stat.acquisitions, 1_000);
+        assert_eq!((r.stat.holds, r.stat.hold_ns_total), (999, 999_000));
     }
 
     #[test]
