@@ -1,6 +1,7 @@
 //! Lock bench, locktorture's idea: N tasks hammer one lock of a chosen kind, with exponential
 //! or fixed think and hold times, to calibrate and validate each lock model in isolation.
 
+use crate::run::{RunProgress, Watched};
 use rand::Rng;
 use sim::engine::{Limits, RunOutcome, Scheduler};
 use sim::kernel::{
@@ -317,6 +318,15 @@ fn class_name(kind: LockKind) -> &'static str {
 }
 
 pub fn run(config: &LockBenchConfig) -> Result<LockBenchResult, LockBenchError> {
+    run_bench(config, None)
+}
+
+/// [`run`], telling `progress` where the bench stands as it goes (for a progress line).
+pub fn run_watched(config: &LockBenchConfig, progress: &RunProgress) -> Result<LockBenchResult, LockBenchError> {
+    run_bench(config, Some(progress))
+}
+
+fn run_bench(config: &LockBenchConfig, progress: Option<&RunProgress>) -> Result<LockBenchResult, LockBenchError> {
     config.validate()?;
     let class = LockClassDef::new(class_name(config.kind), config.kind, Layout::Global);
     let kernel_config = KernelConfig {
@@ -351,7 +361,14 @@ pub fn run(config: &LockBenchConfig) -> Result<LockBenchResult, LockBenchError> 
         .collect();
     let mut sched = Scheduler::new();
     let mut kernel = Kernel::new(kernel_config, tasks, &mut sched).expect("validated bench config builds a kernel");
-    let outcome = sched.run(&mut kernel, &Limits { until_ns: config.duration_ns, ..Limits::default() });
+    let limits = Limits { until_ns: config.duration_ns, ..Limits::default() };
+    let outcome = match progress {
+        None => sched.run(&mut kernel, &limits),
+        Some(progress) => {
+            progress.built.store(true, std::sync::atomic::Ordering::Relaxed);
+            sched.run(&mut Watched { kernel: &mut kernel, progress, events: 0 }, &limits)
+        }
+    };
     let programs = kernel.programs();
     let order_cycles = kernel
         .lock_order()
