@@ -343,7 +343,7 @@ impl sim::engine::Model for Watched<'_> {
     fn handle(&mut self, event: sim::event::Event, sched: &mut Scheduler) {
         sim::engine::Model::handle(&mut *self.kernel, event, sched);
         self.events = self.events.wrapping_add(1);
-        if self.events % 4096 == 0 {
+        if self.events.is_multiple_of(4096) {
             self.progress.now_ns.store(sched.now_ns(), std::sync::atomic::Ordering::Relaxed);
         }
     }
