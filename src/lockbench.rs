@@ -127,7 +127,9 @@ pub fn run(args: &LockBenchArgs) -> Result<()> {
     let config = args.request().resolve().map_err(|e| BadInput(e.to_string()))?;
     let staged = StagedDir::create(&args.out, args.force).map_err(crate::output_error)?;
     crate::remove_on_signal(&staged);
-    let result = lockbench::run(&config).map_err(|e| BadInput(e.to_string()))?;
+    let result =
+        crate::run::watched("lockbench", config.duration_ns, |progress| lockbench::run_watched(&config, progress))
+            .map_err(|e| BadInput(e.to_string()))?;
     let rows =
         [LockRow { scheme: "lockbench", variant: "", cpus: config.tasks, class: &result.class, stat: &result.stat }];
     outln!(

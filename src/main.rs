@@ -154,7 +154,10 @@ const EXIT_STDOUT_FAILED: u8 = 3;
 /// Exit status after an interrupt, as shells report a process killed by SIGINT (128 + 2).
 const EXIT_INTERRUPTED: u8 = 130;
 
-/// Dies quietly on a closed pipe (`cpuhpsim schemes --print legacy | head`), like other tools.
+/// Dies quietly on a closed pipe (`cpuhpsim schemes --print legacy | head`), like other tools:
+/// only for the commands that print and write no files. The others keep SIGPIPE ignored, so a
+/// closed pipe is a failed write (`EPIPE`) that [`out!`] records, and `run … | head` still
+/// commits its results (a SIGPIPE would kill it before they are renamed into place).
 fn reset_sigpipe() {
     #[cfg(unix)]
     // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
@@ -164,11 +167,13 @@ fn reset_sigpipe() {
 }
 
 fn main() -> ExitCode {
-    reset_sigpipe();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => return report_parse_error(err),
     };
+    if matches!(cli.command, Some(Command::Schemes(_) | Command::Presets(_) | Command::Compare(_))) {
+        reset_sigpipe();
+    }
     let result = match cli.command {
         Some(Command::Bench(cmd)) => bench::run(cmd),
         Some(Command::Lockbench(args)) => lockbench::run(&args),

@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use analysis::workloads::command::{Source, shell_word};
 use analysis::workloads::plan::Plan;
 use analysis::workloads::scenario::Scenario;
-use analysis::workloads::sweep::Seeds;
 use analysis::workloads::value::Value;
 use anyhow::Result;
 use clap::{Args, Parser};
@@ -136,10 +135,10 @@ fn sweep_plan(manifest: &serde_json::Value) -> Result<Plan, String> {
     let fixed: Vec<(String, String)> = serde_json::from_value(manifest["fixed"].clone()).map_err(|e| e.to_string())?;
     let axes: Vec<(String, Vec<String>)> =
         serde_json::from_value(manifest["axes"].clone()).map_err(|e| e.to_string())?;
-    let seeds: Vec<u64> = serde_json::from_value(manifest["seeds"].clone()).map_err(|e| e.to_string())?;
+    let seeds = analysis::sweep::seeds_from_json(&manifest["seeds"])?;
     let fixed = fixed.into_iter().map(typed).collect();
     let axes = axes.into_iter().map(|(key, values)| (key, values.iter().map(|v| Value::parse(v)).collect())).collect();
-    Plan::sweep(source, base_text, fixed, axes, Seeds::Literal(seeds), None).map_err(|e| e.to_string())
+    Plan::sweep(source, base_text, fixed, axes, seeds, None).map_err(|e| e.to_string())
 }
 
 /// Warns when a manifest was written by a build of another commit, or of a dirty tree (whose

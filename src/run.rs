@@ -8,7 +8,7 @@ use analysis::runs::{deadlocks_text, quantile, write_runs_csv};
 use analysis::sim::time::format_ns;
 use analysis::workloads::command::Source;
 use analysis::workloads::plan::{Plan, PlanError, RunRequest, Shorthand};
-use analysis::workloads::run::{RunId, RunResult, Timeline, run_point};
+use analysis::workloads::run::{RunId, RunProgress, RunResult, Timeline, run_point_watched};
 use analysis::workloads::scenario::Scenario;
 use anyhow::Result;
 
@@ -288,6 +288,50 @@ fn write_beside(path: &std::path::Path, timeline: &Timeline) -> Result<std::path
     Ok(partial)
 }
 
+/// A run's first progress line comes after this long, then one every [`PROGRESS_EVERY`].
+const PROGRESS_AFTER: std::time::Duration = std::time::Duration::from_secs(3);
+const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Runs `run` (a run of `duration_ns` simulated) and, from a second thread, prints a progress
+/// line on stderr once it has taken [`PROGRESS_AFTER`], and then every [`PROGRESS_EVERY`]: what
+/// it is doing (building the model, or how far it has simulated) and for how long.
+pub fn watched<T: Send>(label: &str, duration_ns: u64, run: impl FnOnce(&RunProgress) -> T + Send) -> T {
+    use std::sync::atomic::Ordering::Relaxed;
+    let progress = RunProgress::default();
+    let (done, wake) = (std::sync::Mutex::new(false), std::sync::Condvar::new());
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            let start = std::time::Instant::now();
+            let mut next = PROGRESS_AFTER;
+            let mut finished = done.lock().unwrap_or_else(|e| e.into_inner());
+            loop {
+                let wait = next.saturating_sub(start.elapsed());
+                finished = wake.wait_timeout_while(finished, wait, |d| !*d).unwrap_or_else(|e| e.into_inner()).0;
+                if *finished {
+                    return;
+                }
+                let elapsed = start.elapsed().as_secs();
+                if progress.built.load(Relaxed) {
+                    let now = progress.now_ns.load(Relaxed);
+                    errln!(
+                        "{label}: {} of {} simulated ({:.1} %), {elapsed} s elapsed",
+                        format_ns(now),
+                        format_ns(duration_ns),
+                        now as f64 * 100.0 / duration_ns.max(1) as f64
+                    );
+                } else {
+                    errln!("{label}: building the model, {elapsed} s elapsed");
+                }
+                next += PROGRESS_EVERY;
+            }
+        });
+        let result = run(&progress);
+        *done.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        wake.notify_all();
+        result
+    })
+}
+
 /// Runs run `index` of `plan` (recorded as run `run_index`), prints its summary and writes its
 /// directory (and trace); returns the run.
 #[allow(clippy::too_many_arguments)]
@@ -318,8 +362,10 @@ pub fn run_to_dir(
     }
     let scenario = plan.scenario(index);
     let id = RunId { seed: scenario.run.seed, index: run_index };
-    let (result, timeline) = run_point(plan.point_of(index), id, trace.map(|(_, limit)| limit as usize))
-        .map_err(|e| BadInput(e.to_string()))?;
+    let (result, timeline) = watched("run", scenario.run.duration.0, |progress| {
+        run_point_watched(plan.point_of(index), id, trace.map(|(_, limit)| limit as usize), progress)
+    })
+    .map_err(|e| BadInput(e.to_string()))?;
     let replay = replay.to_string();
     if shown == Summary::Text {
         out!("{}", summary(&result, &replay));

@@ -7,6 +7,7 @@ use crate::output_dir::StagedDir;
 use crate::run_log::RunLog;
 use crate::workloads::plan::Plan;
 use crate::workloads::runner::{Finished, Sink};
+use crate::workloads::sweep::Seeds;
 
 /// An empty aggregate with one group per grid point.
 pub fn empty_state(plan: &Plan) -> SweepState {
@@ -63,7 +64,7 @@ pub fn manifest(plan: &Plan, shard: Option<(u64, u64)>) -> String {
         "base_text": plan.base_text,
         "fixed": fixed,
         "axes": axes,
-        "seeds": (0..seeds.len()).map(|i| seeds.get(i)).collect::<Vec<_>>(),
+        "seeds": seeds_json(seeds),
         "runs": plan.run_count(),
         "base_scenario": plan.points.first().map(|p| &p.scenario),
     });
@@ -71,6 +72,41 @@ pub fn manifest(plan: &Plan, shard: Option<(u64, u64)>) -> String {
         value["shard"] = serde_json::json!(format!("{i}/{n}"));
     }
     serde_json::to_string_pretty(&value).expect("manifest serialises") + "\n"
+}
+
+/// A sweep's seeds as its manifest records them, in a few bytes however many there are (a
+/// list of 10,000,000 seeds took 249 MB): `{"master_seed": M, "count": N}` for seeds derived
+/// from a master seed (run seed `i` is `splitmix64(M ^ splitmix64(i))`), `{"first": A, "last":
+/// B}` for the inclusive range `A..B`, and a list only for seeds that are neither.
+pub fn seeds_json(seeds: &Seeds) -> serde_json::Value {
+    match seeds {
+        Seeds::Derived { master, count } => serde_json::json!({ "master_seed": master, "count": count }),
+        Seeds::Literal(list) if !list.is_empty() && list.windows(2).all(|w| w[0].checked_add(1) == Some(w[1])) => {
+            serde_json::json!({ "first": list[0], "last": list[list.len() - 1] })
+        }
+        Seeds::Literal(list) => serde_json::json!(list),
+    }
+}
+
+/// The seeds a manifest records ([`seeds_json`]), or the full list of older manifests.
+pub fn seeds_from_json(value: &serde_json::Value) -> Result<Seeds, String> {
+    let field = |name: &str| {
+        value[name].as_u64().ok_or_else(|| format!("seeds.{name}: expected a whole number, found {}", value[name]))
+    };
+    if value.is_array() {
+        return serde_json::from_value(value.clone()).map(Seeds::Literal).map_err(|e| format!("seeds: {e}"));
+    }
+    if value.get("master_seed").is_some() {
+        return Ok(Seeds::Derived { master: field("master_seed")?, count: field("count")? });
+    }
+    let (first, last) = (field("first")?, field("last")?);
+    if first > last || last - first >= crate::workloads::sweep::MAX_SWEEP_RUNS {
+        return Err(format!(
+            "seeds: {first}..{last} is not a range of at most {} seeds",
+            crate::workloads::sweep::MAX_SWEEP_RUNS
+        ));
+    }
+    Ok(Seeds::Literal((first..=last).collect()))
 }
 
 /// Writes every output of a sweep (or shard, or merge) into `staged`: the manifest, the run
@@ -127,6 +163,28 @@ mod tests {
         let interrupted =
             executor.execute(runs, &mut StateSink { state: &mut state, log: None, checkpoint: None }).unwrap();
         (state, interrupted)
+    }
+
+    #[test]
+    fn manifest_seeds_are_compact_and_read_back_as_the_same_seeds() {
+        use crate::workloads::sweep::MAX_SWEEP_RUNS;
+        for seeds in [
+            Seeds::Derived { master: 7, count: MAX_SWEEP_RUNS },
+            Seeds::Literal((5..=1_000_004).collect()),
+            Seeds::Literal(vec![3, 1, 2]),
+        ] {
+            let json = seeds_json(&seeds);
+            assert!(json.to_string().len() < 64, "{json}");
+            let back = seeds_from_json(&json).unwrap();
+            assert_eq!(back.len(), seeds.len());
+            for i in [0, 1, seeds.len() - 1] {
+                assert_eq!(back.get(i), seeds.get(i), "seed {i}");
+            }
+        }
+        let old = serde_json::json!([9, 10, 12]);
+        let back = seeds_from_json(&old).unwrap();
+        assert_eq!((0..3).map(|i| back.get(i)).collect::<Vec<_>>(), vec![9, 10, 12], "older manifests list them");
+        assert!(seeds_from_json(&serde_json::json!({ "first": 5, "last": 4 })).is_err());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Lock bench, locktorture's idea: N tasks hammer one lock of a chosen kind, with exponential
 //! or fixed think and hold times, to calibrate and validate each lock model in isolation.
 
+use crate::run::{RunProgress, Watched};
 use rand::Rng;
 use sim::engine::{Limits, RunOutcome, Scheduler};
 use sim::kernel::{
@@ -250,12 +251,16 @@ struct Hammer {
 
 impl Agent for Hammer {
     fn next(&mut self, cx: &mut AgentCx<'_>) -> Next {
-        if cx.last.is_some() || cx.now_ns == 0 {
+        // At time 0 a task thinks first, so that the tasks do not all start at once; with no
+        // think time at all it starts at once (sleeping 0 ns at time 0 would wake it at time 0,
+        // to sleep again: simulated time would never move).
+        let starting = cx.now_ns == 0 && self.think_ns > 0;
+        if cx.last.is_some() || starting {
             let ns = match self.think {
                 Dist::Fixed => self.think_ns,
                 Dist::Exp => exp_ns(cx.rng, self.think_ns as f64),
             };
-            if ns > 0 || cx.now_ns == 0 {
+            if ns > 0 || starting {
                 return Next::Sleep { ns };
             }
         }
@@ -313,6 +318,15 @@ fn class_name(kind: LockKind) -> &'static str {
 }
 
 pub fn run(config: &LockBenchConfig) -> Result<LockBenchResult, LockBenchError> {
+    run_bench(config, None)
+}
+
+/// [`run`], telling `progress` where the bench stands as it goes (for a progress line).
+pub fn run_watched(config: &LockBenchConfig, progress: &RunProgress) -> Result<LockBenchResult, LockBenchError> {
+    run_bench(config, Some(progress))
+}
+
+fn run_bench(config: &LockBenchConfig, progress: Option<&RunProgress>) -> Result<LockBenchResult, LockBenchError> {
     config.validate()?;
     let class = LockClassDef::new(class_name(config.kind), config.kind, Layout::Global);
     let kernel_config = KernelConfig {
@@ -348,7 +362,14 @@ pub fn run(config: &LockBenchConfig) -> Result<LockBenchResult, LockBenchError> 
         .collect();
     let mut sched = Scheduler::new();
     let mut kernel = Kernel::new(kernel_config, tasks, &mut sched).expect("validated bench config builds a kernel");
-    let outcome = sched.run(&mut kernel, &Limits { until_ns: config.duration_ns, ..Limits::default() });
+    let limits = Limits { until_ns: config.duration_ns, ..Limits::default() };
+    let outcome = match progress {
+        None => sched.run(&mut kernel, &limits),
+        Some(progress) => {
+            progress.built.store(true, std::sync::atomic::Ordering::Relaxed);
+            sched.run(&mut Watched { kernel: &mut kernel, progress, events: 0 }, &limits)
+        }
+    };
     let programs = kernel.programs();
     let order_cycles = kernel
         .lock_order()
@@ -406,6 +427,17 @@ mod tests {
         assert_eq!((r.stat.holds, r.stat.hold_ns_total), (998, 998_000));
         assert_eq!((r.stat.wait_ns_min, r.stat.wait_ns_max), (1_000, 2_000));
         assert!(r.deadlocks.is_empty() && r.order_cycles.is_empty());
+    }
+
+    #[test]
+    fn no_think_time_takes_the_lock_back_to_back_and_time_advances() {
+        // One task, no think, 1 µs hold: it takes the lock at 0, 1, … 999 µs (it used to
+        // sleep 0 ns at time 0 over and over, and simulated time never moved).
+        let r = run(&LockBenchConfig { tasks: 1, think_ns: 0, ..mutex_bench() }).unwrap();
+        assert_eq!(r.outcome.stop, sim::StopReason::TimeLimit);
+        assert_eq!(r.outcome.end_ns, 1_000_000);
+        assert_eq!(r.stat.acquisitions, 1_000);
+        assert_eq!((r.stat.holds, r.stat.hold_ns_total), (999, 999_000));
     }
 
     #[test]

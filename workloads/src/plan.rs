@@ -14,7 +14,7 @@ use crate::presets::preset_text;
 use crate::run::Prepared;
 use crate::scenario::Scenario;
 use crate::schemes::SchemeKind;
-use crate::sweep::{MAX_SWEEP_RUNS, Seeds};
+use crate::sweep::{MAX_GRID_POINTS, MAX_SWEEP_RUNS, Seeds};
 use crate::value::Value;
 
 /// Keys that have options of their own in a replay command, so labels and `--set` lists skip them.
@@ -354,9 +354,25 @@ impl Plan {
             }
             points_len = points_len.saturating_mul(values.len() as u64);
         }
-        let total = points_len.saturating_mul(self.seeds.len().max(1));
+        if points_len > MAX_GRID_POINTS {
+            return Err(ScenarioError::new(
+                "sweep",
+                format!(
+                    "{points_len} grid points (the product of the numbers of swept values); at most \
+                     {MAX_GRID_POINTS}, each holding about 1.4 MB of results: sweep fewer values, or split the \
+                     grid into several sweeps"
+                ),
+            )
+            .into());
+        }
+        let seeds = self.seeds.len().max(1);
+        let total = points_len.saturating_mul(seeds);
         if total > MAX_SWEEP_RUNS {
-            return Err(ScenarioError::new("sweep", format!("{total} runs; at most {MAX_SWEEP_RUNS}")).into());
+            return Err(ScenarioError::new(
+                "sweep",
+                format!("{points_len} grid points × {seeds} seeds = {total} runs; at most {MAX_SWEEP_RUNS}"),
+            )
+            .into());
         }
         let mut points: Vec<Vec<(String, Value)>> = vec![Vec::new()];
         for (key, values) in &self.axes {

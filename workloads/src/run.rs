@@ -303,7 +303,7 @@ pub fn run_with_trace(
     scenario.validate()?;
     let prepared = Prepared::new(scenario)?;
     let id = RunId { seed: scenario.run.seed, index: run_index };
-    run_prepared(scenario, &prepared, id, &scenario.scheme.name, trace)
+    run_prepared(scenario, &prepared, id, &scenario.scheme.name, trace, None)
 }
 
 /// Runs run `id` of a plan's grid point: its scenario with the run's seed, labelled as the point is.
@@ -312,7 +312,43 @@ pub fn run_point(
     id: RunId,
     trace: Option<usize>,
 ) -> Result<(RunResult, Option<Timeline>), ScenarioError> {
-    run_prepared(&point.scenario, &point.prepared, id, &point.label, trace)
+    run_prepared(&point.scenario, &point.prepared, id, &point.label, trace, None)
+}
+
+/// [`run_point`], telling `progress` where the run stands as it goes, for a watcher on another
+/// thread (a progress line on a long run). The run's results are the same.
+pub fn run_point_watched(
+    point: &GridPoint,
+    id: RunId,
+    trace: Option<usize>,
+    progress: &RunProgress,
+) -> Result<(RunResult, Option<Timeline>), ScenarioError> {
+    run_prepared(&point.scenario, &point.prepared, id, &point.label, trace, Some(progress))
+}
+
+/// Where a watched run stands: whether its model is built, and the simulated time it reached
+/// (updated every few thousand events).
+#[derive(Debug, Default)]
+pub struct RunProgress {
+    pub built: std::sync::atomic::AtomicBool,
+    pub now_ns: std::sync::atomic::AtomicU64,
+}
+
+/// The kernel, reporting the clock to a [`RunProgress`] every 4,096 events.
+pub(crate) struct Watched<'a> {
+    pub(crate) kernel: &'a mut Kernel,
+    pub(crate) progress: &'a RunProgress,
+    pub(crate) events: u32,
+}
+
+impl sim::engine::Model for Watched<'_> {
+    fn handle(&mut self, event: sim::event::Event, sched: &mut Scheduler) {
+        sim::engine::Model::handle(&mut *self.kernel, event, sched);
+        self.events = self.events.wrapping_add(1);
+        if self.events.is_multiple_of(4096) {
+            self.progress.now_ns.store(sched.now_ns(), std::sync::atomic::Ordering::Relaxed);
+        }
+    }
 }
 
 /// Which run of a plan: its seed and its index (recorded with lock-order edges).
@@ -348,6 +384,7 @@ fn run_prepared(
     id: RunId,
     label: &str,
     trace: Option<usize>,
+    progress: Option<&RunProgress>,
 ) -> Result<(RunResult, Option<Timeline>), ScenarioError> {
     let config = KernelConfig {
         seed: id.seed,
@@ -377,7 +414,13 @@ fn run_prepared(
         kernel.enable_trace(hotplug, limit);
     }
     let limits = Limits { until_ns: scenario.run.duration.0, max_events: scenario.run.max_events };
-    let outcome = sched.run(&mut kernel, &limits);
+    let outcome = match progress {
+        None => sched.run(&mut kernel, &limits),
+        Some(progress) => {
+            progress.built.store(true, std::sync::atomic::Ordering::Relaxed);
+            sched.run(&mut Watched { kernel: &mut kernel, progress, events: 0 }, &limits)
+        }
+    };
     kernel.finish(&outcome);
     let timeline = trace.map(|_| Timeline {
         events: kernel.trace().0.cloned().collect(),

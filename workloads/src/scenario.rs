@@ -19,6 +19,9 @@ pub const MAX_SCENARIO_CPUS: u32 = 65_536;
 pub const MAX_WORKLOAD_TASKS: u32 = 65_536;
 /// Longest simulated run: one day.
 pub const MAX_RUN_NS: u64 = 86_400_000_000_000;
+/// Most PMU-load events in one run (CPUs × (sampling + counting events per CPU)): each takes
+/// about 300 bytes, and building 2^22 of them about 2.3 GB and 5 s (65,536 CPUs × 64 events).
+pub const MAX_PMU_LOAD_EVENTS: u64 = 1 << 22;
 
 /// A duration in nanoseconds, written as a string with a unit (`"5ms"`) in TOML, read and
 /// printed by [`Nanos`].
@@ -983,6 +986,21 @@ impl Scenario {
         duration_range("run.duration", self.run.duration, 1, MAX_RUN_NS)?;
         range("run.seed", self.run.seed, 0, sim::rng::MAX_SEED)?;
         self.pmu_load.validate()?;
+        let l = &self.pmu_load;
+        let per_cpu = u64::from(l.sampling_events) + u64::from(l.counting_events);
+        let events = u64::from(m.cpus) * per_cpu;
+        if events > MAX_PMU_LOAD_EVENTS {
+            let key = if l.sampling_events > 0 { "pmu_load.sampling_events" } else { "pmu_load.counting_events" };
+            return Err(ScenarioError::new(
+                key,
+                format!(
+                    "{} CPUs × {per_cpu} events per CPU (sampling_events + counting_events) = {events} PMU-load \
+                     events; at most {MAX_PMU_LOAD_EVENTS} in one run (about 300 bytes each): give fewer events per \
+                     CPU or fewer CPUs (machine.cpus)",
+                    m.cpus
+                ),
+            ));
+        }
         range("run.max_events", self.run.max_events, 1, u64::MAX / 2)?;
         for (name, text) in &self.scheme.scripts {
             if !op::NAMES.contains(&name.as_str()) {
@@ -1080,6 +1098,27 @@ mod tests {
 
     fn error(text: &str) -> ScenarioError {
         Scenario::from_toml(text).unwrap_err()
+    }
+
+    #[test]
+    fn the_pmu_load_events_budget_admits_exactly_max_events() {
+        let at = |cpus: u64, sampling: u64, counting: u64| {
+            Scenario::from_toml(&format!(
+                "[machine]\ncpus = {cpus}\npackages = 4\n[pmu_load]\nsampling_events = {sampling}\n\
+                 counting_events = {counting}\n"
+            ))
+        };
+        let cpus = MAX_PMU_LOAD_EVENTS / 256;
+        assert!(at(cpus, 256, 0).is_ok(), "{} CPUs × 256 events is the budget", cpus);
+        assert!(at(cpus * 4, 64, 0).is_ok());
+        let e = at(cpus + 1, 256, 0).unwrap_err();
+        assert_eq!(e.key, "pmu_load.sampling_events");
+        let total = (cpus + 1) * 256;
+        assert!(e.message.contains(&format!("= {total} PMU-load events; at most {MAX_PMU_LOAD_EVENTS}")), "{e}");
+        let e = at(cpus * 4, 32, 33).unwrap_err();
+        assert_eq!(e.key, "pmu_load.sampling_events");
+        let e = at(cpus * 4, 0, 65).unwrap_err();
+        assert_eq!(e.key, "pmu_load.counting_events", "{e}");
     }
 
     #[test]

@@ -5,6 +5,9 @@ use sim::rng::derive_run_seed;
 
 /// Most runs one sweep may plan.
 pub const MAX_SWEEP_RUNS: u64 = 10_000_000;
+/// Most grid points in one sweep: each holds its scenario, compiled scripts and aggregate
+/// (histograms, lock_stat) for the whole sweep, about 1.4 MB, so 4,096 points take about 6 GB.
+pub const MAX_GRID_POINTS: u64 = 4_096;
 
 /// Which seeds each grid point runs.
 #[derive(Clone, Debug, PartialEq, Eq)]

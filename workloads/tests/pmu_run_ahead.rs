@@ -169,3 +169,39 @@ fn an_overflow_in_the_last_skid_of_a_run_is_counted_at_the_end() {
         }
     }
 }
+
+/// The tick that unthrottles a counter tallies the samples it would have taken while throttled
+/// (#19 case 11: a tick in the run's last skid was never taken, and `samples_throttled` lost
+/// that tick's whole tally). One sampling event far over the 400 samples per 4 ms tick, on one
+/// CPU that never goes down: a run ending 1, 50 or 99 ns after each of the first ticks counts
+/// exactly what one ending a skid (100 ns) later counts, and more than one ending just before.
+#[test]
+fn an_unthrottling_tick_in_the_last_skid_of_a_run_counts_its_tally() {
+    let base = [
+        key("machine.cpus", 1),
+        key("machine.packages", 1),
+        key("hotplug.enabled", false),
+        key("pmu_load.sampling_events", 1),
+        key("pmu_load.uncore_counting", false),
+        key("pmu_load.sample_period", 10_000),
+        key("run.seed", 3),
+    ];
+    let tick_ns =
+        sim::pmu::SampleRateGovernor::new(sim::pmu::GovernorConfig::default()).expect("default governor").tick_ns();
+    let throttled = |end_ns: u64| {
+        let mut keys = base.to_vec();
+        keys.push(key("run.duration", format!("\"{end_ns}ns\"")));
+        let scenario = resolve(preset_text("pmu-load").expect("preset"), &keys).expect("valid scenario");
+        let pmu = run(&scenario, 3).expect("runs").pmu.expect("PMU load");
+        (pmu.samples_throttled, pmu.throttles)
+    };
+    for k in 1..=3 {
+        let tick = k * tick_ns;
+        let a_skid_later = throttled(tick + 101);
+        assert!(a_skid_later.1 >= k, "throttled in every tick: {a_skid_later:?}");
+        assert!(throttled(tick - 1).0 < a_skid_later.0, "tick {k} tallies its throttled samples");
+        for after_ns in [1, 50, 99] {
+            assert_eq!(throttled(tick + after_ns), a_skid_later, "ending {after_ns} ns after tick {k}");
+        }
+    }
+}
