@@ -228,7 +228,7 @@ pub fn run_sweep(args: &SweepArgs, default_out: &Path, replace_default: bool) ->
     let manifest = manifest(&plan, shard);
     let prior = match args.resume {
         false => None,
-        true => match resumable(&out, &manifest)? {
+        true => match resumable(&out, &manifest, &plan)? {
             Some(state) => Some(state),
             None => {
                 outln!("{}: the sweep is complete; nothing to resume", out.display());
@@ -373,8 +373,8 @@ fn checkpoint_interval() -> std::time::Duration {
 
 /// The saved state of the interrupted sweep in `out`, or `None` if that sweep is complete. A
 /// checkpoint of a sweep killed without warning (`.NAME.checkpoint`, newer than anything in
-/// `out`) comes first.
-fn resumable(out: &Path, manifest: &str) -> Result<Option<SweepState>> {
+/// `out`) comes first; a sweep killed before its first checkpoint resumes from no runs.
+fn resumable(out: &Path, manifest: &str, plan: &Plan) -> Result<Option<SweepState>> {
     match read_checkpoint(out) {
         Some(Ok((saved, state))) if saved == manifest => {
             errln!("resuming from the checkpoint of a sweep that was killed: {}", checkpoint_dir(out).display());
@@ -398,13 +398,13 @@ fn resumable(out: &Path, manifest: &str) -> Result<Option<SweepState>> {
     };
     let staging = analysis::output_dir::beside(out, "partial");
     if !out.join("manifest.json").exists() && staging.exists() {
-        return Err(BadInput(format!(
-            "--resume: the sweep writing {} was killed before its first checkpoint ({} holds no finished \
-             runs); start it again",
-            out.display(),
+        // Nothing of it was saved: resuming it is running it whole, into the same bytes.
+        errln!(
+            "resuming a sweep that was killed before its first checkpoint: none of its runs was saved ({} is \
+             discarded); running it whole",
             staging.display()
-        ))
-        .into());
+        );
+        return Ok(Some(empty_state(plan)));
     }
     let saved = read("manifest.json")?;
     if saved != manifest {
