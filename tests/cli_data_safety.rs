@@ -529,7 +529,7 @@ fn case07c_sigterm_on_lockbench_leaves_nothing_behind() {
 }
 
 /// A sweep killed before its first checkpoint has no finished runs saved: `--resume` says so
-/// in one line and changes nothing, and the sweep started again runs whole.
+/// in one line and runs it whole, to the bytes of a sweep never interrupted.
 #[test]
 fn case07d_a_sweep_killed_before_its_first_checkpoint_resumes_whole_to_the_bytes_of_an_uninterrupted_one() {
     let root = base("7d");
