@@ -12,7 +12,9 @@ use analysis::report::{pmu_table, table};
 use analysis::run_log::{Checkpoint, RunLog, checkpoint_dir, read_checkpoint, remove_checkpoint};
 use analysis::sweep::{StateSink, empty_state, manifest, write_outputs};
 use analysis::workloads::plan::{Plan, SweepRequest};
-use analysis::workloads::runner::{Executor, RunnerError, run_untraced};
+use analysis::workloads::run::{RunId, RunProgress, RunResult, run_point_watched};
+use analysis::workloads::runner::{Executor, RunnerError};
+use analysis::workloads::scenario::ScenarioError;
 use analysis::workloads::sweep::shard_range;
 use anyhow::Result;
 use clap::Args;
@@ -170,10 +172,18 @@ fn shard(args: &SweepArgs) -> Result<Option<(u64, u64)>> {
     Ok(Some((i, n)))
 }
 
+/// Reports `(done, total)` runs.
+pub type ProgressFn = Box<dyn Fn(u64, u64) + Sync>;
+
 /// Progress on stderr for `total` runs: on a terminal a bar with `done/total` and an ETA from
 /// the first run, never moving backwards (workers finish out of order) and left on screen at
-/// the end; otherwise a line every 5 %.
-pub fn progress_printer(label: String, total: u64) -> Box<dyn Fn(u64, u64) + Sync> {
+/// the end; otherwise a line every 5 %. Runs in flight are described by [`in_flight_heartbeat`].
+pub fn progress_printer(label: String, total: u64) -> ProgressFn {
+    progress_bar(label, total).0
+}
+
+/// [`progress_printer`], and the terminal's bar if there is one (for [`in_flight_heartbeat`]).
+fn progress_bar(label: String, total: u64) -> (ProgressFn, Option<indicatif::ProgressBar>) {
     let shown = std::sync::atomic::AtomicU64::new(0);
     // The highest count reported so far, or None when `done` is not past it.
     let advance = move |done: u64| {
@@ -184,29 +194,101 @@ pub fn progress_printer(label: String, total: u64) -> Box<dyn Fn(u64, u64) + Syn
         let bar = indicatif::ProgressBar::new(total);
         bar.set_style(
             indicatif::ProgressStyle::with_template(
-                "{prefix} [{bar:40}] {pos}/{len} runs, {elapsed} elapsed, ETA {eta}",
+                "{prefix} [{bar:40}] {pos}/{len} runs, {elapsed} elapsed, ETA {eta}{msg}",
             )
             .expect("valid template")
             .progress_chars("=> "),
         );
         bar.set_prefix(label);
         bar.tick();
-        Box::new(move |done, total| {
+        let handle = bar.clone();
+        let print = Box::new(move |done: u64, total: u64| {
             let Some(done) = advance(done) else { return };
             bar.set_length(total);
             bar.set_position(done);
             if done == total {
+                bar.set_message("");
                 bar.finish();
             }
-        })
+        });
+        (print, Some(handle))
     } else {
-        Box::new(move |done, total| {
+        let print = Box::new(move |done: u64, total: u64| {
             let Some(done) = advance(done) else { return };
             let step = (total / 20).max(1);
             if done % step == 0 || done == total {
                 errln!("{label}: {done}/{total} runs");
             }
-        })
+        });
+        (print, None)
+    }
+}
+
+/// The runs a sweep's workers have in hand, each with how far it has simulated, so that a
+/// long run shows progress before it finishes.
+#[derive(Default)]
+struct InFlight {
+    runs: std::sync::Mutex<BTreeMap<u64, (std::sync::Arc<RunProgress>, u64)>>,
+}
+
+impl InFlight {
+    /// Runs `point` as run `id`, watched: the sweep's run function.
+    fn run(&self, point: &analysis::workloads::plan::GridPoint, id: RunId) -> Result<RunResult, ScenarioError> {
+        let progress = std::sync::Arc::new(RunProgress::default());
+        let lock = || self.runs.lock().unwrap_or_else(|e| e.into_inner());
+        lock().insert(id.index, (progress.clone(), point.scenario.run.duration.0));
+        let result = run_point_watched(point, id, None, &progress).map(|(result, _)| result);
+        lock().remove(&id.index);
+        result
+    }
+
+    /// `run 12: 8.3 s of 60 s simulated (13.9 %)`, for each run in flight, lowest index first.
+    fn describe(&self) -> String {
+        use std::sync::atomic::Ordering::Relaxed;
+        let runs = self.runs.lock().unwrap_or_else(|e| e.into_inner());
+        let each = runs.iter().map(|(index, (p, duration_ns))| {
+            if !p.built.load(Relaxed) {
+                return format!("run {index}: building the model");
+            }
+            let now = p.now_ns.load(Relaxed);
+            format!(
+                "run {index}: {} of {} simulated ({:.1} %)",
+                sim::time::format_ns(now),
+                sim::time::format_ns(*duration_ns),
+                now as f64 * 100.0 / (*duration_ns).max(1) as f64
+            )
+        });
+        each.collect::<Vec<_>>().join(", ")
+    }
+}
+
+/// How often a sweep says how far its runs in flight are (nothing before the first interval).
+const IN_FLIGHT_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Every [`IN_FLIGHT_EVERY`] until `done`, what the runs in flight have simulated: on the
+/// terminal's bar, or as a line on stderr.
+fn in_flight_heartbeat(
+    in_flight: &InFlight,
+    bar: Option<&indicatif::ProgressBar>,
+    done: &(std::sync::Mutex<bool>, std::sync::Condvar),
+) {
+    let start = std::time::Instant::now();
+    let mut next = IN_FLIGHT_EVERY;
+    let mut finished = done.0.lock().unwrap_or_else(|e| e.into_inner());
+    loop {
+        let wait = next.saturating_sub(start.elapsed());
+        finished = done.1.wait_timeout_while(finished, wait, |d| !*d).unwrap_or_else(|e| e.into_inner()).0;
+        if *finished {
+            return;
+        }
+        let runs = in_flight.describe();
+        if !runs.is_empty() {
+            match bar {
+                Some(bar) => bar.set_message(format!("; {runs}")),
+                None => errln!("sweep: {} s elapsed; in flight: {runs}", start.elapsed().as_secs()),
+            }
+        }
+        next += IN_FLIGHT_EVERY;
     }
 }
 
@@ -261,14 +343,25 @@ pub fn run_sweep(args: &SweepArgs, default_out: &Path, replace_default: bool) ->
         }
     );
     install_stop_handler();
-    let progress = progress_printer("sweep".into(), todo.len() as u64);
-    let executor = Executor { plan: &plan, jobs, stop: &STOP, progress: &*progress, run_fn: &run_untraced };
+    let (progress, bar) = progress_bar("sweep".into(), todo.len() as u64);
+    let in_flight = InFlight::default();
+    let run_fn = |point: &analysis::workloads::plan::GridPoint, id: RunId| in_flight.run(point, id);
+    let executor = Executor { plan: &plan, jobs, stop: &STOP, progress: &*progress, run_fn: &run_fn };
     let mut state = prior.unwrap_or_else(|| empty_state(&plan));
     let mut log = RunLog::create(&staged, &state)?;
     let mut checkpoint = Checkpoint::new(manifest.clone(), &out, checkpoint_interval());
-    let interrupted = executor
-        .execute(&todo, &mut StateSink { state: &mut state, log: Some(&mut log), checkpoint: Some(&mut checkpoint) })
-        .map_err(runner_error)?;
+    let done = (std::sync::Mutex::new(false), std::sync::Condvar::new());
+    let interrupted = std::thread::scope(|scope| {
+        scope.spawn(|| in_flight_heartbeat(&in_flight, bar.as_ref(), &done));
+        let result = executor.execute(
+            &todo,
+            &mut StateSink { state: &mut state, log: Some(&mut log), checkpoint: Some(&mut checkpoint) },
+        );
+        *done.0.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        done.1.notify_all();
+        result
+    })
+    .map_err(runner_error)?;
     write_outputs(&staged, &manifest, log, &mut state, range.end - range.start)?;
     if interrupted {
         let done = state.recorded;

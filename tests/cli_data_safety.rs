@@ -506,6 +506,37 @@ fn case06e_a_long_lock_bench_prints_progress_on_stderr() {
     prints_progress("6e", "lockbench", &["lockbench", "--tasks", "64", "--duration", "1h"]);
 }
 
+/// A sweep's long run shows how far it has simulated before it finishes: every 5 s, one line
+/// per sweep naming each run in flight, its simulated time moving forward.
+#[test]
+fn case06f_a_sweeps_long_run_shows_its_simulated_progress() {
+    let root = base("6f");
+    let out = root.join("long");
+    let args = ["sweep", "--preset", "pmu-load", "--schemes", "percpu-state", "--cpus", "64", "--seeds", "1"];
+    let mut child = command()
+        .args(args)
+        .args(["--duration", "1h", "--out", s(&out)])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = BufReader::new(child.stderr.take().unwrap()).lines().map(|l| l.unwrap());
+    let mut beats = lines.filter(|l| l.starts_with("sweep: ") && l.contains("in flight: run 0: "));
+    let start = Instant::now();
+    let first = beats.next().expect("a line on the run in flight");
+    let second = beats.next().expect("a second line on the run in flight");
+    assert!(start.elapsed() < Duration::from_secs(30), "{:?}", start.elapsed());
+    let simulated = |line: &str| -> f64 {
+        let after = line.split("in flight: run 0: ").nth(1).expect("the run's part");
+        after.split(" s of ").next().and_then(|t| t.parse().ok()).unwrap_or_else(|| panic!("{line}"))
+    };
+    assert!(first.contains("of 3600.000000000 s simulated"), "{first}");
+    assert!(simulated(&second) > simulated(&first), "{first} / {second}");
+    let _ = child.kill();
+    let _ = child.wait();
+    std::fs::remove_dir_all(root).unwrap();
+}
+
 // Case 7: signals.
 
 #[test]

@@ -156,7 +156,7 @@ mod tests {
         jobs: usize,
         stop: &AtomicBool,
         progress: &(dyn Fn(u64, u64) + Sync),
-        run_fn: &RunFn,
+        run_fn: &RunFn<'_>,
     ) -> (SweepState, bool) {
         let executor = Executor { plan, jobs, stop, progress, run_fn };
         let mut state = empty_state(plan);

@@ -12,7 +12,7 @@ use crate::plan::{GridPoint, Plan};
 use crate::run::{RunId, RunResult, run_point};
 
 /// Runs one run of a grid point (the real [`run_point`], or a stand-in in tests).
-pub type RunFn = dyn Fn(&GridPoint, RunId) -> Result<RunResult, ScenarioError> + Sync;
+pub type RunFn<'a> = dyn Fn(&GridPoint, RunId) -> Result<RunResult, ScenarioError> + Sync + 'a;
 
 /// The real run function: [`run_point`] without a trace.
 pub fn run_untraced(point: &GridPoint, id: RunId) -> Result<RunResult, ScenarioError> {
@@ -54,7 +54,7 @@ pub struct Executor<'a> {
     pub stop: &'a AtomicBool,
     /// Called with `(done, total)` after each run.
     pub progress: &'a (dyn Fn(u64, u64) + Sync),
-    pub run_fn: &'a RunFn,
+    pub run_fn: &'a RunFn<'a>,
 }
 
 /// One chunk's runs as the pool returns them: `None` for a run the stop flag kept from starting.
