@@ -292,17 +292,19 @@ fn write_beside(path: &std::path::Path, timeline: &Timeline) -> Result<std::path
 const PROGRESS_AFTER: std::time::Duration = std::time::Duration::from_secs(3);
 const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Runs `run` (a run of `duration_ns` simulated) and, from a second thread, prints a progress
-/// line on stderr once it has taken [`PROGRESS_AFTER`], and then every [`PROGRESS_EVERY`]: what
-/// it is doing (building the model, or how far it has simulated) and for how long.
-pub fn watched<T: Send>(label: &str, duration_ns: u64, run: impl FnOnce(&RunProgress) -> T + Send) -> T {
-    use std::sync::atomic::Ordering::Relaxed;
-    let progress = RunProgress::default();
+/// Runs `work` on this thread while a second thread calls `tick` with the whole seconds
+/// elapsed: first after `first`, then every `every`, until `work` returns.
+pub fn with_heartbeat<T>(
+    first: std::time::Duration,
+    every: std::time::Duration,
+    tick: impl Fn(u64) + Sync,
+    work: impl FnOnce() -> T,
+) -> T {
     let (done, wake) = (std::sync::Mutex::new(false), std::sync::Condvar::new());
     std::thread::scope(|scope| {
         scope.spawn(|| {
             let start = std::time::Instant::now();
-            let mut next = PROGRESS_AFTER;
+            let mut next = first;
             let mut finished = done.lock().unwrap_or_else(|e| e.into_inner());
             loop {
                 let wait = next.saturating_sub(start.elapsed());
@@ -310,26 +312,28 @@ pub fn watched<T: Send>(label: &str, duration_ns: u64, run: impl FnOnce(&RunProg
                 if *finished {
                     return;
                 }
-                let elapsed = start.elapsed().as_secs();
-                if progress.built.load(Relaxed) {
-                    let now = progress.now_ns.load(Relaxed);
-                    errln!(
-                        "{label}: {} of {} simulated ({:.1} %), {elapsed} s elapsed",
-                        format_ns(now),
-                        format_ns(duration_ns),
-                        now as f64 * 100.0 / duration_ns.max(1) as f64
-                    );
-                } else {
-                    errln!("{label}: building the model, {elapsed} s elapsed");
-                }
-                next += PROGRESS_EVERY;
+                tick(start.elapsed().as_secs());
+                next += every;
             }
         });
-        let result = run(&progress);
+        let result = work();
         *done.lock().unwrap_or_else(|e| e.into_inner()) = true;
         wake.notify_all();
         result
     })
+}
+
+/// Runs `run` (a run of `duration_ns` simulated) and prints a progress line on stderr once it
+/// has taken [`PROGRESS_AFTER`], and then every [`PROGRESS_EVERY`]: what it is doing
+/// (building the model, or how far it has simulated) and for how long.
+pub fn watched<T>(label: &str, duration_ns: u64, run: impl FnOnce(&RunProgress) -> T) -> T {
+    let progress = RunProgress::default();
+    with_heartbeat(
+        PROGRESS_AFTER,
+        PROGRESS_EVERY,
+        |elapsed| errln!("{label}: {}, {elapsed} s elapsed", progress.describe(duration_ns)),
+        || run(&progress),
+    )
 }
 
 /// Runs run `index` of `plan` (recorded as run `run_index`), prints its summary and writes its

@@ -177,12 +177,12 @@ pub type ProgressFn = Box<dyn Fn(u64, u64) + Sync>;
 
 /// Progress on stderr for `total` runs: on a terminal a bar with `done/total` and an ETA from
 /// the first run, never moving backwards (workers finish out of order) and left on screen at
-/// the end; otherwise a line every 5 %. Runs in flight are described by [`in_flight_heartbeat`].
+/// the end; otherwise a line every 5 %. Runs in flight are described by [`InFlight::report`].
 pub fn progress_printer(label: String, total: u64) -> ProgressFn {
     progress_bar(label, total).0
 }
 
-/// [`progress_printer`], and the terminal's bar if there is one (for [`in_flight_heartbeat`]).
+/// [`progress_printer`], and the terminal's bar if there is one (for [`InFlight::report`]).
 fn progress_bar(label: String, total: u64) -> (ProgressFn, Option<indicatif::ProgressBar>) {
     let shown = std::sync::atomic::AtomicU64::new(0);
     // The highest count reported so far, or None when `done` is not past it.
@@ -244,53 +244,26 @@ impl InFlight {
 
     /// `run 12: 8.3 s of 60 s simulated (13.9 %)`, for each run in flight, lowest index first.
     fn describe(&self) -> String {
-        use std::sync::atomic::Ordering::Relaxed;
         let runs = self.runs.lock().unwrap_or_else(|e| e.into_inner());
-        let each = runs.iter().map(|(index, (p, duration_ns))| {
-            if !p.built.load(Relaxed) {
-                return format!("run {index}: building the model");
-            }
-            let now = p.now_ns.load(Relaxed);
-            format!(
-                "run {index}: {} of {} simulated ({:.1} %)",
-                sim::time::format_ns(now),
-                sim::time::format_ns(*duration_ns),
-                now as f64 * 100.0 / (*duration_ns).max(1) as f64
-            )
-        });
+        let each = runs.iter().map(|(index, (p, duration_ns))| format!("run {index}: {}", p.describe(*duration_ns)));
         each.collect::<Vec<_>>().join(", ")
+    }
+
+    /// Says what the runs in flight have simulated, `elapsed` s into the sweep: on the
+    /// terminal's bar, or as a line on stderr.
+    fn report(&self, bar: Option<&indicatif::ProgressBar>, elapsed: u64) {
+        let runs = self.describe();
+        if !runs.is_empty() {
+            match bar {
+                Some(bar) => bar.set_message(format!("; {runs}")),
+                None => errln!("sweep: {elapsed} s elapsed; in flight: {runs}"),
+            }
+        }
     }
 }
 
 /// How often a sweep says how far its runs in flight are (nothing before the first interval).
 const IN_FLIGHT_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
-
-/// Every [`IN_FLIGHT_EVERY`] until `done`, what the runs in flight have simulated: on the
-/// terminal's bar, or as a line on stderr.
-fn in_flight_heartbeat(
-    in_flight: &InFlight,
-    bar: Option<&indicatif::ProgressBar>,
-    done: &(std::sync::Mutex<bool>, std::sync::Condvar),
-) {
-    let start = std::time::Instant::now();
-    let mut next = IN_FLIGHT_EVERY;
-    let mut finished = done.0.lock().unwrap_or_else(|e| e.into_inner());
-    loop {
-        let wait = next.saturating_sub(start.elapsed());
-        finished = done.1.wait_timeout_while(finished, wait, |d| !*d).unwrap_or_else(|e| e.into_inner()).0;
-        if *finished {
-            return;
-        }
-        let runs = in_flight.describe();
-        if !runs.is_empty() {
-            match bar {
-                Some(bar) => bar.set_message(format!("; {runs}")),
-                None => errln!("sweep: {} s elapsed; in flight: {runs}", start.elapsed().as_secs()),
-            }
-        }
-        next += IN_FLIGHT_EVERY;
-    }
-}
 
 /// Runs the sweep; returns where it wrote and the comparison table.
 pub fn run_sweep(args: &SweepArgs, default_out: &Path, replace_default: bool) -> Result<()> {
@@ -350,17 +323,15 @@ pub fn run_sweep(args: &SweepArgs, default_out: &Path, replace_default: bool) ->
     let mut state = prior.unwrap_or_else(|| empty_state(&plan));
     let mut log = RunLog::create(&staged, &state)?;
     let mut checkpoint = Checkpoint::new(manifest.clone(), &out, checkpoint_interval());
-    let done = (std::sync::Mutex::new(false), std::sync::Condvar::new());
-    let interrupted = std::thread::scope(|scope| {
-        scope.spawn(|| in_flight_heartbeat(&in_flight, bar.as_ref(), &done));
-        let result = executor.execute(
-            &todo,
-            &mut StateSink { state: &mut state, log: Some(&mut log), checkpoint: Some(&mut checkpoint) },
-        );
-        *done.0.lock().unwrap_or_else(|e| e.into_inner()) = true;
-        done.1.notify_all();
-        result
-    })
+    let interrupted = crate::run::with_heartbeat(
+        IN_FLIGHT_EVERY,
+        IN_FLIGHT_EVERY,
+        |elapsed| in_flight.report(bar.as_ref(), elapsed),
+        || {
+            let sink = &mut StateSink { state: &mut state, log: Some(&mut log), checkpoint: Some(&mut checkpoint) };
+            executor.execute(&todo, sink)
+        },
+    )
     .map_err(runner_error)?;
     write_outputs(&staged, &manifest, log, &mut state, range.end - range.start)?;
     if interrupted {

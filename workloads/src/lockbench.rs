@@ -1,7 +1,7 @@
 //! Lock bench, locktorture's idea: N tasks hammer one lock of a chosen kind, with exponential
 //! or fixed think and hold times, to calibrate and validate each lock model in isolation.
 
-use crate::run::{RunProgress, Watched};
+use crate::run::{RunProgress, run_kernel};
 use rand::Rng;
 use sim::engine::{Limits, RunOutcome, Scheduler};
 use sim::kernel::{
@@ -363,13 +363,7 @@ fn run_bench(config: &LockBenchConfig, progress: Option<&RunProgress>) -> Result
     let mut sched = Scheduler::new();
     let mut kernel = Kernel::new(kernel_config, tasks, &mut sched).expect("validated bench config builds a kernel");
     let limits = Limits { until_ns: config.duration_ns, ..Limits::default() };
-    let outcome = match progress {
-        None => sched.run(&mut kernel, &limits),
-        Some(progress) => {
-            progress.built.store(true, std::sync::atomic::Ordering::Relaxed);
-            sched.run(&mut Watched { kernel: &mut kernel, progress, events: 0 }, &limits)
-        }
-    };
+    let outcome = run_kernel(&mut sched, &mut kernel, &limits, progress);
     let programs = kernel.programs();
     let order_cycles = kernel
         .lock_order()

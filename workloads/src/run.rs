@@ -334,11 +334,46 @@ pub struct RunProgress {
     pub now_ns: std::sync::atomic::AtomicU64,
 }
 
+impl RunProgress {
+    /// Where the run stands, for a progress line: `8.3 s of 60 s simulated (13.9 %)`, or
+    /// `building the model`.
+    pub fn describe(&self, duration_ns: u64) -> String {
+        use std::sync::atomic::Ordering::Relaxed;
+        if !self.built.load(Relaxed) {
+            return "building the model".into();
+        }
+        let now = self.now_ns.load(Relaxed);
+        format!(
+            "{} of {} simulated ({:.1} %)",
+            sim::time::format_ns(now),
+            sim::time::format_ns(duration_ns),
+            now as f64 * 100.0 / duration_ns.max(1) as f64
+        )
+    }
+}
+
 /// The kernel, reporting the clock to a [`RunProgress`] every 4,096 events.
-pub(crate) struct Watched<'a> {
-    pub(crate) kernel: &'a mut Kernel,
-    pub(crate) progress: &'a RunProgress,
-    pub(crate) events: u32,
+struct Watched<'a> {
+    kernel: &'a mut Kernel,
+    progress: &'a RunProgress,
+    events: u32,
+}
+
+/// Runs `kernel` to `limits`, telling `progress` (if any) that the model is built and, as the
+/// run goes, the simulated time it has reached.
+pub(crate) fn run_kernel(
+    sched: &mut Scheduler,
+    kernel: &mut Kernel,
+    limits: &Limits,
+    progress: Option<&RunProgress>,
+) -> sim::RunOutcome {
+    match progress {
+        None => sched.run(kernel, limits),
+        Some(progress) => {
+            progress.built.store(true, std::sync::atomic::Ordering::Relaxed);
+            sched.run(&mut Watched { kernel, progress, events: 0 }, limits)
+        }
+    }
 }
 
 impl sim::engine::Model for Watched<'_> {
@@ -414,13 +449,7 @@ fn run_prepared(
         kernel.enable_trace(hotplug, limit);
     }
     let limits = Limits { until_ns: scenario.run.duration.0, max_events: scenario.run.max_events };
-    let outcome = match progress {
-        None => sched.run(&mut kernel, &limits),
-        Some(progress) => {
-            progress.built.store(true, std::sync::atomic::Ordering::Relaxed);
-            sched.run(&mut Watched { kernel: &mut kernel, progress, events: 0 }, &limits)
-        }
-    };
+    let outcome = run_kernel(&mut sched, &mut kernel, &limits, progress);
     kernel.finish(&outcome);
     let timeline = trace.map(|_| Timeline {
         events: kernel.trace().0.cloned().collect(),
