@@ -116,6 +116,14 @@ proptest! {
     }
 }
 
+/// The PMU figures of the `pmu-load` preset with `keys`, run (as run `run_index`) until `end_ns`.
+fn pmu_load_until(keys: &[(String, String)], end_ns: u64, run_index: u64) -> sim::kernel::PmuStats {
+    let mut keys = keys.to_vec();
+    keys.push(key("run.duration", format!("\"{end_ns}ns\"")));
+    let scenario = resolve(preset_text("pmu-load").expect("preset"), &keys).expect("valid scenario");
+    run(&scenario, run_index).expect("runs").pmu.expect("PMU load")
+}
+
 /// An overflow in the run's last skid is raised by the end (#19 case 11: its wake, one skid
 /// later, is past the end, and the figures used to miss it). One sampling event on one CPU that
 /// never goes down, runs ending 1, 50 and 99 ns after each of its first overflows: by the end
@@ -156,10 +164,7 @@ fn an_overflow_in_the_last_skid_of_a_run_is_counted_at_the_end() {
         let overflow_ns = reached(k * period);
         for after_ns in [1, 50, 99] {
             let end_ns = overflow_ns + after_ns;
-            let mut keys = base.to_vec();
-            keys.push(key("run.duration", format!("\"{end_ns}ns\"")));
-            let scenario = resolve(preset_text("pmu-load").expect("preset"), &keys).expect("valid scenario");
-            let pmu = run(&scenario, seed).expect("runs").pmu.expect("PMU load");
+            let pmu = pmu_load_until(&base, end_ns, seed);
             assert_eq!(count_at(end_ns - 1) / period, k, "the end is before the next overflow");
             assert_eq!(
                 (pmu.wraps, pmu.pmis),
@@ -189,10 +194,7 @@ fn an_unthrottling_tick_in_the_last_skid_of_a_run_counts_its_tally() {
     let tick_ns =
         sim::pmu::SampleRateGovernor::new(sim::pmu::GovernorConfig::default()).expect("default governor").tick_ns();
     let throttled = |end_ns: u64| {
-        let mut keys = base.to_vec();
-        keys.push(key("run.duration", format!("\"{end_ns}ns\"")));
-        let scenario = resolve(preset_text("pmu-load").expect("preset"), &keys).expect("valid scenario");
-        let pmu = run(&scenario, 3).expect("runs").pmu.expect("PMU load");
+        let pmu = pmu_load_until(&base, end_ns, 3);
         (pmu.samples_throttled, pmu.throttles)
     };
     for k in 1..=3 {
