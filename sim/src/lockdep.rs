@@ -78,6 +78,31 @@ pub struct LockOrder {
     keys: Vec<u64>,
     /// The edges, in step with `keys`.
     edges: Vec<(OrderNode, OrderNode, EdgeSeen)>,
+    /// Where recently recorded edges are in `keys`, as lockdep's chain cache spares it
+    /// `validate_chain()` for a chain it has seen: most acquisitions repeat a known edge.
+    recent: EdgeCache,
+}
+
+/// Slots of [`EdgeCache`]: a run records a few dozen distinct edges.
+const EDGE_CACHE_SLOTS: usize = 64;
+
+/// A direct-mapped cache from an edge's key to its index in [`LockOrder::keys`] plus one
+/// (0: empty). A slot is only a hint, checked against `keys`; inserting an edge, which shifts
+/// the indices after it, empties the cache.
+#[derive(Clone, Debug)]
+struct EdgeCache([u32; EDGE_CACHE_SLOTS]);
+
+impl Default for EdgeCache {
+    fn default() -> Self {
+        EdgeCache([0; EDGE_CACHE_SLOTS])
+    }
+}
+
+impl EdgeCache {
+    fn slot(key: u64) -> usize {
+        // Fibonacci hashing: the top bits of the product mix every bit of the key.
+        (key.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - EDGE_CACHE_SLOTS.trailing_zeros())) as usize
+    }
 }
 
 /// One possible deadlock: a cycle of edges, each `(held, acquiring, first seen)`.
@@ -90,11 +115,21 @@ impl LockOrder {
     /// Records "held `held`, acquiring `acquiring`"; the first sighting is kept.
     pub fn record(&mut self, held: OrderNode, acquiring: OrderNode, seen: impl FnOnce() -> EdgeSeen) {
         let key = edge_key(held, acquiring);
+        let slot = EdgeCache::slot(key);
+        let hint = self.recent.0[slot] as usize;
+        if hint > 0 && self.keys.get(hint - 1) == Some(&key) {
+            self.edges[hint - 1].2.count += 1;
+            return;
+        }
         match self.keys.binary_search(&key) {
-            Ok(index) => self.edges[index].2.count += 1,
+            Ok(index) => {
+                self.edges[index].2.count += 1;
+                self.recent.0[slot] = index as u32 + 1;
+            }
             Err(index) => {
                 self.keys.insert(index, key);
                 self.edges.insert(index, (held, acquiring, seen()));
+                self.recent = EdgeCache::default();
             }
         }
     }
@@ -119,6 +154,7 @@ impl LockOrder {
                 Err(index) => {
                     self.keys.insert(index, key);
                     self.edges.insert(index, (*a, *b, seen.clone()));
+                    self.recent = EdgeCache::default();
                 }
             }
         }
@@ -126,7 +162,11 @@ impl LockOrder {
 
     /// Inserts an edge as another graph saw it (for graphs read back from a file).
     pub fn insert(&mut self, held: OrderNode, acquiring: OrderNode, seen: EdgeSeen) {
-        let one = LockOrder { keys: vec![edge_key(held, acquiring)], edges: vec![(held, acquiring, seen)] };
+        let one = LockOrder {
+            keys: vec![edge_key(held, acquiring)],
+            edges: vec![(held, acquiring, seen)],
+            recent: EdgeCache::default(),
+        };
         self.merge(&one);
     }
 
@@ -528,6 +568,29 @@ mod tests {
         }
         let listed: Vec<_> = g.edges().map(|(a, b, s)| (a.class, b.class, s.count)).collect();
         assert_eq!(listed, vec![(0, 1, 1), (0, 3, 2), (1, 0, 1), (2, 0, 1), (2, 1, 1)]);
+    }
+
+    /// The edge cache is a hint only: with far more edges than slots (so slots collide and
+    /// inserts shift indices), every edge's count and first sighting match a plain map's.
+    #[test]
+    fn counts_and_first_sightings_match_a_map_whatever_the_cache_holds() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        let mut g = LockOrder::default();
+        let mut want = std::collections::BTreeMap::new();
+        for i in 0..20_000u64 {
+            // A few hot edges and a long tail, as a run's acquisitions have.
+            let spread = if rng.random_bool(0.8) { 4 } else { 40 };
+            let held = node(rng.random_range(0..spread), Mode::Write);
+            let acquiring =
+                node(rng.random_range(0..spread), if rng.random_bool(0.5) { Mode::Read } else { Mode::Write });
+            g.record(held, acquiring, || seen(i));
+            want.entry((held, acquiring)).or_insert((i, 0)).1 += 1;
+        }
+        let got: Vec<_> = g.edges().map(|(a, b, s)| ((*a, *b), (s.run, s.count))).collect();
+        let want: Vec<_> = want.into_iter().collect();
+        assert!(got.len() > 4 * EDGE_CACHE_SLOTS, "the test needs more edges than cache slots");
+        assert_eq!(got, want);
     }
 
     #[test]

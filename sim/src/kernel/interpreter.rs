@@ -46,7 +46,7 @@ impl Kernel {
     }
 
     /// Runs one step of `task`'s operation (already past it: `pc` points at the next one).
-    #[inline]
+    #[inline(always)]
     fn step(&mut self, task: TaskId, instr: Instr, at: Position, sched: &mut Scheduler) -> Flow {
         match instr {
             Instr::Lock { lock, mode, nested } => return self.lock_step(task, lock, mode, nested, at, sched),
@@ -252,6 +252,7 @@ impl Kernel {
         if pmus.is_empty() {
             op.pc = end + 1;
         } else {
+            op.loop_pmu = Some(pmus[0]);
             op.loops.push(LoopFrame::Pmus { pmus, at: 0 });
         }
     }
@@ -266,6 +267,7 @@ impl Kernel {
         if moves.is_empty() {
             op.pc = end + 1;
         } else {
+            op.loop_pmu = Some(moves[0].0);
             op.loops.push(LoopFrame::Handoffs { moves, at: 0 });
         }
     }
@@ -273,7 +275,8 @@ impl Kernel {
     /// The end of the innermost loop: back to the step after `begin`, or out of it.
     fn loop_end(&mut self, task: TaskId, begin: usize) {
         let op = self.tasks[task as usize].op_mut();
-        let again = match op.loops.last_mut().expect("inside a loop") {
+        let frame = op.loops.last_mut().expect("inside a loop");
+        let again = match frame {
             LoopFrame::Repeat { left } => {
                 *left -= 1;
                 *left > 0
@@ -288,9 +291,13 @@ impl Kernel {
             }
         };
         if again {
+            if let Some(pmu) = frame.pmu() {
+                op.loop_pmu = Some(pmu);
+            }
             op.pc = begin + 1;
         } else {
             op.loops.pop();
+            op.loop_pmu = op.innermost_loop_pmu();
         }
     }
 
@@ -421,6 +428,7 @@ impl Kernel {
             .expect("target CPU used outside for_each_handoff")
     }
 
+    #[inline]
     pub(super) fn resolve_cpu(&self, task: TaskId, cpu: CpuRef) -> u32 {
         let arg = || self.op(task).args.cpu;
         match cpu {
@@ -433,20 +441,15 @@ impl Kernel {
         }
     }
 
+    #[inline]
     pub(super) fn resolve_pmu(&self, task: TaskId, pmu: PmuRef) -> u16 {
         match pmu {
             PmuRef::Arg => self.op(task).args.pmu,
-            PmuRef::Loop => self
-                .op(task)
-                .loops
-                .iter()
-                .rev()
-                .find_map(|frame| match frame {
-                    LoopFrame::Pmus { pmus, at } => Some(pmus[*at]),
-                    LoopFrame::Handoffs { moves, at } => Some(moves[*at].0),
-                    LoopFrame::Repeat { .. } => None,
-                })
-                .expect("loop PMU used outside for_each_pmu"),
+            PmuRef::Loop => {
+                let op = self.op(task);
+                debug_assert_eq!(op.loop_pmu, op.innermost_loop_pmu(), "loop_pmu kept in step with the loops");
+                op.loop_pmu.expect("loop PMU used outside for_each_pmu")
+            }
         }
     }
 

@@ -215,7 +215,7 @@ impl LockTable {
 
     /// The instance `lock` names for `task`; `cpu` and `pmu` resolve the script's references
     /// (a context lock's PMU only when contexts are per CPU and PMU).
-    #[inline]
+    #[inline(always)]
     pub(super) fn instance(
         &self,
         task: TaskId,
@@ -553,7 +553,8 @@ impl Kernel {
             self.violation(Invariant::LocksBalanced, task, cpu, at, what, now_ns);
             return;
         };
-        let held = t.held.remove(index);
+        // Most unlocks are of the lock taken last: pop it without a (zero-length) memmove.
+        let held = if index + 1 == t.held.len() { t.held.pop().expect("held") } else { t.held.remove(index) };
         // lockdep's __lock_release() of a lock not on top acquires every lock above it again
         // over the shorter stack (reacquire_held_locks()), which can add dependencies.
         for above in index..t.held.len() {

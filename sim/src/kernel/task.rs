@@ -69,6 +69,9 @@ pub(super) struct Op {
     /// A `check` of the scheme's own online view passed for this CPU (invariant 4 holds the
     /// open to the state it checked, not to a flag cleared since without its lock).
     pub view_checked_cpu: Option<u32>,
+    /// The PMU of the innermost PMU or handoff loop (`PmuRef::Loop`), kept as the loops change
+    /// rather than looked up at every step that names it.
+    pub loop_pmu: Option<u16>,
 }
 
 impl Op {
@@ -77,7 +80,21 @@ impl Op {
     /// starting an operation allocates nothing).
     pub(super) fn start(script: ScriptId, args: Args, now_ns: u64, held: usize, loops: Vec<LoopFrame>) -> Op {
         debug_assert!(loops.is_empty());
-        Op { script, pc: 0, args, started_ns: now_ns, loops, held_at_start: held, view_checked_cpu: None }
+        Op {
+            script,
+            pc: 0,
+            args,
+            started_ns: now_ns,
+            loops,
+            held_at_start: held,
+            view_checked_cpu: None,
+            loop_pmu: None,
+        }
+    }
+
+    /// The innermost PMU or handoff loop's current PMU, from the loop frames.
+    pub(super) fn innermost_loop_pmu(&self) -> Option<u16> {
+        self.loops.iter().rev().find_map(LoopFrame::pmu)
     }
 }
 
@@ -89,6 +106,17 @@ pub(super) enum LoopFrame {
     Pmus { pmus: std::sync::Arc<[u16]>, at: usize },
     /// Uncore PMUs to hand off, each with its target CPU.
     Handoffs { moves: Vec<(u16, u32)>, at: usize },
+}
+
+impl LoopFrame {
+    /// The current PMU of a PMU or handoff loop; `None` for `repeat`.
+    pub(super) fn pmu(&self) -> Option<u16> {
+        match self {
+            LoopFrame::Pmus { pmus, at } => Some(pmus[*at]),
+            LoopFrame::Handoffs { moves, at } => Some(moves[*at].0),
+            LoopFrame::Repeat { .. } => None,
+        }
+    }
 }
 
 /// An IPI sent whose handler has not run yet.
