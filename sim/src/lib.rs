@@ -12,6 +12,7 @@ pub mod rng;
 
 pub use engine::{Limits, Model, RunOutcome, Scheduler, StopReason};
 pub use event::{Event, Scheduled};
+pub mod cpumask;
 pub mod kernel;
 pub mod lockdep;
 pub mod locks;

@@ -261,7 +261,7 @@ impl Kernel {
     /// with the CPU that takes it over.
     fn handoff_loop_begin(&mut self, task: TaskId, end: usize, sched: &mut Scheduler) {
         let cpu = self.op(task).args.cpu;
-        let moves = self.perf.handoffs(cpu, &self.online);
+        let moves = self.perf.handoffs(cpu, &self.online_mask);
         self.sync_uncore_units(self.perf.package_of(cpu), sched);
         let op = self.tasks[task as usize].op_mut();
         if moves.is_empty() {

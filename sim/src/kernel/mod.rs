@@ -28,6 +28,7 @@ pub use pmu_load::{PmuLoadConfig, PmuStats, STREAM_PMU_SOURCE};
 pub use trace::{TraceCounts, TraceEvent, TraceFlow, TraceInstant, TraceSpan, Track};
 
 use self::task::{Task, TaskState};
+use crate::cpumask::CpuMask;
 use crate::engine::{Model, RunOutcome, Scheduler};
 use crate::event::Event;
 use crate::lockdep::LockOrder;
@@ -181,6 +182,8 @@ pub struct Kernel {
     /// The hotplug online mask (`cpu_online_mask`) and its weight.
     online: Vec<bool>,
     online_count: u32,
+    /// `online` as a bitmap, for searches (the lowest online CPU of a package).
+    online_mask: CpuMask,
     /// Until when each CPU is busy with IPI handlers already queued on it.
     ipi_busy_until_ns: Vec<u64>,
     /// Per script.
@@ -328,6 +331,7 @@ impl Kernel {
             locks,
             tasks: kernel_tasks,
             online: vec![true; cpus as usize],
+            online_mask: CpuMask::from_bools(&vec![true; cpus as usize]),
             online_count: cpus,
             ipi_busy_until_ns: vec![0; cpus as usize],
             deadlock: deadlock::DeadlockDetector::new(config.on_deadlock, config.seed, ntasks),
@@ -407,6 +411,7 @@ impl Kernel {
         let slot = &mut self.online[cpu as usize];
         if *slot != online {
             *slot = online;
+            self.online_mask.set(cpu, online);
             if online {
                 self.online_count += 1;
             } else {

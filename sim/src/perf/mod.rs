@@ -2,6 +2,7 @@
 //! PMU (`online` flag and installed events), `perf_online_mask`, a per-CPU usable mask (like
 //! RCU's `->qsmaskinitnext`), and which CPU reads each uncore PMU in each package.
 
+use crate::cpumask::CpuMask;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
@@ -323,7 +324,7 @@ impl Perf {
 
     /// Uncore PMUs `cpu` reads for its package, each with the CPU its context moves to (the
     /// lowest other online CPU of the package). A PMU with nowhere to go loses its reader.
-    pub fn handoffs(&mut self, cpu: u32, online: &[bool]) -> Vec<(u16, u32)> {
+    pub fn handoffs(&mut self, cpu: u32, online: &CpuMask) -> Vec<(u16, u32)> {
         let package = self.package_of(cpu);
         let mut moves = Vec::new();
         for index in 0..self.list.len() {
@@ -331,7 +332,7 @@ impl Perf {
             if self.pmus[pmu as usize].scope != PmuScope::Uncore || self.uncore_owner(pmu, package) != Some(cpu) {
                 continue;
             }
-            match self.package_cpus(package).find(|&c| c != cpu && online[c as usize]) {
+            match online.first_in_but(self.package_cpus(package), cpu) {
                 Some(target) => moves.push((pmu, target)),
                 None => self.set_uncore_owner(pmu, package, NO_CPU),
             }
@@ -424,12 +425,12 @@ mod tests {
         p.install(7, 4, 1);
         let mut online = vec![true; 8];
         online[5] = false;
-        assert_eq!(p.handoffs(4, &online), vec![(1, 6)]);
+        assert_eq!(p.handoffs(4, &CpuMask::from_bools(&online)), vec![(1, 6)]);
         assert_eq!(p.move_events(1, 4, 6), 1);
         assert_eq!(p.installed(7), Some(Installed { cpu: 6, pmu: 1 }));
         assert_eq!(p.uncore_owner(1, 1), Some(6));
         let alone = vec![false, false, false, false, false, false, true, false];
-        assert!(p.handoffs(6, &alone).is_empty());
+        assert!(p.handoffs(6, &CpuMask::from_bools(&alone)).is_empty());
         assert_eq!(p.uncore_owner(1, 1), None);
         p.adopt_uncore(5);
         assert_eq!(p.uncore_owner(1, 1), Some(5));
