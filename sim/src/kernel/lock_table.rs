@@ -247,6 +247,7 @@ impl LockTable {
     /// held entry that is neither a recursive read nor unchecked (the walk goes further down
     /// only past trylocks, which no script takes); an edge into a recursive read is checked,
     /// not stored (`LockOrder::cycles`). Nothing at all for an unchecked acquisition.
+    #[inline(always)]
     #[allow(clippy::too_many_arguments)]
     pub(super) fn record_order(
         &mut self,
@@ -499,6 +500,7 @@ impl Kernel {
     }
 
     /// Books an acquisition: the task owns `lock` from `now_ns`.
+    #[inline(always)]
     #[allow(clippy::too_many_arguments)]
     fn grant(
         &mut self,
