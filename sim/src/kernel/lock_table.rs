@@ -646,3 +646,15 @@ impl Kernel {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A lock instance is a mutex inline or a pointer: three to a cache line.
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn a_lock_instance_is_24_bytes() {
+        assert_eq!(std::mem::size_of::<LockState>(), 24);
+    }
+}

@@ -21,43 +21,59 @@ pub enum Unlocked {
     Woke(TaskId),
 }
 
-#[derive(Clone, Debug, Default)]
+/// `owner` of a free mutex.
+const NO_OWNER: TaskId = TaskId::MAX;
+
+/// Sixteen bytes: at 4,096 CPUs there are tens of thousands of context mutexes, each taken
+/// cold, and most never have a waiter; the queue is allocated on the first contention.
+#[derive(Clone, Debug)]
 pub struct Mutex {
-    owner: Option<TaskId>,
-    waiters: VecDeque<TaskId>,
+    owner: TaskId,
     /// `MUTEX_FLAG_HANDOFF`: the first waiter has woken once and found the lock taken.
     handoff: bool,
     /// The first waiter was woken and has not run yet.
     woken: bool,
+    waiters: Option<Box<VecDeque<TaskId>>>,
+}
+
+impl Default for Mutex {
+    fn default() -> Self {
+        Mutex { owner: NO_OWNER, handoff: false, woken: false, waiters: None }
+    }
 }
 
 impl Mutex {
     pub fn owner(&self) -> Option<TaskId> {
-        self.owner
+        (self.owner != NO_OWNER).then_some(self.owner)
     }
 
     pub fn waiters(&self) -> impl Iterator<Item = TaskId> + '_ {
-        self.waiters.iter().copied()
+        self.waiters.iter().flat_map(|w| w.iter().copied())
+    }
+
+    fn first_waiter(&self) -> Option<TaskId> {
+        self.waiters.as_ref().and_then(|w| w.front().copied())
     }
 
     /// Takes the lock if free (`true`), else queues `task` (`false`). A free lock with waiters
     /// is one a v4.10 unlock left for its woken first waiter: whoever comes first takes it.
     pub fn lock(&mut self, task: TaskId) -> bool {
-        if self.owner.is_none() {
-            self.owner = Some(task);
+        debug_assert_ne!(task, NO_OWNER, "task id {task} is the free mutex's sentinel");
+        if self.owner == NO_OWNER {
+            self.owner = task;
             self.handoff = false;
             true
         } else {
-            self.waiters.push_back(task);
+            self.waiters.get_or_insert_default().push_back(task);
             false
         }
     }
 
     /// Releases the lock: FIFO hands it to the first waiter; else as v4.10 does.
     pub fn unlock(&mut self, task: TaskId, fifo: bool) -> Unlocked {
-        assert_eq!(self.owner, Some(task), "mutex unlocked by a task that does not own it");
-        self.owner = None;
-        let Some(&first) = self.waiters.front() else { return Unlocked::Free };
+        assert_eq!(self.owner, task, "mutex unlocked by a task that does not own it");
+        self.owner = NO_OWNER;
+        let Some(first) = self.first_waiter() else { return Unlocked::Free };
         if fifo || self.handoff {
             self.give_to_first();
             Unlocked::HandedTo(first)
@@ -73,8 +89,8 @@ impl Mutex {
     /// The woken first waiter `task` runs: it takes the lock if still free (`true`), else sets
     /// `MUTEX_FLAG_HANDOFF` and waits on (`false`).
     pub fn retry(&mut self, task: TaskId) -> bool {
-        debug_assert_eq!(self.waiters.front(), Some(&task), "only the first waiter is woken");
-        if self.owner.is_none() {
+        debug_assert_eq!(self.first_waiter(), Some(task), "only the first waiter is woken");
+        if self.owner == NO_OWNER {
             self.give_to_first();
             true
         } else {
@@ -86,7 +102,7 @@ impl Mutex {
 
     /// The first waiter leaves the queue owning the lock; the handoff and wake-up are spent.
     fn give_to_first(&mut self) {
-        self.owner = self.waiters.pop_front();
+        self.owner = self.waiters.as_mut().and_then(|w| w.pop_front()).unwrap_or(NO_OWNER);
         self.handoff = false;
         self.woken = false;
     }
@@ -134,6 +150,12 @@ mod tests {
         assert!(m.lock(3));
         assert_eq!(m.unlock(3, false), Unlocked::Free, "2 is awake already");
         assert!(m.retry(2));
+    }
+
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn a_mutex_is_sixteen_bytes() {
+        assert_eq!(std::mem::size_of::<Mutex>(), 16);
     }
 
     #[test]
