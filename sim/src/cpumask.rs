@@ -18,6 +18,15 @@ impl CpuMask {
         mask
     }
 
+    /// A mask of `cpus` CPUs, every one set (`cpu_possible_mask` at boot).
+    pub fn full(cpus: u32) -> CpuMask {
+        let mut words = vec![u64::MAX; (cpus as usize).div_ceil(64)];
+        if let Some(last) = words.last_mut().filter(|_| !cpus.is_multiple_of(64)) {
+            *last = (1 << (cpus % 64)) - 1;
+        }
+        CpuMask { words }
+    }
+
     pub fn set(&mut self, cpu: u32, bit: bool) {
         let (word, shift) = (cpu as usize / 64, cpu % 64);
         if bit {
@@ -69,6 +78,7 @@ mod tests {
             let density = [0.0, 0.01, 0.2, 0.9, 1.0][round % 5];
             let bits: Vec<bool> = (0..cpus).map(|_| rng.random_bool(density)).collect();
             let mask = CpuMask::from_bools(&bits);
+            assert_eq!(CpuMask::full(cpus), CpuMask::from_bools(&vec![true; cpus as usize]));
             for cpu in 0..cpus {
                 assert_eq!(mask.test(cpu), bits[cpu as usize]);
             }

@@ -320,12 +320,12 @@ impl Kernel {
     /// `perf_pmu_register()` of the operation's PMU, each CPU's context online as `init` says.
     fn register_pmu(&mut self, task: TaskId, init: InitFrom) {
         let pmu = self.op(task).args.pmu;
-        let Kernel { perf, online, .. } = self;
+        let Kernel { perf, online, online_mask, .. } = self;
         let perf_online: Vec<bool> = (0..online.len() as u32).map(|c| perf.perf_online(c)).collect();
         match init {
-            InitFrom::CpuOnline => perf.register(pmu, |c| online[c as usize], online),
-            InitFrom::PerfOnline => perf.register(pmu, |c| perf_online[c as usize], online),
-            InitFrom::AllPossible => perf.register(pmu, |_| true, online),
+            InitFrom::CpuOnline => perf.register(pmu, |c| online[c as usize], online_mask),
+            InitFrom::PerfOnline => perf.register(pmu, |c| perf_online[c as usize], online_mask),
+            InitFrom::AllPossible => perf.register(pmu, |_| true, online_mask),
         }
     }
 

@@ -331,7 +331,7 @@ impl Kernel {
             locks,
             tasks: kernel_tasks,
             online: vec![true; cpus as usize],
-            online_mask: CpuMask::from_bools(&vec![true; cpus as usize]),
+            online_mask: CpuMask::full(cpus),
             online_count: cpus,
             ipi_busy_until_ns: vec![0; cpus as usize],
             deadlock: deadlock::DeadlockDetector::new(config.on_deadlock, config.seed, ntasks),

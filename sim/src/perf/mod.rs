@@ -166,7 +166,7 @@ impl Perf {
             events_removed_total: 0,
             events_moved_total: 0,
         };
-        let online = vec![true; cpus as usize];
+        let online = CpuMask::full(cpus);
         for pmu in 0..npmus as u16 {
             if perf.pmus[pmu as usize].at_boot {
                 perf.register(pmu, |_| true, &online);
@@ -352,7 +352,7 @@ impl Perf {
     }
 
     /// `perf_pmu_register()`'s effect: contexts initialised (`online` from `init(cpu)`), list add.
-    pub fn register(&mut self, pmu: u16, init: impl Fn(u32) -> bool, online: &[bool]) {
+    pub fn register(&mut self, pmu: u16, init: impl Fn(u32) -> bool, online: &CpuMask) {
         assert!(!self.registered[pmu as usize], "PMU {pmu} registered twice");
         self.registered[pmu as usize] = true;
         self.list.push(pmu);
@@ -363,7 +363,7 @@ impl Perf {
         }
         if self.pmus[pmu as usize].scope == PmuScope::Uncore {
             for package in 0..self.packages {
-                let reader = self.package_cpus(package).find(|&c| online[c as usize]).unwrap_or(NO_CPU);
+                let reader = online.first_in(self.package_cpus(package)).unwrap_or(NO_CPU);
                 self.set_uncore_owner(pmu, package, reader);
             }
         }
