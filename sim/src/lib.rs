@@ -20,5 +20,4 @@ pub mod lockstat;
 pub mod perf;
 pub mod pmu;
 pub mod script;
-pub mod sparse_histogram;
 pub mod time;

@@ -61,16 +61,11 @@ impl LockStat {
 
     /// `n` contended acquisitions that each waited `wait_ns`.
     pub fn record_waits(&mut self, wait_ns: u64, n: u64) {
-        self.count_waits(wait_ns, n);
-        self.wait_ns.record_n(wait_ns, n).expect("auto-resizing histogram");
-    }
-
-    /// [`LockStat::record_waits`] but for the histogram, which the caller keeps.
-    pub fn count_waits(&mut self, wait_ns: u64, n: u64) {
         self.contentions += n;
         self.wait_ns_min = self.wait_ns_min.min(wait_ns);
         self.wait_ns_max = self.wait_ns_max.max(wait_ns);
         self.wait_ns_total += wait_ns * n;
+        self.wait_ns.record_n(wait_ns, n).expect("auto-resizing histogram");
     }
 
     pub fn record_hold(&mut self, hold_ns: u64) {
@@ -79,16 +74,11 @@ impl LockStat {
 
     /// `n` holds of `hold_ns` each.
     pub fn record_holds(&mut self, hold_ns: u64, n: u64) {
-        self.count_holds(hold_ns, n);
-        self.hold_ns.record_n(hold_ns, n).expect("auto-resizing histogram");
-    }
-
-    /// [`LockStat::record_holds`] but for the histogram, which the caller keeps.
-    pub fn count_holds(&mut self, hold_ns: u64, n: u64) {
         self.holds += n;
         self.hold_ns_min = self.hold_ns_min.min(hold_ns);
         self.hold_ns_max = self.hold_ns_max.max(hold_ns);
         self.hold_ns_total += hold_ns * n;
+        self.hold_ns.record_n(hold_ns, n).expect("auto-resizing histogram");
     }
 
     /// Mean wait of contended acquisitions, 0 if none.

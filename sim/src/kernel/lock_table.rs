@@ -13,7 +13,6 @@ use crate::locks::{
 };
 use crate::lockstat::LockStat;
 use crate::script::{ClassId, CpuRef, Layout, LockRef, PmuRef, Position};
-use crate::sparse_histogram::SparseHistogram;
 
 /// `last_cpu` of a lock no CPU has taken yet.
 const NO_CPU: u32 = u32::MAX;
@@ -77,9 +76,6 @@ pub(super) struct LockTable {
     /// each run goes into `stats` at once when it ends, one histogram update instead of many
     /// (fixed-cost sections repeat the same time).
     pending: Vec<[(u64, u64); 2]>,
-    /// Per class, the hold and the wait histogram while the run goes on, drained into
-    /// `stats` when they are read (`sparse_histogram.rs` says why).
-    histograms: Vec<[SparseHistogram; 2]>,
     order: LockOrder,
     /// Per class, how lockdep annotates taking it for read and for write (`LockdepAcquire`).
     lockdep: Vec<[LockdepAcquire; 2]>,
@@ -137,7 +133,6 @@ impl LockTable {
         LockTable {
             stats: classes.iter().map(|_| LockStat::default()).collect(),
             pending: vec![[(0, 0); 2]; classes.len()],
-            histograms: vec![Default::default(); classes.len()],
             lockdep: classes
                 .iter()
                 .map(|c| {
@@ -169,22 +164,17 @@ impl LockTable {
         &self.stats
     }
 
-    /// Books the runs of equal times still pending, and the histograms so far.
+    /// Books the runs of equal times still pending.
     fn flush_pending(&mut self) {
-        for (class, [hold, wait]) in self.pending.iter_mut().enumerate() {
-            let [hold_ns, wait_ns] = &mut self.histograms[class];
+        for (stat, [hold, wait]) in self.stats.iter_mut().zip(&mut self.pending) {
             if hold.1 > 0 {
-                self.stats[class].count_holds(hold.0, hold.1);
-                hold_ns.record_n(hold.0, hold.1);
+                stat.record_holds(hold.0, hold.1);
             }
             if wait.1 > 0 {
-                self.stats[class].count_waits(wait.0, wait.1);
-                wait_ns.record_n(wait.0, wait.1);
+                stat.record_waits(wait.0, wait.1);
             }
             *hold = (0, 0);
             *wait = (0, 0);
-            hold_ns.drain_into(&mut self.stats[class].hold_ns);
-            wait_ns.drain_into(&mut self.stats[class].wait_ns);
         }
     }
 
@@ -349,16 +339,14 @@ impl LockTable {
     pub(super) fn record_wait(&mut self, lock: u32, wait_ns: u64) {
         let class = self.class_id(lock) as usize;
         if let Some((ns, n)) = extend_run(&mut self.pending[class][1], wait_ns) {
-            self.stats[class].count_waits(ns, n);
-            self.histograms[class][1].record_n(ns, n);
+            self.stats[class].record_waits(ns, n);
         }
     }
 
     pub(super) fn record_hold(&mut self, lock: u32, hold_ns: u64) {
         let class = self.class_id(lock) as usize;
         if let Some((ns, n)) = extend_run(&mut self.pending[class][0], hold_ns) {
-            self.stats[class].count_holds(ns, n);
-            self.histograms[class][0].record_n(ns, n);
+            self.stats[class].record_holds(ns, n);
         }
     }
 
