@@ -79,23 +79,21 @@ impl HotplugDriver {
     }
 
     fn pick(&mut self, cx: &mut AgentCx<'_>) -> Option<u32> {
-        let cpus = cx.online.len() as u32;
+        let cpus = cx.online.len();
         match self.mode {
             HotplugMode::Random => {
                 // The same draw as indexing a list of the eligible CPUs, without building it.
-                let eligible = cx.online.get(1..).unwrap_or(&[]);
-                let count = eligible.iter().filter(|&&online| online).count();
+                let count = cx.online.weight_in(1..cpus) as usize;
                 (count > 0).then(|| {
                     let nth = cx.rng.random_range(0..count);
-                    let index = eligible.iter().enumerate().filter(|(_, online)| **online).nth(nth).expect("counted").0;
-                    index as u32 + 1
+                    cx.online.nth_set_in(1..cpus, nth as u32).expect("counted")
                 })
             }
             HotplugMode::Rolling => {
                 for _ in 1..cpus {
                     let cpu = self.next_rolling;
                     self.next_rolling = if cpu + 1 >= cpus { 1 } else { cpu + 1 };
-                    if cx.online[cpu as usize] {
+                    if cx.online.test(cpu) {
                         return Some(cpu);
                     }
                 }
@@ -109,7 +107,7 @@ impl HotplugDriver {
 impl HotplugDriver {
     /// The next CPU of the storm still to go down (then up), skipping those already there.
     fn storm_step(&mut self, cx: &mut AgentCx<'_>) -> Next {
-        let cpus = cx.online.len() as u32;
+        let cpus = cx.online.len();
         loop {
             match self.state {
                 DriverState::StormDown { cpu } if cpu >= cpus => {
@@ -118,7 +116,7 @@ impl HotplugDriver {
                 }
                 DriverState::StormDown { cpu } => {
                     self.state = DriverState::StormDown { cpu: cpu + 1 };
-                    if cx.online[cpu as usize] {
+                    if cx.online.test(cpu) {
                         return run(op::CPU_DOWN, cpu);
                     }
                 }
@@ -129,7 +127,7 @@ impl HotplugDriver {
                 }
                 DriverState::StormUp { cpu } => {
                     self.state = DriverState::StormUp { cpu: cpu + 1 };
-                    if !cx.online[cpu as usize] {
+                    if !cx.online.test(cpu) {
                         return run(op::CPU_UP, cpu);
                     }
                 }
@@ -145,7 +143,7 @@ fn run(script: sim::script::ScriptId, cpu: u32) -> Next {
 
 impl Agent for HotplugDriver {
     fn next(&mut self, cx: &mut AgentCx<'_>) -> Next {
-        let cpus = cx.online.len() as u32;
+        let cpus = cx.online.len();
         if !self.started {
             self.started = true;
             return Next::Sleep { ns: self.interval.draw(cx) };
@@ -241,15 +239,15 @@ fn pick_pmu(cx: &mut AgentCx<'_>, name: Option<&str>) -> Option<u16> {
 /// The CPU an event on `pmu` is opened on: any CPU (or, with probability `offline`, one the
 /// hotplug mask shows offline, if any), or an uncore PMU's reader in a package.
 fn pick_cpu(cx: &mut AgentCx<'_>, pmu: u16, offline: f64) -> u32 {
-    let cpus = cx.online.len() as u32;
+    let cpus = cx.online.len();
     match cx.perf.pmus()[pmu as usize].scope {
         PmuScope::Core | PmuScope::Software if offline > 0.0 && cx.rng.random::<f64>() < offline => {
-            let down = cx.online.iter().filter(|&&on| !on).count();
+            let down = (cpus - cx.online.weight_in(0..cpus)) as usize;
             if down == 0 {
                 return cx.rng.random_range(0..cpus);
             }
             let nth = cx.rng.random_range(0..down);
-            cx.online.iter().enumerate().filter(|(_, on)| !**on).nth(nth).map_or(0, |(cpu, _)| cpu as u32)
+            cx.online.nth_clear(nth as u32).expect("counted")
         }
         PmuScope::Core | PmuScope::Software => cx.rng.random_range(0..cpus),
         PmuScope::Uncore => {
@@ -469,7 +467,7 @@ impl Agent for GroupOpener {
                 let perf = cx.perf;
                 let core = perf.list().iter().copied().find(|&p| perf.pmus()[p as usize].scope == PmuScope::Core);
                 let Some(pmu) = core else { return Next::Exit };
-                let cpu = cx.rng.random_range(0..cx.online.len() as u32);
+                let cpu = cx.rng.random_range(0..cx.online.len());
                 let args = Args { cpu, pmu, event: self.next_id(), tracepoint: 0, children: 0 };
                 self.leader = Some(args);
                 self.phase = GroupPhase::OpeningLeader;

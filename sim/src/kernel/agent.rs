@@ -2,6 +2,7 @@
 
 use rand_chacha::ChaCha8Rng;
 
+use crate::cpumask::CpuMask;
 use crate::script::{Errno, ScriptId};
 
 /// Arguments of one operation: the CPU and PMU it acts on, and its event's id.
@@ -43,7 +44,7 @@ pub struct AgentCx<'a> {
     /// The operation that just ended, if any.
     pub last: Option<OpOutcome>,
     /// The hotplug online mask.
-    pub online: &'a [bool],
+    pub online: &'a CpuMask,
     /// perf's state (PMU list, uncore readers), read-only.
     pub perf: &'a crate::perf::Perf,
 }

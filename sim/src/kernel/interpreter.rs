@@ -261,7 +261,7 @@ impl Kernel {
     /// with the CPU that takes it over.
     fn handoff_loop_begin(&mut self, task: TaskId, end: usize, sched: &mut Scheduler) {
         let cpu = self.op(task).args.cpu;
-        let moves = self.perf.handoffs(cpu, &self.online_mask);
+        let moves = self.perf.handoffs(cpu, &self.online);
         self.sync_uncore_units(self.perf.package_of(cpu), sched);
         let op = self.tasks[task as usize].op_mut();
         if moves.is_empty() {
@@ -320,12 +320,12 @@ impl Kernel {
     /// `perf_pmu_register()` of the operation's PMU, each CPU's context online as `init` says.
     fn register_pmu(&mut self, task: TaskId, init: InitFrom) {
         let pmu = self.op(task).args.pmu;
-        let Kernel { perf, online, online_mask, .. } = self;
-        let perf_online: Vec<bool> = (0..online.len() as u32).map(|c| perf.perf_online(c)).collect();
+        let Kernel { perf, online, .. } = self;
+        let perf_online: Vec<bool> = (0..online.len()).map(|c| perf.perf_online(c)).collect();
         match init {
-            InitFrom::CpuOnline => perf.register(pmu, |c| online[c as usize], online_mask),
-            InitFrom::PerfOnline => perf.register(pmu, |c| perf_online[c as usize], online_mask),
-            InitFrom::AllPossible => perf.register(pmu, |_| true, online_mask),
+            InitFrom::CpuOnline => perf.register(pmu, |c| online.test(c), online),
+            InitFrom::PerfOnline => perf.register(pmu, |c| perf_online[c as usize], online),
+            InitFrom::AllPossible => perf.register(pmu, |_| true, online),
         }
     }
 
@@ -460,7 +460,7 @@ impl Kernel {
 
     fn flag(&self, task: TaskId, flag: Flag) -> bool {
         match flag {
-            Flag::CpuOnline(cpu) => self.online[self.resolve_cpu(task, cpu) as usize],
+            Flag::CpuOnline(cpu) => self.online.test(self.resolve_cpu(task, cpu)),
             Flag::CtxOnline(cpu, pmu) => self.perf.ctx_online(self.resolve_cpu(task, cpu), self.resolve_pmu(task, pmu)),
             Flag::PerfOnline(cpu) => self.perf.perf_online(self.resolve_cpu(task, cpu)),
             Flag::Usable(cpu) => self.perf.usable(self.resolve_cpu(task, cpu)),

@@ -145,7 +145,7 @@ impl Kernel {
     /// Whether perf lets `task`'s open through on `(cpu, pmu)`: its own check of the scheme's
     /// view passed for that CPU, or the view says online now (invariants 4 and 7).
     pub(super) fn open_sees_online(&self, task: TaskId, cpu: u32, pmu: u16) -> bool {
-        self.op(task).view_checked_cpu == Some(cpu) || self.perf.usable_by_view(cpu, pmu, self.online[cpu as usize])
+        self.op(task).view_checked_cpu == Some(cpu) || self.perf.usable_by_view(cpu, pmu, self.online.test(cpu))
     }
 
     /// A bookkeeping mark of the operation's CPU argument: perf's exit finished (invariant 1
@@ -165,7 +165,7 @@ impl Kernel {
             }
             Mark::PerfInitStart => self.perf.set_active(cpu, true),
             Mark::CpuUpDone => {
-                let online = self.online[cpu as usize];
+                let online = self.online.test(cpu);
                 for index in 0..self.perf.list().len() {
                     let pmu = self.perf.list()[index];
                     if !self.perf.ctx_online(cpu, pmu) || !self.perf.usable_by_view(cpu, pmu, online) {

@@ -23,7 +23,7 @@ impl Kernel {
         sched: &mut Scheduler,
     ) -> Flow {
         let target = self.resolve_cpu(task, cpu);
-        if !self.online[target as usize] {
+        if !self.online.test(target) {
             if handler == IpiHandler::InstallEvent {
                 let args = self.op(task).args;
                 let event = args.event;

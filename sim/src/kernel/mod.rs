@@ -179,11 +179,10 @@ pub struct Kernel {
     locks: lock_table::LockTable,
     perf: Perf,
     tasks: Vec<Task>,
-    /// The hotplug online mask (`cpu_online_mask`) and its weight.
-    online: Vec<bool>,
+    /// The hotplug online mask (`cpu_online_mask`) and its weight, kept as the bits change:
+    /// every cost that scales with the online CPUs reads it.
+    online: CpuMask,
     online_count: u32,
-    /// `online` as a bitmap, for searches (the lowest online CPU of a package).
-    online_mask: CpuMask,
     /// Until when each CPU is busy with IPI handlers already queued on it.
     ipi_busy_until_ns: Vec<u64>,
     /// Per script.
@@ -330,8 +329,7 @@ impl Kernel {
             perf: Perf::new(cpus, &config.perf),
             locks,
             tasks: kernel_tasks,
-            online: vec![true; cpus as usize],
-            online_mask: CpuMask::full(cpus),
+            online: CpuMask::full(cpus),
             online_count: cpus,
             ipi_busy_until_ns: vec![0; cpus as usize],
             deadlock: deadlock::DeadlockDetector::new(config.on_deadlock, config.seed, ntasks),
@@ -398,7 +396,7 @@ impl Kernel {
         self.violations.as_slice()
     }
 
-    pub fn online(&self) -> &[bool] {
+    pub fn online(&self) -> &CpuMask {
         &self.online
     }
 
@@ -408,10 +406,8 @@ impl Kernel {
 
     /// Sets a CPU's bit in the hotplug online mask.
     pub fn set_online(&mut self, cpu: u32, online: bool) {
-        let slot = &mut self.online[cpu as usize];
-        if *slot != online {
-            *slot = online;
-            self.online_mask.set(cpu, online);
+        if self.online.test(cpu) != online {
+            self.online.set(cpu, online);
             if online {
                 self.online_count += 1;
             } else {

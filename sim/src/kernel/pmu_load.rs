@@ -13,6 +13,7 @@ use hdrhistogram::Histogram;
 use rayon::prelude::*;
 
 use super::{EV_PMU_QUANTUM, EV_PMU_READ, EV_PMU_WAKE, Invariant, Kernel};
+use crate::cpumask::CpuMask;
 use crate::engine::{RunOutcome, Scheduler, StopReason};
 use crate::event::Event;
 use crate::lockstat::new_histogram;
@@ -258,7 +259,7 @@ impl PmuLoad {
     /// Steps every running-ahead core unit through its wakes at or before `limit_ns`, exactly as
     /// one wake event each would, in parallel. `online` is the hotplug mask, for invariant 2.
     /// Returns the PMIs found due on offline CPUs, in time order, and the earliest next wake.
-    pub fn run_ahead_to(&mut self, limit_ns: u64, online: &[bool]) -> (Vec<OfflinePmi>, u64) {
+    pub fn run_ahead_to(&mut self, limit_ns: u64, online: &CpuMask) -> (Vec<OfflinePmi>, u64) {
         assert!(self.run_ahead, "run-ahead quantum without run-ahead");
         let core = self.core_units;
         let PmuLoad { units, scheduled_ns, governor, .. } = self;
@@ -274,7 +275,7 @@ impl PmuLoad {
                     let mut offline = Vec::new();
                     while *scheduled_ns <= limit_ns {
                         let wake = *scheduled_ns;
-                        if pmu.pmi_pending_ns().is_some_and(|t| t <= wake) && !online[unit] {
+                        if pmu.pmi_pending_ns().is_some_and(|t| t <= wake) && !online.test(unit as u32) {
                             offline.push(OfflinePmi { time_ns: wake, unit });
                         }
                         pmu.advance_to(wake, unit_governor);
@@ -351,7 +352,7 @@ impl PmuLoad {
 
     /// A run-ahead quantum: every core unit takes its wakes up to now; the next quantum is the
     /// one that holds the earliest wake still to come. The PMIs found due on offline CPUs.
-    fn quantum(&mut self, due_ns: u64, online: &[bool], sched: &mut Scheduler) -> Vec<OfflinePmi> {
+    fn quantum(&mut self, due_ns: u64, online: &CpuMask, sched: &mut Scheduler) -> Vec<OfflinePmi> {
         if self.quantum_ns != due_ns {
             return Vec::new();
         }
@@ -366,7 +367,7 @@ impl PmuLoad {
 
     /// A unit's own wake, unless stale. The CPU that should take its PMI if one is due now and
     /// that CPU (its reader, for an uncore unit) is offline (`u32::MAX`: the package has none).
-    fn wake(&mut self, unit: usize, due_ns: u64, online: &[bool], perf: &Perf, sched: &mut Scheduler) -> Option<u32> {
+    fn wake(&mut self, unit: usize, due_ns: u64, online: &CpuMask, perf: &Perf, sched: &mut Scheduler) -> Option<u32> {
         let now_ns = sched.now_ns();
         if self.scheduled_ns[unit] != due_ns {
             return None;
@@ -380,7 +381,7 @@ impl PmuLoad {
             perf.uncore_owner(pmu, package)
         };
         let pmi_due = self.units[unit].pmi_pending_ns().is_some_and(|t| t <= now_ns);
-        let offline = (pmi_due && !reader.is_some_and(|c| online[c as usize])).then(|| reader.unwrap_or(u32::MAX));
+        let offline = (pmi_due && !reader.is_some_and(|c| online.test(c))).then(|| reader.unwrap_or(u32::MAX));
         self.units[unit].advance_to(now_ns, &mut self.governor);
         self.reschedule(unit, sched);
         offline
@@ -447,7 +448,7 @@ impl PmuLoad {
     /// the engine stopped, then every unit through the steps due by then that its wake, one
     /// skid later, would have taken after the end (an overflow or tick in the run's last skid
     /// counts); the PMIs found due on offline CPUs.
-    fn finish(&mut self, outcome: &RunOutcome, online: &[bool]) -> Vec<OfflinePmi> {
+    fn finish(&mut self, outcome: &RunOutcome, online: &CpuMask) -> Vec<OfflinePmi> {
         assert!(!self.finished, "Kernel::finish called twice");
         self.finished = true;
         let limit_ns = match outcome.stop {
@@ -468,7 +469,7 @@ impl PmuLoad {
             let target_ns = wake_ns(pmu).min(limit_ns);
             if let Some(time_ns) = pmu.pmi_pending_ns().filter(|&t| t <= target_ns)
                 && unit < self.core_units
-                && !online[unit]
+                && !online.test(unit as u32)
             {
                 offline.push(OfflinePmi { time_ns, unit });
             }
