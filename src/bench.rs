@@ -320,6 +320,8 @@ struct Sample {
     /// The process's `VmHWM` before and after the timed part (bytes; 0 where unknown).
     rss_before_bytes: u64,
     rss_peak_bytes: u64,
+    /// [`host_reference_s`] in this child, run just after the timed part.
+    reference_s: f64,
 }
 
 /// The process's peak resident set so far (`VmHWM`), in bytes; `None` off Linux.
@@ -328,6 +330,26 @@ fn peak_rss_bytes() -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: u64 = line.trim_start_matches("VmHWM:").trim().trim_end_matches("kB").trim().parse().ok()?;
     Some(kb * 1024)
+}
+
+/// Steps of the host reference loop: about 27 ms on this project's 2-core machine when the
+/// host is fast.
+const REFERENCE_STEPS: u64 = 50_000_000;
+
+/// The wall time of a fixed chain of loads, adds and stores to one memory word. It does the
+/// same work in every build and its word stays in L1, so it shows how fast the host core runs
+/// the model's kind of code at that moment: on a shared host it moves within seconds, and the
+/// model's wall times with it (README, "bench model").
+fn host_reference_s() -> f64 {
+    let start = Instant::now();
+    let mut word = 0u64;
+    for step in 0..std::hint::black_box(REFERENCE_STEPS) {
+        // Through `black_box`, the word is stored and loaded again at every step.
+        let word = std::hint::black_box(&mut word);
+        *word = word.wrapping_add(step);
+    }
+    std::hint::black_box(word);
+    start.elapsed().as_secs_f64()
 }
 
 /// The plan of the run a model row times at `cpus` for `duration_ns`.
@@ -412,6 +434,8 @@ fn print_one(workload: Workload, args: &ModelArgs) -> Result<()> {
             kernel_ops: 0,
             rss_before_bytes: before,
             rss_peak_bytes: peak_rss_bytes().unwrap_or(0),
+            // Measured below, once the timed part is over.
+            reference_s: f64::NAN,
         }
     } else {
         let plan = plan(workload, cpus, duration_ns)?;
@@ -437,8 +461,12 @@ fn print_one(workload: Workload, args: &ModelArgs) -> Result<()> {
                 + r.enodev,
             rss_before_bytes: before,
             rss_peak_bytes: peak_rss_bytes().unwrap_or(0),
+            // Measured below, once the timed part is over.
+            reference_s: f64::NAN,
         }
     };
+    // After the timed part, so that it cannot warm the core for it.
+    let sample = Sample { reference_s: host_reference_s(), ..sample };
     let line = json!({
         "events": sample.events,
         "wall_s": sample.wall_s,
@@ -452,6 +480,7 @@ fn print_one(workload: Workload, args: &ModelArgs) -> Result<()> {
         "kernel_ops": sample.kernel_ops,
         "rss_before_bytes": sample.rss_before_bytes,
         "rss_peak_bytes": sample.rss_peak_bytes,
+        "reference_s": sample.reference_s,
     });
     outln!("{line}");
     Ok(())
@@ -492,6 +521,9 @@ fn child(workload: Workload, cpus: u32, duration_ns: u64) -> Result<Sample> {
         kernel_ops: u("kernel_ops")?,
         rss_before_bytes: u("rss_before_bytes")?,
         rss_peak_bytes: u("rss_peak_bytes")?,
+        reference_s: v["reference_s"]
+            .as_f64()
+            .with_context(|| format!("bench child's JSON has no reference_s: {stdout}"))?,
     })
 }
 
@@ -520,6 +552,11 @@ impl Row {
     }
     fn wall_s(&self) -> f64 {
         median(self.samples.iter().map(|s| s.wall_s).collect())
+    }
+
+    /// Median of the runs' [`host_reference_s`].
+    fn reference_s(&self) -> f64 {
+        median(self.samples.iter().map(|s| s.reference_s).collect())
     }
     fn peak_rss_bytes(&self) -> u64 {
         median(self.samples.iter().map(|s| s.rss_peak_bytes as f64).collect()) as u64
@@ -645,7 +682,7 @@ fn n_log_n_slope(lo: f64, hi: f64) -> f64 {
 
 fn table(rows: &[Row]) -> String {
     let mut s = format!(
-        "{:<14} {:>6} {:>4} {:>10} {:>11} {:>9} {:>12} {:>10} {:>9} {:>8} {:>6} {:>9} {:>9}  {}\n",
+        "{:<14} {:>6} {:>4} {:>10} {:>11} {:>9} {:>12} {:>10} {:>9} {:>8} {:>6} {:>9} {:>9} {:>6}  {}\n",
         "row",
         "cpus",
         "pmus",
@@ -659,6 +696,7 @@ fn table(rows: &[Row]) -> String {
         "B/ctx",
         "B/pending",
         "model_ops",
+        "ref_ms",
         "target"
     );
     for r in rows {
@@ -680,7 +718,7 @@ fn table(rows: &[Row]) -> String {
         };
         let _ = writeln!(
             s,
-            "{:<14} {:>6} {:>4} {:>10.3} {:>11} {:>9.4} {:>12.0} {:>10.1} {:>9.1} {:>8} {:>6} {:>9} {:>9}  {}",
+            "{:<14} {:>6} {:>4} {:>10.3} {:>11} {:>9.4} {:>12.0} {:>10.1} {:>9.1} {:>8} {:>6} {:>9} {:>9} {:>6.1}  {}",
             r.label,
             r.cpus,
             f.pmus,
@@ -694,6 +732,7 @@ fn table(rows: &[Row]) -> String {
             opt(r.bytes_per_context(), 0),
             opt(r.bytes_per_pending_event(), 1),
             opt(r.model_ops(), 3),
+            r.reference_s() * 1e3,
             target
         );
     }
@@ -711,7 +750,7 @@ struct ModelLine {
     threads: usize,
 }
 
-const MODEL_COLUMNS: [Column<ModelLine>; 30] = [
+const MODEL_COLUMNS: [Column<ModelLine>; 31] = [
     ("commit", |l| l.commit.clone()),
     ("host_threads", |l| l.threads.to_string()),
     ("load_1m", |l| format!("{:.2}", l.row.load_1m)),
@@ -748,6 +787,7 @@ const MODEL_COLUMNS: [Column<ModelLine>; 30] = [
         0 => String::new(),
         pmis => format!("{:.0}", pmis as f64 / l.row.wall_s()),
     }),
+    ("reference_s_median", |l| format!("{:.6}", l.row.reference_s())),
 ];
 
 /// The rows with speed targets: the storm cycles, the default preset as is and fixed, the
@@ -792,6 +832,17 @@ fn target_rows(runs: u32) -> Result<Vec<Row>> {
 /// row runs.
 fn summary(rows: &[Row], points: &[(f64, f64)]) -> String {
     let mut summary = table(rows);
+    let references: Vec<f64> = rows.iter().flat_map(|r| r.samples.iter().map(|s| s.reference_s * 1e3)).collect();
+    if let (Some(min), Some(max)) =
+        (references.iter().copied().reduce(f64::min), references.iter().copied().reduce(f64::max))
+    {
+        let _ = writeln!(
+            summary,
+            "host reference (ref_ms): {REFERENCE_STEPS} load-add-store steps on one memory word, timed in each child just \
+             after its run, took {min:.1} to {max:.1} ms in this bench; a row whose ref_ms is well above \
+             the lowest ran while the host was slow, and its wall time is slow with it"
+        );
+    }
     if let Some(row) = rows.iter().find(|r| r.workload == Workload::PmuLoad) {
         let (f, wall) = (row.first(), row.wall_s());
         let _ = writeln!(

@@ -47,7 +47,7 @@ fn scratch(name: &str) -> std::path::PathBuf {
 const MODEL_HEADER: &str = "commit,host_threads,load_1m,row,workload,cpus,pmus,runs,sim_ns,events,stop,cpu_downs,\
 cpu_ups,wall_s_median,wall_s_min,wall_s_max,events_per_wall_s,sim_s_per_wall_s,peak_rss_bytes,bytes_per_cpu,\
 bytes_per_context,pending_events,bytes_per_pending_event,target_wall_s,target_peak_rss_bytes,pass,pmis,kernel_ops,\
-model_ops,pmis_per_wall_s";
+model_ops,pmis_per_wall_s,reference_s_median";
 
 #[test]
 fn model_writes_a_scaling_row_per_size_a_csv_and_a_plot() {
@@ -60,6 +60,7 @@ fn model_writes_a_scaling_row_per_size_a_csv_and_a_plot() {
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
     let stdout = String::from_utf8_lossy(&run.stdout);
     assert!(stdout.contains("scaling: wall time grows as CPUs^"), "{stdout}");
+    assert!(stdout.contains("host reference (ref_ms): "), "{stdout}");
 
     let mut reader = csv::Reader::from_path(out.join("model.csv")).expect("model.csv");
     assert_eq!(reader.headers().unwrap().iter().collect::<Vec<_>>().join(","), MODEL_HEADER);
@@ -77,6 +78,7 @@ fn model_writes_a_scaling_row_per_size_a_csv_and_a_plot() {
         assert_eq!(field(row, "stop"), "time_limit");
         assert!(field(row, "events").parse::<u64>().unwrap() > 0);
         assert!(field(row, "wall_s_median").parse::<f64>().unwrap() > 0.0);
+        assert!(field(row, "reference_s_median").parse::<f64>().unwrap() > 0.0, "the host reference was timed");
         assert!(!field(row, "commit").is_empty());
         assert_eq!(field(row, "pass"), "", "scaling rows have no target");
         let (events, ops): (f64, f64) =
