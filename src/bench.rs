@@ -91,6 +91,10 @@ pub struct ModelArgs {
     /// Run one measurement in this process and print it as one JSON line (used by the bench itself).
     #[arg(long, hide = true)]
     one: Option<Workload>,
+    /// With `--one`: time the host reference after the run, as the bench's children do (left
+    /// out otherwise, so that `scripts/instructions` counts the run alone).
+    #[arg(long, hide = true)]
+    reference: bool,
 }
 
 /// What one timed run simulates.
@@ -172,6 +176,7 @@ pub fn run(cmd: BenchCommand) -> Result<()> {
         BenchCommand::Phold(args) => bench_phold(&args),
         BenchCommand::Model(args) => match args.one {
             Some(workload) => print_one(workload, &args),
+            None if args.reference => Err(BadInput("--reference: only with --one".into()).into()),
             None => bench_model(&args),
         },
         BenchCommand::Sweep(args) => crate::bench_sweep::bench_sweep(&args),
@@ -434,7 +439,7 @@ fn print_one(workload: Workload, args: &ModelArgs) -> Result<()> {
             kernel_ops: 0,
             rss_before_bytes: before,
             rss_peak_bytes: peak_rss_bytes().unwrap_or(0),
-            // Measured below, once the timed part is over.
+            // Printed beside the sample, measured once the timed part is over.
             reference_s: f64::NAN,
         }
     } else {
@@ -461,12 +466,12 @@ fn print_one(workload: Workload, args: &ModelArgs) -> Result<()> {
                 + r.enodev,
             rss_before_bytes: before,
             rss_peak_bytes: peak_rss_bytes().unwrap_or(0),
-            // Measured below, once the timed part is over.
+            // Printed beside the sample, measured once the timed part is over.
             reference_s: f64::NAN,
         }
     };
     // After the timed part, so that it cannot warm the core for it.
-    let sample = Sample { reference_s: host_reference_s(), ..sample };
+    let reference_s = args.reference.then(host_reference_s);
     let line = json!({
         "events": sample.events,
         "wall_s": sample.wall_s,
@@ -480,7 +485,7 @@ fn print_one(workload: Workload, args: &ModelArgs) -> Result<()> {
         "kernel_ops": sample.kernel_ops,
         "rss_before_bytes": sample.rss_before_bytes,
         "rss_peak_bytes": sample.rss_peak_bytes,
-        "reference_s": sample.reference_s,
+        "reference_s": reference_s,
     });
     outln!("{line}");
     Ok(())
@@ -498,7 +503,7 @@ fn duration_arg(text: &str) -> Result<u64, BadInput> {
 fn child(workload: Workload, cpus: u32, duration_ns: u64) -> Result<Sample> {
     let exe = std::env::current_exe().context("cannot find this binary to run the bench in a child")?;
     let out = Command::new(exe)
-        .args(["bench", "model", "--one", workload.name(), "--cpus", &cpus.to_string()])
+        .args(["bench", "model", "--one", workload.name(), "--reference", "--cpus", &cpus.to_string()])
         .args(["--duration", &format!("{duration_ns}ns")])
         .output()
         .context("cannot start a bench child process")?;

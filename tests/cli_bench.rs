@@ -118,6 +118,7 @@ fn model_rejects_bad_sizes_runs_and_durations_and_writes_nothing() {
         (&["--duration", "0s"][..], "--duration"),
         (&["--duration", "-1s"][..], "--duration"),
         (&["--duration", "250"][..], "--duration 250: `250` needs a unit: 250ns, 250us"),
+        (&["--reference"][..], "--reference: only with --one"),
     ] {
         let mut full = vec!["bench", "model", "--out", out_arg];
         full.extend_from_slice(args);
