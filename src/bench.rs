@@ -325,8 +325,9 @@ struct Sample {
     /// The process's `VmHWM` before and after the timed part (bytes; 0 where unknown).
     rss_before_bytes: u64,
     rss_peak_bytes: u64,
-    /// [`host_reference_s`] in this child, run just after the timed part.
-    reference_s: f64,
+    /// [`host_reference_s`] in this child, run just after the timed part (`None` unless asked
+    /// for with `--reference`).
+    reference_s: Option<f64>,
 }
 
 /// The process's peak resident set so far (`VmHWM`), in bytes; `None` off Linux.
@@ -439,8 +440,7 @@ fn print_one(workload: Workload, args: &ModelArgs) -> Result<()> {
             kernel_ops: 0,
             rss_before_bytes: before,
             rss_peak_bytes: peak_rss_bytes().unwrap_or(0),
-            // Printed beside the sample, measured once the timed part is over.
-            reference_s: f64::NAN,
+            reference_s: None,
         }
     } else {
         let plan = plan(workload, cpus, duration_ns)?;
@@ -466,12 +466,11 @@ fn print_one(workload: Workload, args: &ModelArgs) -> Result<()> {
                 + r.enodev,
             rss_before_bytes: before,
             rss_peak_bytes: peak_rss_bytes().unwrap_or(0),
-            // Printed beside the sample, measured once the timed part is over.
-            reference_s: f64::NAN,
+            reference_s: None,
         }
     };
     // After the timed part, so that it cannot warm the core for it.
-    let reference_s = args.reference.then(host_reference_s);
+    let sample = Sample { reference_s: args.reference.then(host_reference_s), ..sample };
     let line = json!({
         "events": sample.events,
         "wall_s": sample.wall_s,
@@ -485,7 +484,7 @@ fn print_one(workload: Workload, args: &ModelArgs) -> Result<()> {
         "kernel_ops": sample.kernel_ops,
         "rss_before_bytes": sample.rss_before_bytes,
         "rss_peak_bytes": sample.rss_peak_bytes,
-        "reference_s": reference_s,
+        "reference_s": sample.reference_s,
     });
     outln!("{line}");
     Ok(())
@@ -526,9 +525,9 @@ fn child(workload: Workload, cpus: u32, duration_ns: u64) -> Result<Sample> {
         kernel_ops: u("kernel_ops")?,
         rss_before_bytes: u("rss_before_bytes")?,
         rss_peak_bytes: u("rss_peak_bytes")?,
-        reference_s: v["reference_s"]
-            .as_f64()
-            .with_context(|| format!("bench child's JSON has no reference_s: {stdout}"))?,
+        reference_s: Some(
+            v["reference_s"].as_f64().with_context(|| format!("bench child's JSON has no reference_s: {stdout}"))?,
+        ),
     })
 }
 
@@ -559,9 +558,9 @@ impl Row {
         median(self.samples.iter().map(|s| s.wall_s).collect())
     }
 
-    /// Median of the runs' [`host_reference_s`].
+    /// Median of the runs' [`host_reference_s`] (every child the bench starts times it).
     fn reference_s(&self) -> f64 {
-        median(self.samples.iter().map(|s| s.reference_s).collect())
+        median(self.samples.iter().filter_map(|s| s.reference_s).collect())
     }
     fn peak_rss_bytes(&self) -> u64 {
         median(self.samples.iter().map(|s| s.rss_peak_bytes as f64).collect()) as u64
@@ -837,15 +836,17 @@ fn target_rows(runs: u32) -> Result<Vec<Row>> {
 /// row runs.
 fn summary(rows: &[Row], points: &[(f64, f64)]) -> String {
     let mut summary = table(rows);
-    let references: Vec<f64> = rows.iter().flat_map(|r| r.samples.iter().map(|s| s.reference_s * 1e3)).collect();
+    let references: Vec<f64> = rows.iter().flat_map(|r| r.samples.iter().filter_map(|s| s.reference_s)).collect();
     if let (Some(min), Some(max)) =
         (references.iter().copied().reduce(f64::min), references.iter().copied().reduce(f64::max))
     {
         let _ = writeln!(
             summary,
             "host reference (ref_ms): {REFERENCE_STEPS} load-add-store steps on one memory word, timed in each child just \
-             after its run, took {min:.1} to {max:.1} ms in this bench; a row whose ref_ms is well above \
-             the lowest ran while the host was slow, and its wall time is slow with it"
+             after its run, took {:.1} to {:.1} ms in this bench; a row whose ref_ms is well above \
+             the lowest ran while the host was slow, and its wall time is slow with it",
+            min * 1e3,
+            max * 1e3
         );
     }
     if let Some(row) = rows.iter().find(|r| r.workload == Workload::PmuLoad) {
