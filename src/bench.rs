@@ -13,7 +13,7 @@ use anyhow::{Context, Result, bail, ensure};
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::json;
 use sim::phold::{self, MAX_LPS, PholdConfig, PholdResult};
-use sim::queue::RadixHeap;
+use sim::queue::HybridHeap;
 use sim::time::Nanos;
 use workloads::command::Source;
 use workloads::plan::{Plan, RunRequest};
@@ -240,7 +240,7 @@ fn bench_phold(args: &PholdArgs) -> Result<()> {
     outln!("{:>4} {:>18} {:>18} {:>7}", "run", "engine_events_s", "baseline_events_s", "ratio");
     let (mut engine_rates, mut baseline_rates) = (Vec::new(), Vec::new());
     for run in 1..=args.runs {
-        let (engine, engine_s) = timed(|| phold::run_engine::<RadixHeap>(&config))?;
+        let (engine, engine_s) = timed(|| phold::run_engine::<HybridHeap>(&config))?;
         let (baseline, baseline_s) = timed(|| phold::run_baseline(&config))?;
         ensure!(engine == baseline, "internal error: engine and baseline diverged ({engine:?} vs {baseline:?})");
         let engine_rate = engine.events as f64 / engine_s;
@@ -426,7 +426,7 @@ fn print_one(workload: Workload, args: &ModelArgs) -> Result<()> {
     let sample = if workload == Workload::Queue {
         let config = PholdConfig { lps: QUEUE_LPS, pop: QUEUE_POP, events: 1_000_000, seed: 1 };
         let before = peak_rss_bytes().unwrap_or(0);
-        let (result, wall_s) = timed(|| phold::run_engine::<RadixHeap>(&config))?;
+        let (result, wall_s) = timed(|| phold::run_engine::<HybridHeap>(&config))?;
         Sample {
             events: result.events,
             wall_s,

@@ -1,7 +1,7 @@
 //! The scheduler and its run loop: virtual time, insertion sequence, stop conditions.
 
 use crate::event::{Event, Scheduled};
-use crate::queue::{EventQueue, RadixHeap};
+use crate::queue::{EventQueue, HybridHeap};
 
 /// Why [`Scheduler::run`] returned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -54,12 +54,12 @@ pub struct RunOutcome {
 }
 
 /// The program under simulation: it reacts to events and schedules new ones.
-pub trait Model<Q: EventQueue = RadixHeap> {
+pub trait Model<Q: EventQueue = HybridHeap> {
     fn handle(&mut self, event: Event, sched: &mut Scheduler<Q>);
 }
 
 /// Owns virtual time and the pending-event queue.
-pub struct Scheduler<Q: EventQueue = RadixHeap> {
+pub struct Scheduler<Q: EventQueue = HybridHeap> {
     now_ns: u64,
     next_seq: u64,
     queue: Q,
@@ -72,13 +72,13 @@ pub struct Scheduler<Q: EventQueue = RadixHeap> {
     run_processed: u64,
 }
 
-impl Default for Scheduler<RadixHeap> {
+impl Default for Scheduler<HybridHeap> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl Scheduler<RadixHeap> {
+impl Scheduler<HybridHeap> {
     pub fn new() -> Self {
         Self::with_queue()
     }

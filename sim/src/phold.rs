@@ -135,7 +135,7 @@ pub fn run_baseline(config: &PholdConfig) -> Result<PholdResult, PholdError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::queue::{QuadHeap, RadixHeap, StdBinaryHeap};
+    use crate::queue::{HybridHeap, QuadHeap, RadixHeap, StdBinaryHeap};
 
     fn config(seed: u64) -> PholdConfig {
         PholdConfig { lps: 64, pop: 4, events: 20_000, seed }
@@ -145,9 +145,18 @@ mod tests {
     fn engine_and_baseline_process_the_identical_trace() {
         let baseline = run_baseline(&config(9)).unwrap();
         assert_eq!(baseline.events, 20_000);
+        assert_eq!(run_engine::<HybridHeap>(&config(9)).unwrap(), baseline);
         assert_eq!(run_engine::<RadixHeap>(&config(9)).unwrap(), baseline);
         assert_eq!(run_engine::<QuadHeap>(&config(9)).unwrap(), baseline);
         assert_eq!(run_engine::<StdBinaryHeap>(&config(9)).unwrap(), baseline);
+    }
+
+    /// 1,024 pending throughout: the engine's queue holds them in its radix heap.
+    #[test]
+    fn engine_and_baseline_agree_above_the_hybrid_heaps_switch() {
+        let config = PholdConfig { lps: 256, pop: 4, events: 20_000, seed: 3 };
+        assert!((config.lps * config.pop) as usize > crate::queue::TO_RADIX);
+        assert_eq!(run_engine::<HybridHeap>(&config).unwrap(), run_baseline(&config).unwrap());
     }
 
     #[test]

@@ -1,12 +1,14 @@
 //! Pending-event queues ordered by `(time_ns, seq)`.
 //!
-//! [`RadixHeap`] is the engine's queue; [`QuadHeap`] and [`StdBinaryHeap`] are kept as
-//! measured alternatives (see `sim/benches/queue.rs`).
+//! [`HybridHeap`] is the engine's queue: a [`QuadHeap`] while few events are pending, a
+//! [`RadixHeap`] while many are. [`StdBinaryHeap`] is the baseline (see `sim/benches/queue.rs`).
 
+mod hybrid_heap;
 mod quad_heap;
 mod radix_heap;
 mod std_heap;
 
+pub use hybrid_heap::{HybridHeap, TO_QUAD, TO_RADIX};
 pub use quad_heap::QuadHeap;
 pub use radix_heap::RadixHeap;
 pub use std_heap::StdBinaryHeap;
@@ -66,6 +68,45 @@ mod tests {
             }
             assert_eq!(q.len(), reference.len());
         }
+    }
+
+    /// Runs of pushes and of pops, each up to 800 long, so that the hybrid heap's size
+    /// crosses [`TO_RADIX`] and [`TO_QUAD`] both ways.
+    fn phases(runs: &[(usize, bool)], delays: &[u64]) -> Vec<(bool, u64)> {
+        let mut delay = delays.iter().cycle();
+        runs.iter().flat_map(|&(n, push)| (0..n).map(|_| (push, *delay.next().unwrap())).collect::<Vec<_>>()).collect()
+    }
+
+    proptest! {
+        #[test]
+        fn hybrid_heap_pops_in_time_then_seq_order_across_its_switches(
+            runs in proptest::collection::vec((1usize..800, any::<bool>()), 1..8),
+            delays in proptest::collection::vec(0u64..50, 1..64),
+        ) {
+            pops_in_key_order::<HybridHeap>(&phases(&runs, &delays));
+        }
+    }
+
+    #[test]
+    fn hybrid_heap_moves_to_the_radix_heap_above_its_bound_and_back_below_the_lower_one() {
+        let mut q = HybridHeap::default();
+        for seq in 0..TO_RADIX as u64 {
+            q.push(item(seq % 7, seq));
+        }
+        assert!(!q.in_radix(), "at the bound it stays a 4-ary heap");
+        q.push(item(3, TO_RADIX as u64));
+        assert!(q.in_radix());
+        let mut last = 0;
+        while q.len() >= TO_QUAD {
+            let key = q.pop().expect("item").key();
+            assert!(key > last || last == 0);
+            last = key;
+            assert_eq!(q.in_radix(), q.len() >= TO_QUAD);
+        }
+        assert!(!q.in_radix());
+        let rest: Vec<u128> = std::iter::from_fn(|| q.pop()).map(|s| s.key()).collect();
+        assert_eq!(rest.len(), TO_QUAD - 1);
+        assert!(rest.is_sorted() && rest[0] > last);
     }
 
     proptest! {

@@ -12,6 +12,7 @@ pub struct QuadHeap {
 }
 
 impl EventQueue for QuadHeap {
+    #[inline]
     fn push(&mut self, item: Scheduled) {
         let key = item.key();
         let mut hole = self.items.len();
@@ -27,6 +28,7 @@ impl EventQueue for QuadHeap {
         self.items[hole] = item;
     }
 
+    #[inline]
     fn pop(&mut self) -> Option<Scheduled> {
         let last = self.items.pop()?;
         if self.items.is_empty() {
@@ -61,14 +63,17 @@ impl EventQueue for QuadHeap {
         Some(top)
     }
 
+    #[inline]
     fn peek(&mut self) -> Option<&Scheduled> {
         self.items.first()
     }
 
+    #[inline]
     fn next_time_ns(&self) -> Option<u64> {
         self.items.first().map(|s| s.time_ns)
     }
 
+    #[inline]
     fn len(&self) -> usize {
         self.items.len()
     }
