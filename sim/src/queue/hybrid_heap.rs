@@ -14,6 +14,7 @@ pub const TO_RADIX: usize = 512;
 /// Below this many they move back to the 4-ary heap; the gap keeps a queue whose size swings
 /// around one bound from moving at every event.
 pub const TO_QUAD: usize = 128;
+const _: () = assert!(TO_QUAD < TO_RADIX, "a queue that moves to the radix heap must not move straight back");
 
 /// A priority queue on `(time_ns, seq)` that holds its items in whichever of a [`QuadHeap`]
 /// and a [`RadixHeap`] suits their number; the pop order is the same either way.
