@@ -161,16 +161,16 @@ mod tests {
 
     #[test]
     fn same_seed_same_trace_different_seed_different_trace() {
-        let a = run_engine::<RadixHeap>(&config(1)).unwrap();
-        assert_eq!(a, run_engine::<RadixHeap>(&config(1)).unwrap());
-        let b = run_engine::<RadixHeap>(&config(2)).unwrap();
+        let a = run_engine::<HybridHeap>(&config(1)).unwrap();
+        assert_eq!(a, run_engine::<HybridHeap>(&config(1)).unwrap());
+        let b = run_engine::<HybridHeap>(&config(2)).unwrap();
         assert_ne!(a.checksum, b.checksum);
     }
 
     #[test]
     fn bad_configs_are_errors() {
         let ok = config(1);
-        assert_eq!(run_engine::<RadixHeap>(&PholdConfig { lps: 0, ..ok }), Err(PholdError::Lps(0)));
+        assert_eq!(run_engine::<HybridHeap>(&PholdConfig { lps: 0, ..ok }), Err(PholdError::Lps(0)));
         assert_eq!(run_baseline(&PholdConfig { pop: 0, ..ok }), Err(PholdError::Pop(0)));
         let huge = PholdConfig { lps: MAX_LPS, pop: 8, ..ok };
         assert_eq!(huge.validate(), Err(PholdError::Pending(MAX_LPS as u64 * 8)));

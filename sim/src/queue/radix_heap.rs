@@ -1,4 +1,5 @@
-//! A radix heap on the 128-bit key `(time_ns << 64) | seq`: the engine's queue.
+//! A radix heap on the 128-bit key `(time_ns << 64) | seq`: the engine's queue while many
+//! events are pending ([`super::HybridHeap`]).
 //!
 //! Monotone keys (simulated time never goes back) let each item sit in the bucket named by the
 //! highest bit where it differs from the last minimum; a pop only scans the lowest non-empty
